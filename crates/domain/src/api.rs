@@ -1,0 +1,299 @@
+//! Request and response shapes of the `/v1` API, and the parsing that turns a request body
+//! into a [`SendCommand`] or a precise [`ApiError`].
+
+use crate::error::{ApiError, ErrorCode};
+use crate::{Channel, EmailAddress, MessageId, PhoneNumber, Recipient, Status};
+use serde::{Deserialize, Serialize};
+
+/// Largest accepted `POST /v1/messages` body. The host enforces a hard limit too.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest message content. SMS providers concatenate up to about 10 segments; email bodies
+/// beyond this belong in attachments, which this API does not carry.
+pub const MAX_CONTENT_CHARS: usize = 16 * 1024;
+pub const MAX_SUBJECT_CHARS: usize = 998;
+pub const MAX_REFERENCE_CHARS: usize = 128;
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendRequestBody {
+    channel: String,
+    to: String,
+    body: String,
+    subject: Option<String>,
+    reference: Option<String>,
+    callback_url: Option<String>,
+    policy: Option<String>,
+}
+
+/// A fully validated request to send one message.
+#[derive(Debug, Clone)]
+pub struct SendCommand {
+    pub channel: Channel,
+    pub to: Recipient,
+    pub body: String,
+    pub subject: Option<String>,
+    pub reference: Option<String>,
+    pub callback_url: Option<String>,
+    pub policy: Option<String>,
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidRequest, message)
+}
+
+impl SendCommand {
+    /// Parses a request body. Every refusal names the field at fault.
+    pub fn parse(bytes: &[u8]) -> Result<SendCommand, ApiError> {
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the body exceeds {MAX_BODY_BYTES} bytes"),
+            ));
+        }
+        let raw: SendRequestBody = serde_json::from_slice(bytes).map_err(|e| {
+            if e.is_data() {
+                // serde's data errors name fields and types, never echo values.
+                invalid(format!("the body does not match the message schema: {e}"))
+            } else {
+                ApiError::new(ErrorCode::InvalidJson, "the body is not valid JSON")
+            }
+        })?;
+        let channel = Channel::parse(&raw.channel).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UnknownChannel,
+                "channel must be \"sms\" or \"email\"",
+            )
+        })?;
+        let to =
+            match channel {
+                Channel::Sms => Recipient::Phone(PhoneNumber::parse(&raw.to).map_err(|m| {
+                    ApiError::new(ErrorCode::InvalidPhoneNumber, format!("to: {m}"))
+                })?),
+                Channel::Email => Recipient::Email(EmailAddress::parse(&raw.to).map_err(|m| {
+                    ApiError::new(ErrorCode::InvalidEmailAddress, format!("to: {m}"))
+                })?),
+            };
+        if raw.body.trim().is_empty() {
+            return Err(invalid("body must not be empty"));
+        }
+        if raw.body.chars().count() > MAX_CONTENT_CHARS {
+            return Err(invalid(format!(
+                "body has more than {MAX_CONTENT_CHARS} characters"
+            )));
+        }
+        if let Some(subject) = &raw.subject {
+            if channel != Channel::Email {
+                return Err(invalid("subject is only for the email channel"));
+            }
+            if subject.chars().count() > MAX_SUBJECT_CHARS || subject.contains(['\r', '\n']) {
+                return Err(invalid(
+                    "subject must be one line of at most 998 characters",
+                ));
+            }
+        }
+        if let Some(reference) = &raw.reference
+            && (reference.is_empty()
+                || reference.chars().count() > MAX_REFERENCE_CHARS
+                || reference.chars().any(char::is_control))
+        {
+            return Err(invalid(format!(
+                "reference must have 1 to {MAX_REFERENCE_CHARS} printable characters"
+            )));
+        }
+        if let Some(url) = &raw.callback_url
+            && (!(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2048)
+        {
+            return Err(invalid(
+                "callback_url must be an http(s) URL of at most 2048 characters",
+            ));
+        }
+        if let Some(policy) = &raw.policy
+            && !is_policy_name(policy)
+        {
+            return Err(invalid(
+                "policy must be a name of lowercase letters, digits and hyphens",
+            ));
+        }
+        Ok(SendCommand {
+            channel,
+            to,
+            body: raw.body,
+            subject: raw.subject,
+            reference: raw.reference,
+            callback_url: raw.callback_url,
+            policy: raw.policy,
+        })
+    }
+}
+
+/// Policy names are file names under `policies/`: keep them to a safe alphabet.
+pub fn is_policy_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Checks an `Idempotency-Key` header value.
+pub fn parse_idempotency_key(s: &str) -> Result<&str, ApiError> {
+    if s.is_empty()
+        || s.len() > MAX_IDEMPOTENCY_KEY_CHARS
+        || !s.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(invalid(format!(
+            "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters"
+        )));
+    }
+    Ok(s)
+}
+
+/// `202` body of `POST /v1/messages`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Accepted {
+    pub id: MessageId,
+    pub status: Status,
+}
+
+/// One step of a message's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub status: Status,
+    /// RFC 3339 UTC timestamp.
+    pub at: String,
+}
+
+/// `GET /v1/messages/{id}` body.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MessageView {
+    pub id: MessageId,
+    pub channel: Channel,
+    pub status: Status,
+    pub reference: Option<String>,
+    pub history: Vec<HistoryEntry>,
+}
+
+/// Formats Unix milliseconds as RFC 3339 UTC with millisecond precision.
+pub fn rfc3339_millis(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil-from-days, after Howard Hinnant's algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        unix_ms % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(v: serde_json::Value) -> Result<SendCommand, ApiError> {
+        SendCommand::parse(v.to_string().as_bytes())
+    }
+
+    #[test]
+    fn a_plain_sms_parses() {
+        let c = parse(serde_json::json!({"channel":"sms","to":"+254712345678","body":"Clinic tomorrow 9am","reference":"tx-1"})).unwrap();
+        assert_eq!(c.channel, Channel::Sms);
+        assert_eq!(c.to.as_str(), "+254712345678");
+        assert_eq!(c.reference.as_deref(), Some("tx-1"));
+    }
+
+    #[test]
+    fn each_bad_input_gets_its_own_code() {
+        let cases = [
+            (
+                serde_json::json!({"channel":"fax","to":"+254712345678","body":"x"}),
+                ErrorCode::UnknownChannel,
+            ),
+            (
+                serde_json::json!({"channel":"sms","to":"0712345678","body":"x"}),
+                ErrorCode::InvalidPhoneNumber,
+            ),
+            (
+                serde_json::json!({"channel":"email","to":"nobody","body":"x"}),
+                ErrorCode::InvalidEmailAddress,
+            ),
+            (
+                serde_json::json!({"channel":"sms","to":"+254712345678","body":"  "}),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                serde_json::json!({"channel":"sms","to":"+254712345678"}),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                serde_json::json!({"channel":"sms","to":"+254712345678","body":"x","extra":1}),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                serde_json::json!({"channel":"sms","to":"+254712345678","body":"x","subject":"s"}),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                serde_json::json!({"channel":"email","to":"a@b.org","body":"x","subject":"a\r\nBcc: c@d.org"}),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                serde_json::json!({"channel":"sms","to":"+254712345678","body":"x","callback_url":"ftp://x"}),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                serde_json::json!({"channel":"sms","to":"+254712345678","body":"x","policy":"../etc"}),
+                ErrorCode::InvalidRequest,
+            ),
+        ];
+        for (body, code) in cases {
+            assert_eq!(parse(body.clone()).unwrap_err().code, code, "{body}");
+        }
+        assert_eq!(
+            SendCommand::parse(b"{not json").unwrap_err().code,
+            ErrorCode::InvalidJson
+        );
+        assert_eq!(
+            SendCommand::parse(&vec![b' '; MAX_BODY_BYTES + 1])
+                .unwrap_err()
+                .code,
+            ErrorCode::PayloadTooLarge
+        );
+    }
+
+    #[test]
+    fn refusals_do_not_echo_the_address() {
+        let err = parse(serde_json::json!({"channel":"sms","to":"+25471234567x","body":"x"}))
+            .unwrap_err();
+        assert!(!err.message.contains("25471234567"));
+    }
+
+    #[test]
+    fn idempotency_keys_are_bounded() {
+        assert!(parse_idempotency_key("order-42").is_ok());
+        assert!(parse_idempotency_key("").is_err());
+        assert!(parse_idempotency_key("has space").is_err());
+        assert!(parse_idempotency_key(&"k".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339_millis(1_795_617_000_123),
+            "2026-11-25T14:30:00.123Z"
+        );
+        assert_eq!(rfc3339_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}

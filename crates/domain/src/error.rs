@@ -1,0 +1,90 @@
+//! The one error shape of the public API: `{"error":{"code","message"}}`.
+//!
+//! Messages are written for the caller and never carry internals (store errors, stack
+//! traces) nor the caller's own personal data back.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidJson,
+    InvalidRequest,
+    InvalidPhoneNumber,
+    InvalidEmailAddress,
+    UnknownChannel,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    IdempotencyConflict,
+    UnknownPolicy,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidJson | ErrorCode::InvalidRequest => 400,
+            ErrorCode::InvalidPhoneNumber
+            | ErrorCode::InvalidEmailAddress
+            | ErrorCode::UnknownChannel
+            | ErrorCode::UnknownPolicy => 422,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::IdempotencyConflict => 409,
+            ErrorCode::Unavailable => 503,
+            ErrorCode::Internal => 500,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        self.code.http_status()
+    }
+
+    /// The JSON body, exactly `{"error":{"code":"...","message":"..."}}`.
+    pub fn body(&self) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "error": { "code": self.code, "message": self.message }
+        }))
+        .expect("serialising a fixed shape cannot fail")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_has_the_documented_shape() {
+        let e = ApiError::new(ErrorCode::InvalidPhoneNumber, "bad number");
+        let v: serde_json::Value = serde_json::from_slice(&e.body()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"error":{"code":"invalid_phone_number","message":"bad number"}})
+        );
+        assert_eq!(e.status(), 422);
+    }
+}

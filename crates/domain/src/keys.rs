@@ -1,0 +1,31 @@
+//! The key-value layout, in one place so every component agrees on it.
+//!
+//! No key contains an address or content in clear: recipients appear only as keyed hashes,
+//! idempotency keys only as hashes.
+
+use crate::{MessageId, Status};
+
+/// The immutable part of a message ([`crate::MessageRecord`]).
+pub fn message(id: &MessageId) -> String {
+    format!("msg/{id}")
+}
+
+/// What leaves with the message (address, subject, body); erased once the provider has it.
+pub fn payload(id: &MessageId) -> String {
+    format!("msg/{id}/payload")
+}
+
+/// One key per status reached; the value is the time (Unix milliseconds) it was reached.
+pub fn status(id: &MessageId, status: Status) -> String {
+    format!("msg/{id}/status/{}", status.as_str())
+}
+
+/// The dispatcher's lease on a message while it is with a sender.
+pub fn claim(id: &MessageId) -> String {
+    format!("msg/{id}/claim")
+}
+
+/// Maps a caller's idempotency key (hashed) to the message it created.
+pub fn idempotency(caller: &str, key_hash: &str) -> String {
+    format!("idem/{caller}/{key_hash}")
+}

@@ -1,0 +1,48 @@
+//! The gateway's pure domain.
+//!
+//! Everything here is plain Rust with no I/O, so it is unit-tested natively in milliseconds
+//! and shared by the WebAssembly components, which are thin adapters around it. Types follow
+//! "parse, don't validate": a value of [`PhoneNumber`], [`EmailAddress`] or [`MessageId`]
+//! exists only if it is valid, so code that holds one never checks again.
+
+pub mod address;
+pub mod api;
+pub mod error;
+pub mod hashing;
+pub mod keys;
+pub mod message_id;
+pub mod policy;
+pub mod providers;
+pub mod record;
+pub mod status;
+
+pub use address::{EmailAddress, PhoneNumber, Recipient};
+pub use error::{ApiError, ErrorCode};
+pub use message_id::MessageId;
+pub use record::MessageRecord;
+pub use status::Status;
+
+/// The channels the gateway delivers on. Mirrors `govstack:messaging/types.channel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Sms,
+    Email,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Email => "email",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        match s {
+            "sms" => Some(Channel::Sms),
+            "email" => Some(Channel::Email),
+            _ => None,
+        }
+    }
+}

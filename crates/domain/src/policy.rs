@@ -1,0 +1,190 @@
+//! Messaging policies: the files under `policies/`, one policy per file, named by the file.
+//!
+//! ```toml
+//! description = "Everyday messages"
+//! roles = ["*"]            # roles allowed to use the policy; "*" means any caller
+//! validity = "24h"         # how long an unsent message stays worth sending (s, m, h, d)
+//!
+//! [channels.sms]
+//! cell = "deliver-sms"     # the delivery cell (Spin component id) for this channel
+//!
+//! [channels.email]
+//! cell = "deliver-email"
+//! ```
+//!
+//! Later issues add fallbacks, priorities, retries and limits to this format.
+
+use crate::Channel;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub name: String,
+    pub roles: Vec<String>,
+    pub validity_seconds: u64,
+    pub cells: BTreeMap<Channel, String>,
+}
+
+impl PartialOrd for Channel {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Channel {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    #[allow(dead_code)]
+    description: Option<String>,
+    roles: Vec<String>,
+    validity: String,
+    channels: BTreeMap<String, ChannelEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelEntry {
+    cell: String,
+}
+
+/// Parses `"90s"`, `"15m"`, `"24h"`, `"7d"` into seconds.
+pub fn parse_duration(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = digits.parse().ok()?;
+    let factor = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(factor).filter(|&v| v > 0)
+}
+
+impl Policy {
+    /// Parses one policy file. Errors name the file and, where TOML knows it, the line.
+    pub fn parse(file_name: &str, text: &str) -> Result<Policy, String> {
+        let name = file_name.strip_suffix(".toml").unwrap_or(file_name);
+        if !crate::api::is_policy_name(name) {
+            return Err(format!(
+                "{file_name}: a policy file name must be lowercase letters, digits and hyphens"
+            ));
+        }
+        let raw: PolicyFile = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|span| text[..span.start].matches('\n').count() + 1);
+            match line {
+                Some(line) => format!("{file_name}:{line}: {}", e.message()),
+                None => format!("{file_name}: {}", e.message()),
+            }
+        })?;
+        let validity_seconds = parse_duration(&raw.validity)
+            .ok_or_else(|| format!("{file_name}: validity must look like 90s, 15m, 24h or 7d"))?;
+        if raw.roles.is_empty() {
+            return Err(format!(
+                "{file_name}: roles must name at least one role, or \"*\""
+            ));
+        }
+        let mut cells = BTreeMap::new();
+        for (channel, entry) in raw.channels {
+            let channel = Channel::parse(&channel)
+                .ok_or_else(|| format!("{file_name}: unknown channel {channel:?} (sms, email)"))?;
+            if entry.cell.is_empty()
+                || !entry
+                    .cell
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                return Err(format!("{file_name}: cell must be a Spin component id"));
+            }
+            cells.insert(channel, entry.cell);
+        }
+        Ok(Policy {
+            name: name.to_string(),
+            roles: raw.roles,
+            validity_seconds,
+            cells,
+        })
+    }
+
+    pub fn allows(&self, caller_roles: &[String]) -> bool {
+        self.roles
+            .iter()
+            .any(|r| r == "*" || caller_roles.contains(r))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEFAULT: &str = r#"
+description = "Everyday messages"
+roles = ["*"]
+validity = "24h"
+
+[channels.sms]
+cell = "deliver-sms"
+"#;
+
+    #[test]
+    fn a_valid_policy_parses() {
+        let p = Policy::parse("default.toml", DEFAULT).unwrap();
+        assert_eq!(p.name, "default");
+        assert_eq!(p.validity_seconds, 86_400);
+        assert_eq!(p.cells[&Channel::Sms], "deliver-sms");
+        assert!(p.allows(&[]));
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let err = Policy::parse(
+            "alerts.toml",
+            "roles = [\"x\"]\nvalidity = \"1h\"\nchanels = 3\n",
+        )
+        .unwrap_err();
+        assert!(err.starts_with("alerts.toml:3:"), "{err}");
+        assert!(
+            Policy::parse("a.toml", "roles=[\"x\"]\nvalidity=\"soon\"\nchannels={}")
+                .unwrap_err()
+                .contains("validity")
+        );
+        assert!(
+            Policy::parse(
+                "a.toml",
+                "roles=[\"x\"]\nvalidity=\"1h\"\n[channels.fax]\ncell=\"x\""
+            )
+            .unwrap_err()
+            .contains("fax")
+        );
+        assert!(Policy::parse("Bad Name.toml", DEFAULT).is_err());
+    }
+
+    #[test]
+    fn roles_restrict_callers() {
+        let p = Policy::parse(
+            "p.toml",
+            "roles=[\"emergency\"]\nvalidity=\"1h\"\nchannels={}",
+        )
+        .unwrap();
+        assert!(!p.allows(&["dev".into()]));
+        assert!(p.allows(&["emergency".into()]));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Some(90));
+        assert_eq!(parse_duration("7d"), Some(604_800));
+        assert_eq!(parse_duration("0h"), None);
+        assert_eq!(parse_duration("h"), None);
+        assert_eq!(parse_duration("5w"), None);
+    }
+}

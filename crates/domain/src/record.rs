@@ -1,0 +1,71 @@
+//! What the gateway stores about a message.
+//!
+//! Minimal data by design: the [`MessageRecord`] holds no address and no content, only a
+//! keyed hash of the recipient (for look-ups and de-duplication). The address and content
+//! live in a separate [`Payload`] that exists only until a provider has taken the message,
+//! then is deleted.
+
+use crate::{Channel, MessageId};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    pub id: MessageId,
+    /// The caller id that owns the message; only it may read the message.
+    pub owner: String,
+    pub channel: Channel,
+    pub reference: Option<String>,
+    pub callback_url: Option<String>,
+    /// The policy that planned the delivery.
+    pub policy: String,
+    /// The delivery cell (Spin component id) that carries the message.
+    pub cell: String,
+    /// HMAC of the recipient address under the deployment's hashing key.
+    pub recipient_hash: String,
+    pub created_ms: u64,
+    /// After this instant an unsent message becomes `expired`.
+    pub expires_ms: u64,
+}
+
+/// The readable part, kept only while the message is undelivered.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payload {
+    pub to: String,
+    pub subject: Option<String>,
+    pub body: String,
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Payload(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_never_carries_address_or_content() {
+        let record = MessageRecord {
+            id: MessageId::from_random([1; 16]),
+            owner: "dev".into(),
+            channel: Channel::Sms,
+            reference: None,
+            callback_url: None,
+            policy: "default".into(),
+            cell: "deliver-sms".into(),
+            recipient_hash: crate::hashing::keyed_hash(b"k", b"+254712345678"),
+            created_ms: 1,
+            expires_ms: 2,
+        };
+        let json = serde_json::to_string(&record).unwrap();
+        assert!(!json.contains("254712345678"));
+        let payload = Payload {
+            to: "+254712345678".into(),
+            subject: None,
+            body: "secret".into(),
+        };
+        assert!(!format!("{payload:?}").contains("secret"));
+    }
+}

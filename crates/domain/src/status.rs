@@ -1,0 +1,97 @@
+//! Message statuses and their order.
+//!
+//! Each status a message reaches is stored under its own key (see [`crate::keys`]), and the
+//! current status is the highest-ranked one reached. Writers therefore never read-modify-write
+//! a shared record: a delivery receipt that overtakes the dispatcher's own `sent` write (Kannel
+//! can report delivery before the HTTP call that submitted the message returns) still wins.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Persisted and acknowledged to the caller.
+    Accepted,
+    /// Planned and waiting for its delivery cell.
+    Queued,
+    /// Taken by the provider.
+    Sent,
+    /// Final: the provider reported delivery.
+    Delivered,
+    /// Final: the provider or the gateway gave up.
+    Failed,
+    /// Final: validity ran out before the message could be sent.
+    Expired,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] = [
+        Status::Accepted,
+        Status::Queued,
+        Status::Sent,
+        Status::Delivered,
+        Status::Failed,
+        Status::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Accepted => "accepted",
+            Status::Queued => "queued",
+            Status::Sent => "sent",
+            Status::Delivered => "delivered",
+            Status::Failed => "failed",
+            Status::Expired => "expired",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Delivered | Status::Failed | Status::Expired)
+    }
+
+    /// The current status given every status reached: the first final one reached wins
+    /// (a late `failed` receipt cannot undo `delivered`), otherwise the furthest along.
+    pub fn current(reached: &[(Status, u64)]) -> Option<Status> {
+        let first_final = reached
+            .iter()
+            .filter(|(s, _)| s.is_final())
+            .min_by_key(|(s, at)| (*at, *s))
+            .map(|(s, _)| *s);
+        first_final.or_else(|| reached.iter().map(|(s, _)| *s).max())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Status::*;
+
+    #[test]
+    fn furthest_status_is_current() {
+        assert_eq!(
+            Status::current(&[(Accepted, 1), (Queued, 1), (Sent, 2)]),
+            Some(Sent)
+        );
+        assert_eq!(Status::current(&[]), None);
+    }
+
+    #[test]
+    fn receipt_that_overtakes_sent_still_counts() {
+        assert_eq!(
+            Status::current(&[(Queued, 1), (Delivered, 2), (Sent, 3)]),
+            Some(Delivered)
+        );
+    }
+
+    #[test]
+    fn first_final_status_wins() {
+        assert_eq!(
+            Status::current(&[(Sent, 1), (Delivered, 2), (Failed, 3)]),
+            Some(Delivered)
+        );
+        assert_eq!(
+            Status::current(&[(Sent, 1), (Failed, 2), (Delivered, 3)]),
+            Some(Failed)
+        );
+    }
+}
