@@ -1,0 +1,75 @@
+//! auth-check: turns a request's credentials into a caller with roles, or a refusal.
+//!
+//! API keys are configured through the `api_keys` variable as a comma-separated list of
+//! `caller-id:role+role:sha256-hex-of-key` entries, so only hashes of keys are ever stored
+//! or configured. (Signed tokens come with the security issue.)
+
+spin_sdk::wit_bindgen::generate!({
+    path: "../../wit",
+    world: "auth-check",
+    runtime_path: "::spin_sdk::wit_bindgen::rt",
+    generate_all,
+});
+
+use exports::govstack::messaging::auth::{Credentials, Guest, Refusal};
+use govstack::messaging::types::Caller;
+use messaging_domain::hashing::{constant_time_eq, secret_digest};
+
+struct AuthCheck;
+
+/// One configured key: who it identifies, with which roles.
+struct KeyEntry<'a> {
+    caller: &'a str,
+    roles: Vec<&'a str>,
+    digest: &'a str,
+}
+
+fn parse_entries(config: &str) -> Vec<KeyEntry<'_>> {
+    config
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .filter_map(|entry| {
+            let mut parts = entry.splitn(3, ':');
+            let caller = parts.next()?.trim();
+            let roles = parts
+                .next()?
+                .split('+')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .collect();
+            let digest = parts.next()?.trim();
+            (!caller.is_empty() && digest.len() == 64).then_some(KeyEntry {
+                caller,
+                roles,
+                digest,
+            })
+        })
+        .collect()
+}
+
+impl Guest for AuthCheck {
+    async fn authenticate(credentials: Credentials) -> Result<Caller, Refusal> {
+        let Some(key) = credentials.api_key.filter(|k| !k.is_empty()) else {
+            return Err(Refusal::MissingCredentials);
+        };
+        let config = spin_sdk::variables::get("api_keys")
+            .await
+            .map_err(|e| Refusal::Unavailable(format!("api_keys variable: {e}")))?;
+        let digest = secret_digest(&key);
+        // Compare against every entry, without stopping early, so timing says nothing about
+        // which entry (if any) matched.
+        let mut found = None;
+        for entry in parse_entries(&config) {
+            if constant_time_eq(entry.digest, &digest) && found.is_none() {
+                found = Some(Caller {
+                    id: entry.caller.to_string(),
+                    roles: entry.roles.iter().map(|r| r.to_string()).collect(),
+                });
+            }
+        }
+        found.ok_or(Refusal::InvalidCredentials)
+    }
+}
+
+export!(AuthCheck);

@@ -1,0 +1,219 @@
+//! One delivery attempt, and the tick that retries.
+
+use crate::govstack::messaging::sender;
+use crate::govstack::messaging::types::{Channel as WitChannel, OutboundMessage, SendOutcome};
+use message_store::{self as store, PendingEntry, now_ms};
+use messaging_domain::hashing::keyed_hash;
+use messaging_domain::{Channel, MessageId, Status, keys};
+use spin_sdk::key_value::Store;
+
+/// How long a claim protects a message that is with a sender. A sender that hangs longer
+/// than this lets the tick try again.
+const CLAIM_MS: u64 = 60_000;
+/// Retry schedule after a deferral: 10 s, doubling, at most 15 minutes apart; the message's
+/// validity ends the retries (the default policy's 24 h, as the GovStack spec asks).
+const FIRST_RETRY_MS: u64 = 10_000;
+const MAX_RETRY_MS: u64 = 15 * 60_000;
+/// Messages handled per tick, so a tick stays one short-lived instance.
+const TICK_BATCH: usize = 100;
+
+/// What one attempt did, for the caller of `/dispatch` and for logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Sent,
+    Delivered,
+    Deferred,
+    Failed,
+    Expired,
+    /// Someone else holds the claim, or the message is already settled or unknown.
+    Skipped,
+    /// The store could not be read or written; the tick will retry.
+    StoreError,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Sent => "sent",
+            Outcome::Delivered => "delivered",
+            Outcome::Deferred => "deferred",
+            Outcome::Failed => "failed",
+            Outcome::Expired => "expired",
+            Outcome::Skipped => "skipped",
+            Outcome::StoreError => "store_error",
+        }
+    }
+}
+
+fn log(event: &str, id: &MessageId, detail: &str) {
+    // Never the address or the content: ids, outcomes and provider reasons only.
+    println!(
+        "{}",
+        serde_json::json!({ "event": event, "id": id.as_str(), "detail": detail })
+    );
+}
+
+pub async fn attempt(id: &MessageId) -> Outcome {
+    match try_attempt(id).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            log("dispatch.store_error", id, &e.to_string());
+            Outcome::StoreError
+        }
+    }
+}
+
+async fn try_attempt(id: &MessageId) -> store::StoreResult<Outcome> {
+    let kv = store::open().await?;
+    let Some(record) = store::record(&kv, id).await? else {
+        store::clear_pending(id).await?;
+        return Ok(Outcome::Skipped);
+    };
+    let reached = store::history(&kv, id).await?;
+    if Status::current(&reached).is_none_or(|s| s.is_final() || s == Status::Sent) {
+        store::clear_pending(id).await?;
+        return Ok(Outcome::Skipped);
+    }
+    let now = now_ms();
+    if now >= record.expires_ms {
+        store::reach(&kv, id, Status::Expired).await?;
+        settle(&kv, id).await?;
+        log("dispatch.expired", id, "validity ran out before sending");
+        return Ok(Outcome::Expired);
+    }
+    if !claim(&kv, id, now).await? {
+        return Ok(Outcome::Skipped);
+    }
+    let Some(payload) = store::payload(&kv, id).await? else {
+        settle(&kv, id).await?;
+        return Ok(Outcome::Skipped);
+    };
+    let message = OutboundMessage {
+        id: id.to_string(),
+        channel: match record.channel {
+            Channel::Sms => WitChannel::Sms,
+            Channel::Email => WitChannel::Email,
+        },
+        to: payload.to,
+        subject: payload.subject,
+        body: payload.body,
+        receipt_url: receipt_url(id).await,
+    };
+    let outcome = match sender::send(message).await {
+        SendOutcome::Accepted(_provider_id) => {
+            store::reach(&kv, id, Status::Sent).await?;
+            settle(&kv, id).await?;
+            Outcome::Sent
+        }
+        SendOutcome::Delivered => {
+            store::reach(&kv, id, Status::Sent).await?;
+            store::reach(&kv, id, Status::Delivered).await?;
+            settle(&kv, id).await?;
+            Outcome::Delivered
+        }
+        SendOutcome::Deferred(reason) => {
+            let attempts = store::pending(id).await?.map_or(0, |p| p.attempts) + 1;
+            let backoff = FIRST_RETRY_MS
+                .saturating_mul(1 << attempts.min(16))
+                .min(MAX_RETRY_MS);
+            store::set_pending(
+                id,
+                PendingEntry {
+                    due_ms: now_ms() + backoff,
+                    attempts,
+                },
+            )
+            .await?;
+            kv.delete(keys::claim(id)).await?;
+            log("dispatch.deferred", id, &reason);
+            Outcome::Deferred
+        }
+        SendOutcome::Rejected(reason) => {
+            store::reach(&kv, id, Status::Failed).await?;
+            settle(&kv, id).await?;
+            log("dispatch.failed", id, &reason);
+            Outcome::Failed
+        }
+    };
+    log("dispatch.attempt", id, outcome.as_str());
+    Ok(outcome)
+}
+
+/// Takes the message for this attempt unless a live claim exists.
+///
+/// The key-value interface has no compare-and-swap, so two attempts racing within the same
+/// microseconds could both claim; ingress hands each message over once and the tick only
+/// picks messages whose hand-over is overdue, which keeps them apart in practice. The
+/// security and cluster issues replace this with an atomic claim.
+async fn claim(kv: &Store, id: &MessageId, now: u64) -> store::StoreResult<bool> {
+    let key = keys::claim(id);
+    if let Some(until) = kv.get(&key).await? {
+        let until: u64 = std::str::from_utf8(&until)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        if until > now {
+            return Ok(false);
+        }
+    }
+    kv.set(&key, (now + CLAIM_MS).to_string()).await?;
+    Ok(true)
+}
+
+/// The message needs no more attempts: forget the address, content, claim and pending entry.
+async fn settle(kv: &Store, id: &MessageId) -> store::StoreResult<()> {
+    store::erase_payload(kv, id).await?;
+    kv.delete(keys::claim(id)).await?;
+    store::clear_pending(id).await
+}
+
+/// The URL a provider reports delivery to: webhook-inbound, with a token only the gateway
+/// can make, so receipts for a message cannot be forged by guessing its id.
+async fn receipt_url(id: &MessageId) -> Option<String> {
+    let base = spin_sdk::variables::get("public_url").await.ok()?;
+    let secret = spin_sdk::variables::get("receipt_secret").await.ok()?;
+    let token = &keyed_hash(secret.as_bytes(), id.as_str().as_bytes())[..32];
+    Some(format!(
+        "{}/webhooks/receipts/{id}/{token}",
+        base.trim_end_matches('/')
+    ))
+}
+
+/// What a tick did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct TickReport {
+    pub examined: usize,
+    pub attempted: usize,
+}
+
+/// Retries every pending message that is due, up to [`TICK_BATCH`].
+pub async fn tick() -> TickReport {
+    let mut report = TickReport::default();
+    let Ok(pending) = store::open_pending().await else {
+        return report;
+    };
+    let now = now_ms();
+    let mut keys = pending.get_keys().await;
+    let mut due = Vec::new();
+    while let Some(key) = keys.next().await {
+        report.examined += 1;
+        let Some(id) = MessageId::parse(&key) else {
+            continue;
+        };
+        if let Ok(Some(entry)) = store::pending(&id).await
+            // A fresh message is ingress's to hand over; the tick steps in only if that
+            // hand-over is overdue (lost to a crash or a busy cell).
+            && entry.due_ms + if entry.attempts == 0 { FIRST_RETRY_MS } else { 0 } <= now
+        {
+            due.push(id);
+            if due.len() == TICK_BATCH {
+                break;
+            }
+        }
+    }
+    for id in due {
+        attempt(&id).await;
+        report.attempted += 1;
+    }
+    report
+}

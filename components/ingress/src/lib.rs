@@ -1,0 +1,85 @@
+//! ingress: the public `/v1` API.
+//!
+//! It is the only component that speaks the public HTTP API. It parses requests into domain
+//! types, asks `auth` who is calling and `policy` how to deliver, persists the message, answers
+//! 202, and only then hands the message to its delivery cell.
+
+spin_sdk::wit_bindgen::generate!({
+    path: "../../wit",
+    world: "ingress",
+    runtime_path: "::spin_sdk::wit_bindgen::rt",
+    generate_all,
+});
+
+mod messages;
+mod respond;
+
+use govstack::messaging::auth::{self, Credentials, Refusal};
+use govstack::messaging::types::Caller;
+use messaging_domain::{ApiError, ErrorCode};
+use respond::{HttpResponse, error};
+use spin_sdk::http::{Method, Request};
+use spin_sdk::http_service;
+
+#[http_service]
+async fn handle(req: Request) -> HttpResponse {
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["v1", "messages"] => match method {
+            Method::POST => match authenticate(&req).await {
+                Ok(caller) => messages::create(caller, req).await,
+                Err(e) => error(&e),
+            },
+            _ => respond::method_not_allowed("POST"),
+        },
+        ["v1", "messages", id] => match method {
+            Method::GET => match authenticate(&req).await {
+                Ok(caller) => messages::read(caller, id).await,
+                Err(e) => error(&e),
+            },
+            _ => respond::method_not_allowed("GET"),
+        },
+        _ => error(&ApiError::new(ErrorCode::NotFound, "no such route")),
+    }
+}
+
+fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// Reads the credentials from the headers the API documents and asks auth-check.
+async fn authenticate(req: &Request) -> Result<Caller, ApiError> {
+    let bearer =
+        header(req, "authorization").and_then(|v| v.strip_prefix("Bearer ").map(str::trim));
+    let api_key = bearer
+        .or_else(|| header(req, "apikey"))
+        .or_else(|| header(req, "api_key"));
+    let im_client = header(req, "x-road-client").or_else(|| header(req, "x-govstack-client"));
+    let credentials = Credentials {
+        api_key: api_key.map(String::from),
+        im_client: im_client.map(String::from),
+    };
+    auth::authenticate(credentials)
+        .await
+        .map_err(|refusal| match refusal {
+            Refusal::MissingCredentials => ApiError::new(
+                ErrorCode::Unauthorized,
+                "credentials are required: Authorization: Bearer <key> or apiKey header",
+            ),
+            Refusal::InvalidCredentials => {
+                ApiError::new(ErrorCode::Unauthorized, "the credentials are not valid")
+            }
+            Refusal::Unavailable(reason) => {
+                eprintln!("auth-check unavailable: {reason}");
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    "authentication is unavailable, try again later",
+                )
+            }
+        })
+}

@@ -1,0 +1,34 @@
+//! Building responses: JSON bodies and the one error shape.
+
+use messaging_domain::ApiError;
+use spin_sdk::http::FullBody;
+
+pub type HttpResponse = http::Response<FullBody<bytes::Bytes>>;
+
+pub fn json(status: u16, body: &impl serde::Serialize) -> HttpResponse {
+    let bytes = serde_json::to_vec(body).expect("API shapes serialise");
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(FullBody::new(bytes.into()))
+        .expect("static response parts are valid")
+}
+
+pub fn error(e: &ApiError) -> HttpResponse {
+    http::Response::builder()
+        .status(e.status())
+        .header("content-type", "application/json")
+        .body(FullBody::new(e.body().into()))
+        .expect("static response parts are valid")
+}
+
+pub fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    let mut response = error(&ApiError::new(
+        messaging_domain::ErrorCode::MethodNotAllowed,
+        format!("use {allow} on this route"),
+    ));
+    response
+        .headers_mut()
+        .insert("allow", http::HeaderValue::from_static(allow));
+    response
+}

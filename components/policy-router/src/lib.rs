@@ -1,0 +1,67 @@
+//! policy-router: plans a message's delivery from the policy files mounted at `/policies`.
+
+spin_sdk::wit_bindgen::generate!({
+    path: "../../wit",
+    world: "policy-router",
+    runtime_path: "::spin_sdk::wit_bindgen::rt",
+    generate_all,
+});
+
+use exports::govstack::messaging::policy::{DeliveryPlan, Guest, PlanRequest, PolicyError};
+use govstack::messaging::types::Channel as WitChannel;
+use messaging_domain::{Channel, policy::Policy};
+
+/// Where spin.toml mounts `policies/`.
+const POLICY_DIR: &str = "/policies";
+const DEFAULT_POLICY: &str = "default";
+
+struct PolicyRouter;
+
+fn domain_channel(c: WitChannel) -> Channel {
+    match c {
+        WitChannel::Sms => Channel::Sms,
+        WitChannel::Email => Channel::Email,
+    }
+}
+
+fn load(name: &str) -> Result<Policy, PolicyError> {
+    if !messaging_domain::api::is_policy_name(name) {
+        return Err(PolicyError::UnknownPolicy(name.to_string()));
+    }
+    let file = format!("{name}.toml");
+    let text = match std::fs::read_to_string(format!("{POLICY_DIR}/{file}")) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(PolicyError::UnknownPolicy(name.to_string()));
+        }
+        Err(e) => return Err(PolicyError::InvalidPolicy(format!("{file}: {e}"))),
+    };
+    Policy::parse(&file, &text).map_err(PolicyError::InvalidPolicy)
+}
+
+impl Guest for PolicyRouter {
+    async fn plan(request: PlanRequest) -> Result<DeliveryPlan, PolicyError> {
+        let name = request.policy.as_deref().unwrap_or(DEFAULT_POLICY);
+        let policy = load(name)?;
+        if !policy.allows(&request.caller.roles) {
+            return Err(PolicyError::NotAllowed(format!(
+                "policy {name} does not admit the caller's roles"
+            )));
+        }
+        let channel = domain_channel(request.channel);
+        let cell = policy.cells.get(&channel).ok_or_else(|| {
+            PolicyError::ChannelUnavailable(format!(
+                "policy {name} has no {} channel",
+                channel.as_str()
+            ))
+        })?;
+        Ok(DeliveryPlan {
+            policy: policy.name.clone(),
+            channel: request.channel,
+            cell: cell.clone(),
+            validity_seconds: policy.validity_seconds,
+        })
+    }
+}
+
+export!(PolicyRouter);

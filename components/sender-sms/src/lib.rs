@@ -1,0 +1,39 @@
+//! sender-sms: sends SMS through the provider chosen by the `sms_provider` variable:
+//! `kannel` (Kannel's sendsms HTTP interface) or `outbox` (development).
+
+spin_sdk::wit_bindgen::generate!({
+    path: "../../wit",
+    world: "sender-adapter",
+    runtime_path: "::spin_sdk::wit_bindgen::rt",
+    generate_all,
+});
+
+mod kannel;
+
+use exports::govstack::messaging::sender::Guest;
+use govstack::messaging::types::{OutboundMessage, SendOutcome};
+use messaging_domain::providers::outbox;
+
+struct SenderSms;
+
+impl Guest for SenderSms {
+    async fn send(message: OutboundMessage) -> SendOutcome {
+        let provider = spin_sdk::variables::get("sms_provider")
+            .await
+            .unwrap_or_else(|_| "outbox".into());
+        match provider.as_str() {
+            "kannel" => kannel::send(&message).await,
+            "outbox" => {
+                let (path, bytes) =
+                    outbox::entry(&message.id, "sms", &message.to, None, &message.body);
+                match std::fs::write(&path, bytes) {
+                    Ok(()) => SendOutcome::Delivered,
+                    Err(e) => SendOutcome::Deferred(format!("outbox not writable: {}", e.kind())),
+                }
+            }
+            other => SendOutcome::Deferred(format!("unknown sms_provider {other:?}")),
+        }
+    }
+}
+
+export!(SenderSms);

@@ -1,0 +1,139 @@
+//! Reading and writing messages in the key-value store, in the layout of
+//! `messaging_domain::keys`. Used by every component that touches messages, so the layout has
+//! one implementation.
+
+use messaging_domain::api::{HistoryEntry, rfc3339_millis};
+use messaging_domain::record::Payload;
+use messaging_domain::{MessageId, MessageRecord, Status, keys};
+use spin_sdk::key_value::Store;
+
+pub type StoreResult<T> = Result<T, spin_sdk::key_value::Error>;
+
+pub async fn open() -> StoreResult<Store> {
+    Store::open_default().await
+}
+
+/// The pending-work store: one key per message whose delivery is not settled, read by the
+/// dispatcher's tick. Kept apart so that listing it stays cheap.
+pub async fn open_pending() -> StoreResult<Store> {
+    Store::open("pending").await
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Persists a new message: payload first and status last, so that a crash in between
+/// leaves nothing visible half-written.
+pub async fn insert(store: &Store, record: &MessageRecord, payload: &Payload) -> StoreResult<()> {
+    let id = &record.id;
+    store
+        .set(
+            keys::payload(id),
+            serde_json::to_vec(payload).expect("payload serialises"),
+        )
+        .await?;
+    store
+        .set(
+            keys::message(id),
+            serde_json::to_vec(record).expect("record serialises"),
+        )
+        .await?;
+    let at = record.created_ms.to_string();
+    store.set(keys::status(id, Status::Accepted), &at).await?;
+    store.set(keys::status(id, Status::Queued), &at).await?;
+    set_pending(
+        id,
+        PendingEntry {
+            due_ms: record.created_ms,
+            attempts: 0,
+        },
+    )
+    .await
+}
+
+pub async fn record(store: &Store, id: &MessageId) -> StoreResult<Option<MessageRecord>> {
+    Ok(store
+        .get(keys::message(id))
+        .await?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+}
+
+/// Every status the message reached, oldest first.
+pub async fn history(store: &Store, id: &MessageId) -> StoreResult<Vec<(Status, u64)>> {
+    let mut reached = Vec::new();
+    for status in Status::ALL {
+        if let Some(at) = store.get(keys::status(id, status)).await? {
+            let at = std::str::from_utf8(&at)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            reached.push((status, at));
+        }
+    }
+    reached.sort_by_key(|&(status, at)| (at, status));
+    Ok(reached)
+}
+
+pub fn history_entries(reached: &[(Status, u64)]) -> Vec<HistoryEntry> {
+    reached
+        .iter()
+        .map(|&(status, at)| HistoryEntry {
+            status,
+            at: rfc3339_millis(at),
+        })
+        .collect()
+}
+
+/// What the pending store holds for a message: when to try next and how often it was tried.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct PendingEntry {
+    pub due_ms: u64,
+    pub attempts: u32,
+}
+
+pub async fn set_pending(id: &MessageId, entry: PendingEntry) -> StoreResult<()> {
+    open_pending()
+        .await?
+        .set(id.as_str(), serde_json::to_vec(&entry).expect("json"))
+        .await
+}
+
+pub async fn pending(id: &MessageId) -> StoreResult<Option<PendingEntry>> {
+    Ok(open_pending()
+        .await?
+        .get(id.as_str())
+        .await?
+        .and_then(|b| serde_json::from_slice(&b).ok()))
+}
+
+pub async fn clear_pending(id: &MessageId) -> StoreResult<()> {
+    open_pending().await?.delete(id.as_str()).await
+}
+
+pub async fn payload(store: &Store, id: &MessageId) -> StoreResult<Option<Payload>> {
+    Ok(store
+        .get(keys::payload(id))
+        .await?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+}
+
+/// Erases the address and content: called as soon as a provider has the message or it is
+/// settled otherwise.
+pub async fn erase_payload(store: &Store, id: &MessageId) -> StoreResult<()> {
+    store.delete(keys::payload(id)).await
+}
+
+/// Records that `status` was reached now, unless it was reached before (receipts can be
+/// repeated). Returns whether it was new.
+pub async fn reach(store: &Store, id: &MessageId, status: Status) -> StoreResult<bool> {
+    let key = keys::status(id, status);
+    if store.exists(&key).await? {
+        return Ok(false);
+    }
+    store.set(&key, now_ms().to_string()).await?;
+    Ok(true)
+}
