@@ -1,0 +1,394 @@
+//! The application: every component of the manifest, compiled once, each behind a
+//! `ProxyHandler` that gives every request a fresh instance from the pooling allocator.
+
+use crate::compose;
+use crate::hooks::OutboundHooks;
+use crate::kv::KvStore;
+use crate::manifest::{ComponentDecl, FileMount, Manifest, Route};
+use crate::outbound::HostPattern;
+use crate::routes::Router;
+use crate::spin::PlatformGrants;
+use crate::state::{HostState, http_view};
+use crate::variables::AppVariables;
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
+use wasmtime::component::{Component, GuestTaskId, Linker};
+use wasmtime::{Engine, Store, StoreContextMut, StoreLimitsBuilder};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+use wasmtime_wasi_http::WasiBody;
+use wasmtime_wasi_http::handler::{
+    HandlerState, Instance, ProxyHandler, ProxyPre, ShouldAccept, WorkerExpiration, WorkerState,
+    WorkerStatus,
+};
+
+/// Longest a request may take to produce its response.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest a component may keep working after it answered (e.g. ingress handing a message
+/// to its delivery cell).
+const POST_RETURN_TIMEOUT: Duration = Duration::from_secs(60);
+/// Memory one component instance may grow to.
+const MAX_INSTANCE_MEMORY: usize = 128 << 20;
+
+pub struct Settings {
+    pub app_dir: PathBuf,
+    pub data_dir: PathBuf,
+    /// Mount destinations that components may write to (the development outbox).
+    pub writable_mounts: Vec<String>,
+}
+
+pub struct App {
+    pub name: String,
+    pub router: Router,
+    cells: HashMap<String, ProxyHandler<Cell>>,
+    pub private_components: Vec<String>,
+}
+
+impl App {
+    pub fn load(
+        manifest_path: &Path,
+        settings: Settings,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Arc<App>> {
+        let manifest = Manifest::load(manifest_path)?;
+        let variables = AppVariables::resolve(&manifest, env)?;
+        let engine = engine()?;
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi::p3::add_to_linker(&mut linker)?;
+        wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
+        crate::spin::add_to_linker(&mut linker)?;
+        let kv = Arc::new(KvStore::open(&settings.data_dir.join("kv.db"))?);
+        let cache_dir = settings.data_dir.join("cache");
+        std::fs::create_dir_all(&cache_dir)?;
+
+        let mut prepared = Vec::new();
+        for (id, decl) in &manifest.component {
+            let started = Instant::now();
+            let component = load_component(&engine, &settings.app_dir, &cache_dir, decl)
+                .with_context(|| format!("loading component {id}"))?;
+            let pre = ProxyPre::P3(
+                wasmtime_wasi_http::p3::bindings::ServicePre::new(
+                    linker.instantiate_pre(&component)?,
+                )
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("component {id} is not a wasi:http 0.3 handler"))?,
+            );
+            tracing::info!(component = %id, ms = started.elapsed().as_millis() as u64, "component ready");
+            prepared.push((id.clone(), decl.clone(), pre));
+        }
+
+        let router = Router::new(&manifest.trigger.http);
+        let private_components = manifest
+            .trigger
+            .http
+            .iter()
+            .filter(|t| matches!(t.route, Route::Private { private: true }))
+            .map(|t| t.component.clone())
+            .collect();
+        let mut configs = Vec::new();
+        for (id, decl, pre) in prepared {
+            let config = CellConfig::resolve(&id, &decl, &variables, &settings)?;
+            configs.push((id, pre, config));
+        }
+        let name = manifest.application.name.clone();
+        let app = Arc::new_cyclic(|weak: &Weak<App>| {
+            let cells = configs
+                .into_iter()
+                .map(|(id, pre, config)| {
+                    let cell = Cell {
+                        engine: engine.clone(),
+                        id: Arc::from(id.as_str()),
+                        pre,
+                        grants: config.grants,
+                        mounts: config.mounts,
+                        allowed: Arc::new(config.allowed),
+                        kv: kv.clone(),
+                        app: weak.clone(),
+                    };
+                    (id, ProxyHandler::new(cell))
+                })
+                .collect();
+            App {
+                name,
+                router,
+                cells,
+                private_components,
+            }
+        });
+        Ok(app)
+    }
+
+    /// Serves one request with a fresh instance of `component`.
+    pub async fn call_component(
+        &self,
+        component: &str,
+        request: http::Request<WasiBody>,
+    ) -> Result<http::Response<WasiBody>> {
+        let Some(handler) = self.cells.get(component) else {
+            bail!("no component named {component}");
+        };
+        Ok(handler.handle((), request).await?)
+    }
+}
+
+fn engine() -> Result<Engine> {
+    let mut pool = wasmtime::PoolingAllocationConfig::default();
+    pool.total_component_instances(1000)
+        .total_core_instances(10_000)
+        .total_memories(4000)
+        .total_tables(4000)
+        .max_core_instances_per_component(64)
+        .max_memories_per_component(16)
+        .max_tables_per_component(16)
+        .max_memory_size(MAX_INSTANCE_MEMORY)
+        .max_component_instance_size(1 << 20)
+        .max_core_instance_size(1 << 20);
+    let mut config = wasmtime::Config::new();
+    config
+        .wasm_component_model_async(true)
+        .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config).map_err(|e| anyhow::anyhow!("{e:#}"))
+}
+
+/// Reads a component and its dependencies, links them, and compiles the result, reusing a
+/// compiled artefact from `cache_dir` when the same bytes were compiled before by the same
+/// engine build.
+fn load_component(
+    engine: &Engine,
+    app_dir: &Path,
+    cache_dir: &Path,
+    decl: &ComponentDecl,
+) -> Result<Component> {
+    let read = |p: &str| {
+        let path = app_dir.join(p);
+        std::fs::read(&path)
+            .with_context(|| format!("reading {} (run `cargo xtask build`?)", path.display()))
+    };
+    let mut bytes = read(&decl.source)?;
+    if !decl.dependencies.is_empty() {
+        let plugs = decl
+            .dependencies
+            .iter()
+            .map(|(name, dep)| Ok((name.clone(), read(&dep.path)?)))
+            .collect::<Result<Vec<_>>>()?;
+        bytes = compose::plug(&bytes, &plugs)?;
+    }
+    let mut hasher = Sha256::new();
+    hasher.update(&bytes);
+    let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut engine_hash);
+    hasher.update(std::hash::Hasher::finish(&engine_hash).to_le_bytes());
+    let cached = cache_dir.join(format!("{}.cwasm", hex::encode(hasher.finalize())));
+    if cached.exists() {
+        // SAFETY: the file was written by `Component::serialize` of an engine with the same
+        // compatibility hash, into the host's own data folder.
+        if let Ok(component) = unsafe { Component::deserialize_file(engine, &cached) } {
+            return Ok(component);
+        }
+    }
+    let component = Component::new(engine, &bytes).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    if let Ok(serialized) = component.serialize() {
+        let tmp = cached.with_extension("tmp");
+        if std::fs::write(&tmp, serialized).is_ok() {
+            let _ = std::fs::rename(&tmp, &cached);
+        }
+    }
+    Ok(component)
+}
+
+/// A component as served: its pre-instance and everything a fresh instance gets.
+pub struct Cell {
+    engine: Engine,
+    id: Arc<str>,
+    pre: ProxyPre<HostState>,
+    grants: PlatformGrants,
+    mounts: Vec<(PathBuf, String, bool)>,
+    allowed: Arc<Vec<HostPattern>>,
+    kv: Arc<KvStore>,
+    app: Weak<App>,
+}
+
+/// What the manifest says about one component, resolved and checked at start.
+struct CellConfig {
+    grants: PlatformGrants,
+    mounts: Vec<(PathBuf, String, bool)>,
+    allowed: Vec<HostPattern>,
+}
+
+impl CellConfig {
+    fn resolve(
+        id: &str,
+        decl: &ComponentDecl,
+        app_vars: &AppVariables,
+        settings: &Settings,
+    ) -> Result<CellConfig> {
+        let mut variables = BTreeMap::new();
+        for (name, template) in &decl.variables {
+            let value = app_vars
+                .expand(template)
+                .with_context(|| format!("component {id}, variable {name}"))?;
+            variables.insert(name.clone(), value);
+        }
+        let mut allowed = Vec::new();
+        for entry in &decl.allowed_outbound_hosts {
+            let expanded = app_vars
+                .expand(entry)
+                .with_context(|| format!("component {id}, allowed_outbound_hosts"))?;
+            allowed.push(HostPattern::parse(&expanded).with_context(|| format!("component {id}"))?);
+        }
+        let mut mounts = Vec::new();
+        for mount in &decl.files {
+            match mount {
+                FileMount::Directory {
+                    source,
+                    destination,
+                } => {
+                    let host = settings.app_dir.join(source);
+                    let writable = settings.writable_mounts.contains(destination);
+                    if writable {
+                        std::fs::create_dir_all(&host)
+                            .with_context(|| format!("creating {}", host.display()))?;
+                    }
+                    mounts.push((host, destination.clone(), writable));
+                }
+                FileMount::Glob(glob) => bail!(
+                    "component {id}: file glob {glob:?} is not supported by this host; mount a directory"
+                ),
+            }
+        }
+        Ok(CellConfig {
+            grants: PlatformGrants {
+                stores: Arc::new(decl.key_value_stores.clone()),
+                variables: Arc::new(variables),
+            },
+            mounts,
+            allowed,
+        })
+    }
+}
+
+impl Cell {
+    fn new_store(&self) -> Result<Store<HostState>> {
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.inherit_stdout().inherit_stderr();
+        for (host, guest, writable) in &self.mounts {
+            let perms = if *writable {
+                FsPerms::ReadWrite
+            } else {
+                FsPerms::ReadOnly
+            };
+            wasi.preopened_dir(host, guest, perms)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("mounting {} at {guest}", host.display()))?;
+        }
+        let state = HostState {
+            wasi: wasi.build(),
+            table: Default::default(),
+            http: Default::default(),
+            hooks: OutboundHooks {
+                component: self.id.clone(),
+                allowed: self.allowed.clone(),
+                app: self.app.clone(),
+            },
+            kv: self.kv.clone(),
+            grants: self.grants.clone(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(MAX_INSTANCE_MEMORY)
+                .instances(256)
+                .build(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        Ok(store)
+    }
+}
+
+impl HandlerState for Cell {
+    type StoreData = HostState;
+    type WorkerExpiration = Expiry;
+    type WorkerState = OneRequest;
+
+    async fn instantiate(&self) -> wasmtime::Result<Instance<HostState, Expiry, OneRequest>> {
+        let mut store = self.new_store().map_err(wasmtime::Error::from_anyhow)?;
+        let proxy = self.pre.instantiate_async(&mut store).await?;
+        Ok(Instance {
+            store,
+            proxy,
+            view: http_view,
+            expiration: Expiry::default(),
+            state: OneRequest {
+                id: self.id.clone(),
+            },
+        })
+    }
+}
+
+/// Every request gets a fresh instance: nothing a request leaves in memory can reach the
+/// next one (messages carry personal data).
+pub struct OneRequest {
+    id: Arc<str>,
+}
+
+impl WorkerState for OneRequest {
+    type StoreData = HostState;
+    type RequestData = ();
+
+    fn should_accept_request(&self, _concurrent: usize, total: usize) -> ShouldAccept {
+        if total == 0 {
+            ShouldAccept::Yes
+        } else {
+            ShouldAccept::Never
+        }
+    }
+
+    fn on_request_start(
+        &self,
+        _store: StoreContextMut<'_, HostState>,
+        _data: (),
+        _task: GuestTaskId,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
+        Box::pin(tokio::time::sleep(REQUEST_TIMEOUT))
+    }
+
+    fn drop(&self, _store: Store<HostState>, result: Result<(), wasmtime::Error>) {
+        if let Err(e) = result {
+            tracing::error!(component = %self.id, error = %format!("{e:#}"), "instance ended with an error");
+        }
+    }
+}
+
+/// Ends an instance once idle, or when its request or post-return work overruns.
+#[derive(Default)]
+pub struct Expiry {
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl WorkerExpiration for Expiry {
+    fn poll(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        state: WorkerStatus,
+        start: Instant,
+    ) -> Poll<()> {
+        let limit = match state {
+            WorkerStatus::Idle => return Poll::Ready(()),
+            WorkerStatus::Requests => REQUEST_TIMEOUT,
+            WorkerStatus::PostReturn => POST_RETURN_TIMEOUT,
+        };
+        let deadline = tokio::time::Instant::from_std(start + limit);
+        let this = self.get_mut();
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        timer.as_mut().poll(cx)
+    }
+}

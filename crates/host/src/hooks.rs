@@ -1,0 +1,55 @@
+//! Outbound HTTP from components: `allowed_outbound_hosts` is enforced here, and requests
+//! to `http://<component>.spin.internal` are served in-process by that component (Spin's
+//! local service chaining), never touching the network.
+
+use crate::app::App;
+use crate::outbound::HostPattern;
+use std::sync::{Arc, Weak};
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+
+type Io = Box<dyn Future<Output = Result<(), Error>> + Send>;
+type Sent = Box<dyn Future<Output = Result<(http::Response<WasiBody>, Io), Error>> + Send>;
+
+pub struct OutboundHooks {
+    pub component: Arc<str>,
+    pub allowed: Arc<Vec<HostPattern>>,
+    pub app: Weak<App>,
+}
+
+const INTERNAL_SUFFIX: &str = ".spin.internal";
+
+impl WasiHttpHooks for OutboundHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Io,
+    ) -> Sent {
+        let uri = request.uri();
+        let scheme = uri.scheme_str().unwrap_or("http").to_string();
+        let host = uri.host().unwrap_or("").to_string();
+        let port = uri.port_u16();
+        if !self.allowed.iter().any(|p| p.allows(&scheme, &host, port)) {
+            tracing::warn!(component = %self.component, %scheme, %host, "outbound request refused by allowed_outbound_hosts");
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        }
+        if let Some(target) = host.strip_suffix(INTERNAL_SUFFIX) {
+            let target = target.to_string();
+            let app = self.app.clone();
+            return Box::new(async move {
+                let app = app.upgrade().ok_or(Error::DestinationUnavailable)?;
+                let response = app.call_component(&target, request).await.map_err(|e| {
+                    tracing::error!(component = %target, error = %e, "internal request failed");
+                    Error::DestinationUnavailable
+                })?;
+                Ok((response, Box::new(async { Ok(()) }) as Io))
+            });
+        }
+        _ = fut;
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as Io))
+        })
+    }
+}

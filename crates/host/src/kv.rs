@@ -1,0 +1,105 @@
+//! The embedded key-value store: one SQLite file, one table, rows keyed by (store label,
+//! key). WAL journaling, so a write that returned is on disk before the component answers
+//! (it survives a crash of the host process; `synchronous = NORMAL` trades the last
+//! transactions on power loss for throughput, see ARCHITECTURE.md).
+
+use anyhow::{Context, Result};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+use std::sync::Mutex;
+
+pub struct KvStore {
+    conn: Mutex<Connection>,
+}
+
+impl KvStore {
+    pub fn open(path: &Path) -> Result<KvStore> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA busy_timeout = 5000;
+             CREATE TABLE IF NOT EXISTS kv (
+                 store TEXT NOT NULL,
+                 key   TEXT NOT NULL,
+                 value BLOB NOT NULL,
+                 PRIMARY KEY (store, key)
+             ) WITHOUT ROWID;",
+        )?;
+        Ok(KvStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (statements are atomic).
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT value FROM kv WHERE store = ?1 AND key = ?2")?;
+        Ok(stmt
+            .query_row(params![store, key], |row| row.get(0))
+            .optional()?)
+    }
+
+    pub fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<()> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO kv (store, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+        )?;
+        stmt.execute(params![store, key, value])?;
+        Ok(())
+    }
+
+    pub fn delete(&self, store: &str, key: &str) -> Result<()> {
+        let conn = self.conn();
+        conn.prepare_cached("DELETE FROM kv WHERE store = ?1 AND key = ?2")?
+            .execute(params![store, key])?;
+        Ok(())
+    }
+
+    pub fn exists(&self, store: &str, key: &str) -> Result<bool> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT 1 FROM kv WHERE store = ?1 AND key = ?2")?;
+        Ok(stmt.exists(params![store, key])?)
+    }
+
+    pub fn keys(&self, store: &str) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT key FROM kv WHERE store = ?1 ORDER BY key")?;
+        let keys = stmt
+            .query_map(params![store], |row| row.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_survive_reopening_and_stores_are_separate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.db");
+        {
+            let kv = KvStore::open(&path).unwrap();
+            kv.set("default", "a", b"1").unwrap();
+            kv.set("default", "a", b"2").unwrap();
+            kv.set("pending", "a", b"p").unwrap();
+            kv.set("default", "b", b"3").unwrap();
+            kv.delete("default", "b").unwrap();
+        }
+        let kv = KvStore::open(&path).unwrap();
+        assert_eq!(kv.get("default", "a").unwrap(), Some(b"2".to_vec()));
+        assert_eq!(kv.get("pending", "a").unwrap(), Some(b"p".to_vec()));
+        assert!(!kv.exists("default", "b").unwrap());
+        assert_eq!(kv.keys("default").unwrap(), vec!["a".to_string()]);
+    }
+}

@@ -1,0 +1,16 @@
+//! The project's own host for the gateway: serves `spin.toml` on wasmtime.
+//!
+//! See ARCHITECTURE.md, "crates/host", for what it implements and how it maps to Spin.
+
+pub mod app;
+pub mod compose;
+pub mod hooks;
+pub mod kv;
+pub mod manifest;
+pub mod outbound;
+pub mod routes;
+pub mod server;
+pub mod spin;
+pub mod state;
+pub mod ticker;
+pub mod variables;

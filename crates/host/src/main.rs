@@ -1,0 +1,96 @@
+//! `messaging-host`: serves a Spin manifest on wasmtime. See `--help`.
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use messaging_host::app::{App, Settings};
+use messaging_host::server::{self, ServerSettings};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Serves the GovStack messaging gateway's spin.toml on wasmtime"
+)]
+struct Cli {
+    /// The Spin manifest to serve.
+    #[arg(long, default_value = "spin.toml")]
+    manifest: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3000", env = "MESSAGING_LISTEN")]
+    listen: SocketAddr,
+    /// Folder for the key-value database and the compiled-component cache (like Spin's
+    /// `.spin/`). Relative to the manifest's folder.
+    #[arg(long, default_value = ".messaging")]
+    data_dir: PathBuf,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_body_bytes: usize,
+    /// How often delivery cells are ticked for retries, in milliseconds (0 disables).
+    #[arg(long, default_value_t = 5000)]
+    tick_ms: u64,
+    /// Mount destinations components may write to.
+    #[arg(long, default_value = "/outbox", value_delimiter = ',')]
+    writable_mounts: Vec<String>,
+    /// Emit logs as JSON lines.
+    #[arg(long)]
+    json_logs: bool,
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MESSAGING_LOG")
+        .unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init()
+    } else {
+        builder.init()
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logging(cli.json_logs);
+    let manifest = std::fs::canonicalize(&cli.manifest)
+        .with_context(|| format!("finding {}", cli.manifest.display()))?;
+    let app_dir = manifest
+        .parent()
+        .expect("a file has a parent")
+        .to_path_buf();
+    let settings = Settings {
+        data_dir: app_dir.join(&cli.data_dir),
+        app_dir,
+        writable_mounts: cli.writable_mounts,
+    };
+    let app = tokio::task::block_in_place(|| {
+        App::load(&manifest, settings, |name| std::env::var(name).ok())
+    })?;
+    let listener = tokio::net::TcpListener::bind(cli.listen)
+        .await
+        .with_context(|| format!("listening on {}", cli.listen))?;
+    tracing::info!(app = %app.name, listen = %listener.local_addr()?, "serving");
+    if cli.tick_ms > 0 {
+        tokio::spawn(messaging_host::ticker::run(
+            app.clone(),
+            Duration::from_millis(cli.tick_ms),
+        ));
+    }
+    let settings = ServerSettings {
+        max_body_bytes: cli.max_body_bytes,
+        drain_timeout: Duration::from_secs(30),
+    };
+    server::serve(app, listener, settings, shutdown_signal()).await
+}

@@ -1,0 +1,135 @@
+//! `allowed_outbound_hosts`, as Spin reads it: `scheme://host:port` patterns where scheme,
+//! host and port may be `*`, a host may be `*.suffix`, a missing port means the scheme's
+//! default, and `{{ variable }}` templates are expanded first.
+
+use anyhow::{Result, bail};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPattern {
+    scheme: String,
+    host: String,
+    port: Option<String>,
+}
+
+fn default_port(scheme: &str) -> Option<&'static str> {
+    match scheme {
+        "http" => Some("80"),
+        "https" => Some("443"),
+        _ => None,
+    }
+}
+
+impl HostPattern {
+    pub fn parse(pattern: &str) -> Result<HostPattern> {
+        let Some((scheme, rest)) = pattern.split_once("://") else {
+            bail!(
+                "allowed_outbound_hosts entry {pattern:?} needs a scheme (http://, https://, *://)"
+            );
+        };
+        let authority = rest.split('/').next().unwrap_or("");
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !h.is_empty() => (h.to_string(), Some(p.to_string())),
+            _ => (authority.to_string(), None),
+        };
+        if host.is_empty() {
+            bail!("allowed_outbound_hosts entry {pattern:?} has no host");
+        }
+        Ok(HostPattern {
+            scheme: scheme.to_string(),
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+
+    pub fn allows(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
+        let host = host.to_ascii_lowercase();
+        let scheme_ok = self.scheme == "*" || self.scheme == scheme;
+        let host_ok = self.host == "*"
+            || self.host == host
+            || self
+                .host
+                .strip_prefix("*.")
+                .is_some_and(|suffix| host.ends_with(&format!(".{suffix}")));
+        let port = port
+            .map(|p| p.to_string())
+            .or_else(|| default_port(scheme).map(String::from));
+        let wanted = self
+            .port
+            .clone()
+            .or_else(|| default_port(&self.scheme).map(String::from));
+        let port_ok = match (wanted.as_deref(), port.as_deref()) {
+            (Some("*"), _) => true,
+            (Some(w), Some(p)) => w == p,
+            _ => false,
+        };
+        scheme_ok && host_ok && port_ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allows(pattern: &str, scheme: &str, host: &str, port: Option<u16>) -> bool {
+        HostPattern::parse(pattern)
+            .unwrap()
+            .allows(scheme, host, port)
+    }
+
+    #[test]
+    fn exact_hosts_need_matching_scheme_and_port() {
+        assert!(allows(
+            "http://127.0.0.1:13013",
+            "http",
+            "127.0.0.1",
+            Some(13013)
+        ));
+        assert!(!allows(
+            "http://127.0.0.1:13013",
+            "http",
+            "127.0.0.1",
+            Some(13014)
+        ));
+        assert!(!allows(
+            "http://127.0.0.1:13013",
+            "https",
+            "127.0.0.1",
+            Some(13013)
+        ));
+        assert!(allows(
+            "https://api.example.org",
+            "https",
+            "api.example.org",
+            None
+        ));
+        assert!(!allows(
+            "https://api.example.org",
+            "https",
+            "evil.org",
+            None
+        ));
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(allows(
+            "http://*.spin.internal",
+            "http",
+            "deliver-sms.spin.internal",
+            None
+        ));
+        assert!(!allows(
+            "http://*.spin.internal",
+            "http",
+            "spin.internal.evil.org",
+            None
+        ));
+        assert!(allows("*://*:*", "https", "anything", Some(8443)));
+        assert!(allows("http://localhost:*", "http", "localhost", Some(1)));
+    }
+
+    #[test]
+    fn entries_without_scheme_are_refused() {
+        assert!(HostPattern::parse("example.org").is_err());
+    }
+}

@@ -1,0 +1,152 @@
+//! The public HTTP server: hyper on tokio, one task per connection, routing by the
+//! manifest, body size limits, one structured log line per request, graceful shutdown.
+
+use crate::app::App;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use wasmtime_wasi_http::WasiBody;
+
+pub struct ServerSettings {
+    /// Largest request body accepted; larger ones get 413 before any component runs.
+    pub max_body_bytes: usize,
+    /// How long shutdown waits for requests in flight.
+    pub drain_timeout: Duration,
+}
+
+fn json_error(status: u16, code: &str, message: &str) -> http::Response<WasiBody> {
+    let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(
+            Full::new(Bytes::from(body))
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+        )
+        .expect("static response parts are valid")
+}
+
+async fn serve_one(
+    app: Arc<App>,
+    settings: Arc<ServerSettings>,
+    req: http::Request<Incoming>,
+) -> http::Response<WasiBody> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let Some(component) = app.router.route(&path).map(str::to_string) else {
+        let response = json_error(404, "not_found", "no such route");
+        log_request(&method, &path, None, response.status().as_u16(), started);
+        return response;
+    };
+    let declared = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let response = if declared.is_some_and(|n| n > settings.max_body_bytes) {
+        json_error(
+            413,
+            "payload_too_large",
+            &format!("the body exceeds {} bytes", settings.max_body_bytes),
+        )
+    } else {
+        // Chunked bodies are cut off at the limit too: the component sees a read error.
+        let req = req.map(|body| {
+            Limited::new(body, settings.max_body_bytes)
+                .map_err(|_| wasmtime_wasi_http::Error::HttpRequestBodySize(None))
+                .boxed_unsync()
+        });
+        match app.call_component(&component, req).await {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::error!(component = %component, error = %format!("{e:#}"), "component failed");
+                json_error(500, "internal", "the request could not be completed")
+            }
+        }
+    };
+    log_request(
+        &method,
+        &path,
+        Some(&component),
+        response.status().as_u16(),
+        started,
+    );
+    response
+}
+
+/// One line per request. Paths carry ids, never addresses or content; queries (which may)
+/// are not logged.
+fn log_request(
+    method: &http::Method,
+    path: &str,
+    component: Option<&str>,
+    status: u16,
+    started: Instant,
+) {
+    tracing::info!(
+        target: "access",
+        method = %method,
+        path = %path,
+        component = component.unwrap_or("-"),
+        status,
+        micros = started.elapsed().as_micros() as u64,
+    );
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and drains.
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    settings: ServerSettings,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let settings = Arc::new(settings);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _peer): (_, SocketAddr) = match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let app = app.clone();
+                let settings = settings.clone();
+                let service = service_fn(move |req| {
+                    let app = app.clone();
+                    let settings = settings.clone();
+                    async move { Ok::<_, std::convert::Infallible>(serve_one(app, settings, req).await) }
+                });
+                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tracing::info!("shutting down: draining requests in flight");
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all requests finished"),
+        () = tokio::time::sleep(settings.drain_timeout) => tracing::warn!("drain timeout reached; closing remaining connections"),
+    }
+    Ok(())
+}
