@@ -4,16 +4,26 @@ use crate::govstack::messaging::sender;
 use crate::govstack::messaging::types::{Channel as WitChannel, OutboundMessage, SendOutcome};
 use message_store::{self as store, PendingEntry, now_ms};
 use messaging_domain::hashing::keyed_hash;
+use messaging_domain::retry::backoff_ms;
 use messaging_domain::{Channel, MessageId, Status, keys};
 use spin_sdk::key_value::Store;
 
 /// How long a claim protects a message that is with a sender. A sender that hangs longer
 /// than this lets the tick try again.
 const CLAIM_MS: u64 = 60_000;
-/// Retry schedule after a deferral: 10 s, doubling, at most 15 minutes apart; the message's
-/// validity ends the retries (the default policy's 24 h, as the GovStack spec asks).
-const FIRST_RETRY_MS: u64 = 10_000;
-const MAX_RETRY_MS: u64 = 15 * 60_000;
+/// Retry schedule after a deferral: `retry_base_ms` (default 10 s), doubling, at most 15
+/// minutes apart; the message's validity ends the retries (the default policy's 24 h, as
+/// the GovStack spec asks). Policies take over the schedule in a later issue.
+const DEFAULT_RETRY_BASE_MS: u64 = 10_000;
+
+async fn retry_base_ms() -> u64 {
+    spin_sdk::variables::get("retry_base_ms")
+        .await
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_RETRY_BASE_MS)
+}
+
 /// Messages handled per tick, so a tick stays one short-lived instance.
 const TICK_BATCH: usize = 100;
 
@@ -113,9 +123,7 @@ async fn try_attempt(id: &MessageId) -> store::StoreResult<Outcome> {
         }
         SendOutcome::Deferred(reason) => {
             let attempts = store::pending(id).await?.map_or(0, |p| p.attempts) + 1;
-            let backoff = FIRST_RETRY_MS
-                .saturating_mul(1 << attempts.min(16))
-                .min(MAX_RETRY_MS);
+            let backoff = backoff_ms(retry_base_ms().await, attempts);
             store::set_pending(
                 id,
                 PendingEntry {
@@ -193,6 +201,7 @@ pub async fn tick() -> TickReport {
         return report;
     };
     let now = now_ms();
+    let grace = retry_base_ms().await;
     let mut keys = pending.get_keys().await;
     let mut due = Vec::new();
     while let Some(key) = keys.next().await {
@@ -203,7 +212,7 @@ pub async fn tick() -> TickReport {
         if let Ok(Some(entry)) = store::pending(&id).await
             // A fresh message is ingress's to hand over; the tick steps in only if that
             // hand-over is overdue (lost to a crash or a busy cell).
-            && entry.due_ms + if entry.attempts == 0 { FIRST_RETRY_MS } else { 0 } <= now
+            && entry.due_ms + if entry.attempts == 0 { grace } else { 0 } <= now
         {
             due.push(id);
             if due.len() == TICK_BATCH {

@@ -5,7 +5,7 @@ use crate::govstack::messaging::types::{Caller, Channel as WitChannel};
 use crate::respond::{HttpResponse, error, json};
 use message_store as store;
 use messaging_domain::api::{
-    Accepted, MAX_BODY_BYTES, MessageView, SendCommand, parse_idempotency_key,
+    Accepted, MessageView, SendCommand, parse_idempotency_key,
 };
 use messaging_domain::hashing::{keyed_hash, secret_digest};
 use messaging_domain::record::Payload;
@@ -53,17 +53,8 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
             "send the message as application/json",
         ));
     }
-    let declared = req
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(ApiError::new(
-            ErrorCode::PayloadTooLarge,
-            format!("the body exceeds {MAX_BODY_BYTES} bytes"),
-        ));
-    }
+    // The body is read in full (the host caps it) before its size is judged, so that a
+    // client still writing gets its 413 instead of a reset connection.
     let body = req.into_body().bytes().await.map_err(|_| {
         ApiError::new(
             ErrorCode::PayloadTooLarge,

@@ -14,6 +14,7 @@ pub mod message_id;
 pub mod policy;
 pub mod providers;
 pub mod record;
+pub mod retry;
 pub mod status;
 
 pub use address::{EmailAddress, PhoneNumber, Recipient};

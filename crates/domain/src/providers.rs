@@ -1,5 +1,6 @@
 //! Providers' wire formats that are pure functions (no I/O), tested natively. The
 //! components in `components/sender-*` and `components/webhook-inbound` call these.
 
+pub mod gsm7;
 pub mod kannel;
 pub mod outbox;

@@ -4,6 +4,7 @@
 use crate::compose;
 use crate::hooks::OutboundHooks;
 use crate::kv::KvStore;
+use crate::logs::ComponentLog;
 use crate::manifest::{ComponentDecl, FileMount, Manifest, Route};
 use crate::outbound::HostPattern;
 use crate::routes::Router;
@@ -38,6 +39,7 @@ const MAX_INSTANCE_MEMORY: usize = 128 << 20;
 pub struct Settings {
     pub app_dir: PathBuf,
     pub data_dir: PathBuf,
+    pub cache_dir: PathBuf,
     /// Mount destinations that components may write to (the development outbox).
     pub writable_mounts: Vec<String>,
 }
@@ -64,8 +66,9 @@ impl App {
         wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
         crate::spin::add_to_linker(&mut linker)?;
         let kv = Arc::new(KvStore::open(&settings.data_dir.join("kv.db"))?);
-        let cache_dir = settings.data_dir.join("cache");
-        std::fs::create_dir_all(&cache_dir)?;
+        let cache_dir = settings.cache_dir.clone();
+        std::fs::create_dir_all(&cache_dir)
+            .with_context(|| format!("creating {}", cache_dir.display()))?;
 
         let mut prepared = Vec::new();
         for (id, decl) in &manifest.component {
@@ -122,6 +125,10 @@ impl App {
             }
         });
         Ok(app)
+    }
+
+    pub fn component_count(&self) -> usize {
+        self.cells.len()
     }
 
     /// Serves one request with a fresh instance of `component`.
@@ -194,7 +201,7 @@ fn load_component(
     }
     let component = Component::new(engine, &bytes).map_err(|e| anyhow::anyhow!("{e:#}"))?;
     if let Ok(serialized) = component.serialize() {
-        let tmp = cached.with_extension("tmp");
+        let tmp = cached.with_extension(format!("{}.tmp", std::process::id()));
         if std::fs::write(&tmp, serialized).is_ok() {
             let _ = std::fs::rename(&tmp, &cached);
         }
@@ -276,7 +283,14 @@ impl CellConfig {
 impl Cell {
     fn new_store(&self) -> Result<Store<HostState>> {
         let mut wasi = WasiCtxBuilder::new();
-        wasi.inherit_stdout().inherit_stderr();
+        wasi.stdout(ComponentLog {
+            component: self.id.clone(),
+            stream: "stdout",
+        })
+        .stderr(ComponentLog {
+            component: self.id.clone(),
+            stream: "stderr",
+        });
         for (host, guest, writable) in &self.mounts {
             let perms = if *writable {
                 FsPerms::ReadWrite

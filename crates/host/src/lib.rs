@@ -6,6 +6,7 @@ pub mod app;
 pub mod compose;
 pub mod hooks;
 pub mod kv;
+pub mod logs;
 pub mod manifest;
 pub mod outbound;
 pub mod routes;

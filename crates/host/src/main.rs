@@ -24,6 +24,10 @@ struct Cli {
     /// `.spin/`). Relative to the manifest's folder.
     #[arg(long, default_value = ".messaging")]
     data_dir: PathBuf,
+    /// Folder for compiled components (default: `<data-dir>/cache`). Relative to the
+    /// manifest's folder.
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     max_body_bytes: usize,
@@ -33,6 +37,9 @@ struct Cli {
     /// Mount destinations components may write to.
     #[arg(long, default_value = "/outbox", value_delimiter = ',')]
     writable_mounts: Vec<String>,
+    /// Load and compile every component (filling the cache), then exit.
+    #[arg(long)]
+    compile_only: bool,
     /// Emit logs as JSON lines.
     #[arg(long)]
     json_logs: bool,
@@ -70,18 +77,30 @@ async fn main() -> Result<()> {
         .parent()
         .expect("a file has a parent")
         .to_path_buf();
+    let data_dir = app_dir.join(&cli.data_dir);
+    let cache_dir = cli
+        .cache_dir
+        .map_or_else(|| data_dir.join("cache"), |c| app_dir.join(c));
     let settings = Settings {
-        data_dir: app_dir.join(&cli.data_dir),
+        data_dir,
+        cache_dir,
         app_dir,
         writable_mounts: cli.writable_mounts,
     };
     let app = tokio::task::block_in_place(|| {
         App::load(&manifest, settings, |name| std::env::var(name).ok())
     })?;
+    if cli.compile_only {
+        println!("compiled {} components", app.component_count());
+        return Ok(());
+    }
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await
         .with_context(|| format!("listening on {}", cli.listen))?;
-    tracing::info!(app = %app.name, listen = %listener.local_addr()?, "serving");
+    let local = listener.local_addr()?;
+    tracing::info!(app = %app.name, listen = %local, "serving");
+    // One plain line on stdout for scripts and tests that start the host on port 0.
+    println!("listening on http://{local}");
     if cli.tick_ms > 0 {
         tokio::spawn(messaging_host::ticker::run(
             app.clone(),

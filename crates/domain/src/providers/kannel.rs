@@ -35,18 +35,21 @@ pub struct KannelConfig {
 }
 
 /// Builds the `GET /cgi-bin/sendsms` URL for one message. The text is sent as UTF-8
-/// (`charset=UTF-8`) and Kannel chooses GSM-7 or UCS-2 for the SMSC.
+/// (`charset=UTF-8`); `coding` is 0 (GSM-7) when every character fits the GSM alphabet and
+/// 2 (UCS-2) otherwise, so Latin text gets 160-character segments and other scripts are not
+/// mangled.
 ///
 /// `dlr_url` is the gateway's receipt URL; Kannel replaces `%d` in it with the DLR type, so
 /// `&kannel_type=%d` is appended here.
 pub fn sendsms_url(config: &KannelConfig, to: &str, text: &str, dlr_url: Option<&str>) -> String {
     let mut url = format!(
-        "{}/cgi-bin/sendsms?username={}&password={}&to={}&text={}&charset=UTF-8&coding=2",
+        "{}/cgi-bin/sendsms?username={}&password={}&to={}&text={}&charset=UTF-8&coding={}",
         config.base_url.trim_end_matches('/'),
         encode_component(&config.username),
         encode_component(&config.password),
         encode_component(to),
         encode_component(text),
+        if super::gsm7::is_gsm7(text) { 0 } else { 2 },
     );
     if let Some(from) = &config.from {
         url.push_str("&from=");
@@ -120,7 +123,8 @@ mod tests {
         assert!(url.starts_with(
             "http://127.0.0.1:13013/cgi-bin/sendsms?username=gw&password=p%26w&to=%2B254712345678"
         ));
-        assert!(url.contains("&text=Habari%2C%209%3A00%20%26%20%E2%82%AC"));
+        assert!(url.contains("&text=Habari%2C%209%3A00%20%26%20%E2%82%AC&charset=UTF-8&coding=0"));
+        assert!(sendsms_url(&config(), "+79161234567", "Привет", None).contains("&coding=2"));
         assert!(url.contains("&dlr-mask=27&dlr-url=http%3A%2F%2Fgw%2Fwebhooks%2Freceipts%2Fmsg_1%3Ft%3Dab%26kannel_type%3D%25d"));
     }
 

@@ -1,0 +1,243 @@
+//! One running gateway: the host serving the repository's spin.toml from a temporary
+//! application folder (so each test has its own store and outbox).
+
+use crate::http::{self, Response};
+use crate::{free_port, wait_for, workspace_root};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// The API key of the test caller `registry`.
+pub const KEY: &str = "test-key-registry-0123456789abcdef";
+/// The API key of a second caller, `clinic`.
+pub const OTHER_KEY: &str = "test-key-clinic-0123456789abcdef";
+pub const RECEIPT_SECRET: &str = "test-receipt-secret";
+
+pub struct Gateway {
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    child: Child,
+    pub log: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+fn digest(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+pub fn host_binary() -> PathBuf {
+    let path = workspace_root().join("target/debug/messaging-host");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask test` (it builds the host and components)",
+        path.display()
+    );
+    path
+}
+
+/// Sets up an application folder: the manifest and policies copied, `target` linked.
+fn app_dir() -> tempfile::TempDir {
+    let root = workspace_root();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(root.join("spin.toml"), dir.path().join("spin.toml")).expect("copy spin.toml");
+    std::fs::create_dir(dir.path().join("policies")).unwrap();
+    for entry in std::fs::read_dir(root.join("policies")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(
+            entry.path(),
+            dir.path().join("policies").join(entry.file_name()),
+        )
+        .unwrap();
+    }
+    std::os::unix::fs::symlink(root.join("target"), dir.path().join("target"))
+        .expect("link target");
+    dir
+}
+
+impl Gateway {
+    /// Starts a gateway with the development outbox for every channel.
+    pub fn start() -> Gateway {
+        Gateway::start_with(&[])
+    }
+
+    /// Starts a gateway with extra `SPIN_VARIABLE_*` settings.
+    pub fn start_with(vars: &[(&str, &str)]) -> Gateway {
+        let dir = app_dir();
+        let mut env: Vec<(String, String)> = vec![
+            (
+                "SPIN_VARIABLE_API_KEYS".into(),
+                format!(
+                    "registry:notify:{},clinic:notify:{}",
+                    digest(KEY),
+                    digest(OTHER_KEY)
+                ),
+            ),
+            (
+                "SPIN_VARIABLE_HASHING_KEY".into(),
+                "test-hashing-key".into(),
+            ),
+            ("SPIN_VARIABLE_RECEIPT_SECRET".into(), RECEIPT_SECRET.into()),
+        ];
+        for (k, v) in vars {
+            env.push((
+                format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()),
+                v.to_string(),
+            ));
+        }
+        Gateway::spawn(dir, env)
+    }
+
+    fn spawn(dir: tempfile::TempDir, mut env: Vec<(String, String)>) -> Gateway {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        env.retain(|(k, _)| k != "SPIN_VARIABLE_PUBLIC_URL");
+        env.push(("SPIN_VARIABLE_PUBLIC_URL".into(), base.clone()));
+        let log = dir.path().join("host.log");
+        let cache = workspace_root().join("target/component-cache");
+        let mut child = Command::new(host_binary())
+            .arg("--manifest")
+            .arg(dir.path().join("spin.toml"))
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--cache-dir")
+            .arg(&cache)
+            .arg("--tick-ms")
+            .arg("500")
+            .arg("--json-logs")
+            .envs(env.iter().cloned())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start host");
+        let stdout = child.stdout.take().expect("stdout");
+        let reader = std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let ready = lines
+                .by_ref()
+                .map_while(Result::ok)
+                .any(|line| line.starts_with("listening on "));
+            // Keep draining the components' stdout so they never block on a full pipe.
+            lines.map_while(Result::ok).for_each(drop);
+            ready
+        });
+        let gateway = Gateway {
+            base,
+            dir,
+            child,
+            log,
+            env,
+        };
+        wait_for(120, "the host to listen", || {
+            if reader.is_finished() {
+                panic!("host exited before listening:\n{}", gateway.logs());
+            }
+            std::net::TcpStream::connect(gateway.base.trim_start_matches("http://")).ok()
+        });
+        gateway
+    }
+
+    /// Stops this host (SIGTERM) and starts another on the same folder and store.
+    pub fn restart(mut self) -> Gateway {
+        self.terminate();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        let env = std::mem::take(&mut self.env);
+        drop(self);
+        Gateway::spawn(dir, env)
+    }
+
+    /// Sends SIGTERM and waits for the process to end; returns its exit status success.
+    pub fn terminate(&mut self) -> bool {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        wait_for(30, "the host to exit", || {
+            self.child.try_wait().ok().flatten()
+        })
+        .success()
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn outbox(&self) -> PathBuf {
+        self.dir.path().join("outbox")
+    }
+
+    /// The files the development outbox holds, parsed.
+    pub fn outbox_entries(&self) -> Vec<Value> {
+        let Ok(entries) = std::fs::read_dir(self.outbox()) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+            .collect()
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join(".messaging/kv.db")
+    }
+
+    /// Every (store, key, value) in the key-value database.
+    pub fn stored_rows(&self) -> Vec<(String, String, Vec<u8>)> {
+        stored_rows(&self.db_path())
+    }
+
+    pub fn send(&self, key: &str, body: &Value, extra: &[(&str, &str)]) -> Response {
+        let auth = format!("Bearer {key}");
+        let mut headers = vec![
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ];
+        headers.extend_from_slice(extra);
+        http::request(
+            "POST",
+            &format!("{}/v1/messages", self.base),
+            &headers,
+            Some(body.to_string().as_bytes()),
+        )
+    }
+
+    pub fn status(&self, key: &str, id: &str) -> Response {
+        http::request(
+            "GET",
+            &format!("{}/v1/messages/{id}", self.base),
+            &[("apiKey", key)],
+            None,
+        )
+    }
+
+    /// Waits until the message reaches `status`, returning its view.
+    pub fn wait_status(&self, id: &str, status: &str) -> Value {
+        wait_for(20, &format!("{id} to be {status}"), || {
+            let view = self.status(KEY, id).json();
+            (view["status"] == status).then_some(view)
+        })
+    }
+}
+
+pub fn stored_rows(db: &Path) -> Vec<(String, String, Vec<u8>)> {
+    if !db.exists() {
+        return Vec::new();
+    }
+    let conn = rusqlite::Connection::open(db).expect("open db");
+    let mut stmt = conn
+        .prepare("SELECT store, key, value FROM kv ORDER BY store, key")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

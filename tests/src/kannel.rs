@@ -1,0 +1,172 @@
+//! A real Kannel on loopback: bearerbox, smsbox, and Kannel's own fake SMSC (`fakesmsc`),
+//! which acknowledges every message and makes bearerbox report delivery (DLR 8, then 1).
+//! Needs the Debian packages `kannel` and `kannel-extras` (`cargo xtask test` installs them).
+
+use crate::{free_port, wait_for};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub const USERNAME: &str = "gateway";
+pub const PASSWORD: &str = "gw-pass";
+const FAKESMSC: &str = "/usr/lib/kannel/test/fakesmsc";
+
+pub struct Kannel {
+    pub sendsms_url: String,
+    dir: tempfile::TempDir,
+    children: Vec<Child>,
+}
+
+fn config(dir: &Path, admin: u16, smsbox: u16, smsc: u16, sendsms: u16) -> String {
+    let d = dir.display();
+    format!(
+        r#"group = core
+admin-port = {admin}
+admin-password = admin-secret
+admin-interface = 127.0.0.1
+smsbox-port = {smsbox}
+smsbox-interface = 127.0.0.1
+box-allow-ip = 127.0.0.1
+log-file = "{d}/bearerbox.log"
+log-level = 1
+dlr-storage = internal
+store-type = file
+store-location = "{d}/store"
+
+group = smsc
+smsc = fake
+smsc-id = FAKE
+port = {smsc}
+interface-version = 34
+connect-allow-ip = 127.0.0.1
+
+group = smsbox
+bearerbox-host = 127.0.0.1
+bearerbox-port = {smsbox}
+sendsms-port = {sendsms}
+sendsms-interface = 127.0.0.1
+log-file = "{d}/smsbox.log"
+log-level = 1
+
+group = sendsms-user
+username = {USERNAME}
+password = {PASSWORD}
+max-messages = 10
+default-sender = 12345
+
+group = sms-service
+keyword = default
+catch-all = true
+text = "No service"
+"#
+    )
+}
+
+pub fn available() -> bool {
+    Path::new(FAKESMSC).exists() && which("bearerbox").is_some() && which("smsbox").is_some()
+}
+
+fn which(bin: &str) -> Option<PathBuf> {
+    ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+        .iter()
+        .map(|d| Path::new(d).join(bin))
+        .find(|p| p.exists())
+}
+
+impl Kannel {
+    pub fn start() -> Kannel {
+        Kannel::start_on(free_port())
+    }
+
+    /// Starts Kannel with its sendsms interface on `sendsms`.
+    pub fn start_on(sendsms: u16) -> Kannel {
+        assert!(
+            available(),
+            "Kannel is not installed: apt-get install kannel kannel-extras (cargo xtask test does)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let (admin, smsbox, smsc) = (free_port(), free_port(), free_port());
+        let conf = dir.path().join("kannel.conf");
+        std::fs::write(&conf, config(dir.path(), admin, smsbox, smsc, sendsms)).unwrap();
+        let spawn = |cmd: &mut Command, name: &str| {
+            // Kannel logs (fakesmsc's "Got message" lines among them) go to stderr.
+            let out = std::fs::File::create(dir.path().join(format!("{name}.out"))).unwrap();
+            cmd.stdout(Stdio::null())
+                .stderr(out)
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {name}: {e}"))
+        };
+        let mut children = vec![spawn(
+            Command::new(which("bearerbox").unwrap()).arg(&conf),
+            "bearerbox",
+        )];
+        wait_for(10, "bearerbox", || {
+            std::net::TcpStream::connect(("127.0.0.1", smsbox)).ok()
+        });
+        children.push(spawn(
+            Command::new(which("smsbox").unwrap()).arg(&conf),
+            "smsbox",
+        ));
+        // -m 0: the fake SMSC sends no messages of its own; it only takes ours.
+        children.push(spawn(
+            Command::new(FAKESMSC).args([
+                "-H",
+                "127.0.0.1",
+                "-r",
+                &smsc.to_string(),
+                "-i",
+                "0.1",
+                "-m",
+                "0",
+                "100 200 text unused",
+            ]),
+            "fakesmsc",
+        ));
+        wait_for(10, "smsbox", || {
+            std::net::TcpStream::connect(("127.0.0.1", sendsms)).ok()
+        });
+        let kannel = Kannel {
+            sendsms_url: format!("http://127.0.0.1:{sendsms}"),
+            dir,
+            children,
+        };
+        // The SMSC link is up once bearerbox's status page lists it online.
+        wait_for(10, "the fake SMSC to connect", || {
+            let status = crate::http::request(
+                "GET",
+                &format!("http://127.0.0.1:{admin}/status.txt?password=admin-secret"),
+                &[],
+                None,
+            );
+            status.body.contains("online").then_some(())
+        });
+        kannel
+    }
+
+    /// The messages the fake SMSC received, as `(receiver, text)`.
+    pub fn received(&self) -> Vec<(String, String)> {
+        let out = std::fs::read_to_string(self.dir.path().join("fakesmsc.out")).unwrap_or_default();
+        out.lines()
+            .filter_map(|line| {
+                let inner = line
+                    .split_once("Got message ")?
+                    .1
+                    .split_once(": <")?
+                    .1
+                    .strip_suffix('>')?;
+                let mut parts = inner.splitn(4, ' ');
+                let (_from, to, _kind, text) =
+                    (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+                Some((to.to_string(), text.to_string()))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Kannel {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().rev() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

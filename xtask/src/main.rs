@@ -1,0 +1,237 @@
+//! Project automation, in the cargo-xtask manner: `cargo xtask <command>`.
+//!
+//! - `build`: the components (wasm32-wasip2, release) and the host.
+//! - `up [--listen ADDR]`: build, then serve on the project host with development defaults.
+//! - `test`: install what the tests need, build, run every test.
+//! - `bench [ARGS]`: build in release and run the accept-path benchmark (bench/accept.py).
+
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const COMPONENTS: &[&str] = &[
+    "ingress",
+    "auth-check",
+    "policy-router",
+    "dispatcher",
+    "sender-sms",
+    "sender-email",
+    "webhook-inbound",
+];
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("$ {cmd:?}");
+    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn ensure_wasm_target() -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    match installed {
+        Ok(out)
+            if String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|l| l.trim() == WASM_TARGET) =>
+        {
+            Ok(())
+        }
+        Ok(_) => run(Command::new("rustup").args(["target", "add", WASM_TARGET])),
+        Err(_) => {
+            eprintln!("rustup not found; assuming the {WASM_TARGET} target is installed");
+            Ok(())
+        }
+    }
+}
+
+fn build(release_host: bool) -> Result<PathBuf> {
+    ensure_wasm_target()?;
+    let mut components = cargo();
+    components.args(["build", "--target", WASM_TARGET, "--release"]);
+    for c in COMPONENTS {
+        components.args(["-p", c]);
+    }
+    run(&mut components)?;
+    let mut host = cargo();
+    host.args(["build", "-p", "messaging-host"]);
+    if release_host {
+        host.arg("--release");
+    }
+    run(&mut host)?;
+    Ok(root()
+        .join("target")
+        .join(if release_host { "release" } else { "debug" })
+        .join("messaging-host"))
+}
+
+fn random_hex(bytes: usize) -> Result<String> {
+    let mut buf = vec![0u8; bytes];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut buf)?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Development secrets, kept in `.messaging/dev-secrets` so receipt URLs stay valid across
+/// restarts. Never used when the environment sets the variables.
+fn dev_secret(name: &str) -> Result<String> {
+    let dir = root().join(".messaging");
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join(format!("dev-{name}"));
+    if let Ok(value) = std::fs::read_to_string(&file) {
+        return Ok(value.trim().to_string());
+    }
+    let value = random_hex(32)?;
+    std::fs::write(&file, &value)?;
+    Ok(value)
+}
+
+fn sha256_hex(input: &str) -> Result<String> {
+    let out = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), input.as_bytes())?;
+            child.wait_with_output()
+        })?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string())
+}
+
+fn up(args: &[String]) -> Result<()> {
+    let host = build(false)?;
+    let mut cmd = Command::new(host);
+    cmd.current_dir(root()).args(args);
+    if std::env::var_os("SPIN_VARIABLE_API_KEYS").is_none() {
+        let key = match std::env::var("MESSAGING_DEV_KEY") {
+            Ok(key) if !key.is_empty() => key,
+            _ => dev_secret("api-key")?,
+        };
+        cmd.env(
+            "SPIN_VARIABLE_API_KEYS",
+            format!("dev:dev:{}", sha256_hex(&key)?),
+        );
+        eprintln!(
+            "\nDevelopment API key (caller \"dev\"): {key}\n  curl -H 'Authorization: Bearer {key}' ...\n"
+        );
+    }
+    for (var, name) in [
+        ("SPIN_VARIABLE_HASHING_KEY", "hashing-key"),
+        ("SPIN_VARIABLE_RECEIPT_SECRET", "receipt-secret"),
+    ] {
+        if std::env::var_os(var).is_none() {
+            cmd.env(var, dev_secret(name)?);
+        }
+    }
+    run(&mut cmd)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Installs the system packages the tests use, where missing and possible.
+fn ensure_test_tools() -> Result<()> {
+    let kannel = Path::new("/usr/lib/kannel/test/fakesmsc").exists()
+        && Path::new("/usr/sbin/bearerbox").exists();
+    if kannel {
+        return Ok(());
+    }
+    if !is_root() {
+        bail!("Kannel is missing: install the Debian packages kannel and kannel-extras");
+    }
+    run(Command::new("apt-get").arg("update").arg("-q"))?;
+    run(Command::new("apt-get")
+        .args([
+            "install",
+            "-y",
+            "-q",
+            "--no-install-recommends",
+            "kannel",
+            "kannel-extras",
+        ])
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+fn test(args: &[String]) -> Result<()> {
+    ensure_test_tools()?;
+    let host = build(false)?;
+    // Compile every component once into the shared cache the tests use.
+    run(Command::new(&host)
+        .current_dir(root())
+        .args(["--compile-only", "--cache-dir", "target/component-cache"])
+        .env(
+            "SPIN_VARIABLE_API_KEYS",
+            "x:x:0000000000000000000000000000000000000000000000000000000000000000",
+        )
+        .env("SPIN_VARIABLE_HASHING_KEY", "x")
+        .env("SPIN_VARIABLE_RECEIPT_SECRET", "x"))?;
+    run(cargo().arg("test").args(default_members_args()).args(args))
+}
+
+fn default_members_args() -> Vec<&'static str> {
+    // The native crates; components only build for wasm32 and are exercised through the host.
+    vec![
+        "-p",
+        "messaging-domain",
+        "-p",
+        "messaging-host",
+        "-p",
+        "integration-tests",
+        "-p",
+        "xtask",
+    ]
+}
+
+fn bench(args: &[String]) -> Result<()> {
+    let host = build(true)?;
+    run(Command::new("python3")
+        .current_dir(root())
+        .arg("bench/accept.py")
+        .arg("--host")
+        .arg(host)
+        .args(args))
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (command, rest) = args
+        .split_first()
+        .map(|(c, r)| (c.as_str(), r))
+        .unwrap_or(("help", &[]));
+    match command {
+        "build" => build(false).map(drop),
+        "up" => up(rest),
+        "test" => test(rest),
+        "bench" => bench(rest),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <build | up [--listen ADDR] | test [cargo test args] | bench [args]>"
+            );
+            Ok(())
+        }
+    }
+}
