@@ -8,7 +8,9 @@ use std::io::{Read, Write};
 /// Writes raw bytes to the gateway and returns what it answered before closing.
 fn raw_exchange(base: &str, request: &str) -> String {
     let mut stream = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
     stream.write_all(request.as_bytes()).unwrap();
     let mut answer = Vec::new();
     let mut buf = [0u8; 4096];
@@ -261,7 +263,10 @@ fn bad_input_gets_a_clear_error_and_stores_nothing() {
     // Within the transport limit but over the API's own limit.
     let large = json!({"channel":"sms","to":"+254712345678","body":"a".repeat(100_000)});
     let large = gw.send(KEY, &large, &[]);
-    assert_eq!((large.status, large.error_code().as_str()), (413, "payload_too_large"));
+    assert_eq!(
+        (large.status, large.error_code().as_str()),
+        (413, "payload_too_large")
+    );
     let bad_key = gw.send(
         KEY,
         &json!({"channel":"sms","to":"+254712345678","body":"x"}),

@@ -3,7 +3,8 @@
 //! - `build`: the components (wasm32-wasip2, release) and the host.
 //! - `up [--listen ADDR]`: build, then serve on the project host with development defaults.
 //! - `test`: install what the tests need, build, run every test.
-//! - `bench [ARGS]`: build in release and run the accept-path benchmark (bench/accept.py).
+//! - `bench [SECONDS [CONNECTIONS]]`: release build; the fresh-instance benchmark, then the
+//!   accept-path benchmark (bench/accept.sh, wrk).
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};

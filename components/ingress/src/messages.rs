@@ -4,9 +4,7 @@ use crate::govstack::messaging::policy::{self, PlanRequest, PolicyError};
 use crate::govstack::messaging::types::{Caller, Channel as WitChannel};
 use crate::respond::{HttpResponse, error, json};
 use message_store as store;
-use messaging_domain::api::{
-    Accepted, MessageView, SendCommand, parse_idempotency_key,
-};
+use messaging_domain::api::{Accepted, MessageView, SendCommand, parse_idempotency_key};
 use messaging_domain::hashing::{keyed_hash, secret_digest};
 use messaging_domain::record::Payload;
 use messaging_domain::{ApiError, Channel, ErrorCode, MessageId, MessageRecord, Status, keys};
