@@ -64,7 +64,15 @@ impl Gateway {
 
     /// Starts a gateway with extra `SPIN_VARIABLE_*` settings.
     pub fn start_with(vars: &[(&str, &str)]) -> Gateway {
+        Gateway::start_with_policies(vars, &[])
+    }
+
+    /// Starts a gateway with extra variables and extra policy files `(file name, TOML)`.
+    pub fn start_with_policies(vars: &[(&str, &str)], policies: &[(&str, &str)]) -> Gateway {
         let dir = app_dir();
+        for (name, text) in policies {
+            std::fs::write(dir.path().join("policies").join(name), text).expect("write policy");
+        }
         let mut env: Vec<(String, String)> = vec![
             (
                 "SPIN_VARIABLE_API_KEYS".into(),

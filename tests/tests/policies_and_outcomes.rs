@@ -1,0 +1,125 @@
+//! Policies decide who may send and for how long a message stays worth sending; providers
+//! decide whether it is sent. Every outcome is visible in the message's status.
+
+use integration_tests::gateway::{Gateway, KEY};
+use integration_tests::kannel::{self, Kannel};
+use serde_json::json;
+
+const SHORT_LIVED: &str = r#"
+description = "Messages worth sending for two seconds only"
+roles = ["*"]
+validity = "2s"
+[channels.sms]
+cell = "deliver-sms"
+"#;
+
+const EMERGENCY_ONLY: &str = r#"
+roles = ["emergency"]
+validity = "1h"
+[channels.sms]
+cell = "deliver-sms"
+"#;
+
+#[test]
+fn a_message_the_provider_cannot_take_before_its_validity_ends_expires_unsent() {
+    let down = format!("http://127.0.0.1:{}", integration_tests::free_port());
+    let gw = Gateway::start_with_policies(
+        &[
+            ("sms_provider", "kannel"),
+            ("kannel_url", &down),
+            ("kannel_username", "u"),
+            ("kannel_password", "p"),
+            ("retry_base_ms", "500"),
+        ],
+        &[("short.toml", SHORT_LIVED)],
+    );
+    let response = gw.send(
+        KEY,
+        &json!({"channel":"sms","to":"+254712345678","body":"Too late","policy":"short"}),
+        &[],
+    );
+    assert_eq!(response.status, 202, "{}", response.body);
+    let id = response.json()["id"].as_str().unwrap().to_string();
+    let view = gw.wait_status(&id, "expired");
+    let steps: Vec<&str> = view["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        !steps.contains(&"sent"),
+        "an expired message was never sent: {steps:?}"
+    );
+    assert!(
+        !gw.stored_rows()
+            .iter()
+            .any(|(_, k, _)| k.ends_with("/payload")),
+        "expiry erases the payload"
+    );
+}
+
+#[test]
+fn a_provider_refusal_fails_the_message_without_retrying() {
+    let kannel = Kannel::start();
+    let gw = Gateway::start_with(&[
+        ("sms_provider", "kannel"),
+        ("kannel_url", &kannel.sendsms_url),
+        ("kannel_username", kannel::USERNAME),
+        ("kannel_password", "wrong-password"),
+    ]);
+    let id = gw
+        .send(
+            KEY,
+            &json!({"channel":"sms","to":"+254712345678","body":"Refused"}),
+            &[],
+        )
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    gw.wait_status(&id, "failed");
+    assert!(kannel.received().is_empty());
+    assert!(gw.logs().contains("dispatch.failed"));
+    assert!(
+        !gw.stored_rows().iter().any(|(s, _, _)| s == "pending"),
+        "a failed message is not retried"
+    );
+}
+
+#[test]
+fn a_policy_admits_only_the_roles_it_names() {
+    let gw = Gateway::start_with_policies(&[], &[("alerts.toml", EMERGENCY_ONLY)]);
+    let response = gw.send(
+        KEY,
+        &json!({"channel":"sms","to":"+254712345678","body":"Alert","policy":"alerts"}),
+        &[],
+    );
+    assert_eq!(
+        (response.status, response.error_code().as_str()),
+        (403, "forbidden")
+    );
+    let email = gw.send(
+        KEY,
+        &json!({"channel":"email","to":"a@b.org","body":"x","policy":"alerts"}),
+        &[],
+    );
+    assert_eq!(email.status, 403, "roles are checked before channels");
+    assert!(gw.stored_rows().is_empty());
+}
+
+#[test]
+fn a_policy_without_the_channel_refuses_it() {
+    let sms_only = SHORT_LIVED.replace("validity = \"2s\"", "validity = \"1h\"");
+    let gw = Gateway::start_with_policies(&[], &[("sms-only.toml", &sms_only)]);
+    let response = gw.send(
+        KEY,
+        &json!({"channel":"email","to":"a@b.org","body":"x","policy":"sms-only"}),
+        &[],
+    );
+    assert_eq!(
+        (response.status, response.error_code().as_str()),
+        (422, "unknown_channel")
+    );
+    assert!(gw.stored_rows().is_empty());
+}
