@@ -1,11 +1,16 @@
-//! Copies the WIT of the Spin interfaces the host implements (key-value, variables) out of
+//! Copies the WIT of the Spin interfaces the host implements (key-value, variables, and
+//! `wasi:keyvalue` store and atomics as Spin offers them) out of
 //! the spin-sdk crate, where Spin publishes it, into `wit/deps/` (ignored by git), so the
 //! host's bindings are generated from exactly the WIT the components were built against.
 
 use std::path::{Path, PathBuf};
 
 const SPIN_SDK_DIR: &str = "spin-sdk-7.0.0";
-const PACKAGES: &[&str] = &["spin-key-value@3.0.0", "spin-variables@3.0.0"];
+const PACKAGES: &[&str] = &[
+    "spin-key-value@3.0.0",
+    "spin-variables@3.0.0",
+    "wasi-keyvalue-2024-10-17",
+];
 
 fn registry_sources() -> Vec<PathBuf> {
     let cargo_home = std::env::var_os("CARGO_HOME")

@@ -332,3 +332,42 @@ fn sigterm_stops_the_host_cleanly() {
         gw.logs()
     );
 }
+
+#[test]
+fn concurrent_requests_with_one_idempotency_key_create_one_message() {
+    let gw = std::sync::Arc::new(Gateway::start());
+    let body = json!({"channel":"sms","to":"+254712345678","body":"Raced"});
+    const ROUNDS: usize = 5;
+    const RACERS: usize = 24;
+    for round in 0..ROUNDS {
+        let key = format!("race-{round}");
+        let start = std::sync::Arc::new(std::sync::Barrier::new(RACERS));
+        let ids: Vec<String> = (0..RACERS)
+            .map(|_| {
+                let (gw, body, key, start) = (gw.clone(), body.clone(), key.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    let response = gw.send(KEY, &body, &[("idempotency-key", &key)]);
+                    assert_eq!(response.status, 202, "{}", response.body);
+                    response.json()["id"].as_str().unwrap().to_string()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        assert!(
+            ids.iter().all(|id| id == &ids[0]),
+            "round {round}: different ids: {ids:?}"
+        );
+        gw.wait_status(&ids[0], "delivered");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert_eq!(gw.outbox_entries().len(), ROUNDS, "one message per key");
+    let records = gw
+        .stored_rows()
+        .into_iter()
+        .filter(|(s, k, _)| s == "default" && k.starts_with("msg/") && k.matches('/').count() == 1)
+        .count();
+    assert_eq!(records, ROUNDS);
+}

@@ -2,7 +2,7 @@
 
 use crate::govstack::messaging::sender;
 use crate::govstack::messaging::types::{Channel as WitChannel, OutboundMessage, SendOutcome};
-use message_store::{self as store, PendingEntry, now_ms};
+use message_store::{self as store, PendingEntry, Swap, now_ms};
 use messaging_domain::hashing::keyed_hash;
 use messaging_domain::retry::backoff_ms;
 use messaging_domain::{Channel, MessageId, Status, keys};
@@ -91,7 +91,15 @@ async fn try_attempt(id: &MessageId) -> store::StoreResult<Outcome> {
         log("dispatch.expired", id, "validity ran out before sending");
         return Ok(Outcome::Expired);
     }
-    if !claim(&kv, id, now).await? {
+    if !claim(id, now)? {
+        return Ok(Outcome::Skipped);
+    }
+    // Another attempt may have sent the message and released its claim between our first
+    // look and our claim: look again now that the message is ours.
+    if Status::current(&store::history(&kv, id).await?)
+        .is_none_or(|s| s.is_final() || s == Status::Sent)
+    {
+        kv.delete(keys::claim(id)).await?;
         return Ok(Outcome::Skipped);
     }
     let Some(payload) = store::payload(&kv, id).await? else {
@@ -147,25 +155,19 @@ async fn try_attempt(id: &MessageId) -> store::StoreResult<Outcome> {
     Ok(outcome)
 }
 
-/// Takes the message for this attempt unless a live claim exists.
-///
-/// The key-value interface has no compare-and-swap, so two attempts racing within the same
-/// microseconds could both claim; ingress hands each message over once and the tick only
-/// picks messages whose hand-over is overdue, which keeps them apart in practice. The
-/// security and cluster issues replace this with an atomic claim.
-async fn claim(kv: &Store, id: &MessageId, now: u64) -> store::StoreResult<bool> {
-    let key = keys::claim(id);
-    if let Some(until) = kv.get(&key).await? {
-        let until: u64 = std::str::from_utf8(&until)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        if until > now {
-            return Ok(false);
-        }
+/// Takes the message for this attempt unless a live claim exists. The claim is written with
+/// an atomic compare-and-swap, so of two racing attempts exactly one wins.
+fn claim(id: &MessageId, now: u64) -> store::StoreResult<bool> {
+    let swap = Swap::read("default", &keys::claim(id))?;
+    let until: u64 = swap
+        .current
+        .as_deref()
+        .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
+        .unwrap_or(0);
+    if until > now {
+        return Ok(false);
     }
-    kv.set(&key, (now + CLAIM_MS).to_string()).await?;
-    Ok(true)
+    swap.put((now + CLAIM_MS).to_string().as_bytes())
 }
 
 /// The message needs no more attempts: forget the address, content, claim and pending entry.

@@ -11,6 +11,7 @@ spin_sdk::wit_bindgen::generate!({
     generate_all,
 });
 
+mod idempotency;
 mod messages;
 mod respond;
 

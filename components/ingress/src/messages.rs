@@ -2,6 +2,7 @@
 
 use crate::govstack::messaging::policy::{self, PlanRequest, PolicyError};
 use crate::govstack::messaging::types::{Caller, Channel as WitChannel};
+use crate::idempotency;
 use crate::respond::{HttpResponse, error, json};
 use message_store as store;
 use messaging_domain::api::{Accepted, MessageView, SendCommand, parse_idempotency_key};
@@ -65,25 +66,6 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         .await
         .map_err(|e| unavailable("open store", e))?;
     let idem_key = idempotency_key.map(|hash| keys::idempotency(&caller.id, &hash));
-    if let Some(key) = &idem_key
-        && let Some(existing) = kv
-            .get(key)
-            .await
-            .map_err(|e| unavailable("idempotency read", e))?
-    {
-        let id = std::str::from_utf8(&existing)
-            .ok()
-            .and_then(MessageId::parse);
-        if let Some(id) = id {
-            return Ok(json(
-                202,
-                &Accepted {
-                    id,
-                    status: Status::Accepted,
-                },
-            ));
-        }
-    }
 
     let wit_channel = match command.channel {
         Channel::Sms => WitChannel::Sms,
@@ -114,6 +96,29 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         .try_into()
         .map_err(|_| ApiError::new(ErrorCode::Internal, "no randomness"))?;
     let id = MessageId::from_random(random);
+    if let Some(key) = &idem_key {
+        match idempotency::reserve(&kv, key, &id)
+            .await
+            .map_err(|e| unavailable("idempotency", e))?
+        {
+            Some(idempotency::Outcome::Reserved) => {}
+            Some(idempotency::Outcome::Existing(existing)) => {
+                return Ok(json(
+                    202,
+                    &Accepted {
+                        id: existing,
+                        status: Status::Accepted,
+                    },
+                ));
+            }
+            None => {
+                return Err(ApiError::new(
+                    ErrorCode::IdempotencyConflict,
+                    "the Idempotency-Key is in use by concurrent requests; retry",
+                ));
+            }
+        }
+    }
     let now = store::now_ms();
     let record = MessageRecord {
         id: id.clone(),
@@ -135,11 +140,6 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
     store::insert(&kv, &record, &payload)
         .await
         .map_err(|e| unavailable("insert", e))?;
-    if let Some(key) = &idem_key {
-        kv.set(key, id.as_str())
-            .await
-            .map_err(|e| unavailable("idempotency write", e))?;
-    }
     println!(
         "{{\"event\":\"message.accepted\",\"id\":\"{id}\",\"caller\":{},\"cell\":{}}}",
         serde_json::json!(caller.id),

@@ -9,6 +9,7 @@ pub mod address;
 pub mod api;
 pub mod error;
 pub mod hashing;
+pub mod idempotency;
 pub mod keys;
 pub mod message_id;
 pub mod policy;

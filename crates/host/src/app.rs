@@ -65,6 +65,7 @@ impl App {
         wasmtime_wasi::p3::add_to_linker(&mut linker)?;
         wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
         crate::spin::add_to_linker(&mut linker)?;
+        crate::wasi_keyvalue::add_to_linker(&mut linker)?;
         let kv = Arc::new(KvStore::open(&settings.data_dir.join("kv.db"))?);
         let cache_dir = settings.cache_dir.clone();
         std::fs::create_dir_all(&cache_dir)

@@ -70,6 +70,75 @@ impl KvStore {
         Ok(stmt.exists(params![store, key])?)
     }
 
+    /// Up to `limit` keys after `cursor`, in key order (for paged listing).
+    pub fn keys_after(
+        &self,
+        store: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT key FROM kv WHERE store = ?1 AND key > ?2 ORDER BY key LIMIT ?3",
+        )?;
+        let keys = stmt
+            .query_map(params![store, cursor.unwrap_or(""), limit as i64], |row| {
+                row.get(0)
+            })?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(keys)
+    }
+
+    /// Writes `new` only if the key still holds `expected` (`None`: absent). Atomic: the
+    /// connection is held for the read and the write.
+    pub fn compare_and_swap(
+        &self,
+        store: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool> {
+        let conn = self.conn();
+        let current: Option<Vec<u8>> = conn
+            .prepare_cached("SELECT value FROM kv WHERE store = ?1 AND key = ?2")?
+            .query_row(params![store, key], |row| row.get(0))
+            .optional()?;
+        if current.as_deref() != expected {
+            return Ok(false);
+        }
+        conn.prepare_cached(
+            "INSERT INTO kv (store, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+        )?
+        .execute(params![store, key, new])?;
+        Ok(true)
+    }
+
+    /// Adds `delta` to the decimal integer stored at `key` (absent: 0) and returns the sum.
+    pub fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64> {
+        let conn = self.conn();
+        let current: Option<Vec<u8>> = conn
+            .prepare_cached("SELECT value FROM kv WHERE store = ?1 AND key = ?2")?
+            .query_row(params![store, key], |row| row.get(0))
+            .optional()?;
+        let current = match current {
+            None => 0,
+            Some(bytes) => std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+                .ok_or_else(|| anyhow::anyhow!("value at {key} is not an integer"))?,
+        };
+        let sum = current
+            .checked_add(delta)
+            .ok_or_else(|| anyhow::anyhow!("increment overflows"))?;
+        conn.prepare_cached(
+            "INSERT INTO kv (store, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+        )?
+        .execute(params![store, key, sum.to_string().as_bytes()])?;
+        Ok(sum)
+    }
+
     pub fn keys(&self, store: &str) -> Result<Vec<String>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached("SELECT key FROM kv WHERE store = ?1 ORDER BY key")?;
@@ -101,5 +170,40 @@ mod tests {
         assert_eq!(kv.get("pending", "a").unwrap(), Some(b"p".to_vec()));
         assert!(!kv.exists("default", "b").unwrap());
         assert_eq!(kv.keys("default").unwrap(), vec!["a".to_string()]);
+    }
+
+    #[test]
+    fn compare_and_swap_writes_only_over_the_expected_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = KvStore::open(&dir.path().join("kv.db")).unwrap();
+        assert!(kv.compare_and_swap("s", "k", None, b"first").unwrap());
+        assert!(
+            !kv.compare_and_swap("s", "k", None, b"second").unwrap(),
+            "absent was expected"
+        );
+        assert!(
+            !kv.compare_and_swap("s", "k", Some(b"other"), b"second")
+                .unwrap()
+        );
+        assert!(
+            kv.compare_and_swap("s", "k", Some(b"first"), b"second")
+                .unwrap()
+        );
+        assert_eq!(kv.get("s", "k").unwrap(), Some(b"second".to_vec()));
+    }
+
+    #[test]
+    fn increments_and_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = KvStore::open(&dir.path().join("kv.db")).unwrap();
+        assert_eq!(kv.increment("s", "n", 5).unwrap(), 5);
+        assert_eq!(kv.increment("s", "n", -2).unwrap(), 3);
+        kv.set("s", "x", b"not a number").unwrap();
+        assert!(kv.increment("s", "x", 1).is_err());
+        assert_eq!(kv.keys_after("s", None, 1).unwrap(), vec!["n".to_string()]);
+        assert_eq!(
+            kv.keys_after("s", Some("n"), 10).unwrap(),
+            vec!["x".to_string()]
+        );
     }
 }

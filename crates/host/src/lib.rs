@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md, "crates/host", for what it implements and how it maps to Spin.
 
 pub mod app;
+mod bindings;
 pub mod compose;
 pub mod hooks;
 pub mod kv;
@@ -15,3 +16,4 @@ pub mod spin;
 pub mod state;
 pub mod ticker;
 pub mod variables;
+pub mod wasi_keyvalue;

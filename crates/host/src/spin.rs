@@ -6,19 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use wasmtime::component::{Accessor, FutureReader, HasData, Resource, StreamReader};
 
-mod generated {
-    wasmtime::component::bindgen!({
-        path: "wit",
-        world: "spin-platform",
-        imports: { default: trappable },
-        with: {
-            "spin:key-value/key-value.store": super::OpenStore,
-        },
-    });
-}
-
-use generated::spin::key_value::key_value::{self, Error as KvError};
-use generated::spin::variables::variables::{self, Error as VarError};
+use crate::bindings::spin::key_value::key_value::{self, Error as KvError};
+use crate::bindings::spin::variables::variables::{self, Error as VarError};
 
 /// An opened key-value store: the label the component asked for.
 pub struct OpenStore {

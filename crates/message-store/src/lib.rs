@@ -7,16 +7,66 @@ use messaging_domain::record::Payload;
 use messaging_domain::{MessageId, MessageRecord, Status, keys};
 use spin_sdk::key_value::Store;
 
-pub type StoreResult<T> = Result<T, spin_sdk::key_value::Error>;
+/// A storage failure, from either key-value interface. Its text is for operators' logs.
+#[derive(Debug)]
+pub struct StoreError(String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<spin_sdk::key_value::Error> for StoreError {
+    fn from(e: spin_sdk::key_value::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+impl From<wkv::Error> for StoreError {
+    fn from(e: wkv::Error) -> Self {
+        StoreError(format!("{e:?}"))
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+use spin_sdk::experimental::wasi::keyvalue::{atomics, store as wkv};
+
+/// A value read for a compare-and-swap: write with [`Swap::put`], which succeeds only if
+/// nobody changed the key since it was read (`wasi:keyvalue/atomics`).
+pub struct Swap {
+    cas: atomics::Cas,
+    pub current: Option<Vec<u8>>,
+}
+
+impl Swap {
+    /// Reads `key` of store `label` for a later conditional write.
+    pub fn read(label: &str, key: &str) -> StoreResult<Swap> {
+        let bucket = wkv::open(label)?;
+        let cas = atomics::Cas::new(&bucket, key)?;
+        let current = cas.current()?;
+        Ok(Swap { cas, current })
+    }
+
+    /// Writes `value` if the key still holds what was read. `Ok(false)`: someone else won.
+    pub fn put(self, value: &[u8]) -> StoreResult<bool> {
+        match atomics::swap(self.cas, value) {
+            Ok(()) => Ok(true),
+            Err(atomics::CasError::CasFailed(_)) => Ok(false),
+            Err(atomics::CasError::StoreError(e)) => Err(e.into()),
+        }
+    }
+}
 
 pub async fn open() -> StoreResult<Store> {
-    Store::open_default().await
+    Ok(Store::open_default().await?)
 }
 
 /// The pending-work store: one key per message whose delivery is not settled, read by the
 /// dispatcher's tick. Kept apart so that listing it stays cheap.
 pub async fn open_pending() -> StoreResult<Store> {
-    Store::open("pending").await
+    Ok(Store::open("pending").await?)
 }
 
 pub fn now_ms() -> u64 {
@@ -96,10 +146,10 @@ pub struct PendingEntry {
 }
 
 pub async fn set_pending(id: &MessageId, entry: PendingEntry) -> StoreResult<()> {
-    open_pending()
+    Ok(open_pending()
         .await?
         .set(id.as_str(), serde_json::to_vec(&entry).expect("json"))
-        .await
+        .await?)
 }
 
 pub async fn pending(id: &MessageId) -> StoreResult<Option<PendingEntry>> {
@@ -111,7 +161,7 @@ pub async fn pending(id: &MessageId) -> StoreResult<Option<PendingEntry>> {
 }
 
 pub async fn clear_pending(id: &MessageId) -> StoreResult<()> {
-    open_pending().await?.delete(id.as_str()).await
+    Ok(open_pending().await?.delete(id.as_str()).await?)
 }
 
 pub async fn payload(store: &Store, id: &MessageId) -> StoreResult<Option<Payload>> {
@@ -124,7 +174,7 @@ pub async fn payload(store: &Store, id: &MessageId) -> StoreResult<Option<Payloa
 /// Erases the address and content: called as soon as a provider has the message or it is
 /// settled otherwise.
 pub async fn erase_payload(store: &Store, id: &MessageId) -> StoreResult<()> {
-    store.delete(keys::payload(id)).await
+    Ok(store.delete(keys::payload(id)).await?)
 }
 
 /// Records that `status` was reached now, unless it was reached before (receipts can be

@@ -1,0 +1,179 @@
+//! `wasi:keyvalue/store` and `wasi:keyvalue/atomics` (0.2.0-draft2, the version Spin
+//! implements) over the same SQLite store as `spin:key-value`. Components use the atomics
+//! where two instances may race: idempotency keys and delivery claims.
+
+use crate::state::HostState;
+use wasmtime::component::{HasData, Resource};
+
+use crate::bindings::wasi::keyvalue::atomics::{self, CasError};
+use crate::bindings::wasi::keyvalue::store::{self, Error, KeyResponse};
+
+/// An opened bucket: the store label.
+pub struct Bucket {
+    label: String,
+}
+
+/// A compare-and-swap handle: the key and the value it was read with.
+pub struct Cas {
+    label: String,
+    key: String,
+    read: Option<Vec<u8>>,
+}
+
+/// Keys returned per `list-keys` page.
+const PAGE: usize = 1000;
+
+pub fn add_to_linker(linker: &mut wasmtime::component::Linker<HostState>) -> wasmtime::Result<()> {
+    store::add_to_linker::<HostState, Data>(linker, |s| s)?;
+    atomics::add_to_linker::<HostState, Data>(linker, |s| s)?;
+    Ok(())
+}
+
+struct Data;
+impl HasData for Data {
+    type Data<'a> = &'a mut HostState;
+}
+
+fn other(e: anyhow::Error) -> Error {
+    tracing::error!(error = %e, "key-value store error");
+    Error::Other("storage error".into())
+}
+
+impl HostState {
+    fn bucket_label(&self, bucket: &Resource<Bucket>) -> wasmtime::Result<String> {
+        Ok(self.table.get(bucket)?.label.clone())
+    }
+}
+
+impl store::Host for HostState {
+    fn open(&mut self, identifier: String) -> wasmtime::Result<Result<Resource<Bucket>, Error>> {
+        if !self.grants.stores.contains(&identifier) {
+            return Ok(Err(Error::AccessDenied));
+        }
+        Ok(Ok(self.table.push(Bucket { label: identifier })?))
+    }
+}
+
+impl store::HostBucket for HostState {
+    fn get(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
+        let label = self.bucket_label(&bucket)?;
+        Ok(self.kv.get(&label, &key).map_err(other))
+    }
+
+    fn set(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), Error>> {
+        let label = self.bucket_label(&bucket)?;
+        Ok(self.kv.set(&label, &key, &value).map_err(other))
+    }
+
+    fn delete(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), Error>> {
+        let label = self.bucket_label(&bucket)?;
+        Ok(self.kv.delete(&label, &key).map_err(other))
+    }
+
+    fn exists(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, Error>> {
+        let label = self.bucket_label(&bucket)?;
+        Ok(self.kv.exists(&label, &key).map_err(other))
+    }
+
+    fn list_keys(
+        &mut self,
+        bucket: Resource<Bucket>,
+        cursor: Option<String>,
+    ) -> wasmtime::Result<Result<KeyResponse, Error>> {
+        let label = self.bucket_label(&bucket)?;
+        Ok(self
+            .kv
+            .keys_after(&label, cursor.as_deref(), PAGE)
+            .map_err(other)
+            .map(|keys| {
+                let cursor = (keys.len() == PAGE).then(|| keys.last().cloned()).flatten();
+                KeyResponse { keys, cursor }
+            }))
+    }
+
+    fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
+        self.table.delete(bucket)?;
+        Ok(())
+    }
+}
+
+impl atomics::Host for HostState {
+    fn increment(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key: String,
+        delta: i64,
+    ) -> wasmtime::Result<Result<i64, Error>> {
+        let label = self.bucket_label(&bucket)?;
+        Ok(self.kv.increment(&label, &key, delta).map_err(other))
+    }
+
+    fn swap(
+        &mut self,
+        cas: Resource<Cas>,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), CasError>> {
+        let Cas { label, key, read } = self.table.delete(cas)?;
+        match self
+            .kv
+            .compare_and_swap(&label, &key, read.as_deref(), &value)
+        {
+            Ok(true) => Ok(Ok(())),
+            Ok(false) => {
+                // Hand back a fresh handle with the value that won, so the guest can retry.
+                let current = match self.kv.get(&label, &key) {
+                    Ok(current) => current,
+                    Err(e) => return Ok(Err(CasError::StoreError(other(e)))),
+                };
+                let fresh = self.table.push(Cas {
+                    label,
+                    key,
+                    read: current,
+                })?;
+                Ok(Err(CasError::CasFailed(fresh)))
+            }
+            Err(e) => Ok(Err(CasError::StoreError(other(e)))),
+        }
+    }
+}
+
+impl atomics::HostCas for HostState {
+    fn new(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key: String,
+    ) -> wasmtime::Result<Result<Resource<Cas>, Error>> {
+        let label = self.bucket_label(&bucket)?;
+        let read = match self.kv.get(&label, &key) {
+            Ok(read) => read,
+            Err(e) => return Ok(Err(other(e))),
+        };
+        Ok(Ok(self.table.push(Cas { label, key, read })?))
+    }
+
+    fn current(&mut self, cas: Resource<Cas>) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
+        Ok(Ok(self.table.get(&cas)?.read.clone()))
+    }
+
+    fn drop(&mut self, cas: Resource<Cas>) -> wasmtime::Result<()> {
+        self.table.delete(cas)?;
+        Ok(())
+    }
+}
