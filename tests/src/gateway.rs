@@ -211,6 +211,20 @@ impl Gateway {
         )
     }
 
+    /// Sends as the test caller, asserts 202, returns the message id.
+    pub fn accept(&self, body: Value) -> String {
+        let response = self.send(KEY, &body, &[]);
+        assert_eq!(response.status, 202, "{}", response.body);
+        response.json()["id"].as_str().expect("an id").to_string()
+    }
+
+    /// Whether any message's address and content are still stored.
+    pub fn holds_payload(&self) -> bool {
+        self.stored_rows()
+            .iter()
+            .any(|(_, k, _)| k.ends_with("/payload"))
+    }
+
     pub fn status(&self, key: &str, id: &str) -> Response {
         http::request(
             "GET",
@@ -227,6 +241,16 @@ impl Gateway {
             (view["status"] == status).then_some(view)
         })
     }
+}
+
+/// The statuses of a message view's history, in order.
+pub fn steps(view: &Value) -> Vec<String> {
+    view["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|h| h["status"].as_str().expect("status").to_string())
+        .collect()
 }
 
 pub fn stored_rows(db: &Path) -> Vec<(String, String, Vec<u8>)> {

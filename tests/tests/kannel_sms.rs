@@ -1,7 +1,7 @@
 //! The real SMS path: the gateway sends through a real Kannel (bearerbox, smsbox and
 //! Kannel's fake SMSC), and Kannel's delivery reports move the message to `delivered`.
 
-use integration_tests::gateway::{Gateway, KEY};
+use integration_tests::gateway::{Gateway, KEY, steps};
 use integration_tests::http;
 use integration_tests::kannel::{self, Kannel};
 use serde_json::json;
@@ -27,14 +27,9 @@ fn an_sms_through_kannel_is_delivered_by_kannels_receipt() {
     assert_eq!(response.status, 202, "{}", response.body);
     let id = response.json()["id"].as_str().unwrap().to_string();
     let view = gw.wait_status(&id, "delivered");
-    let steps: Vec<&str> = view["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["status"].as_str().unwrap())
-        .collect();
-    assert_eq!(steps.last(), Some(&"delivered"));
-    assert!(steps.contains(&"sent"));
+    let steps = steps(&view);
+    assert_eq!(steps.last().map(String::as_str), Some("delivered"));
+    assert!(steps.iter().any(|s| s == "sent"));
     let received = integration_tests::wait_for(10, "the SMSC to get the message", || {
         let r = kannel.received();
         (!r.is_empty()).then_some(r)
@@ -66,16 +61,7 @@ fn kannel_down_defers_and_the_tick_delivers_once_it_is_back() {
         ("kannel_password", kannel::PASSWORD),
         ("retry_base_ms", "1000"),
     ]);
-    let id = gw
-        .send(
-            KEY,
-            &json!({"channel":"sms","to":"+254712345678","body":"Retry me"}),
-            &[],
-        )
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = gw.accept(json!({"channel":"sms","to":"+254712345678","body":"Retry me"}));
     integration_tests::wait_for(10, "the attempt to be deferred", || {
         gw.logs().contains("dispatch.deferred").then_some(())
     });
@@ -84,12 +70,7 @@ fn kannel_down_defers_and_the_tick_delivers_once_it_is_back() {
         view["status"], "queued",
         "a deferred message stays queued: {view}"
     );
-    assert!(
-        gw.stored_rows()
-            .iter()
-            .any(|(_, k, _)| k.ends_with("/payload")),
-        "the payload is kept while undelivered"
-    );
+    assert!(gw.holds_payload(), "the payload is kept while undelivered");
 
     let kannel = Kannel::start_on(port);
     gw.wait_status(&id, "delivered");
@@ -98,28 +79,14 @@ fn kannel_down_defers_and_the_tick_delivers_once_it_is_back() {
         vec![("+254712345678".to_string(), "Retry me".to_string())],
         "sent exactly once"
     );
-    assert!(
-        !gw.stored_rows()
-            .iter()
-            .any(|(_, k, _)| k.ends_with("/payload")),
-        "the payload is erased after sending"
-    );
+    assert!(!gw.holds_payload(), "the payload is erased after sending");
 }
 
 #[test]
 fn forged_or_unknown_receipts_are_refused_and_change_nothing() {
     let kannel = Kannel::start();
     let gw = gateway_on(&kannel);
-    let id = gw
-        .send(
-            KEY,
-            &json!({"channel":"sms","to":"+254712345678","body":"Hello"}),
-            &[],
-        )
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = gw.accept(json!({"channel":"sms","to":"+254712345678","body":"Hello"}));
     gw.wait_status(&id, "delivered");
     let before = gw.stored_rows();
     let forged = http::request(

@@ -1,6 +1,6 @@
 //! `/v1/messages` end to end: the real host, the real components, the development outbox.
 
-use integration_tests::gateway::{Gateway, KEY, OTHER_KEY};
+use integration_tests::gateway::{Gateway, KEY, OTHER_KEY, steps};
 use integration_tests::http;
 use serde_json::json;
 use std::io::{Read, Write};
@@ -40,12 +40,7 @@ fn an_sms_is_accepted_delivered_to_the_outbox_and_its_history_readable() {
     let view = gw.wait_status(&id, "delivered");
     assert_eq!(view["channel"], "sms");
     assert_eq!(view["reference"], "visit-17");
-    let steps: Vec<&str> = view["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["status"].as_str().unwrap())
-        .collect();
+    let steps = steps(&view);
     assert_eq!(steps, ["accepted", "queued", "sent", "delivered"]);
     assert!(view["history"][0]["at"].as_str().unwrap().ends_with('Z'));
 
@@ -74,16 +69,7 @@ fn an_email_goes_to_the_outbox_with_its_subject() {
 fn after_delivery_neither_address_nor_content_remains_in_the_store_or_logs() {
     let gw = Gateway::start();
     let body = "Secret result: negative";
-    let id = gw
-        .send(
-            KEY,
-            &json!({"channel":"sms","to":"+254711000222","body":body}),
-            &[],
-        )
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = gw.accept(json!({"channel":"sms","to":"+254711000222","body":body}));
     gw.wait_status(&id, "delivered");
     for (store, key, value) in gw.stored_rows() {
         let value = String::from_utf8_lossy(&value);
@@ -130,16 +116,7 @@ fn the_same_idempotency_key_returns_the_same_id_and_sends_once() {
 #[test]
 fn a_caller_sees_only_its_own_messages() {
     let gw = Gateway::start();
-    let id = gw
-        .send(
-            KEY,
-            &json!({"channel":"sms","to":"+254712345678","body":"Mine"}),
-            &[],
-        )
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = gw.accept(json!({"channel":"sms","to":"+254712345678","body":"Mine"}));
     let theirs = gw.status(OTHER_KEY, &id);
     assert_eq!(theirs.status, 404);
     assert_eq!(theirs.error_code(), "not_found");
@@ -306,16 +283,7 @@ fn wrong_methods_and_unknown_routes_get_json_errors() {
 #[test]
 fn messages_survive_a_restart_of_the_host() {
     let gw = Gateway::start();
-    let id = gw
-        .send(
-            KEY,
-            &json!({"channel":"sms","to":"+254712345678","body":"Persisted"}),
-            &[],
-        )
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = gw.accept(json!({"channel":"sms","to":"+254712345678","body":"Persisted"}));
     gw.wait_status(&id, "delivered");
     let gw = gw.restart();
     let view = gw.status(KEY, &id);
