@@ -236,10 +236,19 @@ impl Gateway {
 
     /// Waits until the message reaches `status`, returning its view.
     pub fn wait_status(&self, id: &str, status: &str) -> Value {
-        wait_for(20, &format!("{id} to be {status}"), || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
             let view = self.status(KEY, id).json();
-            (view["status"] == status).then_some(view)
-        })
+            if view["status"] == status {
+                return view;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {id} to be {status}; last view {view}\nhost log:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 }
 

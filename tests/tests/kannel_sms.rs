@@ -74,6 +74,10 @@ fn kannel_down_defers_and_the_tick_delivers_once_it_is_back() {
 
     let kannel = Kannel::start_on(port);
     gw.wait_status(&id, "delivered");
+    assert!(
+        gw.outbox_entries().is_empty(),
+        "the email cell's outbox must not take an SMS"
+    );
     assert_eq!(
         kannel.received(),
         vec![("+254712345678".to_string(), "Retry me".to_string())],

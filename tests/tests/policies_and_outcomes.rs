@@ -47,6 +47,10 @@ fn a_message_the_provider_cannot_take_before_its_validity_ends_expires_unsent() 
         "an expired message was never sent: {steps:?}"
     );
     assert!(!gw.holds_payload(), "expiry erases the payload");
+    assert!(
+        gw.outbox_entries().is_empty(),
+        "no other delivery cell may take an SMS cell's message"
+    );
 }
 
 #[test]

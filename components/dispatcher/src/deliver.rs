@@ -63,8 +63,16 @@ fn log(event: &str, id: &MessageId, detail: &str) {
     );
 }
 
-pub async fn attempt(id: &MessageId) -> Outcome {
-    match try_attempt(id).await {
+/// The delivery cell this instance serves (the `cell` variable, its Spin component id).
+pub async fn own_cell() -> Option<String> {
+    spin_sdk::variables::get("cell")
+        .await
+        .ok()
+        .filter(|c| !c.is_empty())
+}
+
+pub async fn attempt(cell: &str, id: &MessageId) -> Outcome {
+    match try_attempt(cell, id).await {
         Ok(outcome) => outcome,
         Err(e) => {
             log("dispatch.store_error", id, &e.to_string());
@@ -73,21 +81,26 @@ pub async fn attempt(id: &MessageId) -> Outcome {
     }
 }
 
-async fn try_attempt(id: &MessageId) -> store::StoreResult<Outcome> {
+async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> {
     let kv = store::open().await?;
     let Some(record) = store::record(&kv, id).await? else {
-        store::clear_pending(id).await?;
+        store::clear_pending(cell, id).await?;
         return Ok(Outcome::Skipped);
     };
+    if record.cell != cell {
+        // Another cell's message: its policy chose another sender.
+        log("dispatch.wrong_cell", id, &record.cell);
+        return Ok(Outcome::Skipped);
+    }
     let reached = store::history(&kv, id).await?;
     if Status::current(&reached).is_none_or(|s| s.is_final() || s == Status::Sent) {
-        store::clear_pending(id).await?;
+        store::clear_pending(cell, id).await?;
         return Ok(Outcome::Skipped);
     }
     let now = now_ms();
     if now >= record.expires_ms {
         store::reach(&kv, id, Status::Expired).await?;
-        settle(&kv, id).await?;
+        settle(&kv, cell, id).await?;
         log("dispatch.expired", id, "validity ran out before sending");
         return Ok(Outcome::Expired);
     }
@@ -103,7 +116,7 @@ async fn try_attempt(id: &MessageId) -> store::StoreResult<Outcome> {
         return Ok(Outcome::Skipped);
     }
     let Some(payload) = store::payload(&kv, id).await? else {
-        settle(&kv, id).await?;
+        settle(&kv, cell, id).await?;
         return Ok(Outcome::Skipped);
     };
     let message = OutboundMessage {
@@ -120,19 +133,20 @@ async fn try_attempt(id: &MessageId) -> store::StoreResult<Outcome> {
     let outcome = match sender::send(message).await {
         SendOutcome::Accepted(_provider_id) => {
             store::reach(&kv, id, Status::Sent).await?;
-            settle(&kv, id).await?;
+            settle(&kv, cell, id).await?;
             Outcome::Sent
         }
         SendOutcome::Delivered => {
             store::reach(&kv, id, Status::Sent).await?;
             store::reach(&kv, id, Status::Delivered).await?;
-            settle(&kv, id).await?;
+            settle(&kv, cell, id).await?;
             Outcome::Delivered
         }
         SendOutcome::Deferred(reason) => {
-            let attempts = store::pending(id).await?.map_or(0, |p| p.attempts) + 1;
+            let attempts = store::pending(cell, id).await?.map_or(0, |p| p.attempts) + 1;
             let backoff = backoff_ms(retry_base_ms().await, attempts);
             store::set_pending(
+                cell,
                 id,
                 PendingEntry {
                     due_ms: now_ms() + backoff,
@@ -146,7 +160,7 @@ async fn try_attempt(id: &MessageId) -> store::StoreResult<Outcome> {
         }
         SendOutcome::Rejected(reason) => {
             store::reach(&kv, id, Status::Failed).await?;
-            settle(&kv, id).await?;
+            settle(&kv, cell, id).await?;
             log("dispatch.failed", id, &reason);
             Outcome::Failed
         }
@@ -171,10 +185,10 @@ fn claim(id: &MessageId, now: u64) -> store::StoreResult<bool> {
 }
 
 /// The message needs no more attempts: forget the address, content, claim and pending entry.
-async fn settle(kv: &Store, id: &MessageId) -> store::StoreResult<()> {
+async fn settle(kv: &Store, cell: &str, id: &MessageId) -> store::StoreResult<()> {
     store::erase_payload(kv, id).await?;
     kv.delete(keys::claim(id)).await?;
-    store::clear_pending(id).await
+    store::clear_pending(cell, id).await
 }
 
 /// The URL a provider reports delivery to: webhook-inbound, with a token only the gateway
@@ -196,34 +210,45 @@ pub struct TickReport {
     pub attempted: usize,
 }
 
-/// Retries every pending message that is due, up to [`TICK_BATCH`].
-pub async fn tick() -> TickReport {
+/// Retries every pending message of this cell that is due, up to [`TICK_BATCH`].
+pub async fn tick(cell: &str) -> TickReport {
     let mut report = TickReport::default();
-    let Ok(pending) = store::open_pending().await else {
-        return report;
-    };
     let now = now_ms();
     let grace = retry_base_ms().await;
-    let mut keys = pending.get_keys().await;
     let mut due = Vec::new();
-    while let Some(key) = keys.next().await {
-        report.examined += 1;
-        let Some(id) = MessageId::parse(&key) else {
-            continue;
-        };
-        if let Ok(Some(entry)) = store::pending(&id).await
-            // A fresh message is ingress's to hand over; the tick steps in only if that
-            // hand-over is overdue (lost to a crash or a busy cell).
-            && entry.due_ms + if entry.attempts == 0 { grace } else { 0 } <= now
-        {
-            due.push(id);
-            if due.len() == TICK_BATCH {
+    let mut after = None;
+    loop {
+        let ids = match store::pending_ids(cell, after.as_ref(), TICK_BATCH) {
+            Ok(ids) => ids,
+            Err(e) => {
+                println!(
+                    "{}",
+                    serde_json::json!({"event": "tick.store_error", "detail": e.to_string()})
+                );
                 break;
             }
+        };
+        let Some(last) = ids.last().cloned() else {
+            break;
+        };
+        for id in ids {
+            report.examined += 1;
+            if let Ok(Some(entry)) = store::pending(cell, &id).await
+                // A fresh message is ingress's to hand over; the tick steps in only if that
+                // hand-over is overdue (lost to a crash or a busy cell).
+                && entry.due_ms + if entry.attempts == 0 { grace } else { 0 } <= now
+            {
+                due.push(id);
+            }
         }
+        if due.len() >= TICK_BATCH {
+            break;
+        }
+        after = Some(last);
     }
+    due.truncate(TICK_BATCH);
     for id in due {
-        attempt(&id).await;
+        attempt(cell, &id).await;
         report.attempted += 1;
     }
     report

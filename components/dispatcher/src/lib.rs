@@ -49,14 +49,20 @@ async fn handle(req: Request) -> HttpResponse {
             let Ok(request) = serde_json::from_slice::<DispatchRequest>(&body) else {
                 return text(400, r#"{"error":"expected {\"id\": \"msg_...\"}"}"#.into());
             };
-            let outcome = deliver::attempt(&request.id).await;
+            let Some(cell) = deliver::own_cell().await else {
+                return text(500, r#"{"error":"the cell variable is not set"}"#.into());
+            };
+            let outcome = deliver::attempt(&cell, &request.id).await;
             text(
                 200,
                 serde_json::json!({ "outcome": outcome.as_str() }).to_string(),
             )
         }
         (Method::POST, "/tick") => {
-            let report = deliver::tick().await;
+            let Some(cell) = deliver::own_cell().await else {
+                return text(500, r#"{"error":"the cell variable is not set"}"#.into());
+            };
+            let report = deliver::tick(&cell).await;
             text(200, serde_json::to_string(&report).expect("json"))
         }
         _ => text(404, r#"{"error":"no such route"}"#.into()),

@@ -24,14 +24,13 @@ impl Guest for SenderEmail {
                 "email_provider {provider:?} is not available yet"
             ));
         }
-        let (path, bytes) = outbox::entry(
+        match outbox::write(
             &message.id,
             "email",
             &message.to,
             message.subject.as_deref(),
             &message.body,
-        );
-        match std::fs::write(&path, bytes) {
+        ) {
             Ok(()) => SendOutcome::Delivered,
             Err(e) => SendOutcome::Deferred(format!("outbox not writable: {}", e.kind())),
         }

@@ -23,14 +23,10 @@ impl Guest for SenderSms {
             .unwrap_or_else(|_| "outbox".into());
         match provider.as_str() {
             "kannel" => kannel::send(&message).await,
-            "outbox" => {
-                let (path, bytes) =
-                    outbox::entry(&message.id, "sms", &message.to, None, &message.body);
-                match std::fs::write(&path, bytes) {
-                    Ok(()) => SendOutcome::Delivered,
-                    Err(e) => SendOutcome::Deferred(format!("outbox not writable: {}", e.kind())),
-                }
-            }
+            "outbox" => match outbox::write(&message.id, "sms", &message.to, None, &message.body) {
+                Ok(()) => SendOutcome::Delivered,
+                Err(e) => SendOutcome::Deferred(format!("outbox not writable: {}", e.kind())),
+            },
             other => SendOutcome::Deferred(format!("unknown sms_provider {other:?}")),
         }
     }

@@ -64,7 +64,8 @@ pub async fn open() -> StoreResult<Store> {
 }
 
 /// The pending-work store: one key per message whose delivery is not settled, read by the
-/// dispatcher's tick. Kept apart so that listing it stays cheap.
+/// dispatcher's tick. Kept apart so that listing it stays cheap. Keys are
+/// `<cell>/<message id>`, so each delivery cell lists only its own work.
 pub async fn open_pending() -> StoreResult<Store> {
     Ok(Store::open("pending").await?)
 }
@@ -96,6 +97,7 @@ pub async fn insert(store: &Store, record: &MessageRecord, payload: &Payload) ->
     store.set(keys::status(id, Status::Accepted), &at).await?;
     store.set(keys::status(id, Status::Queued), &at).await?;
     set_pending(
+        &record.cell,
         id,
         PendingEntry {
             due_ms: record.created_ms,
@@ -145,23 +147,61 @@ pub struct PendingEntry {
     pub attempts: u32,
 }
 
-pub async fn set_pending(id: &MessageId, entry: PendingEntry) -> StoreResult<()> {
+fn pending_key(cell: &str, id: &MessageId) -> String {
+    format!("{cell}/{id}")
+}
+
+pub async fn set_pending(cell: &str, id: &MessageId, entry: PendingEntry) -> StoreResult<()> {
     Ok(open_pending()
         .await?
-        .set(id.as_str(), serde_json::to_vec(&entry).expect("json"))
+        .set(
+            pending_key(cell, id),
+            serde_json::to_vec(&entry).expect("json"),
+        )
         .await?)
 }
 
-pub async fn pending(id: &MessageId) -> StoreResult<Option<PendingEntry>> {
+pub async fn pending(cell: &str, id: &MessageId) -> StoreResult<Option<PendingEntry>> {
     Ok(open_pending()
         .await?
-        .get(id.as_str())
+        .get(pending_key(cell, id))
         .await?
         .and_then(|b| serde_json::from_slice(&b).ok()))
 }
 
-pub async fn clear_pending(id: &MessageId) -> StoreResult<()> {
-    Ok(open_pending().await?.delete(id.as_str()).await?)
+pub async fn clear_pending(cell: &str, id: &MessageId) -> StoreResult<()> {
+    Ok(open_pending().await?.delete(pending_key(cell, id)).await?)
+}
+
+/// Up to `limit` message ids pending for `cell`, in id order after `after` (paging).
+pub fn pending_ids(
+    cell: &str,
+    after: Option<&MessageId>,
+    limit: usize,
+) -> StoreResult<Vec<MessageId>> {
+    let bucket = wkv::open("pending")?;
+    let prefix = format!("{cell}/");
+    let mut cursor = Some(match after {
+        Some(id) => pending_key(cell, id),
+        None => prefix.clone(),
+    });
+    let mut ids = Vec::new();
+    while let Some(from) = cursor.take() {
+        let page = bucket.list_keys(Some(&from))?;
+        for key in &page.keys {
+            let Some(rest) = key.strip_prefix(&prefix) else {
+                return Ok(ids);
+            };
+            if let Some(id) = MessageId::parse(rest) {
+                ids.push(id);
+                if ids.len() == limit {
+                    return Ok(ids);
+                }
+            }
+        }
+        cursor = page.cursor;
+    }
+    Ok(ids)
 }
 
 pub async fn payload(store: &Store, id: &MessageId) -> StoreResult<Option<Payload>> {

@@ -35,6 +35,21 @@ pub fn entry(
     (format!("{OUTBOX_DIR}/{id}.json"), json)
 }
 
+/// Writes one entry so that a reader never sees it half-written (temporary file, then
+/// rename). The only file I/O in this crate: both senders share it.
+pub fn write(
+    id: &str,
+    channel: &str,
+    to: &str,
+    subject: Option<&str>,
+    body: &str,
+) -> std::io::Result<()> {
+    let (path, bytes) = entry(id, channel, to, subject, body);
+    let tmp = format!("{path}.tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, &path)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
