@@ -55,7 +55,7 @@ impl Router {
                 Route::Private { .. } => None,
             })
             .collect();
-        public.sort_by(|a, b| b.0.specificity().cmp(&a.0.specificity()));
+        public.sort_by_key(|(pattern, _)| std::cmp::Reverse(pattern.specificity()));
         Router { public }
     }
 
