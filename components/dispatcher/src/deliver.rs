@@ -1,7 +1,9 @@
 //! One delivery attempt, and the tick that retries.
 
 use crate::govstack::messaging::sender;
-use crate::govstack::messaging::types::{Channel as WitChannel, OutboundMessage, SendOutcome};
+use crate::govstack::messaging::types::{
+    Channel as WitChannel, EmailDetails, OutboundMessage, SendOutcome,
+};
 use message_store::{self as store, PendingEntry, Swap, now_ms};
 use messaging_domain::hashing::keyed_hash;
 use messaging_domain::retry::backoff_ms;
@@ -129,6 +131,14 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
         subject: payload.subject,
         body: payload.body,
         receipt_url: receipt_url(id).await,
+        email: payload.email.map(|e| EmailDetails {
+            cc: e.cc,
+            bcc: e.bcc,
+            reply_to: e.reply_to,
+            sender_address: e.sender_address,
+            sender_name: e.sender_name,
+            recipient_name: e.recipient_name,
+        }),
     };
     let outcome = match sender::send(message).await {
         SendOutcome::Accepted(_provider_id) => {

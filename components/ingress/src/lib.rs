@@ -1,4 +1,5 @@
-//! ingress: the public `/v1` API.
+//! ingress: the public API: `/v1` and the GovStack email API (`/send/email/*`,
+//! `/status/email`).
 //!
 //! It is the only component that speaks the public HTTP API. It parses requests into domain
 //! types, asks `auth` who is calling and `policy` how to deliver, persists the message, answers
@@ -11,6 +12,8 @@ spin_sdk::wit_bindgen::generate!({
     generate_all,
 });
 
+mod accept;
+mod govstack_email;
 mod idempotency;
 mod messages;
 mod respond;
@@ -40,6 +43,14 @@ async fn handle(req: Request) -> HttpResponse {
                 Ok(caller) => messages::read(caller, id).await,
                 Err(e) => error(&e),
             },
+            _ => respond::method_not_allowed("GET"),
+        },
+        ["send", "email", "single" | "batch"] => match method {
+            Method::POST => govstack_email::send(req).await,
+            _ => respond::method_not_allowed("POST"),
+        },
+        ["status", "email"] => match method {
+            Method::GET => govstack_email::status(req).await,
             _ => respond::method_not_allowed("GET"),
         },
         _ => error(&ApiError::new(ErrorCode::NotFound, "no such route")),

@@ -1,25 +1,14 @@
 //! `POST /v1/messages` and `GET /v1/messages/{id}`.
 
-use crate::govstack::messaging::policy::{self, PlanRequest, PolicyError};
-use crate::govstack::messaging::types::{Caller, Channel as WitChannel};
-use crate::idempotency;
+use crate::accept::{self, NewMessage, Persisted, unavailable};
+use crate::govstack::messaging::types::Caller;
 use crate::respond::{HttpResponse, error, json};
 use message_store as store;
 use messaging_domain::api::{Accepted, MessageView, SendCommand, parse_idempotency_key};
-use messaging_domain::hashing::{keyed_hash, secret_digest};
-use messaging_domain::record::Payload;
-use messaging_domain::{ApiError, Channel, ErrorCode, MessageId, MessageRecord, Status, keys};
+use messaging_domain::hashing::secret_digest;
+use messaging_domain::{ApiError, ErrorCode, MessageId, Status, keys};
 use spin_sdk::http::Request;
 use spin_sdk::http::body::IncomingBodyExt;
-
-fn unavailable(what: &str, e: impl std::fmt::Display) -> ApiError {
-    // Store errors are logged for operators and never shown to callers.
-    eprintln!("{what}: {e}");
-    ApiError::new(
-        ErrorCode::Unavailable,
-        "the message store is unavailable, try again later",
-    )
-}
 
 pub async fn create(caller: Caller, req: Request) -> HttpResponse {
     match try_create(caller, req).await {
@@ -66,107 +55,32 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         .await
         .map_err(|e| unavailable("open store", e))?;
     let idem_key = idempotency_key.map(|hash| keys::idempotency(&caller.id, &hash));
-
-    let wit_channel = match command.channel {
-        Channel::Sms => WitChannel::Sms,
-        Channel::Email => WitChannel::Email,
-    };
-    let plan = policy::plan(PlanRequest {
-        caller: caller.clone(),
-        channel: wit_channel,
-        policy: command.policy.clone(),
-    })
-    .await
-    .map_err(|e| match e {
-        PolicyError::UnknownPolicy(name) => {
-            ApiError::new(ErrorCode::UnknownPolicy, format!("no policy named {name}"))
-        }
-        PolicyError::NotAllowed(m) => ApiError::new(ErrorCode::Forbidden, m),
-        PolicyError::ChannelUnavailable(m) => ApiError::new(ErrorCode::UnknownChannel, m),
-        PolicyError::InvalidPolicy(m) => {
-            eprintln!("invalid policy: {m}");
-            ApiError::new(ErrorCode::Internal, "the delivery policy is misconfigured")
-        }
-    })?;
-
-    let hashing_key = spin_sdk::variables::get("hashing_key")
-        .await
-        .map_err(|e| unavailable("hashing_key variable", e))?;
-    let random: [u8; 16] = spin_sdk::wasip3::random::random::get_random_bytes(16)
-        .try_into()
-        .map_err(|_| ApiError::new(ErrorCode::Internal, "no randomness"))?;
-    let id = MessageId::from_random(random);
-    if let Some(key) = &idem_key {
-        match idempotency::reserve(&kv, key, &id)
-            .await
-            .map_err(|e| unavailable("idempotency", e))?
-        {
-            Some(idempotency::Outcome::Reserved) => {}
-            Some(idempotency::Outcome::Existing(existing)) => {
-                return Ok(json(
-                    202,
-                    &Accepted {
-                        id: existing,
-                        status: Status::Accepted,
-                    },
-                ));
-            }
-            None => {
-                return Err(ApiError::new(
-                    ErrorCode::IdempotencyConflict,
-                    "the Idempotency-Key is in use by concurrent requests; retry",
-                ));
-            }
-        }
-    }
-    let now = store::now_ms();
-    let record = MessageRecord {
-        id: id.clone(),
-        owner: caller.id.clone(),
-        channel: command.channel,
-        reference: command.reference,
-        callback_url: command.callback_url,
-        policy: plan.policy,
-        cell: plan.cell.clone(),
-        recipient_hash: keyed_hash(hashing_key.as_bytes(), command.to.as_str().as_bytes()),
-        created_ms: now,
-        expires_ms: now.saturating_add(plan.validity_seconds.saturating_mul(1000)),
-    };
-    let payload = Payload {
-        to: command.to.as_str().to_string(),
+    let plan = accept::plan(&caller, command.channel, command.policy.clone()).await?;
+    let hashing_key = accept::hashing_key().await?;
+    let message = NewMessage {
+        to: command.to,
         subject: command.subject,
         body: command.body,
+        email: None,
+        reference: command.reference,
+        callback_url: command.callback_url,
     };
-    store::insert(&kv, &record, &payload)
-        .await
-        .map_err(|e| unavailable("insert", e))?;
-    println!(
-        "{{\"event\":\"message.accepted\",\"id\":\"{id}\",\"caller\":{},\"cell\":{}}}",
-        serde_json::json!(caller.id),
-        serde_json::json!(plan.cell)
-    );
-
-    // The caller has its answer once this function returns; the hand-over to the delivery
-    // cell runs after that. If it is lost (crash, cell down), the cell's tick finds the
-    // message in the pending store and sends it then.
-    let cell = plan.cell;
-    let dispatch_id = id.clone();
-    spin_sdk::wasip3::spawn(async move {
-        let request = http::Request::builder()
-            .method("POST")
-            .uri(format!("http://{cell}.spin.internal/dispatch"))
-            .header("content-type", "application/json")
-            .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(
-                serde_json::to_vec(&serde_json::json!({"id": dispatch_id})).expect("json"),
-            )))
-            .expect("valid request");
-        if let Err(e) = spin_sdk::http::send(request).await {
-            eprintln!(
-                "{{\"event\":\"dispatch.handover_failed\",\"id\":\"{dispatch_id}\",\"error\":{}}}",
-                serde_json::json!(format!("{e:?}"))
-            );
+    let id = match accept::persist(
+        &kv,
+        &caller,
+        &plan,
+        &hashing_key,
+        message,
+        idem_key.as_deref(),
+    )
+    .await?
+    {
+        Persisted::New(id) => {
+            accept::hand_over(plan.cell, vec![id.clone()]);
+            id
         }
-    });
+        Persisted::Existing(id) => id,
+    };
     Ok(json(
         202,
         &Accepted {

@@ -11,6 +11,7 @@ spin_sdk::wit_bindgen::generate!({
 use exports::govstack::messaging::sender::Guest;
 use govstack::messaging::types::{OutboundMessage, SendOutcome};
 use messaging_domain::providers::outbox;
+use messaging_domain::record::EmailDetails;
 
 struct SenderEmail;
 
@@ -24,13 +25,23 @@ impl Guest for SenderEmail {
                 "email_provider {provider:?} is not available yet"
             ));
         }
-        match outbox::write(
-            &message.id,
-            "email",
-            &message.to,
-            message.subject.as_deref(),
-            &message.body,
-        ) {
+        let details = message.email.as_ref().map(|e| EmailDetails {
+            cc: e.cc.clone(),
+            bcc: e.bcc.clone(),
+            reply_to: e.reply_to.clone(),
+            sender_address: e.sender_address.clone(),
+            sender_name: e.sender_name.clone(),
+            recipient_name: e.recipient_name.clone(),
+        });
+        let entry = outbox::Entry {
+            id: &message.id,
+            channel: "email",
+            to: &message.to,
+            subject: message.subject.as_deref(),
+            body: &message.body,
+            email: details.as_ref(),
+        };
+        match entry.write() {
             Ok(()) => SendOutcome::Delivered,
             Err(e) => SendOutcome::Deferred(format!("outbox not writable: {}", e.kind())),
         }

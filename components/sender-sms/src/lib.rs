@@ -23,7 +23,16 @@ impl Guest for SenderSms {
             .unwrap_or_else(|_| "outbox".into());
         match provider.as_str() {
             "kannel" => kannel::send(&message).await,
-            "outbox" => match outbox::write(&message.id, "sms", &message.to, None, &message.body) {
+            "outbox" => match (outbox::Entry {
+                id: &message.id,
+                channel: "sms",
+                to: &message.to,
+                subject: None,
+                body: &message.body,
+                email: None,
+            })
+            .write()
+            {
                 Ok(()) => SendOutcome::Delivered,
                 Err(e) => SendOutcome::Deferred(format!("outbox not writable: {}", e.kind())),
             },

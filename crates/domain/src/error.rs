@@ -19,6 +19,8 @@ pub enum ErrorCode {
     Forbidden,
     NotFound,
     MethodNotAllowed,
+    /// The GovStack API's answer to invalid input: 405, as its specification prescribes.
+    InvalidInput,
     IdempotencyConflict,
     UnknownPolicy,
     Unavailable,
@@ -38,7 +40,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
-            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::MethodNotAllowed | ErrorCode::InvalidInput => 405,
             ErrorCode::IdempotencyConflict => 409,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,

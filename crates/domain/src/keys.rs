@@ -29,3 +29,8 @@ pub fn claim(id: &MessageId) -> String {
 pub fn idempotency(caller: &str, key_hash: &str) -> String {
     format!("idem/{caller}/{key_hash}")
 }
+
+/// A GovStack email request (`requestUid`) of a caller: the messages it created.
+pub fn govstack_request(caller: &str, request_uid: &str) -> String {
+    format!("govstack/request/{caller}/{request_uid}")
+}

@@ -8,6 +8,7 @@
 pub mod address;
 pub mod api;
 pub mod error;
+pub mod govstack;
 pub mod hashing;
 pub mod idempotency;
 pub mod keys;

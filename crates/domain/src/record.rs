@@ -33,6 +33,19 @@ pub struct Payload {
     pub to: String,
     pub subject: Option<String>,
     pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailDetails>,
+}
+
+/// Email-only parts of a payload (mirrors `govstack:messaging/types.email-details`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailDetails {
+    pub cc: Vec<String>,
+    pub bcc: Vec<String>,
+    pub reply_to: Option<String>,
+    pub sender_address: Option<String>,
+    pub sender_name: Option<String>,
+    pub recipient_name: Option<String>,
 }
 
 impl std::fmt::Debug for Payload {
@@ -65,6 +78,7 @@ mod tests {
             to: "+254712345678".into(),
             subject: None,
             body: "secret".into(),
+            email: None,
         };
         assert!(!format!("{payload:?}").contains("secret"));
     }

@@ -1,0 +1,169 @@
+//! Accepting messages, shared by the `/v1` API and the GovStack email API: plan with the
+//! policy, persist, and hand the accepted messages to their delivery cell after the answer.
+
+use crate::govstack::messaging::policy::{self, DeliveryPlan, PlanRequest, PolicyError};
+use crate::govstack::messaging::types::{Caller, Channel as WitChannel};
+use crate::idempotency;
+use message_store as store;
+use messaging_domain::hashing::keyed_hash;
+use messaging_domain::record::{EmailDetails, Payload};
+use messaging_domain::{ApiError, Channel, ErrorCode, MessageId, MessageRecord, Recipient};
+use spin_sdk::key_value::Store;
+
+/// Logs a storage failure for operators; callers only learn that the store is unavailable.
+pub fn unavailable(what: &str, e: impl std::fmt::Display) -> ApiError {
+    eprintln!("{what}: {e}");
+    ApiError::new(
+        ErrorCode::Unavailable,
+        "the message store is unavailable, try again later",
+    )
+}
+
+/// A message as a caller asked for it, validated.
+pub struct NewMessage {
+    pub to: Recipient,
+    pub subject: Option<String>,
+    pub body: String,
+    pub email: Option<EmailDetails>,
+    pub reference: Option<String>,
+    pub callback_url: Option<String>,
+}
+
+/// Asks policy-router how `channel` messages of this caller travel.
+pub async fn plan(
+    caller: &Caller,
+    channel: Channel,
+    policy_name: Option<String>,
+) -> Result<DeliveryPlan, ApiError> {
+    let channel = match channel {
+        Channel::Sms => WitChannel::Sms,
+        Channel::Email => WitChannel::Email,
+    };
+    policy::plan(PlanRequest {
+        caller: caller.clone(),
+        channel,
+        policy: policy_name,
+    })
+    .await
+    .map_err(|e| match e {
+        PolicyError::UnknownPolicy(name) => {
+            ApiError::new(ErrorCode::UnknownPolicy, format!("no policy named {name}"))
+        }
+        PolicyError::NotAllowed(m) => ApiError::new(ErrorCode::Forbidden, m),
+        PolicyError::ChannelUnavailable(m) => ApiError::new(ErrorCode::UnknownChannel, m),
+        PolicyError::InvalidPolicy(m) => {
+            eprintln!("invalid policy: {m}");
+            ApiError::new(ErrorCode::Internal, "the delivery policy is misconfigured")
+        }
+    })
+}
+
+fn channel_of(plan: &DeliveryPlan) -> Channel {
+    match plan.channel {
+        WitChannel::Sms => Channel::Sms,
+        WitChannel::Email => Channel::Email,
+    }
+}
+
+pub fn new_id() -> Result<MessageId, ApiError> {
+    let random: [u8; 16] = spin_sdk::wasip3::random::random::get_random_bytes(16)
+        .try_into()
+        .map_err(|_| ApiError::new(ErrorCode::Internal, "no randomness"))?;
+    Ok(MessageId::from_random(random))
+}
+
+/// What became of a message handed to [`persist`].
+pub enum Persisted {
+    New(MessageId),
+    /// The idempotency key named an earlier message: nothing new was stored.
+    Existing(MessageId),
+}
+
+/// Persists one message planned by `plan`. With an idempotency key, the key is reserved
+/// first (atomically), so a repeated request yields the earlier message instead.
+pub async fn persist(
+    kv: &Store,
+    caller: &Caller,
+    plan: &DeliveryPlan,
+    hashing_key: &str,
+    message: NewMessage,
+    idempotency_key: Option<&str>,
+) -> Result<Persisted, ApiError> {
+    let id = new_id()?;
+    if let Some(key) = idempotency_key {
+        match idempotency::reserve(kv, key, &id)
+            .await
+            .map_err(|e| unavailable("idempotency", e))?
+        {
+            Some(idempotency::Outcome::Reserved) => {}
+            Some(idempotency::Outcome::Existing(existing)) => {
+                return Ok(Persisted::Existing(existing));
+            }
+            None => {
+                return Err(ApiError::new(
+                    ErrorCode::IdempotencyConflict,
+                    "the Idempotency-Key is in use by concurrent requests; retry",
+                ));
+            }
+        }
+    }
+    let now = store::now_ms();
+    let record = MessageRecord {
+        id: id.clone(),
+        owner: caller.id.clone(),
+        channel: channel_of(plan),
+        reference: message.reference,
+        callback_url: message.callback_url,
+        policy: plan.policy.clone(),
+        cell: plan.cell.clone(),
+        recipient_hash: keyed_hash(hashing_key.as_bytes(), message.to.as_str().as_bytes()),
+        created_ms: now,
+        expires_ms: now.saturating_add(plan.validity_seconds.saturating_mul(1000)),
+    };
+    let payload = Payload {
+        to: message.to.as_str().to_string(),
+        subject: message.subject,
+        body: message.body,
+        email: message.email,
+    };
+    store::insert(kv, &record, &payload)
+        .await
+        .map_err(|e| unavailable("insert", e))?;
+    println!(
+        "{}",
+        serde_json::json!({"event": "message.accepted", "id": id.as_str(), "caller": caller.id, "cell": plan.cell})
+    );
+    Ok(Persisted::New(id))
+}
+
+pub async fn hashing_key() -> Result<String, ApiError> {
+    spin_sdk::variables::get("hashing_key")
+        .await
+        .map_err(|e| unavailable("hashing_key variable", e))
+}
+
+/// Hands accepted messages to their delivery cell once the caller has its answer, one after
+/// another so a batch never floods the cell with instances. If a hand-over is lost (crash,
+/// cell down), the cell's tick finds the message in the pending store and sends it then.
+pub fn hand_over(cell: String, ids: Vec<MessageId>) {
+    if ids.is_empty() {
+        return;
+    }
+    spin_sdk::wasip3::spawn(async move {
+        for id in ids {
+            let body = serde_json::to_vec(&serde_json::json!({ "id": id })).expect("json");
+            let request = http::Request::builder()
+                .method("POST")
+                .uri(format!("http://{cell}.spin.internal/dispatch"))
+                .header("content-type", "application/json")
+                .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(body)))
+                .expect("valid request");
+            if let Err(e) = spin_sdk::http::send(request).await {
+                println!(
+                    "{}",
+                    serde_json::json!({"event": "dispatch.handover_failed", "id": id.as_str(), "error": format!("{e:?}")})
+                );
+            }
+        }
+    });
+}

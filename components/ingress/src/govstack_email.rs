@@ -1,0 +1,222 @@
+//! The GovStack Messaging email API, served at the root paths the GovStack test suite
+//! calls: `POST /send/email/single`, `POST /send/email/batch`, `GET /status/email`.
+//!
+//! The spec's error convention applies here, not the `/v1` one: invalid input (no api key,
+//! no request id, no body, no status selected, unknown request) answers 405 with a JSON
+//! error body; a wrong method answers 405 with an `Allow` header. (`/callback/email` comes
+//! with inbound routing, issue "channels and two-way messaging".)
+
+use crate::accept::{self, NewMessage, Persisted, unavailable};
+use crate::govstack::messaging::auth::{self, Credentials, Refusal};
+use crate::govstack::messaging::types::Caller;
+use crate::respond::{HttpResponse, error, json};
+use message_store as store;
+use messaging_domain::govstack::{
+    EmailRequest, EmailStatus, RequestRecord, is_request_uid, new_request_uid, status_selection,
+};
+use messaging_domain::record::EmailDetails;
+use messaging_domain::{ApiError, Channel, ErrorCode, Recipient, Status, keys};
+use spin_sdk::http::Request;
+use spin_sdk::http::body::IncomingBodyExt;
+
+const ACCEPTED: &str = "Request successfully accepted. Use \"requestUid\" to track its status.";
+
+/// The spec's "invalid input": 405 with a JSON body.
+fn invalid_input(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidInput, message)
+}
+
+fn header<'a>(req: &'a Request, names: &[&str]) -> Option<&'a str> {
+    names
+        .iter()
+        .find_map(|n| req.headers().get(*n))
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// The caller, from `apiKey` / `api_key` (or a Bearer token). A missing key is the spec's
+/// invalid input (405); a wrong one is refused as unauthenticated (401).
+async fn caller(req: &Request) -> Result<Caller, ApiError> {
+    let bearer = header(req, &["authorization"])
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(key) = header(req, &["apikey", "api_key"]).or(bearer) else {
+        return Err(invalid_input("the apiKey header is required"));
+    };
+    let im_client = header(req, &["x-road-client", "x-govstack-client"]).map(String::from);
+    auth::authenticate(Credentials {
+        api_key: Some(key.to_string()),
+        im_client,
+    })
+    .await
+    .map_err(|r| match r {
+        Refusal::MissingCredentials => invalid_input("the apiKey header is required"),
+        Refusal::InvalidCredentials => {
+            ApiError::new(ErrorCode::Unauthorized, "the apiKey is not valid")
+        }
+        Refusal::Unavailable(reason) => {
+            eprintln!("auth-check unavailable: {reason}");
+            ApiError::new(
+                ErrorCode::Unavailable,
+                "authentication is unavailable, try again later",
+            )
+        }
+    })
+}
+
+fn request_uid_header(req: &Request) -> Result<String, ApiError> {
+    let uid = header(req, &["requestuid"])
+        .ok_or_else(|| invalid_input("the requestUid header is required"))?;
+    if !is_request_uid(uid) {
+        return Err(invalid_input("unknown requestUid"));
+    }
+    Ok(uid.to_string())
+}
+
+/// `POST /send/email/single` and `/send/email/batch`: one message per recipient, all under
+/// one new `requestUid`.
+pub async fn send(req: Request) -> HttpResponse {
+    match try_send(req).await {
+        Ok(response) => response,
+        Err(e) => error(&e),
+    }
+}
+
+async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
+    let caller = caller(&req).await?;
+    let body = req.into_body().bytes().await.map_err(|_| {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "the body could not be read in full; it may exceed the size limit",
+        )
+    })?;
+    let request = EmailRequest::parse(&body).map_err(|e| invalid_input(e.0))?;
+    let plan = accept::plan(&caller, Channel::Email, None).await?;
+    let hashing_key = accept::hashing_key().await?;
+    let kv = store::open()
+        .await
+        .map_err(|e| unavailable("open store", e))?;
+
+    let random: [u8; 15] = spin_sdk::wasip3::random::random::get_random_bytes(15)
+        .try_into()
+        .map_err(|_| ApiError::new(ErrorCode::Internal, "no randomness"))?;
+    let uid = new_request_uid(random);
+    let mut ids = Vec::with_capacity(request.recipients.len());
+    for recipient in request.recipients {
+        let email = EmailDetails {
+            cc: recipient
+                .cc
+                .iter()
+                .map(|a| a.as_str().to_string())
+                .collect(),
+            bcc: recipient
+                .bcc
+                .iter()
+                .map(|a| a.as_str().to_string())
+                .collect(),
+            reply_to: request
+                .sender
+                .reply_to
+                .as_ref()
+                .map(|a| a.as_str().to_string()),
+            sender_address: request
+                .sender
+                .email
+                .as_ref()
+                .map(|a| a.as_str().to_string()),
+            sender_name: request.sender.name.clone(),
+            recipient_name: recipient.name.clone(),
+        };
+        let message = NewMessage {
+            to: Recipient::Email(recipient.to),
+            subject: Some(request.subject.clone()),
+            body: request.content.clone(),
+            email: Some(email),
+            reference: Some(uid.clone()),
+            callback_url: request.callback_uri.clone(),
+        };
+        match accept::persist(&kv, &caller, &plan, &hashing_key, message, None).await? {
+            Persisted::New(id) | Persisted::Existing(id) => ids.push(id),
+        }
+    }
+    let record = RequestRecord {
+        ids: ids.clone(),
+        callback_uri: request.callback_uri,
+        created_ms: store::now_ms(),
+    };
+    kv.set(
+        keys::govstack_request(&caller.id, &uid),
+        serde_json::to_vec(&record).expect("json"),
+    )
+    .await
+    .map_err(|e| unavailable("request record", e))?;
+    accept::hand_over(plan.cell, ids);
+    Ok(json(
+        200,
+        &serde_json::json!({ "response": ACCEPTED, "requestUid": uid, "requestUID": uid }),
+    ))
+}
+
+/// `GET /status/email`: counts of the request's messages in each selected status, keyed by
+/// the status names exactly as the caller wrote them.
+pub async fn status(req: Request) -> HttpResponse {
+    match try_status(req).await {
+        Ok(response) => response,
+        Err(e) => error(&e),
+    }
+}
+
+async fn try_status(req: Request) -> Result<HttpResponse, ApiError> {
+    let caller = caller(&req).await?;
+    let uid = request_uid_header(&req)?;
+    let selected =
+        status_selection(req.uri().query().unwrap_or("")).map_err(|e| invalid_input(e.0))?;
+    let kv = store::open()
+        .await
+        .map_err(|e| unavailable("open store", e))?;
+    let record: RequestRecord = match kv.get(keys::govstack_request(&caller.id, &uid)).await {
+        Ok(Some(bytes)) => {
+            serde_json::from_slice(&bytes).map_err(|e| unavailable("request record", e))?
+        }
+        Ok(None) => return Err(invalid_input("unknown requestUid")),
+        Err(e) => return Err(unavailable("request record", e)),
+    };
+    let mut counts = std::collections::HashMap::<EmailStatus, u32>::new();
+    for id in &record.ids {
+        let reached = store::history(&kv, id)
+            .await
+            .map_err(|e| unavailable("history", e))?;
+        let Some(current) = Status::current(&reached) else {
+            continue;
+        };
+        let deferred = if current.is_final() || current == Status::Sent {
+            false
+        } else {
+            let cell = store::record(&kv, id)
+                .await
+                .map_err(|e| unavailable("record", e))?
+                .map(|r| r.cell);
+            match cell {
+                Some(cell) => store::pending(&cell, id)
+                    .await
+                    .map_err(|e| unavailable("pending", e))?
+                    .is_some_and(|p| p.attempts > 0),
+                None => false,
+            }
+        };
+        *counts
+            .entry(EmailStatus::of(current, deferred))
+            .or_default() += 1;
+    }
+    let body: serde_json::Map<String, serde_json::Value> = selected
+        .into_iter()
+        .map(|(name, status)| {
+            (
+                name,
+                serde_json::Value::from(counts.get(&status).copied().unwrap_or(0)),
+            )
+        })
+        .collect();
+    Ok(json(200, &body))
+}
