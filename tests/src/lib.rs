@@ -4,6 +4,7 @@
 pub mod gateway;
 pub mod http;
 pub mod kannel;
+pub mod recorder;
 
 use std::path::PathBuf;
 

@@ -268,3 +268,133 @@ fn wrong_methods_answer_405_with_allow() {
         assert_eq!(r.header("content-type"), Some("application/json"));
     }
 }
+
+fn gateway_with_callbacks() -> Gateway {
+    Gateway::start_with(&[("callback_hosts", "http://127.0.0.1:*")])
+}
+
+fn request_with_callback(gw: &Gateway, callback: &str) -> String {
+    let mut body = single_body();
+    body["callback"] = json!({"URI": callback});
+    accepted_uid(&post(
+        gw,
+        "/send/email/single",
+        &[("apiKey", KEY)],
+        body.to_string().as_bytes(),
+    ))
+}
+
+fn stored_replies(gw: &Gateway) -> usize {
+    gw.stored_rows()
+        .iter()
+        .filter(|(_, k, _)| k.starts_with("govstack/reply/"))
+        .count()
+}
+
+#[test]
+fn a_reply_reaches_the_requests_callback_and_is_then_erased() {
+    let callback = integration_tests::recorder::Recorder::start();
+    let gw = gateway_with_callbacks();
+    let uid = request_with_callback(&gw, &format!("{}/callback/emails", callback.url));
+    let reply = json!({"meta": "reply-to-registration", "content": "WWVzLCBJIHdpbGwgY29tZQ=="});
+    let r = post(
+        &gw,
+        "/callback/email",
+        &[("apiKey", KEY), ("requestUid", &uid)],
+        reply.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let received = integration_tests::wait_for(10, "the callback to receive the reply", || {
+        let got = callback.received();
+        (!got.is_empty()).then_some(got)
+    });
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].method, "POST");
+    assert_eq!(received[0].path, "/callback/emails");
+    assert_eq!(received[0].header("requestUid"), Some(uid.as_str()));
+    let forwarded: Value = serde_json::from_slice(&received[0].body).unwrap();
+    assert_eq!(forwarded["meta"], "reply-to-registration");
+    assert_eq!(forwarded["content"], "WWVzLCBJIHdpbGwgY29tZQ==");
+    integration_tests::wait_for(10, "the forwarded reply to be erased", || {
+        (stored_replies(&gw) == 0).then_some(())
+    });
+}
+
+#[test]
+fn a_reply_whose_callback_fails_stays_stored() {
+    let callback = integration_tests::recorder::Recorder::start();
+    callback.answer_with(503);
+    let gw = gateway_with_callbacks();
+    let uid = request_with_callback(&gw, &callback.url);
+    let reply = json!({"meta": "m", "content": "aGVsbG8="});
+    let r = post(
+        &gw,
+        "/callback/email",
+        &[("api_key", KEY), ("requestUID", &uid)],
+        reply.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    integration_tests::wait_for(10, "the forward attempt", || {
+        (!callback.received().is_empty()).then_some(())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(stored_replies(&gw), 1, "an unforwarded reply is not lost");
+}
+
+#[test]
+fn bad_replies_answer_405_and_change_nothing() {
+    let gw = gateway_with_callbacks();
+    let uid = request_with_callback(&gw, "http://127.0.0.1:9/unused");
+    let good = json!({"meta": "m", "content": "aGVsbG8="}).to_string();
+    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>)> = vec![
+        (
+            "no api key",
+            vec![("requestUid", &uid)],
+            good.clone().into_bytes(),
+        ),
+        (
+            "no request id",
+            vec![("apiKey", KEY)],
+            good.clone().into_bytes(),
+        ),
+        (
+            "unknown request id",
+            vec![
+                ("apiKey", KEY),
+                ("requestUid", "ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ"),
+            ],
+            good.clone().into_bytes(),
+        ),
+        (
+            "another caller's request",
+            vec![("apiKey", OTHER_KEY), ("requestUid", &uid)],
+            good.clone().into_bytes(),
+        ),
+        (
+            "empty body",
+            vec![("apiKey", KEY), ("requestUid", &uid)],
+            Vec::new(),
+        ),
+        (
+            "content not base64",
+            vec![("apiKey", KEY), ("requestUid", &uid)],
+            json!({"meta": "m", "content": "***"})
+                .to_string()
+                .into_bytes(),
+        ),
+    ];
+    for (what, headers, body) in cases {
+        let r = post(&gw, "/callback/email", &headers, &body);
+        assert_eq!(r.status, 405, "{what}: {}", r.body);
+        assert_eq!(r.error_code(), "invalid_input", "{what}");
+    }
+    let get = http::request(
+        "GET",
+        &format!("{}/callback/email", gw.base),
+        &[("apiKey", KEY)],
+        None,
+    );
+    assert_eq!((get.status, get.header("allow")), (405, Some("POST")));
+    assert_eq!(stored_replies(&gw), 0);
+}

@@ -3,8 +3,11 @@
 //!
 //! The spec's error convention applies here, not the `/v1` one: invalid input (no api key,
 //! no request id, no body, no status selected, unknown request) answers 405 with a JSON
-//! error body; a wrong method answers 405 with an `Allow` header. (`/callback/email` comes
-//! with inbound routing, issue "channels and two-way messaging".)
+//! error body; a wrong method answers 405 with an `Allow` header.
+//!
+//! `POST /callback/email` takes a reply to an earlier request: it is stored, answered with
+//! 200, then forwarded to the callback URI that request named, and erased once forwarded.
+//! (Retries of failed forwards and `GET /v1/inbound` come with two-way messaging.)
 
 use crate::accept::{self, NewMessage, Persisted, unavailable};
 use crate::govstack::messaging::auth::{self, Credentials, Refusal};
@@ -12,7 +15,8 @@ use crate::govstack::messaging::types::Caller;
 use crate::respond::{HttpResponse, error, json};
 use message_store as store;
 use messaging_domain::govstack::{
-    EmailRequest, EmailStatus, RequestRecord, is_request_uid, new_request_uid, status_selection,
+    CallbackReply, EmailRequest, EmailStatus, RequestRecord, is_request_uid, new_request_uid,
+    status_selection,
 };
 use messaging_domain::record::EmailDetails;
 use messaging_domain::{ApiError, Channel, ErrorCode, Recipient, Status, keys};
@@ -219,4 +223,99 @@ async fn try_status(req: Request) -> Result<HttpResponse, ApiError> {
         })
         .collect();
     Ok(json(200, &body))
+}
+
+async fn request_record(
+    kv: &spin_sdk::key_value::Store,
+    caller: &Caller,
+    uid: &str,
+) -> Result<RequestRecord, ApiError> {
+    match kv.get(keys::govstack_request(&caller.id, uid)).await {
+        Ok(Some(bytes)) => {
+            serde_json::from_slice(&bytes).map_err(|e| unavailable("request record", e))
+        }
+        Ok(None) => Err(invalid_input("unknown requestUid")),
+        Err(e) => Err(unavailable("request record", e)),
+    }
+}
+
+/// `POST /callback/email`: a reply to the request named by the `requestUid` header.
+pub async fn callback(req: Request) -> HttpResponse {
+    match try_callback(req).await {
+        Ok(response) => response,
+        Err(e) => error(&e),
+    }
+}
+
+async fn try_callback(req: Request) -> Result<HttpResponse, ApiError> {
+    let caller = caller(&req).await?;
+    let uid = request_uid_header(&req)?;
+    let body = req.into_body().bytes().await.map_err(|_| {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "the body could not be read in full; it may exceed the size limit",
+        )
+    })?;
+    let reply = CallbackReply::parse(&body).map_err(|e| invalid_input(e.0))?;
+    let kv = store::open()
+        .await
+        .map_err(|e| unavailable("open store", e))?;
+    let record = request_record(&kv, &caller, &uid).await?;
+    let reply_id = accept::new_id()?.to_string().replacen("msg_", "rpl_", 1);
+    let key = keys::govstack_reply(&caller.id, &uid, &reply_id);
+    let stored = serde_json::json!({
+        "meta": reply.meta,
+        "content": base64_encode(&reply.content),
+        "received_ms": store::now_ms(),
+    });
+    kv.set(&key, serde_json::to_vec(&stored).expect("json"))
+        .await
+        .map_err(|e| unavailable("reply", e))?;
+    println!(
+        "{}",
+        serde_json::json!({"event": "govstack.reply_received", "request": uid, "reply": reply_id})
+    );
+    if let Some(uri) = record.callback_uri {
+        forward_reply(uri, uid.clone(), key, stored);
+    }
+    Ok(json(
+        200,
+        &serde_json::json!({ "response": "Reply accepted", "requestUid": uid, "requestUID": uid }),
+    ))
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Posts the reply to the request's callback after the answer; erases it once the callback
+/// took it (2xx). A reply whose callback fails stays stored.
+fn forward_reply(uri: String, uid: String, key: String, stored: serde_json::Value) {
+    spin_sdk::wasip3::spawn(async move {
+        let body = serde_json::json!({ "requestUid": uid, "meta": stored["meta"], "content": stored["content"] });
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(&uri)
+            .header("content-type", "application/json")
+            .header("requestUid", &uid)
+            .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(
+                serde_json::to_vec(&body).expect("json"),
+            )))
+            .expect("valid request");
+        let outcome = match spin_sdk::http::send(request).await {
+            Ok(response) if response.status().is_success() => {
+                if let Ok(kv) = store::open().await {
+                    let _ = kv.delete(&key).await;
+                }
+                "forwarded".to_string()
+            }
+            Ok(response) => format!("callback answered {}", response.status().as_u16()),
+            Err(e) => format!("callback unreachable: {e:?}"),
+        };
+        println!(
+            "{}",
+            serde_json::json!({"event": "govstack.reply_forward", "request": uid, "outcome": outcome})
+        );
+    });
 }

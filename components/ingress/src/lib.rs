@@ -49,6 +49,10 @@ async fn handle(req: Request) -> HttpResponse {
             Method::POST => govstack_email::send(req).await,
             _ => respond::method_not_allowed("POST"),
         },
+        ["callback", "email"] => match method {
+            Method::POST => govstack_email::callback(req).await,
+            _ => respond::method_not_allowed("POST"),
+        },
         ["status", "email"] => match method {
             Method::GET => govstack_email::status(req).await,
             _ => respond::method_not_allowed("GET"),

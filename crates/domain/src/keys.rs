@@ -34,3 +34,8 @@ pub fn idempotency(caller: &str, key_hash: &str) -> String {
 pub fn govstack_request(caller: &str, request_uid: &str) -> String {
     format!("govstack/request/{caller}/{request_uid}")
 }
+
+/// A reply to a GovStack email request, kept until it reaches the request's callback.
+pub fn govstack_reply(caller: &str, request_uid: &str, reply_id: &str) -> String {
+    format!("govstack/reply/{caller}/{request_uid}/{reply_id}")
+}
