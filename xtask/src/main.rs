@@ -154,8 +154,22 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// Installs the system packages the tests use, where missing and possible.
+/// Installs what the tests use, where missing and possible: Kannel from the system's
+/// packages, the OpenAPI validator from PyPI.
 fn ensure_test_tools() -> Result<()> {
+    let validator = Command::new("python3")
+        .args(["-c", "import openapi_spec_validator"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !validator {
+        run(Command::new("python3").args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "openapi-spec-validator==0.9.0",
+        ]))?;
+    }
     let kannel = Path::new("/usr/lib/kannel/test/fakesmsc").exists()
         && Path::new("/usr/sbin/bearerbox").exists();
     if kannel {

@@ -27,6 +27,19 @@ pub struct NewMessage {
     pub email: Option<EmailDetails>,
     pub reference: Option<String>,
     pub callback_url: Option<String>,
+    /// The calling system as the Information Mediator names it (`X-Road-Client` or
+    /// `X-GovStack-Client`), recorded in the audit log line of the acceptance.
+    pub client: Option<String>,
+}
+
+/// The Information Mediator's client header, if the request carries one.
+pub fn im_client(req: &spin_sdk::http::Request) -> Option<String> {
+    ["x-road-client", "x-govstack-client"]
+        .iter()
+        .find_map(|name| req.headers().get(*name))
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().chars().take(256).collect::<String>())
+        .filter(|v| !v.is_empty())
 }
 
 /// Asks policy-router how `channel` messages of this caller travel.
@@ -107,6 +120,7 @@ pub async fn persist(
             }
         }
     }
+    let client = message.client.clone();
     let now = store::now_ms();
     let record = MessageRecord {
         id: id.clone(),
@@ -131,7 +145,7 @@ pub async fn persist(
         .map_err(|e| unavailable("insert", e))?;
     println!(
         "{}",
-        serde_json::json!({"event": "message.accepted", "id": id.as_str(), "caller": caller.id, "cell": plan.cell})
+        serde_json::json!({"event": "message.accepted", "id": id.as_str(), "caller": caller.id, "client": client, "cell": plan.cell})
     );
     Ok(Persisted::New(id))
 }

@@ -89,6 +89,7 @@ pub async fn send(req: Request) -> HttpResponse {
 
 async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
     let caller = caller(&req).await?;
+    let client = accept::im_client(&req);
     let body = req.into_body().bytes().await.map_err(|_| {
         ApiError::new(
             ErrorCode::PayloadTooLarge,
@@ -139,6 +140,7 @@ async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
             email: Some(email),
             reference: Some(uid.clone()),
             callback_url: request.callback_uri.clone(),
+            client: client.clone(),
         };
         match accept::persist(&kv, &caller, &plan, &hashing_key, message, None).await? {
             Persisted::New(id) | Persisted::Existing(id) => ids.push(id),

@@ -25,6 +25,10 @@ use respond::{HttpResponse, error};
 use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
 
+/// The OpenAPI 3.1 description of everything this component serves, for the Information
+/// Mediator to publish. Kept beside the code; a test validates it and checks its routes.
+const OPENAPI: &str = include_str!("../openapi.json");
+
 #[http_service]
 async fn handle(req: Request) -> HttpResponse {
     let path = req.uri().path().to_string();
@@ -48,6 +52,10 @@ async fn handle(req: Request) -> HttpResponse {
         ["send", "email", "single" | "batch"] => match method {
             Method::POST => govstack_email::send(req).await,
             _ => respond::method_not_allowed("POST"),
+        },
+        ["openapi.json"] => match method {
+            Method::GET => respond::raw_json(200, OPENAPI),
+            _ => respond::method_not_allowed("GET"),
         },
         ["callback", "email"] => match method {
             Method::POST => govstack_email::callback(req).await,

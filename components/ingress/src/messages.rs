@@ -18,6 +18,7 @@ pub async fn create(caller: Caller, req: Request) -> HttpResponse {
 }
 
 async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiError> {
+    let client = accept::im_client(&req);
     let idempotency_key = match req.headers().get("idempotency-key") {
         Some(value) => {
             let value = value.to_str().map_err(|_| {
@@ -64,6 +65,7 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         email: None,
         reference: command.reference,
         callback_url: command.callback_url,
+        client,
     };
     let id = match accept::persist(
         &kv,

@@ -14,6 +14,15 @@ pub fn json(status: u16, body: &impl serde::Serialize) -> HttpResponse {
         .expect("static response parts are valid")
 }
 
+/// A response whose body is already JSON text.
+pub fn raw_json(status: u16, body: &'static str) -> HttpResponse {
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(FullBody::new(bytes::Bytes::from_static(body.as_bytes())))
+        .expect("static response parts are valid")
+}
+
 pub fn error(e: &ApiError) -> HttpResponse {
     http::Response::builder()
         .status(e.status())
