@@ -4,3 +4,4 @@
 pub mod gsm7;
 pub mod kannel;
 pub mod outbox;
+pub mod smtp;

@@ -1,0 +1,4 @@
+//! SMTP: the message text (`mime`) and the client protocol (`session`), both pure.
+
+pub mod mime;
+pub mod session;
