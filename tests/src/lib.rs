@@ -5,6 +5,7 @@ pub mod gateway;
 pub mod http;
 pub mod kannel;
 pub mod recorder;
+pub mod smtp;
 
 use std::path::PathBuf;
 

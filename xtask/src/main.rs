@@ -155,7 +155,7 @@ fn is_root() -> bool {
 }
 
 /// Installs what the tests use, where missing and possible: Kannel from the system's
-/// packages, the OpenAPI validator from PyPI.
+/// packages, the OpenAPI validator and the SMTP server (aiosmtpd) from PyPI.
 fn ensure_test_tools() -> Result<()> {
     let validator = Command::new("python3")
         .args(["-c", "import openapi_spec_validator"])

@@ -1,5 +1,5 @@
-//! sender-email: for now only the development outbox (`email_provider = "outbox"`); the
-//! SMTP and HTTP mail providers come with the email issue.
+//! sender-email: sends email through the provider chosen by the `email_provider` variable:
+//! `smtp` (any SMTP server or relay) or `outbox` (development).
 
 spin_sdk::wit_bindgen::generate!({
     path: "../../wit",
@@ -13,6 +13,8 @@ use govstack::messaging::types::{OutboundMessage, SendOutcome};
 use messaging_domain::providers::outbox;
 use messaging_domain::record::EmailDetails;
 
+mod smtp;
+
 struct SenderEmail;
 
 impl Guest for SenderEmail {
@@ -20,10 +22,15 @@ impl Guest for SenderEmail {
         let provider = spin_sdk::variables::get("email_provider")
             .await
             .unwrap_or_else(|_| "outbox".into());
-        if provider != "outbox" {
-            return SendOutcome::Deferred(format!(
-                "email_provider {provider:?} is not available yet"
-            ));
+        match provider.as_str() {
+            "outbox" => {}
+            "smtp" => {
+                return match smtp::config().await {
+                    Ok(config) => smtp::send(&message, &config),
+                    Err(e) => SendOutcome::Deferred(e),
+                };
+            }
+            other => return SendOutcome::Deferred(format!("unknown email_provider {other:?}")),
         }
         let details = message.email.as_ref().map(|e| EmailDetails {
             cc: e.cc.clone(),

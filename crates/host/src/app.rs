@@ -21,6 +21,7 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, GuestTaskId, Linker};
 use wasmtime::{Engine, Store, StoreContextMut, StoreLimitsBuilder};
+use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use wasmtime_wasi_http::WasiBody;
 use wasmtime_wasi_http::handler::{
@@ -310,6 +311,30 @@ impl Cell {
             wasi.preopened_dir(host, guest, perms)
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("mounting {} at {guest}", host.display()))?;
+        }
+        // Raw TCP (e.g. SMTP) only for components granted `tcp://host:port`, and only to
+        // those addresses; everything else stays without network beyond wasi:http.
+        if self.allowed.iter().any(HostPattern::grants_tcp) {
+            let allowed = self.allowed.clone();
+            wasi.allow_tcp(true).allow_ip_name_lookup(true).socket_addr_check(move |addr, usage| {
+                let allowed = allowed.clone();
+                Box::pin(async move {
+                    match usage {
+                        // connect() binds implicitly to the wildcard address first.
+                        SocketAddrUse::TcpBind => addr.ip().is_unspecified() && addr.port() == 0,
+                        SocketAddrUse::TcpConnect => {
+                            for pattern in allowed.iter() {
+                                if pattern.allows_tcp(addr).await {
+                                    return true;
+                                }
+                            }
+                            tracing::warn!(%addr, "TCP connection refused by allowed_outbound_hosts");
+                            false
+                        }
+                        _ => false,
+                    }
+                })
+            });
         }
         let state = HostState {
             wasi: wasi.build(),

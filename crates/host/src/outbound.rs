@@ -66,6 +66,36 @@ impl HostPattern {
     }
 }
 
+impl HostPattern {
+    /// Whether this pattern can grant raw TCP (`tcp://host:port`, or a `*` scheme).
+    pub fn grants_tcp(&self) -> bool {
+        self.scheme == "tcp" || self.scheme == "*"
+    }
+
+    /// Whether a TCP connection to `addr` is allowed. Host names in the pattern are
+    /// resolved at connection time, since components connect to addresses.
+    pub async fn allows_tcp(&self, addr: std::net::SocketAddr) -> bool {
+        if !self.grants_tcp() {
+            return false;
+        }
+        let port_ok = match self.port.as_deref() {
+            Some("*") => true,
+            Some(p) => p == addr.port().to_string(),
+            None => false,
+        };
+        if !port_ok {
+            return false;
+        }
+        if self.host == "*" || self.host == addr.ip().to_string() {
+            return true;
+        }
+        match tokio::net::lookup_host((self.host.as_str(), addr.port())).await {
+            Ok(mut resolved) => resolved.any(|a| a.ip() == addr.ip()),
+            Err(_) => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +156,26 @@ mod tests {
         ));
         assert!(allows("*://*:*", "https", "anything", Some(8443)));
         assert!(allows("http://localhost:*", "http", "localhost", Some(1)));
+    }
+
+    #[tokio::test]
+    async fn tcp_patterns_allow_only_their_address_and_port() {
+        let smtp = HostPattern::parse("tcp://127.0.0.1:2525").unwrap();
+        assert!(smtp.allows_tcp("127.0.0.1:2525".parse().unwrap()).await);
+        assert!(!smtp.allows_tcp("127.0.0.1:25".parse().unwrap()).await);
+        assert!(!smtp.allows_tcp("10.0.0.1:2525".parse().unwrap()).await);
+        assert!(
+            HostPattern::parse("tcp://localhost:2525")
+                .unwrap()
+                .allows_tcp("127.0.0.1:2525".parse().unwrap())
+                .await
+        );
+        assert!(
+            !HostPattern::parse("https://127.0.0.1:2525")
+                .unwrap()
+                .allows_tcp("127.0.0.1:2525".parse().unwrap())
+                .await
+        );
     }
 
     #[test]

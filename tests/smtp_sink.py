@@ -1,0 +1,78 @@
+"""A real SMTP server for the tests (aiosmtpd), recording every message it accepts.
+
+Usage: smtp_sink.py PORT DIR [--reject RCPT] [--tempfail] [--auth USER:PASSWORD]
+Each accepted message becomes DIR/<n>.json: {"mail_from", "rcpt_tos", "data" (base64 of
+the exact bytes received after DATA)}. --reject answers 550 to RCPT TO of that address;
+--tempfail answers 451 to every RCPT TO; --auth requires AUTH PLAIN/LOGIN with those
+credentials (without TLS, for loopback tests only).
+"""
+import argparse
+import asyncio
+import base64
+import json
+import os
+import signal
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+class Recorder:
+    def __init__(self, directory, reject, tempfail):
+        self.directory = directory
+        self.reject = reject
+        self.tempfail = tempfail
+        self.count = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.tempfail:
+            return "451 4.3.0 try again later"
+        if self.reject and address.lower() == self.reject.lower():
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        record = {
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": envelope.rcpt_tos,
+            "data": base64.b64encode(envelope.original_content).decode(),
+        }
+        path = os.path.join(self.directory, f"{self.count}.json")
+        with open(path + ".tmp", "w") as f:
+            json.dump(record, f)
+        os.rename(path + ".tmp", path)
+        return "250 2.0.0 queued"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("port", type=int)
+    parser.add_argument("directory")
+    parser.add_argument("--reject")
+    parser.add_argument("--tempfail", action="store_true")
+    parser.add_argument("--auth")
+    args = parser.parse_args()
+
+    kwargs = {}
+    if args.auth:
+        user, password = args.auth.split(":", 1)
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == user and auth_data.password.decode() == password
+            return AuthResult(success=ok)
+
+        kwargs = {"authenticator": authenticator, "auth_require_tls": False, "auth_required": True}
+    controller = Controller(Recorder(args.directory, args.reject, args.tempfail), hostname="127.0.0.1", port=args.port, **kwargs)
+    controller.start()
+    print("ready", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.new_event_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.run_until_complete(stop.wait())
+    controller.stop()
+
+
+if __name__ == "__main__":
+    main()
