@@ -1,5 +1,6 @@
 //! sender-email: sends email through the provider chosen by the `email_provider` variable:
-//! `smtp` (any SMTP server or relay) or `outbox` (development).
+//! `smtp` (any SMTP server or relay), `sendgrid` (SendGrid's v3 HTTP API) or `outbox`
+//! (development).
 
 spin_sdk::wit_bindgen::generate!({
     path: "../../wit",
@@ -13,6 +14,7 @@ use govstack::messaging::types::{OutboundMessage, SendOutcome};
 use messaging_domain::providers::outbox;
 use messaging_domain::record::EmailDetails;
 
+mod sendgrid;
 mod smtp;
 
 struct SenderEmail;
@@ -30,6 +32,7 @@ impl Guest for SenderEmail {
                     Err(e) => SendOutcome::Deferred(e),
                 };
             }
+            "sendgrid" => return sendgrid::send(&message).await,
             other => return SendOutcome::Deferred(format!("unknown email_provider {other:?}")),
         }
         let details = message.email.as_ref().map(|e| EmailDetails {

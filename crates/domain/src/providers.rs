@@ -4,4 +4,5 @@
 pub mod gsm7;
 pub mod kannel;
 pub mod outbox;
+pub mod sendgrid;
 pub mod smtp;

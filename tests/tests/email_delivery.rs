@@ -1,5 +1,6 @@
-//! Real email delivery: the gateway speaks SMTP to a real server on loopback (aiosmtpd),
-//! and the test reads what the server received, byte for byte.
+//! Real email delivery: SMTP to a real server on loopback (aiosmtpd), whose received
+//! envelope and text the tests read byte for byte, and SendGrid's HTTP API to a double that
+//! records its requests.
 
 use integration_tests::gateway::{Gateway, KEY};
 use integration_tests::http;
@@ -149,4 +150,91 @@ fn smtp_auth_is_used_when_configured() {
 
     // Refused credentials (535) defer rather than fail: see the session's unit tests
     // (aiosmtpd does not answer a wrong AUTH PLAIN promptly, so it is not exercised here).
+}
+
+fn gateway_on_sendgrid(double: &integration_tests::recorder::Recorder) -> Gateway {
+    Gateway::start_with(&[
+        ("email_provider", "sendgrid"),
+        ("sendgrid_url", &double.url),
+        ("sendgrid_api_key", "SG.test-key"),
+        ("smtp_from", "notifications@gateway.example.org"),
+        ("retry_base_ms", "500"),
+    ])
+}
+
+#[test]
+fn sendgrid_receives_its_documented_mail_send_request() {
+    let double = integration_tests::recorder::Recorder::start();
+    double.answer_with(202);
+    let gw = gateway_on_sendgrid(&double);
+    let body = json!({
+        "senderInfo": {"email": "clinic@health.example.org", "name": "Example Clinic", "replyTo": "desk@health.example.org"},
+        "recipientInfo": {"email": "patient@example.org", "emailCC": "guardian@example.org", "emailBCC": "auditor@example.org", "name": "Amina"},
+        "emailContent": {"encoding": "UTF-8", "title": "Your registration", "content": "Please come on Monday at 9:00."}
+    });
+    let r = http::request(
+        "POST",
+        &format!("{}/send/email/single", gw.base),
+        &[("apiKey", KEY), ("content-type", "application/json")],
+        Some(body.to_string().as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let got = integration_tests::wait_for(20, "SendGrid's request", || {
+        let got = double.received();
+        (!got.is_empty()).then_some(got)
+    });
+    assert_eq!(got[0].method, "POST");
+    assert_eq!(got[0].path, "/v3/mail/send");
+    assert_eq!(got[0].header("authorization"), Some("Bearer SG.test-key"));
+    let sent: serde_json::Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(
+        sent["personalizations"][0]["to"],
+        json!([{"email": "patient@example.org", "name": "Amina"}])
+    );
+    assert_eq!(
+        sent["personalizations"][0]["cc"],
+        json!([{"email": "guardian@example.org"}])
+    );
+    assert_eq!(
+        sent["personalizations"][0]["bcc"],
+        json!([{"email": "auditor@example.org"}])
+    );
+    assert_eq!(
+        sent["from"],
+        json!({"email": "clinic@health.example.org", "name": "Example Clinic"})
+    );
+    assert_eq!(
+        sent["reply_to"],
+        json!({"email": "desk@health.example.org"})
+    );
+    assert_eq!(
+        sent["content"],
+        json!([{"type": "text/plain", "value": "Please come on Monday at 9:00."}])
+    );
+    assert!(
+        sent["custom_args"]["gateway_message_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("msg_")
+    );
+}
+
+#[test]
+fn sendgrid_refusals_fail_and_its_outages_defer() {
+    let refusing = integration_tests::recorder::Recorder::start();
+    refusing.answer_with(400);
+    let gw = gateway_on_sendgrid(&refusing);
+    let id =
+        gw.accept(json!({"channel":"email","to":"amina@example.org","subject":"x","body":"x"}));
+    gw.wait_status(&id, "failed");
+
+    let down = integration_tests::recorder::Recorder::start();
+    down.answer_with(503);
+    let gw = gateway_on_sendgrid(&down);
+    let id =
+        gw.accept(json!({"channel":"email","to":"amina@example.org","subject":"x","body":"x"}));
+    integration_tests::wait_for(20, "two attempts", || {
+        (down.received().len() >= 2).then_some(())
+    });
+    assert_eq!(gw.status(KEY, &id).json()["status"], "queued");
 }
