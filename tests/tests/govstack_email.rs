@@ -19,6 +19,9 @@ fn single_body() -> Value {
     })
 }
 
+/// A refused request: what is wrong with it, its headers, its body.
+type BadCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>);
+
 fn post(gw: &Gateway, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
     let mut all = vec![("content-type", "application/json")];
     all.extend_from_slice(headers);
@@ -171,7 +174,7 @@ fn status_keys_are_the_names_as_sent() {
 fn invalid_input_answers_405_with_a_json_error_and_stores_nothing() {
     let gw = Gateway::start();
     let good = single_body().to_string();
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>)> = vec![
+    let cases: Vec<BadCase> = vec![
         ("no api key", vec![], good.clone().into_bytes()),
         ("empty body", vec![("apiKey", KEY)], Vec::new()),
         ("not JSON", vec![("apiKey", KEY)], b"{broken".to_vec()),
@@ -347,7 +350,7 @@ fn bad_replies_answer_405_and_change_nothing() {
     let gw = gateway_with_callbacks();
     let uid = request_with_callback(&gw, "http://127.0.0.1:9/unused");
     let good = json!({"meta": "m", "content": "aGVsbG8="}).to_string();
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>)> = vec![
+    let cases: Vec<BadCase> = vec![
         (
             "no api key",
             vec![("requestUid", &uid)],
