@@ -135,17 +135,22 @@ fn batch_recipients(encoded: &str) -> Result<Vec<EmailRecipient>, GovStackError>
         .collect()
 }
 
+/// The request body as a JSON object; an absent, empty or non-object body is refused.
+fn json_object(body: &[u8]) -> Result<Map<String, Value>, GovStackError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(refuse("the request body is missing"));
+    }
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(root)) => Ok(root),
+        Ok(_) => Err(refuse("the request body must be a JSON object")),
+        Err(_) => Err(refuse("the request body is not valid JSON")),
+    }
+}
+
 impl EmailRequest {
     /// Parses a send request body. Either recipient shape is accepted on either operation.
     pub fn parse(body: &[u8]) -> Result<EmailRequest, GovStackError> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Err(refuse("the request body is missing"));
-        }
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|_| refuse("the request body is not valid JSON"))?;
-        let root = value
-            .as_object()
-            .ok_or_else(|| refuse("the request body must be a JSON object"))?;
+        let root = &json_object(body)?;
 
         let callback_uri = object_field(root, &["callback", "callbackURI", "callbackUri"])
             .and_then(|c| string_field(c, &["URI", "uri", "Uri"]))
@@ -367,14 +372,7 @@ pub struct CallbackReply {
 
 impl CallbackReply {
     pub fn parse(body: &[u8]) -> Result<CallbackReply, GovStackError> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Err(refuse("the request body is missing"));
-        }
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|_| refuse("the request body is not valid JSON"))?;
-        let root = value
-            .as_object()
-            .ok_or_else(|| refuse("the request body must be a JSON object"))?;
+        let root = &json_object(body)?;
         let meta = string_field(root, &["meta"]).map(String::from);
         let encoded =
             string_field(root, &["content"]).ok_or_else(|| refuse("content is required"))?;
