@@ -21,6 +21,17 @@ fn gateway_on(smtp: &SmtpServer, extra: &[(&str, &str)]) -> Gateway {
     Gateway::start_with(&vars)
 }
 
+/// Sends a GovStack single email as the test caller and checks it was accepted.
+fn send_govstack_single(gw: &Gateway, body: &serde_json::Value) {
+    let r = http::request(
+        "POST",
+        &format!("{}/send/email/single", gw.base),
+        &[("apiKey", KEY), ("content-type", "application/json")],
+        Some(body.to_string().as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
 fn decode_body(received: &integration_tests::smtp::Received) -> String {
     use base64::Engine;
     let joined: String = received.body().split("\r\n").collect();
@@ -41,13 +52,7 @@ fn a_govstack_email_with_cc_and_bcc_arrives_with_the_right_envelope_and_headers(
         "recipientInfo": {"email": "patient@example.org", "emailCC": "guardian@example.org", "emailBCC": "auditor@example.org", "name": "Amina"},
         "emailContent": {"encoding": "UTF-8", "title": "Résultats prêts – 检查结果", "content": "Bonjour,\n.vos résultats sont prêts.\nÀ bientôt"}
     });
-    let r = http::request(
-        "POST",
-        &format!("{}/send/email/single", gw.base),
-        &[("apiKey", KEY), ("content-type", "application/json")],
-        Some(body.to_string().as_bytes()),
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
+    send_govstack_single(&gw, &body);
     let received = integration_tests::wait_for(20, "the SMTP server to receive the email", || {
         let got = smtp.received();
         (!got.is_empty()).then_some(got)
@@ -172,13 +177,7 @@ fn sendgrid_receives_its_documented_mail_send_request() {
         "recipientInfo": {"email": "patient@example.org", "emailCC": "guardian@example.org", "emailBCC": "auditor@example.org", "name": "Amina"},
         "emailContent": {"encoding": "UTF-8", "title": "Your registration", "content": "Please come on Monday at 9:00."}
     });
-    let r = http::request(
-        "POST",
-        &format!("{}/send/email/single", gw.base),
-        &[("apiKey", KEY), ("content-type", "application/json")],
-        Some(body.to_string().as_bytes()),
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
+    send_govstack_single(&gw, &body);
     let got = integration_tests::wait_for(20, "SendGrid's request", || {
         let got = double.received();
         (!got.is_empty()).then_some(got)

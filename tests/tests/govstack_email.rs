@@ -54,6 +54,16 @@ fn accepted_uid(response: &Response) -> String {
     uid
 }
 
+/// Sends the spec-shaped single email as the test caller; returns its requestUid.
+fn send_single(gw: &Gateway) -> String {
+    accepted_uid(&post(
+        gw,
+        "/send/email/single",
+        &[("apiKey", KEY)],
+        single_body().to_string().as_bytes(),
+    ))
+}
+
 fn wait_counts(gw: &Gateway, uid: &str, query: &str, expected: Value) {
     integration_tests::wait_for(20, &format!("status {expected}"), || {
         let r = status(gw, KEY, Some(uid), query);
@@ -64,12 +74,7 @@ fn wait_counts(gw: &Gateway, uid: &str, query: &str, expected: Value) {
 #[test]
 fn a_single_email_is_sent_with_cc_bcc_and_sender_and_counted_as_delivered() {
     let gw = Gateway::start();
-    let uid = accepted_uid(&post(
-        &gw,
-        "/send/email/single",
-        &[("apiKey", KEY)],
-        single_body().to_string().as_bytes(),
-    ));
+    let uid = send_single(&gw);
     wait_counts(
         &gw,
         &uid,
@@ -156,12 +161,7 @@ fn either_recipient_shape_and_every_callback_spelling_work_on_both_endpoints() {
 #[test]
 fn status_keys_are_the_names_as_sent() {
     let gw = Gateway::start();
-    let uid = accepted_uid(&post(
-        &gw,
-        "/send/email/single",
-        &[("apiKey", KEY)],
-        single_body().to_string().as_bytes(),
-    ));
+    let uid = send_single(&gw);
     wait_counts(
         &gw,
         &uid,
@@ -207,12 +207,7 @@ fn invalid_input_answers_405_with_a_json_error_and_stores_nothing() {
 #[test]
 fn status_requires_a_known_request_id_and_a_selection() {
     let gw = Gateway::start();
-    let uid = accepted_uid(&post(
-        &gw,
-        "/send/email/single",
-        &[("apiKey", KEY)],
-        single_body().to_string().as_bytes(),
-    ));
+    let uid = send_single(&gw);
     let missing_uid = status(&gw, KEY, None, "status=delivered");
     assert_eq!(
         (missing_uid.status, missing_uid.error_code().as_str()),
