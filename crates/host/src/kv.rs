@@ -40,21 +40,11 @@ impl KvStore {
     }
 
     pub fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT value FROM kv WHERE store = ?1 AND key = ?2")?;
-        Ok(stmt
-            .query_row(params![store, key], |row| row.get(0))
-            .optional()?)
+        read(&self.conn(), store, key)
     }
 
     pub fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<()> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "INSERT INTO kv (store, key, value) VALUES (?1, ?2, ?3)
-             ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
-        )?;
-        stmt.execute(params![store, key, value])?;
-        Ok(())
+        write(&self.conn(), store, key, value)
     }
 
     pub fn delete(&self, store: &str, key: &str) -> Result<()> {
@@ -99,29 +89,17 @@ impl KvStore {
         new: &[u8],
     ) -> Result<bool> {
         let conn = self.conn();
-        let current: Option<Vec<u8>> = conn
-            .prepare_cached("SELECT value FROM kv WHERE store = ?1 AND key = ?2")?
-            .query_row(params![store, key], |row| row.get(0))
-            .optional()?;
-        if current.as_deref() != expected {
+        if read(&conn, store, key)?.as_deref() != expected {
             return Ok(false);
         }
-        conn.prepare_cached(
-            "INSERT INTO kv (store, key, value) VALUES (?1, ?2, ?3)
-             ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
-        )?
-        .execute(params![store, key, new])?;
+        write(&conn, store, key, new)?;
         Ok(true)
     }
 
     /// Adds `delta` to the decimal integer stored at `key` (absent: 0) and returns the sum.
     pub fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64> {
         let conn = self.conn();
-        let current: Option<Vec<u8>> = conn
-            .prepare_cached("SELECT value FROM kv WHERE store = ?1 AND key = ?2")?
-            .query_row(params![store, key], |row| row.get(0))
-            .optional()?;
-        let current = match current {
+        let current = match read(&conn, store, key)? {
             None => 0,
             Some(bytes) => std::str::from_utf8(&bytes)
                 .ok()
@@ -131,11 +109,7 @@ impl KvStore {
         let sum = current
             .checked_add(delta)
             .ok_or_else(|| anyhow::anyhow!("increment overflows"))?;
-        conn.prepare_cached(
-            "INSERT INTO kv (store, key, value) VALUES (?1, ?2, ?3)
-             ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
-        )?
-        .execute(params![store, key, sum.to_string().as_bytes()])?;
+        write(&conn, store, key, sum.to_string().as_bytes())?;
         Ok(sum)
     }
 
@@ -147,6 +121,24 @@ impl KvStore {
             .collect::<Result<Vec<String>, _>>()?;
         Ok(keys)
     }
+}
+
+/// One value, on a connection the caller holds (so read-then-write stays atomic).
+fn read(conn: &Connection, store: &str, key: &str) -> Result<Option<Vec<u8>>> {
+    let mut stmt = conn.prepare_cached("SELECT value FROM kv WHERE store = ?1 AND key = ?2")?;
+    Ok(stmt
+        .query_row(params![store, key], |row| row.get(0))
+        .optional()?)
+}
+
+/// Inserts or replaces one value, on a connection the caller holds.
+fn write(conn: &Connection, store: &str, key: &str, value: &[u8]) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO kv (store, key, value) VALUES (?1, ?2, ?3)
+         ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![store, key, value])?;
+    Ok(())
 }
 
 #[cfg(test)]
