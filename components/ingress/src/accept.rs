@@ -32,16 +32,6 @@ pub struct NewMessage {
     pub client: Option<String>,
 }
 
-/// The Information Mediator's client header, if the request carries one.
-pub fn im_client(req: &spin_sdk::http::Request) -> Option<String> {
-    ["x-road-client", "x-govstack-client"]
-        .iter()
-        .find_map(|name| req.headers().get(*name))
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().chars().take(256).collect::<String>())
-        .filter(|v| !v.is_empty())
-}
-
 /// Asks policy-router how `channel` messages of this caller travel.
 pub async fn plan(
     caller: &Caller,

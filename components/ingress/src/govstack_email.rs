@@ -10,7 +10,8 @@
 //! (Retries of failed forwards and `GET /v1/inbound` come with two-way messaging.)
 
 use crate::accept::{self, NewMessage, Persisted, unavailable};
-use crate::govstack::messaging::auth::{self, Credentials, Refusal};
+use crate::credentials;
+use crate::govstack::messaging::auth::{self, Refusal};
 use crate::govstack::messaging::types::Caller;
 use crate::respond::{HttpResponse, error, json};
 use message_store as store;
@@ -30,47 +31,25 @@ fn invalid_input(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidInput, message)
 }
 
-fn header<'a>(req: &'a Request, names: &[&str]) -> Option<&'a str> {
-    names
-        .iter()
-        .find_map(|n| req.headers().get(*n))
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-}
-
 /// The caller, from `apiKey` / `api_key` (or a Bearer token). A missing key is the spec's
 /// invalid input (405); a wrong one is refused as unauthenticated (401).
 async fn caller(req: &Request) -> Result<Caller, ApiError> {
-    let bearer = header(req, &["authorization"])
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let Some(key) = header(req, &["apikey", "api_key"]).or(bearer) else {
+    let Some(key) = credentials::api_key_header(req).or_else(|| credentials::bearer(req)) else {
         return Err(invalid_input("the apiKey header is required"));
     };
-    let im_client = header(req, &["x-road-client", "x-govstack-client"]).map(String::from);
-    auth::authenticate(Credentials {
-        api_key: Some(key.to_string()),
-        im_client,
-    })
-    .await
-    .map_err(|r| match r {
-        Refusal::MissingCredentials => invalid_input("the apiKey header is required"),
-        Refusal::InvalidCredentials => {
-            ApiError::new(ErrorCode::Unauthorized, "the apiKey is not valid")
-        }
-        Refusal::Unavailable(reason) => {
-            eprintln!("auth-check unavailable: {reason}");
-            ApiError::new(
-                ErrorCode::Unavailable,
-                "authentication is unavailable, try again later",
-            )
-        }
-    })
+    auth::authenticate(credentials::credentials(req, Some(key)))
+        .await
+        .map_err(|r| match r {
+            Refusal::MissingCredentials => invalid_input("the apiKey header is required"),
+            Refusal::InvalidCredentials => {
+                ApiError::new(ErrorCode::Unauthorized, "the apiKey is not valid")
+            }
+            Refusal::Unavailable(reason) => credentials::auth_unavailable(&reason),
+        })
 }
 
 fn request_uid_header(req: &Request) -> Result<String, ApiError> {
-    let uid = header(req, &["requestuid"])
+    let uid = credentials::header(req, &["requestuid"])
         .ok_or_else(|| invalid_input("the requestUid header is required"))?;
     if !is_request_uid(uid) {
         return Err(invalid_input("unknown requestUid"));
@@ -89,7 +68,7 @@ pub async fn send(req: Request) -> HttpResponse {
 
 async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
     let caller = caller(&req).await?;
-    let client = accept::im_client(&req);
+    let client = credentials::im_client(&req);
     let body = req.into_body().bytes().await.map_err(|_| {
         ApiError::new(
             ErrorCode::PayloadTooLarge,

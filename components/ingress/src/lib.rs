@@ -13,12 +13,13 @@ spin_sdk::wit_bindgen::generate!({
 });
 
 mod accept;
+mod credentials;
 mod govstack_email;
 mod idempotency;
 mod messages;
 mod respond;
 
-use govstack::messaging::auth::{self, Credentials, Refusal};
+use govstack::messaging::auth::{self, Refusal};
 use govstack::messaging::types::Caller;
 use messaging_domain::{ApiError, ErrorCode};
 use respond::{HttpResponse, error};
@@ -69,25 +70,10 @@ async fn handle(req: Request) -> HttpResponse {
     }
 }
 
-fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-}
-
 /// Reads the credentials from the headers the API documents and asks auth-check.
 async fn authenticate(req: &Request) -> Result<Caller, ApiError> {
-    let bearer =
-        header(req, "authorization").and_then(|v| v.strip_prefix("Bearer ").map(str::trim));
-    let api_key = bearer
-        .or_else(|| header(req, "apikey"))
-        .or_else(|| header(req, "api_key"));
-    let im_client = header(req, "x-road-client").or_else(|| header(req, "x-govstack-client"));
-    let credentials = Credentials {
-        api_key: api_key.map(String::from),
-        im_client: im_client.map(String::from),
-    };
+    let api_key = credentials::bearer(req).or_else(|| credentials::api_key_header(req));
+    let credentials = credentials::credentials(req, api_key);
     auth::authenticate(credentials)
         .await
         .map_err(|refusal| match refusal {
@@ -98,12 +84,6 @@ async fn authenticate(req: &Request) -> Result<Caller, ApiError> {
             Refusal::InvalidCredentials => {
                 ApiError::new(ErrorCode::Unauthorized, "the credentials are not valid")
             }
-            Refusal::Unavailable(reason) => {
-                eprintln!("auth-check unavailable: {reason}");
-                ApiError::new(
-                    ErrorCode::Unavailable,
-                    "authentication is unavailable, try again later",
-                )
-            }
+            Refusal::Unavailable(reason) => credentials::auth_unavailable(&reason),
         })
 }

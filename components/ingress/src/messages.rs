@@ -18,7 +18,7 @@ pub async fn create(caller: Caller, req: Request) -> HttpResponse {
 }
 
 async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiError> {
-    let client = accept::im_client(&req);
+    let client = crate::credentials::im_client(&req);
     let idempotency_key = match req.headers().get("idempotency-key") {
         Some(value) => {
             let value = value.to_str().map_err(|_| {
