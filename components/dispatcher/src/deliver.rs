@@ -95,7 +95,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
         return Ok(Outcome::Skipped);
     }
     let reached = store::history(&kv, id).await?;
-    if Status::current(&reached).is_none_or(|s| s.is_final() || s == Status::Sent) {
+    if Status::current(&reached).is_none_or(|s| !s.awaits_sending()) {
         store::clear_pending(cell, id).await?;
         return Ok(Outcome::Skipped);
     }
@@ -111,9 +111,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
     }
     // Another attempt may have sent the message and released its claim between our first
     // look and our claim: look again now that the message is ours.
-    if Status::current(&store::history(&kv, id).await?)
-        .is_none_or(|s| s.is_final() || s == Status::Sent)
-    {
+    if Status::current(&store::history(&kv, id).await?).is_none_or(|s| !s.awaits_sending()) {
         kv.delete(keys::claim(id)).await?;
         return Ok(Outcome::Skipped);
     }

@@ -175,7 +175,7 @@ async fn try_status(req: Request) -> Result<HttpResponse, ApiError> {
         let Some(current) = Status::current(&reached) else {
             continue;
         };
-        let deferred = if current.is_final() || current == Status::Sent {
+        let deferred = if !current.awaits_sending() {
             false
         } else {
             let cell = store::record(&kv, id)

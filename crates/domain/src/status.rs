@@ -49,6 +49,11 @@ impl Status {
         matches!(self, Status::Delivered | Status::Failed | Status::Expired)
     }
 
+    /// Whether a provider has yet to take the message: neither sent nor settled.
+    pub fn awaits_sending(self) -> bool {
+        matches!(self, Status::Accepted | Status::Queued)
+    }
+
     /// The current status given every status reached: the first final one reached wins
     /// (a late `failed` receipt cannot undo `delivered`), otherwise the furthest along.
     pub fn current(reached: &[(Status, u64)]) -> Option<Status> {
@@ -81,6 +86,13 @@ mod tests {
             Status::current(&[(Queued, 1), (Delivered, 2), (Sent, 3)]),
             Some(Delivered)
         );
+    }
+
+    #[test]
+    fn only_accepted_and_queued_await_sending() {
+        for s in Status::ALL {
+            assert_eq!(s.awaits_sending(), !(s.is_final() || s == Sent), "{s:?}");
+        }
     }
 
     #[test]
