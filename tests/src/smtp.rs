@@ -16,6 +16,8 @@ pub struct SmtpServer {
 pub struct Received {
     pub mail_from: String,
     pub rcpt_tos: Vec<String>,
+    /// The TLS version the message came over (`TLSv1.3`), or `None` for plain text.
+    pub tls: Option<String>,
     /// The message text exactly as sent after DATA (dot-stuffing removed).
     pub data: String,
 }
@@ -37,7 +39,8 @@ impl Received {
 }
 
 impl SmtpServer {
-    /// Starts the server; `extra` are smtp_sink.py options (`--reject`, `--tempfail`, `--auth`).
+    /// Starts the server; `extra` are smtp_sink.py options (`--reject`, `--tempfail`,
+    /// `--auth`, `--tls CERT KEY`, `--require-tls`, `--implicit`).
     pub fn start(extra: &[&str]) -> SmtpServer {
         let port = free_port();
         let dir = tempfile::tempdir().unwrap();
@@ -90,6 +93,7 @@ impl SmtpServer {
                         .iter()
                         .map(|r| r.as_str().unwrap().to_string())
                         .collect(),
+                    tls: v["tls"].as_str().map(String::from),
                     data: String::from_utf8(data).unwrap(),
                 }
             })
@@ -104,5 +108,57 @@ impl Drop for SmtpServer {
             .arg(self.child.id().to_string())
             .status();
         let _ = self.child.wait();
+    }
+}
+
+/// A private certificate authority and a server certificate it signed for 127.0.0.1, as a
+/// government relay behind a private CA would have; files in PEM for the SMTP server.
+pub struct TestCertificates {
+    pub ca_pem: String,
+    pub cert_path: std::path::PathBuf,
+    pub key_path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TestCertificates {
+    pub fn new() -> TestCertificates {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Test Relay CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let server_key = KeyPair::generate().unwrap();
+        let server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".into()])
+            .unwrap()
+            .signed_by(&server_key, &ca)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cert_path = dir.path().join("server.pem");
+        let key_path = dir.path().join("server.key");
+        std::fs::write(&cert_path, server.pem()).unwrap();
+        std::fs::write(&key_path, server_key.serialize_pem()).unwrap();
+        TestCertificates {
+            ca_pem: ca.pem(),
+            cert_path,
+            key_path,
+            _dir: dir,
+        }
+    }
+
+    /// The smtp_sink.py options that serve this certificate.
+    pub fn sink_options(&self) -> Vec<String> {
+        vec![
+            "--tls".into(),
+            self.cert_path.display().to_string(),
+            self.key_path.display().to_string(),
+        ]
+    }
+}
+
+impl Default for TestCertificates {
+    fn default() -> Self {
+        Self::new()
     }
 }

@@ -4,7 +4,7 @@
 
 use integration_tests::gateway::{Gateway, KEY};
 use integration_tests::http;
-use integration_tests::smtp::SmtpServer;
+use integration_tests::smtp::{SmtpServer, TestCertificates};
 use serde_json::json;
 
 fn gateway_on(smtp: &SmtpServer, extra: &[(&str, &str)]) -> Gateway {
@@ -126,6 +126,12 @@ fn a_permanent_refusal_bounces_and_a_temporary_one_is_retried() {
         gw.accept(json!({"channel":"email","to":"nobody@example.org","subject":"x","body":"x"}));
     gw.wait_status(&id, "failed");
     assert!(smtp.received().is_empty());
+    let logs = gw.logs();
+    assert!(logs.contains("dispatch.failed") && logs.contains("550"));
+    assert!(
+        !logs.contains("nobody@example.org"),
+        "the server's reply quoted the address; the log must not"
+    );
 
     let busy = SmtpServer::start(&["--tempfail"]);
     let gw = gateway_on(&busy, &[]);
@@ -155,6 +161,84 @@ fn smtp_auth_is_used_when_configured() {
 
     // Refused credentials (535) defer rather than fail: see the session's unit tests
     // (aiosmtpd does not answer a wrong AUTH PLAIN promptly, so it is not exercised here).
+}
+
+fn tls_server(certs: &TestCertificates, extra: &[&str]) -> SmtpServer {
+    let mut options = certs.sink_options();
+    options.extend(extra.iter().map(|o| o.to_string()));
+    SmtpServer::start(&options.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+#[test]
+fn starttls_is_used_where_offered_and_auth_travels_inside_it() {
+    let certs = TestCertificates::new();
+    // The server refuses MAIL before STARTTLS and AUTH outside TLS.
+    let smtp = tls_server(&certs, &["--require-tls", "--auth", "gateway:s3cret"]);
+    let gw = gateway_on(
+        &smtp,
+        &[
+            ("smtp_tls_ca", &certs.ca_pem),
+            ("smtp_username", "gateway"),
+            ("smtp_password", "s3cret"),
+        ],
+    );
+    let id = gw.accept(
+        json!({"channel":"email","to":"amina@example.org","subject":"Over TLS","body":"Sealed"}),
+    );
+    gw.wait_status(&id, "sent");
+    let mail = &smtp.received()[0];
+    assert!(
+        mail.tls.as_deref().is_some_and(|v| v.starts_with("TLSv1.")),
+        "the message came over TLS: {:?}",
+        mail.tls
+    );
+    assert_eq!(mail.header("Subject").as_deref(), Some("Over TLS"));
+}
+
+#[test]
+fn implicit_tls_speaks_tls_from_the_first_byte() {
+    let certs = TestCertificates::new();
+    let smtp = tls_server(&certs, &["--implicit"]);
+    let gw = gateway_on(
+        &smtp,
+        &[("smtp_tls", "implicit"), ("smtp_tls_ca", &certs.ca_pem)],
+    );
+    let id =
+        gw.accept(json!({"channel":"email","to":"amina@example.org","subject":"x","body":"x"}));
+    gw.wait_status(&id, "sent");
+    assert!(smtp.received()[0].tls.is_some());
+}
+
+#[test]
+fn an_untrusted_certificate_or_missing_starttls_keeps_the_message_waiting_unsent() {
+    // The server's CA is not trusted: the handshake fails before a byte of the message
+    // leaves, and the opportunistic policy does not fall back to plain text.
+    let certs = TestCertificates::new();
+    let smtp = tls_server(&certs, &[]);
+    let gw = gateway_on(&smtp, &[]);
+    let id =
+        gw.accept(json!({"channel":"email","to":"amina@example.org","subject":"x","body":"x"}));
+    integration_tests::wait_for(20, "a deferred attempt", || {
+        gw.logs().contains("dispatch.deferred").then_some(())
+    });
+    assert!(
+        gw.logs().contains("certificate"),
+        "the reason names the certificate"
+    );
+    assert_eq!(gw.status(KEY, &id).json()["status"], "queued");
+    assert!(smtp.received().is_empty());
+    assert!(gw.holds_payload(), "kept for a retry once TLS is fixed");
+
+    // TLS required, but the server offers no STARTTLS.
+    let plain = SmtpServer::start(&[]);
+    let gw = gateway_on(&plain, &[("smtp_tls", "required")]);
+    let id =
+        gw.accept(json!({"channel":"email","to":"amina@example.org","subject":"x","body":"x"}));
+    integration_tests::wait_for(20, "a deferred attempt", || {
+        gw.logs().contains("dispatch.deferred").then_some(())
+    });
+    assert_eq!(gw.status(KEY, &id).json()["status"], "queued");
+    assert!(plain.received().is_empty());
 }
 
 fn gateway_on_sendgrid(double: &integration_tests::recorder::Recorder) -> Gateway {

@@ -65,6 +65,11 @@ fn ensure_wasm_target() -> Result<()> {
 
 fn build(release_host: bool) -> Result<PathBuf> {
     ensure_wasm_target()?;
+    if !has_clang() {
+        bail!(
+            "clang is missing: it compiles ring (TLS in sender-email) for wasm32; install the Debian package clang"
+        );
+    }
     let mut components = cargo();
     components.args(["build", "--target", WASM_TARGET, "--release"]);
     for c in COMPONENTS {
@@ -170,25 +175,54 @@ fn ensure_test_tools() -> Result<()> {
             "openapi-spec-validator==0.9.0",
         ]))?;
     }
-    let kannel = Path::new("/usr/lib/kannel/test/fakesmsc").exists()
-        && Path::new("/usr/sbin/bearerbox").exists();
-    if kannel {
+    let missing = missing_system_packages();
+    if missing.is_empty() {
         return Ok(());
     }
     if !is_root() {
-        bail!("Kannel is missing: install the Debian packages kannel and kannel-extras");
+        bail!(
+            "missing system packages: install {} (Debian)",
+            missing.join(" ")
+        );
     }
     run(Command::new("apt-get").arg("update").arg("-q"))?;
     run(Command::new("apt-get")
-        .args([
-            "install",
-            "-y",
-            "-q",
-            "--no-install-recommends",
-            "kannel",
-            "kannel-extras",
-        ])
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(&missing)
         .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+/// The Debian packages the build and the tests need that are not installed: Kannel for the
+/// real SMS path, and clang with llvm, which compile ring's C for wasm32 (TLS in
+/// sender-email).
+fn missing_system_packages() -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    if !Path::new("/usr/sbin/bearerbox").exists() {
+        missing.push("kannel");
+    }
+    if !Path::new("/usr/lib/kannel/test/fakesmsc").exists() {
+        missing.push("kannel-extras");
+    }
+    if !has_clang() {
+        missing.push("clang");
+    }
+    // clang alone (without its recommended packages) has no llvm-ar to archive wasm objects.
+    if !has_tool("llvm-ar") {
+        missing.push("llvm");
+    }
+    missing
+}
+
+fn has_clang() -> bool {
+    has_tool("clang")
+}
+
+fn has_tool(name: &str) -> bool {
+    Command::new(name)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 fn test(args: &[String]) -> Result<()> {

@@ -6,6 +6,7 @@ use crate::govstack::messaging::types::{
 };
 use message_store::{self as store, PendingEntry, Swap, now_ms};
 use messaging_domain::hashing::keyed_hash;
+use messaging_domain::redact::provider_reason;
 use messaging_domain::retry::backoff_ms;
 use messaging_domain::{Channel, MessageId, Status, keys};
 use spin_sdk::key_value::Store;
@@ -163,13 +164,13 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
             )
             .await?;
             kv.delete(keys::claim(id)).await?;
-            log("dispatch.deferred", id, &reason);
+            log("dispatch.deferred", id, &provider_reason(&reason));
             Outcome::Deferred
         }
         SendOutcome::Rejected(reason) => {
             store::reach(&kv, id, Status::Failed).await?;
             settle(&kv, cell, id).await?;
-            log("dispatch.failed", id, &reason);
+            log("dispatch.failed", id, &provider_reason(&reason));
             Outcome::Failed
         }
     };

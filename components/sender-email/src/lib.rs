@@ -16,6 +16,7 @@ use messaging_domain::record::EmailDetails;
 
 mod sendgrid;
 mod smtp;
+mod tls;
 
 struct SenderEmail;
 

@@ -1,10 +1,14 @@
 //! The SMTP adapter: one connection per message, driven by the pure session in
 //! `messaging_domain::providers::smtp`. The component only moves bytes (wasi:sockets through
-//! std's TcpStream); the protocol and the message text are tested natively.
+//! std's TcpStream, TLS through `crate::tls`); the protocol and the message text are tested
+//! natively.
 
 use crate::govstack::messaging::types::{OutboundMessage, SendOutcome};
+use crate::tls::{self, Transport};
 use messaging_domain::providers::smtp::mime::{self, Mail};
-use messaging_domain::providers::smtp::session::{Outcome, Session, Settings, Step, parse_reply};
+use messaging_domain::providers::smtp::session::{
+    Outcome, Session, Settings, Step, TlsPolicy, parse_reply,
+};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
@@ -14,7 +18,9 @@ pub struct SmtpConfig {
     pub helo: String,
     pub from: String,
     pub auth: Option<(String, String)>,
-    pub require_tls: bool,
+    pub tls: TlsPolicy,
+    /// Extra trusted certificates (PEM), for relays signed by a private CA.
+    pub tls_ca_pem: String,
 }
 
 pub async fn config() -> Result<SmtpConfig, String> {
@@ -38,7 +44,8 @@ pub async fn config() -> Result<SmtpConfig, String> {
             .unwrap_or_else(|_| "localhost".into()),
         from: var("smtp_from").await?,
         auth: (!username.is_empty()).then_some((username, password)),
-        require_tls: var("smtp_require_tls").await.is_ok_and(|v| v == "true"),
+        tls: TlsPolicy::parse(&var("smtp_tls").await.unwrap_or_default())?,
+        tls_ca_pem: var("smtp_tls_ca").await.unwrap_or_default(),
     })
 }
 
@@ -76,7 +83,7 @@ pub fn send(message: &OutboundMessage, config: &SmtpConfig) -> SendOutcome {
     let settings = Settings {
         helo: config.helo.clone(),
         auth: config.auth.clone(),
-        require_tls: config.require_tls,
+        tls: config.tls,
     };
     let session = Session::new(settings, &from, recipients, &text);
     match converse(session, config) {
@@ -89,12 +96,21 @@ pub fn send(message: &OutboundMessage, config: &SmtpConfig) -> SendOutcome {
 }
 
 fn converse(mut session: Session, config: &SmtpConfig) -> Result<Outcome, String> {
-    let mut stream = TcpStream::connect((config.host.as_str(), config.port))
+    let tcp = TcpStream::connect((config.host.as_str(), config.port))
         .map_err(|e| format!("smtp connect {}:{}: {}", config.host, config.port, e.kind()))?;
     // A server that stops answering must not hold the delivery cell: give up and retry
     // later. (Where the platform cannot set the timeout, the host's request deadline still
     // ends the attempt.)
-    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(30)));
+    let _ = tcp.set_read_timeout(Some(std::time::Duration::from_secs(30)));
+    let tls_config = match config.tls {
+        TlsPolicy::Off => None,
+        _ => Some(tls::client_config(&config.tls_ca_pem)?),
+    };
+    let mut stream = Transport::Plain(tcp);
+    if config.tls == TlsPolicy::Implicit {
+        let tls_config = tls_config.clone().expect("built for every policy but off");
+        stream = stream.into_tls(&config.host, tls_config)?;
+    }
     let mut buf = Vec::new();
     loop {
         let reply = loop {
@@ -115,10 +131,27 @@ fn converse(mut session: Session, config: &SmtpConfig) -> Result<Outcome, String
         match session.on_reply(&reply) {
             Step::Write(bytes) => stream
                 .write_all(&bytes)
+                .and_then(|()| stream.flush())
                 .map_err(|e| format!("smtp write: {}", e.kind()))?,
+            Step::StartTls(ehlo) => {
+                // Bytes that arrived after the 220 were sent before TLS by someone who
+                // could be anyone on the path (RFC 3207 and CVE-2011-0411): refuse them.
+                if !buf.is_empty() {
+                    return Err("smtp: the server sent data before the TLS handshake".into());
+                }
+                let tls_config = tls_config
+                    .clone()
+                    .expect("STARTTLS only when TLS is wanted");
+                stream = stream.into_tls(&config.host, tls_config)?;
+                stream
+                    .write_all(&ehlo)
+                    .and_then(|()| stream.flush())
+                    .map_err(|e| format!("smtp write: {}", e.kind()))?;
+            }
             Step::Finish(bytes, outcome) => {
                 // QUIT is a courtesy; its failure changes nothing.
                 let _ = stream.write_all(&bytes);
+                let _ = stream.flush();
                 return Ok(outcome);
             }
         }

@@ -16,6 +16,7 @@ pub mod message_id;
 pub mod policy;
 pub mod providers;
 pub mod record;
+pub mod redact;
 pub mod retry;
 pub mod status;
 

@@ -2,10 +2,11 @@
 //! replies and answers with the next thing to write, so the protocol is tested without a
 //! network and the component only moves bytes.
 //!
-//! EHLO, optional AUTH PLAIN, MAIL FROM, one RCPT TO per envelope recipient (To, Cc and
-//! Bcc), DATA with dot-stuffing, QUIT. Reply classes decide the outcome: 2xx/3xx go on, 4xx
-//! is a temporary failure (deferred, retried), 5xx a permanent one (bounced). STARTTLS is
-//! not implemented yet: when TLS is required the session stops, deferred, with that reason.
+//! EHLO, STARTTLS (RFC 3207) and a second EHLO when the policy asks for it, optional AUTH
+//! PLAIN, MAIL FROM, one RCPT TO per envelope recipient (To, Cc and Bcc), DATA with
+//! dot-stuffing, QUIT. Reply classes decide the outcome: 2xx/3xx go on, 4xx is a temporary
+//! failure (deferred, retried), 5xx a permanent one (bounced). The TLS handshake itself is
+//! the caller's: the session only says when ([`Step::StartTls`]).
 
 use base64::Engine;
 
@@ -65,8 +66,41 @@ pub enum Outcome {
 pub enum Step {
     /// Write these bytes to the server, then read the next reply.
     Write(Vec<u8>),
+    /// The server agreed to STARTTLS: discard anything already read, run the TLS handshake
+    /// on the connection, then write these bytes (the second EHLO) over TLS.
+    StartTls(Vec<u8>),
     /// Write these bytes (possibly none) and close: the session is over.
     Finish(Vec<u8>, Outcome),
+}
+
+/// When the connection to the SMTP server is encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsPolicy {
+    /// Plain text throughout (a relay on the same machine).
+    Off,
+    /// STARTTLS where the server offers it, plain text where it does not. A server that
+    /// offers STARTTLS but fails the handshake or the certificate check is not fallen back
+    /// from: the attempt is deferred, so a downgrade cannot be forced by breaking TLS.
+    Opportunistic,
+    /// STARTTLS or nothing: a server that does not offer it, or refuses it, gets no message.
+    Required,
+    /// TLS from the first byte (SMTPS, port 465): the caller connects with TLS.
+    Implicit,
+}
+
+impl TlsPolicy {
+    /// Parses the `smtp_tls` setting: `off`, `starttls`, `required` or `implicit`.
+    pub fn parse(value: &str) -> Result<TlsPolicy, String> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "off" => Ok(TlsPolicy::Off),
+            "" | "starttls" => Ok(TlsPolicy::Opportunistic),
+            "required" => Ok(TlsPolicy::Required),
+            "implicit" => Ok(TlsPolicy::Implicit),
+            other => Err(format!(
+                "smtp_tls is {other:?}; expected off, starttls, required or implicit"
+            )),
+        }
+    }
 }
 
 pub struct Settings {
@@ -74,14 +108,15 @@ pub struct Settings {
     pub helo: String,
     /// AUTH PLAIN credentials, if the server needs them.
     pub auth: Option<(String, String)>,
-    /// Refuse to send without TLS.
-    pub require_tls: bool,
+    /// When to encrypt.
+    pub tls: TlsPolicy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Greeting,
     Ehlo,
+    StartTls,
     Auth,
     MailFrom,
     RcptTo(usize),
@@ -96,6 +131,8 @@ pub struct Session {
     recipients: Vec<String>,
     data: Vec<u8>,
     state: State,
+    /// The connection is encrypted (after STARTTLS, or from the start with implicit TLS).
+    secured: bool,
 }
 
 /// Prepares message text for DATA: CRLF line endings, leading dots doubled, and the
@@ -123,12 +160,14 @@ fn line(s: String) -> Vec<u8> {
 
 impl Session {
     pub fn new(settings: Settings, from: &str, recipients: Vec<String>, text: &str) -> Session {
+        let secured = settings.tls == TlsPolicy::Implicit;
         Session {
             settings,
             from: from.to_string(),
             recipients,
             data: dot_stuff(text),
             state: State::Greeting,
+            secured,
         }
     }
 
@@ -140,6 +179,19 @@ impl Session {
             Outcome::Deferred(reason)
         };
         Step::Finish(line("QUIT".into()), outcome)
+    }
+
+    /// After the (last) EHLO: AUTH if configured, else straight to MAIL FROM.
+    fn authenticate(&mut self) -> Step {
+        match &self.settings.auth {
+            Some((user, password)) => {
+                let token = base64::engine::general_purpose::STANDARD
+                    .encode(format!("\0{user}\0{password}"));
+                self.state = State::Auth;
+                Step::Write(line(format!("AUTH PLAIN {token}")))
+            }
+            None => self.mail_from(),
+        }
     }
 
     fn mail_from(&mut self) -> Step {
@@ -163,33 +215,40 @@ impl Session {
             ),
             State::Greeting => self.fail(reply, "greeting"),
             State::Ehlo => {
-                let offers = |word: &str| {
-                    reply
-                        .lines
-                        .iter()
-                        .any(|l| l.to_ascii_uppercase().split_whitespace().next() == Some(word))
-                };
-                if self.settings.require_tls {
-                    let why = if offers("STARTTLS") {
-                        "STARTTLS is not supported by this sender yet"
-                    } else {
-                        "the server offers no STARTTLS"
-                    };
+                let offers_starttls = reply
+                    .lines
+                    .iter()
+                    .any(|l| l.trim().eq_ignore_ascii_case("STARTTLS"));
+                let wants_tls = matches!(
+                    self.settings.tls,
+                    TlsPolicy::Opportunistic | TlsPolicy::Required
+                );
+                if !self.secured && wants_tls && offers_starttls {
+                    self.state = State::StartTls;
+                    return Step::Write(line("STARTTLS".into()));
+                }
+                if !self.secured && self.settings.tls == TlsPolicy::Required {
                     return Step::Finish(
                         line("QUIT".into()),
-                        Outcome::Deferred(format!("smtp: TLS required, but {why}")),
+                        Outcome::Deferred(
+                            "smtp: TLS required, but the server offers no STARTTLS".into(),
+                        ),
                     );
                 }
-                match &self.settings.auth {
-                    Some((user, password)) => {
-                        let token = base64::engine::general_purpose::STANDARD
-                            .encode(format!("\0{user}\0{password}"));
-                        self.state = State::Auth;
-                        Step::Write(line(format!("AUTH PLAIN {token}")))
-                    }
-                    None => self.mail_from(),
-                }
+                self.authenticate()
             }
+            State::StartTls if reply.code == 220 => {
+                self.secured = true;
+                // RFC 3207 4.2: forget everything learnt before TLS and greet again.
+                self.state = State::Ehlo;
+                Step::StartTls(line(format!("EHLO {}", self.settings.helo)))
+            }
+            State::StartTls if self.settings.tls == TlsPolicy::Required => Step::Finish(
+                line("QUIT".into()),
+                Outcome::Deferred(format!("smtp STARTTLS: {} {}", reply.code, reply.text())),
+            ),
+            // Offered but refused (454): the opportunistic policy goes on in plain text.
+            State::StartTls => self.authenticate(),
             // Wrong credentials are a configuration problem: defer, so messages survive a fix.
             State::Auth if !ok => Step::Finish(
                 line("QUIT".into()),
@@ -239,12 +298,31 @@ mod tests {
         }
     }
 
-    fn settings(auth: bool, tls: bool) -> Settings {
+    fn settings(auth: bool, tls: TlsPolicy) -> Settings {
         Settings {
             helo: "gateway.example.org".into(),
             auth: auth.then(|| ("user".into(), "secret".into())),
-            require_tls: tls,
+            tls,
         }
+    }
+
+    fn ehlo(keywords: &[&str]) -> Reply {
+        Reply {
+            code: 250,
+            lines: std::iter::once("mx.example.org")
+                .chain(keywords.iter().copied())
+                .map(String::from)
+                .collect(),
+        }
+    }
+
+    fn session(auth: bool, tls: TlsPolicy) -> Session {
+        Session::new(
+            settings(auth, tls),
+            "gw@example.org",
+            vec!["to@example.org".into()],
+            "x\r\n",
+        )
     }
 
     fn written(step: Step) -> String {
@@ -262,7 +340,7 @@ mod tests {
             "bcc@example.org".into(),
         ];
         let mut s = Session::new(
-            settings(true, false),
+            settings(true, TlsPolicy::Opportunistic),
             "gw@example.org",
             rcpts,
             "Subject: x\r\n\r\n.hidden\r\nbody\r\n",
@@ -310,7 +388,7 @@ mod tests {
     fn reply_classes_decide_the_outcome() {
         let run = |code: u16| {
             let mut s = Session::new(
-                settings(false, false),
+                settings(false, TlsPolicy::Opportunistic),
                 "gw@example.org",
                 vec!["to@example.org".into()],
                 "x\r\n",
@@ -320,7 +398,7 @@ mod tests {
             s.on_reply(&reply(250, "sender ok"));
             match s.on_reply(&reply(code, "rcpt")) {
                 Step::Finish(_, outcome) => outcome,
-                Step::Write(_) => Outcome::Sent,
+                Step::Write(_) | Step::StartTls(_) => Outcome::Sent,
             }
         };
         assert!(matches!(run(450), Outcome::Deferred(_)));
@@ -329,25 +407,80 @@ mod tests {
     }
 
     #[test]
-    fn required_tls_and_bad_credentials_defer() {
-        let mut s = Session::new(
-            settings(false, true),
-            "gw@example.org",
-            vec!["to@example.org".into()],
-            "x\r\n",
-        );
+    fn starttls_where_offered_then_a_second_ehlo_and_auth_over_tls() {
+        let mut s = session(true, TlsPolicy::Opportunistic);
         s.on_reply(&reply(220, "hi"));
-        let step = s.on_reply(&Reply {
-            code: 250,
-            lines: vec!["mx".into(), "STARTTLS".into()],
-        });
-        assert!(matches!(step, Step::Finish(_, Outcome::Deferred(r)) if r.contains("TLS")));
-        let mut s = Session::new(
-            settings(true, false),
-            "gw@example.org",
-            vec!["to@example.org".into()],
-            "x\r\n",
+        assert_eq!(
+            written(s.on_reply(&ehlo(&["AUTH PLAIN", "STARTTLS"]))),
+            "STARTTLS\r\n"
         );
+        assert_eq!(
+            s.on_reply(&reply(220, "go ahead")),
+            Step::StartTls(b"EHLO gateway.example.org\r\n".to_vec())
+        );
+        // The server still lists STARTTLS after the upgrade (some do): no second upgrade.
+        assert!(written(s.on_reply(&ehlo(&["AUTH PLAIN", "STARTTLS"]))).starts_with("AUTH PLAIN "));
+        assert_eq!(
+            written(s.on_reply(&reply(235, "ok"))),
+            "MAIL FROM:<gw@example.org>\r\n"
+        );
+    }
+
+    #[test]
+    fn opportunistic_tls_goes_on_in_plain_text_where_not_offered_or_refused() {
+        let mut s = session(false, TlsPolicy::Opportunistic);
+        s.on_reply(&reply(220, "hi"));
+        assert_eq!(
+            written(s.on_reply(&ehlo(&["8BITMIME"]))),
+            "MAIL FROM:<gw@example.org>\r\n"
+        );
+        let mut s = session(false, TlsPolicy::Opportunistic);
+        s.on_reply(&reply(220, "hi"));
+        s.on_reply(&ehlo(&["STARTTLS"]));
+        assert_eq!(
+            written(s.on_reply(&reply(454, "TLS not available"))),
+            "MAIL FROM:<gw@example.org>\r\n"
+        );
+    }
+
+    #[test]
+    fn required_tls_defers_when_not_offered_or_refused() {
+        let mut s = session(false, TlsPolicy::Required);
+        s.on_reply(&reply(220, "hi"));
+        let step = s.on_reply(&ehlo(&["8BITMIME"]));
+        assert!(matches!(step, Step::Finish(_, Outcome::Deferred(r)) if r.contains("no STARTTLS")));
+        let mut s = session(false, TlsPolicy::Required);
+        s.on_reply(&reply(220, "hi"));
+        s.on_reply(&ehlo(&["STARTTLS"]));
+        let step = s.on_reply(&reply(454, "TLS not available"));
+        assert!(matches!(step, Step::Finish(_, Outcome::Deferred(r)) if r.contains("454")));
+    }
+
+    #[test]
+    fn off_and_implicit_never_send_starttls() {
+        for policy in [TlsPolicy::Off, TlsPolicy::Implicit] {
+            let mut s = session(false, policy);
+            s.on_reply(&reply(220, "hi"));
+            assert_eq!(
+                written(s.on_reply(&ehlo(&["STARTTLS"]))),
+                "MAIL FROM:<gw@example.org>\r\n",
+                "{policy:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_tls_setting_parses_its_four_words_and_nothing_else() {
+        assert_eq!(TlsPolicy::parse("").unwrap(), TlsPolicy::Opportunistic);
+        assert_eq!(TlsPolicy::parse("Required").unwrap(), TlsPolicy::Required);
+        assert_eq!(TlsPolicy::parse("implicit").unwrap(), TlsPolicy::Implicit);
+        assert_eq!(TlsPolicy::parse("off").unwrap(), TlsPolicy::Off);
+        assert!(TlsPolicy::parse("true").is_err());
+    }
+
+    #[test]
+    fn bad_credentials_defer() {
+        let mut s = session(true, TlsPolicy::Opportunistic);
         s.on_reply(&reply(220, "hi"));
         s.on_reply(&reply(250, "AUTH PLAIN"));
         assert!(matches!(
