@@ -14,6 +14,8 @@ pub const KEY: &str = "test-key-registry-0123456789abcdef";
 /// The API key of a second caller, `clinic`.
 pub const OTHER_KEY: &str = "test-key-clinic-0123456789abcdef";
 pub const RECEIPT_SECRET: &str = "test-receipt-secret";
+/// The key that signs callbacks (`callback_secret`).
+pub const CALLBACK_SECRET: &str = "test-callback-secret";
 
 pub struct Gateway {
     pub base: String,
@@ -87,6 +89,10 @@ impl Gateway {
                 "test-hashing-key".into(),
             ),
             ("SPIN_VARIABLE_RECEIPT_SECRET".into(), RECEIPT_SECRET.into()),
+            (
+                "SPIN_VARIABLE_CALLBACK_SECRET".into(),
+                CALLBACK_SECRET.into(),
+            ),
         ];
         for (k, v) in vars {
             env.push((

@@ -1,7 +1,7 @@
 //! The GovStack email API as its specification publishes it (`../shared/govstack/`):
 //! single and batch sends, status counts, and the spec's 405 convention for bad input.
 
-use integration_tests::gateway::{Gateway, KEY, OTHER_KEY};
+use integration_tests::gateway::{CALLBACK_SECRET, Gateway, KEY, OTHER_KEY};
 use integration_tests::http::{self, Response};
 use serde_json::{Value, json};
 
@@ -289,8 +289,29 @@ fn stored_replies(gw: &Gateway) -> usize {
         .count()
 }
 
+/// Whether any stored value still holds `text` (a reply's content, say).
+fn store_holds(gw: &Gateway, text: &str) -> bool {
+    gw.stored_rows()
+        .iter()
+        .any(|(_, _, v)| String::from_utf8_lossy(v).contains(text))
+}
+
+fn hmac_sha256_hex(key: &[u8], data: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(data);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
 #[test]
-fn a_reply_reaches_the_requests_callback_and_is_then_erased() {
+fn a_reply_reaches_the_requests_callback_signed_and_its_content_is_then_erased() {
     let callback = integration_tests::recorder::Recorder::start();
     let gw = gateway_with_callbacks();
     let uid = request_with_callback(&gw, &format!("{}/callback/emails", callback.url));
@@ -308,24 +329,45 @@ fn a_reply_reaches_the_requests_callback_and_is_then_erased() {
         (!got.is_empty()).then_some(got)
     });
     assert_eq!(received.len(), 1);
-    assert_eq!(received[0].method, "POST");
-    assert_eq!(received[0].path, "/callback/emails");
-    assert_eq!(received[0].header("requestUid"), Some(uid.as_str()));
-    let forwarded: Value = serde_json::from_slice(&received[0].body).unwrap();
+    let got = &received[0];
+    assert_eq!(got.method, "POST");
+    assert_eq!(got.path, "/callback/emails");
+    assert_eq!(got.header("requestUid"), Some(uid.as_str()));
+    assert_eq!(got.header("x-messaging-event"), Some("govstack.reply"));
+    assert!(
+        got.header("x-messaging-notification-id")
+            .is_some_and(|id| id.starts_with("ntf_"))
+    );
+    // The documented scheme, recomputed here independently of the gateway's code.
+    let signature = got.header("x-messaging-signature").expect("signed");
+    let (t, v1) = signature
+        .split_once(',')
+        .and_then(|(t, v)| Some((t.strip_prefix("t=")?, v.strip_prefix("v1=")?)))
+        .expect("t=<seconds>,v1=<hex>");
+    assert!(now_s().abs_diff(t.parse().unwrap()) < 60);
+    let mut signed = format!("{t}.").into_bytes();
+    signed.extend_from_slice(&got.body);
+    assert_eq!(v1, hmac_sha256_hex(CALLBACK_SECRET.as_bytes(), &signed));
+    let forwarded: Value = serde_json::from_slice(&got.body).unwrap();
+    assert_eq!(forwarded["requestUid"], uid.as_str());
     assert_eq!(forwarded["meta"], "reply-to-registration");
     assert_eq!(forwarded["content"], "WWVzLCBJIHdpbGwgY29tZQ==");
-    integration_tests::wait_for(10, "the forwarded reply to be erased", || {
-        (stored_replies(&gw) == 0).then_some(())
+    integration_tests::wait_for(10, "the delivered content to be erased", || {
+        (!store_holds(&gw, "WWVzLCBJIHdpbGwgY29tZQ==")).then_some(())
     });
+    assert_eq!(stored_replies(&gw), 1, "the reply itself stays recorded");
 }
 
 #[test]
-fn a_reply_whose_callback_fails_stays_stored() {
+fn a_reply_whose_callback_fails_is_retried_until_accepted() {
     let callback = integration_tests::recorder::Recorder::start();
     callback.answer_with(503);
-    let gw = gateway_with_callbacks();
+    let gw = Gateway::start_with(&[
+        ("callback_hosts", "http://127.0.0.1:*"),
+        ("retry_base_ms", "300"),
+    ]);
     let uid = request_with_callback(&gw, &callback.url);
-    let reply = json!({"meta": "m", "content": "aGVsbG8="});
+    let reply = json!({"meta": "m", "content": "aGVsbG8gYWdhaW4="});
     let r = post(
         &gw,
         "/callback/email",
@@ -333,11 +375,49 @@ fn a_reply_whose_callback_fails_stays_stored() {
         reply.to_string().as_bytes(),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    integration_tests::wait_for(10, "the forward attempt", || {
-        (!callback.received().is_empty()).then_some(())
+    integration_tests::wait_for(20, "two refused attempts", || {
+        (callback.received().len() >= 2).then_some(())
     });
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    assert_eq!(stored_replies(&gw), 1, "an unforwarded reply is not lost");
+    assert!(
+        store_holds(&gw, "aGVsbG8gYWdhaW4="),
+        "an undelivered reply is not lost"
+    );
+    callback.answer_with(200);
+    integration_tests::wait_for(20, "the content to be erased after delivery", || {
+        (!store_holds(&gw, "aGVsbG8gYWdhaW4=")).then_some(())
+    });
+    let attempts = callback.received();
+    let ids: std::collections::HashSet<_> = attempts
+        .iter()
+        .map(|a| a.header("x-messaging-notification-id").unwrap().to_string())
+        .collect();
+    assert_eq!(
+        ids.len(),
+        1,
+        "every attempt carries the same notification id"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(
+        callback.received().len(),
+        attempts.len(),
+        "nothing is sent after the callback accepted"
+    );
+}
+
+#[test]
+fn a_reply_without_a_callback_is_kept_with_its_content() {
+    let gw = Gateway::start();
+    let uid = send_single(&gw);
+    let reply = json!({"meta": "m", "content": "a2VlcCBtZQ=="});
+    let r = post(
+        &gw,
+        "/callback/email",
+        &[("apiKey", KEY), ("requestUid", &uid)],
+        reply.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(stored_replies(&gw), 1);
+    assert!(store_holds(&gw, "a2VlcCBtZQ=="));
 }
 
 #[test]

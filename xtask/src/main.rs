@@ -18,6 +18,7 @@ const COMPONENTS: &[&str] = &[
     "sender-sms",
     "sender-email",
     "webhook-inbound",
+    "notifier",
 ];
 const WASM_TARGET: &str = "wasm32-wasip2";
 
@@ -144,6 +145,7 @@ fn up(args: &[String]) -> Result<()> {
     for (var, name) in [
         ("SPIN_VARIABLE_HASHING_KEY", "hashing-key"),
         ("SPIN_VARIABLE_RECEIPT_SECRET", "receipt-secret"),
+        ("SPIN_VARIABLE_CALLBACK_SECRET", "callback-secret"),
     ] {
         if std::env::var_os(var).is_none() {
             cmd.env(var, dev_secret(name)?);
@@ -237,7 +239,8 @@ fn test(args: &[String]) -> Result<()> {
             "x:x:0000000000000000000000000000000000000000000000000000000000000000",
         )
         .env("SPIN_VARIABLE_HASHING_KEY", "x")
-        .env("SPIN_VARIABLE_RECEIPT_SECRET", "x"))?;
+        .env("SPIN_VARIABLE_RECEIPT_SECRET", "x")
+        .env("SPIN_VARIABLE_CALLBACK_SECRET", "x"))?;
     run(cargo().arg("test").args(default_members_args()).args(args))
 }
 

@@ -15,10 +15,12 @@ use crate::govstack::messaging::auth::{self, Refusal};
 use crate::govstack::messaging::types::Caller;
 use crate::respond::{HttpResponse, error, json};
 use message_store as store;
+use message_store::notifications;
 use messaging_domain::govstack::{
     CallbackReply, EmailRequest, EmailStatus, RequestRecord, is_request_uid, new_request_uid,
     status_selection,
 };
+use messaging_domain::notification::Notification;
 use messaging_domain::record::EmailDetails;
 use messaging_domain::{ApiError, Channel, ErrorCode, Recipient, Status, keys};
 use spin_sdk::http::Request;
@@ -243,21 +245,37 @@ async fn try_callback(req: Request) -> Result<HttpResponse, ApiError> {
         .map_err(|e| unavailable("open store", e))?;
     let record = request_record(&kv, &caller, &uid).await?;
     let reply_id = accept::new_id()?.to_string().replacen("msg_", "rpl_", 1);
-    let key = keys::govstack_reply(&caller.id, &uid, &reply_id);
+    let received_ms = store::now_ms();
+    let content = base64_encode(&reply.content);
+    // The content lives in one place: in the notification while it travels to the
+    // request's callback (erased once delivered), or, with no callback, in the reply record.
+    let notification = match &record.callback_uri {
+        Some(uri) => Some(reply_notification(uri, &uid, &reply.meta, &content, received_ms).await?),
+        None => None,
+    };
     let stored = serde_json::json!({
         "meta": reply.meta,
-        "content": base64_encode(&reply.content),
-        "received_ms": store::now_ms(),
+        "content": if notification.is_none() { Some(&content) } else { None },
+        "notification": notification.as_ref().map(|n| n.id.as_str()),
+        "received_ms": received_ms,
     });
-    kv.set(&key, serde_json::to_vec(&stored).expect("json"))
-        .await
-        .map_err(|e| unavailable("reply", e))?;
+    if let Some(notification) = &notification {
+        notifications::enqueue(&kv, notification)
+            .await
+            .map_err(|e| unavailable("notification", e))?;
+    }
+    kv.set(
+        keys::govstack_reply(&caller.id, &uid, &reply_id),
+        serde_json::to_vec(&stored).expect("json"),
+    )
+    .await
+    .map_err(|e| unavailable("reply", e))?;
     println!(
         "{}",
         serde_json::json!({"event": "govstack.reply_received", "request": uid, "reply": reply_id})
     );
-    if let Some(uri) = record.callback_uri {
-        forward_reply(uri, uid.clone(), key, stored);
+    if let Some(notification) = notification {
+        accept::notify(notification.id);
     }
     Ok(json(
         200,
@@ -265,38 +283,28 @@ async fn try_callback(req: Request) -> Result<HttpResponse, ApiError> {
     ))
 }
 
+/// The notification that carries a reply to the request's callback: the body GovStack
+/// callers read (`requestUid`, `meta`, `content` in base64) and the `requestUid` header.
+async fn reply_notification(
+    uri: &str,
+    uid: &str,
+    meta: &Option<String>,
+    content: &str,
+    now_ms: u64,
+) -> Result<Notification, ApiError> {
+    let body = serde_json::json!({ "requestUid": uid, "meta": meta, "content": content });
+    Ok(Notification {
+        id: accept::new_notification_id()?,
+        event: "govstack.reply".into(),
+        url: uri.to_string(),
+        body: body.to_string(),
+        headers: vec![("requestUid".into(), uid.to_string())],
+        created_ms: now_ms,
+        expires_ms: now_ms + accept::callback_validity_ms().await,
+    })
+}
+
 fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// Posts the reply to the request's callback after the answer; erases it once the callback
-/// took it (2xx). A reply whose callback fails stays stored.
-fn forward_reply(uri: String, uid: String, key: String, stored: serde_json::Value) {
-    spin_sdk::wasip3::spawn(async move {
-        let body = serde_json::json!({ "requestUid": uid, "meta": stored["meta"], "content": stored["content"] });
-        let request = http::Request::builder()
-            .method("POST")
-            .uri(&uri)
-            .header("content-type", "application/json")
-            .header("requestUid", &uid)
-            .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(
-                serde_json::to_vec(&body).expect("json"),
-            )))
-            .expect("valid request");
-        let outcome = match spin_sdk::http::send(request).await {
-            Ok(response) if response.status().is_success() => {
-                if let Ok(kv) = store::open().await {
-                    let _ = kv.delete(&key).await;
-                }
-                "forwarded".to_string()
-            }
-            Ok(response) => format!("callback answered {}", response.status().as_u16()),
-            Err(e) => format!("callback unreachable: {e:?}"),
-        };
-        println!(
-            "{}",
-            serde_json::json!({"event": "govstack.reply_forward", "request": uid, "outcome": outcome})
-        );
-    });
 }

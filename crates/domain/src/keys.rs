@@ -39,3 +39,13 @@ pub fn govstack_request(caller: &str, request_uid: &str) -> String {
 pub fn govstack_reply(caller: &str, request_uid: &str, reply_id: &str) -> String {
     format!("govstack/reply/{caller}/{request_uid}/{reply_id}")
 }
+
+/// A notification waiting for its callback to accept it ([`crate::notification`]).
+pub fn notification(id: &crate::NotificationId) -> String {
+    format!("ntf/{id}")
+}
+
+/// The notifier's lease on a notification while it is being delivered.
+pub fn notification_claim(id: &crate::NotificationId) -> String {
+    format!("ntf/{id}/claim")
+}

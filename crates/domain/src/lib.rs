@@ -13,6 +13,7 @@ pub mod hashing;
 pub mod idempotency;
 pub mod keys;
 pub mod message_id;
+pub mod notification;
 pub mod policy;
 pub mod providers;
 pub mod record;
@@ -22,7 +23,7 @@ pub mod status;
 
 pub use address::{EmailAddress, PhoneNumber, Recipient};
 pub use error::{ApiError, ErrorCode};
-pub use message_id::MessageId;
+pub use message_id::{MessageId, NotificationId};
 pub use record::MessageRecord;
 pub use status::Status;
 

@@ -1,60 +1,91 @@
-//! Message ids: `msg_` and 26 characters of lowercase Crockford base32 (128 random bits).
+//! Ids: a prefix (`msg_` for messages, `ntf_` for notifications) and 26 characters of
+//! lowercase Crockford base32 (128 random bits).
 
 use std::fmt;
 
 const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(transparent)]
-pub struct MessageId(String);
+/// 16 random bytes as 26 base32 characters.
+fn encode(bytes: [u8; 16]) -> String {
+    let mut n = u128::from_be_bytes(bytes);
+    let mut out = [0u8; 26];
+    for slot in out.iter_mut().rev() {
+        *slot = ALPHABET[(n & 31) as usize];
+        n >>= 5;
+    }
+    String::from_utf8(out.to_vec()).expect("ascii")
+}
 
-impl MessageId {
-    /// Builds an id from 16 random bytes supplied by the caller (the components take them
-    /// from `wasi:random`), so this crate stays free of I/O.
-    pub fn from_random(bytes: [u8; 16]) -> MessageId {
-        let mut n = u128::from_be_bytes(bytes);
-        let mut out = [0u8; 26];
-        for slot in out.iter_mut().rev() {
-            *slot = ALPHABET[(n & 31) as usize];
-            n >>= 5;
+/// Whether `rest` is what [`encode`] makes.
+fn is_encoded(rest: &str) -> bool {
+    rest.len() == 26
+        && rest.bytes().all(|b| ALPHABET.contains(&b))
+        // 26 base32 characters carry 130 bits; the first may only use the top 3.
+        && rest.as_bytes()[0] <= b'7'
+}
+
+/// Defines an id type: a prefix and 128 random bits, parsed strictly so that it can be
+/// used in a storage key or a URL without escaping.
+macro_rules! random_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Builds an id from 16 random bytes supplied by the caller (the components
+            /// take them from `wasi:random`), so this crate stays free of I/O.
+            pub fn from_random(bytes: [u8; 16]) -> $name {
+                $name(format!(concat!($prefix, "{}"), encode(bytes)))
+            }
+
+            /// Parses an id from a URL, a body or a provider receipt. Anything else is
+            /// refused.
+            pub fn parse(s: &str) -> Option<$name> {
+                let rest = s.strip_prefix($prefix)?;
+                is_encoded(rest).then(|| $name(s.to_string()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
         }
-        MessageId(format!("msg_{}", std::str::from_utf8(&out).expect("ascii")))
-    }
 
-    /// Parses an id from a URL or a provider receipt. Anything else is refused, so an id
-    /// can be used in a storage key without escaping.
-    pub fn parse(s: &str) -> Option<MessageId> {
-        let rest = s.strip_prefix("msg_")?;
-        let ok = rest.len() == 26
-            && rest.bytes().all(|b| ALPHABET.contains(&b))
-            // 26 base32 characters carry 130 bits; the first may only use the top 3.
-            && rest.as_bytes()[0] <= b'7';
-        ok.then(|| MessageId(s.to_string()))
-    }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                $name::parse(&s)
+                    .ok_or_else(|| serde::de::Error::custom(concat!("not an id starting ", $prefix)))
+            }
+        }
+    };
 }
 
-impl fmt::Display for MessageId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+random_id!(
+    /// A message: `msg_` and 26 base32 characters.
+    MessageId,
+    "msg_"
+);
 
-impl fmt::Debug for MessageId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for MessageId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        MessageId::parse(&s).ok_or_else(|| serde::de::Error::custom("not a message id"))
-    }
-}
+random_id!(
+    /// A notification to a caller's system (a status change, an inbound message, a reply):
+    /// `ntf_` and 26 base32 characters.
+    NotificationId,
+    "ntf_"
+);
 
 #[cfg(test)]
 mod tests {
@@ -85,5 +116,11 @@ mod tests {
         ] {
             assert_eq!(MessageId::parse(bad), None, "{bad}");
         }
+        let notification = NotificationId::from_random([7; 16]);
+        assert_eq!(MessageId::parse(notification.as_str()), None);
+        assert_eq!(
+            NotificationId::parse(notification.as_str()),
+            Some(notification)
+        );
     }
 }

@@ -7,6 +7,8 @@ use messaging_domain::record::Payload;
 use messaging_domain::{MessageId, MessageRecord, Status, keys};
 use spin_sdk::key_value::Store;
 
+pub mod notifications;
+
 /// A storage failure, from either key-value interface. Its text is for operators' logs.
 #[derive(Debug)]
 pub struct StoreError(String);
@@ -147,11 +149,16 @@ pub struct PendingEntry {
     pub attempts: u32,
 }
 
-fn pending_key(cell: &str, id: &MessageId) -> String {
+fn pending_key(cell: &str, id: &impl std::fmt::Display) -> String {
     format!("{cell}/{id}")
 }
 
-pub async fn set_pending(cell: &str, id: &MessageId, entry: PendingEntry) -> StoreResult<()> {
+/// Records when `id` (a message, or a notification in the notifier's cell) is next due.
+pub async fn set_pending(
+    cell: &str,
+    id: &impl std::fmt::Display,
+    entry: PendingEntry,
+) -> StoreResult<()> {
     Ok(open_pending()
         .await?
         .set(
@@ -161,7 +168,7 @@ pub async fn set_pending(cell: &str, id: &MessageId, entry: PendingEntry) -> Sto
         .await?)
 }
 
-pub async fn pending(cell: &str, id: &MessageId) -> StoreResult<Option<PendingEntry>> {
+pub async fn pending(cell: &str, id: &impl std::fmt::Display) -> StoreResult<Option<PendingEntry>> {
     Ok(open_pending()
         .await?
         .get(pending_key(cell, id))
@@ -169,7 +176,7 @@ pub async fn pending(cell: &str, id: &MessageId) -> StoreResult<Option<PendingEn
         .and_then(|b| serde_json::from_slice(&b).ok()))
 }
 
-pub async fn clear_pending(cell: &str, id: &MessageId) -> StoreResult<()> {
+pub async fn clear_pending(cell: &str, id: &impl std::fmt::Display) -> StoreResult<()> {
     Ok(open_pending().await?.delete(pending_key(cell, id)).await?)
 }
 
@@ -179,10 +186,20 @@ pub fn pending_ids(
     after: Option<&MessageId>,
     limit: usize,
 ) -> StoreResult<Vec<MessageId>> {
+    pending_page(cell, after.map(MessageId::as_str), limit, MessageId::parse)
+}
+
+/// Up to `limit` ids of `cell` that `parse` accepts, in order after `after`.
+pub fn pending_page<T>(
+    cell: &str,
+    after: Option<&str>,
+    limit: usize,
+    parse: impl Fn(&str) -> Option<T>,
+) -> StoreResult<Vec<T>> {
     let bucket = wkv::open("pending")?;
     let prefix = format!("{cell}/");
     let mut cursor = Some(match after {
-        Some(id) => pending_key(cell, id),
+        Some(id) => pending_key(cell, &id),
         None => prefix.clone(),
     });
     let mut ids = Vec::new();
@@ -192,7 +209,7 @@ pub fn pending_ids(
             let Some(rest) = key.strip_prefix(&prefix) else {
                 return Ok(ids);
             };
-            if let Some(id) = MessageId::parse(rest) {
+            if let Some(id) = parse(rest) {
                 ids.push(id);
                 if ids.len() == limit {
                     return Ok(ids);

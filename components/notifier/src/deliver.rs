@@ -1,0 +1,192 @@
+//! One delivery attempt of a notification, and the tick that retries what is due.
+
+use message_store::notifications::{self, CELL};
+use message_store::{self as store, PendingEntry, Swap, now_ms};
+use messaging_domain::notification::{self, EVENT_HEADER, ID_HEADER, SIGNATURE_HEADER};
+use messaging_domain::redact::provider_reason;
+use messaging_domain::retry::backoff_ms;
+use messaging_domain::{NotificationId, keys};
+
+/// How long one attempt holds a notification against a concurrent tick.
+const CLAIM_MS: u64 = 60_000;
+/// Most notifications one tick attempts; the next tick takes the rest.
+const TICK_BATCH: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    Retrying,
+    Expired,
+    Skipped,
+    StoreError,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Retrying => "retrying",
+            Outcome::Expired => "expired",
+            Outcome::Skipped => "skipped",
+            Outcome::StoreError => "store_error",
+        }
+    }
+}
+
+fn log(event: &str, id: &NotificationId, detail: &str) {
+    // Never the body (it may hold a citizen's reply) nor the URL's query.
+    println!(
+        "{}",
+        serde_json::json!({ "event": event, "id": id.as_str(), "detail": detail })
+    );
+}
+
+async fn retry_base_ms() -> u64 {
+    spin_sdk::variables::get("retry_base_ms")
+        .await
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
+
+pub async fn attempt(id: &NotificationId) -> Outcome {
+    match try_attempt(id).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            log("notify.store_error", id, &e.to_string());
+            Outcome::StoreError
+        }
+    }
+}
+
+async fn try_attempt(id: &NotificationId) -> store::StoreResult<Outcome> {
+    let kv = store::open().await?;
+    let now = now_ms();
+    if !claim(id, now)? {
+        return Ok(Outcome::Skipped);
+    }
+    let Some(notification) = notifications::load(&kv, id).await? else {
+        // Delivered by an attempt that finished between our look and our claim.
+        store::clear_pending(CELL, id).await?;
+        kv.delete(keys::notification_claim(id)).await?;
+        return Ok(Outcome::Skipped);
+    };
+    if now >= notification.expires_ms {
+        notifications::remove(&kv, id).await?;
+        log("notify.expired", id, &notification.event);
+        return Ok(Outcome::Expired);
+    }
+    match post(&notification).await {
+        Ok(()) => {
+            notifications::remove(&kv, id).await?;
+            log("notify.delivered", id, &notification.event);
+            Ok(Outcome::Delivered)
+        }
+        Err(reason) => {
+            let attempts = store::pending(CELL, id).await?.map_or(0, |p| p.attempts) + 1;
+            let due_ms = now_ms() + backoff_ms(retry_base_ms().await, attempts);
+            store::set_pending(CELL, id, PendingEntry { due_ms, attempts }).await?;
+            kv.delete(keys::notification_claim(id)).await?;
+            log("notify.retry", id, &provider_reason(&reason));
+            Ok(Outcome::Retrying)
+        }
+    }
+}
+
+/// POSTs the notification, signed; `Ok` only for a 2xx answer.
+async fn post(notification: &notification::Notification) -> Result<(), String> {
+    let secret = spin_sdk::variables::get("callback_secret")
+        .await
+        .map_err(|e| format!("callback_secret: {e}"))?;
+    let signature = notification::sign(
+        secret.as_bytes(),
+        now_ms() / 1000,
+        notification.body.as_bytes(),
+    );
+    let mut request = http::Request::builder()
+        .method("POST")
+        .uri(&notification.url)
+        .header("content-type", "application/json")
+        .header(SIGNATURE_HEADER, signature)
+        .header(ID_HEADER, notification.id.as_str())
+        .header(EVENT_HEADER, &notification.event);
+    for (name, value) in &notification.headers {
+        request = request.header(name, value);
+    }
+    let request = request
+        .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(
+            notification.body.clone(),
+        )))
+        .map_err(|e| format!("invalid callback request: {e}"))?;
+    match spin_sdk::http::send(request).await {
+        Ok(response) if response.status().is_success() => Ok(()),
+        Ok(response) => Err(format!("callback answered {}", response.status().as_u16())),
+        Err(e) => Err(format!("callback unreachable: {e:?}")),
+    }
+}
+
+/// Takes the notification for this attempt unless a live claim exists (compare-and-swap,
+/// so of a hand-over and a tick racing, one delivers).
+fn claim(id: &NotificationId, now: u64) -> store::StoreResult<bool> {
+    let swap = Swap::read("default", &keys::notification_claim(id))?;
+    let until: u64 = swap
+        .current
+        .as_deref()
+        .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
+        .unwrap_or(0);
+    if until > now {
+        return Ok(false);
+    }
+    swap.put((now + CLAIM_MS).to_string().as_bytes())
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct TickReport {
+    pub examined: usize,
+    pub attempted: usize,
+}
+
+/// Retries every notification that is due, up to [`TICK_BATCH`]. A fresh one (no attempt
+/// yet) is its producer's to hand over; the tick steps in once that is overdue.
+pub async fn tick() -> TickReport {
+    let mut report = TickReport::default();
+    let now = now_ms();
+    let grace = retry_base_ms().await;
+    let mut due = Vec::new();
+    let mut after: Option<NotificationId> = None;
+    while due.len() < TICK_BATCH {
+        let ids = match store::pending_page(
+            CELL,
+            after.as_ref().map(NotificationId::as_str),
+            TICK_BATCH,
+            NotificationId::parse,
+        ) {
+            Ok(ids) => ids,
+            Err(e) => {
+                println!(
+                    "{}",
+                    serde_json::json!({"event": "tick.store_error", "detail": e.to_string()})
+                );
+                break;
+            }
+        };
+        let Some(last) = ids.last().cloned() else {
+            break;
+        };
+        for id in ids {
+            report.examined += 1;
+            if let Ok(Some(entry)) = store::pending(CELL, &id).await
+                && entry.due_ms + if entry.attempts == 0 { grace } else { 0 } <= now
+            {
+                due.push(id);
+            }
+        }
+        after = Some(last);
+    }
+    due.truncate(TICK_BATCH);
+    for id in due {
+        attempt(&id).await;
+        report.attempted += 1;
+    }
+    report
+}

@@ -1,0 +1,95 @@
+//! Notifications: what the gateway tells a caller's system by HTTP callback (a reply to
+//! its request, and later status changes and inbound messages), delivered at least once,
+//! retried with backoff until accepted or expired, and signed.
+//!
+//! # The signature
+//!
+//! Every callback carries `X-Messaging-Signature: t=<unix seconds>,v1=<hex>` where `<hex>`
+//! is HMAC-SHA256 under the deployment's `callback_secret` of `"<t>.<exact body bytes>"`.
+//! A receiver recomputes it, compares in constant time and refuses a `t` far from its
+//! clock, so a captured callback cannot be replayed later. `X-Messaging-Notification-Id`
+//! stays the same across retries, so a receiver can drop a repeat.
+
+use crate::NotificationId;
+use crate::hashing::{keyed_hash, verify_keyed_hash};
+
+pub const SIGNATURE_HEADER: &str = "x-messaging-signature";
+pub const ID_HEADER: &str = "x-messaging-notification-id";
+pub const EVENT_HEADER: &str = "x-messaging-event";
+
+/// One pending callback. Its body may hold personal data (a citizen's reply), so the whole
+/// notification is erased once delivered or expired.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Notification {
+    pub id: NotificationId,
+    /// What happened, e.g. `govstack.reply`; sent as `X-Messaging-Event`.
+    pub event: String,
+    /// Where to POST.
+    pub url: String,
+    /// The JSON body, as the exact text that is signed and sent.
+    pub body: String,
+    /// Extra headers the receiving API expects (GovStack's `requestUid`).
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    pub created_ms: u64,
+    /// No attempt after this time.
+    pub expires_ms: u64,
+}
+
+/// The `X-Messaging-Signature` value for `body` sent at `unix_seconds`.
+pub fn sign(secret: &[u8], unix_seconds: u64, body: &[u8]) -> String {
+    format!(
+        "t={unix_seconds},v1={}",
+        keyed_hash(secret, &signed_text(unix_seconds, body))
+    )
+}
+
+fn signed_text(unix_seconds: u64, body: &[u8]) -> Vec<u8> {
+    let mut text = format!("{unix_seconds}.").into_bytes();
+    text.extend_from_slice(body);
+    text
+}
+
+/// A receiver's check of a signature header: right key, exact body, and sent within
+/// `tolerance_s` of `now_s`.
+pub fn verify(secret: &[u8], header: &str, body: &[u8], now_s: u64, tolerance_s: u64) -> bool {
+    let mut timestamp = None;
+    let mut mac = None;
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", t)) => timestamp = t.parse::<u64>().ok(),
+            Some(("v1", v)) => mac = Some(v),
+            _ => {}
+        }
+    }
+    let (Some(t), Some(mac)) = (timestamp, mac) else {
+        return false;
+    };
+    now_s.abs_diff(t) <= tolerance_s && verify_keyed_hash(secret, &signed_text(t, body), mac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_verifies_only_for_its_key_body_and_time() {
+        let header = sign(b"k", 1_700_000_000, b"{\"a\":1}");
+        assert!(header.starts_with("t=1700000000,v1="));
+        assert!(verify(b"k", &header, b"{\"a\":1}", 1_700_000_010, 300));
+        assert!(!verify(b"other", &header, b"{\"a\":1}", 1_700_000_010, 300));
+        assert!(!verify(b"k", &header, b"{\"a\":2}", 1_700_000_010, 300));
+        assert!(
+            !verify(b"k", &header, b"{\"a\":1}", 1_700_001_000, 300),
+            "replayed too late"
+        );
+        assert!(!verify(
+            b"k",
+            "t=1700000000",
+            b"{\"a\":1}",
+            1_700_000_000,
+            300
+        ));
+        assert!(!verify(b"k", "garbage", b"", 0, 300));
+    }
+}
