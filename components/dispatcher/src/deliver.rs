@@ -4,6 +4,7 @@ use crate::govstack::messaging::sender;
 use crate::govstack::messaging::types::{
     Channel as WitChannel, EmailDetails, OutboundMessage, SendOutcome,
 };
+use message_store::notifications::reach_and_notify;
 use message_store::{self as store, PendingEntry, Swap, now_ms};
 use messaging_domain::hashing::keyed_hash;
 use messaging_domain::redact::provider_reason;
@@ -102,7 +103,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
     }
     let now = now_ms();
     if now >= record.expires_ms {
-        store::reach(&kv, id, Status::Expired).await?;
+        reach_and_notify(&kv, &record, Status::Expired).await?;
         settle(&kv, cell, id).await?;
         log("dispatch.expired", id, "validity ran out before sending");
         return Ok(Outcome::Expired);
@@ -141,13 +142,13 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
     };
     let outcome = match sender::send(message).await {
         SendOutcome::Accepted(_provider_id) => {
-            store::reach(&kv, id, Status::Sent).await?;
+            reach_and_notify(&kv, &record, Status::Sent).await?;
             settle(&kv, cell, id).await?;
             Outcome::Sent
         }
         SendOutcome::Delivered => {
-            store::reach(&kv, id, Status::Sent).await?;
-            store::reach(&kv, id, Status::Delivered).await?;
+            reach_and_notify(&kv, &record, Status::Sent).await?;
+            reach_and_notify(&kv, &record, Status::Delivered).await?;
             settle(&kv, cell, id).await?;
             Outcome::Delivered
         }
@@ -168,7 +169,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
             Outcome::Deferred
         }
         SendOutcome::Rejected(reason) => {
-            store::reach(&kv, id, Status::Failed).await?;
+            reach_and_notify(&kv, &record, Status::Failed).await?;
             settle(&kv, cell, id).await?;
             log("dispatch.failed", id, &provider_reason(&reason));
             Outcome::Failed

@@ -7,9 +7,7 @@ use crate::idempotency;
 use message_store as store;
 use messaging_domain::hashing::keyed_hash;
 use messaging_domain::record::{EmailDetails, Payload};
-use messaging_domain::{
-    ApiError, Channel, ErrorCode, MessageId, MessageRecord, NotificationId, Recipient,
-};
+use messaging_domain::{ApiError, Channel, ErrorCode, MessageId, MessageRecord, Recipient};
 use spin_sdk::key_value::Store;
 
 /// Logs a storage failure for operators; callers only learn that the store is unavailable.
@@ -75,24 +73,6 @@ pub fn new_id() -> Result<MessageId, ApiError> {
         .try_into()
         .map_err(|_| ApiError::new(ErrorCode::Internal, "no randomness"))?;
     Ok(MessageId::from_random(random))
-}
-
-pub fn new_notification_id() -> Result<NotificationId, ApiError> {
-    let random: [u8; 16] = spin_sdk::wasip3::random::random::get_random_bytes(16)
-        .try_into()
-        .map_err(|_| ApiError::new(ErrorCode::Internal, "no randomness"))?;
-    Ok(NotificationId::from_random(random))
-}
-
-/// How long the notifier keeps trying a callback (`callback_retry_hours`, 24 by default:
-/// the specification's retry period).
-pub async fn callback_validity_ms() -> u64 {
-    let hours: u64 = spin_sdk::variables::get("callback_retry_hours")
-        .await
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(24);
-    hours * 3_600_000
 }
 
 /// What became of a message handed to [`persist`].
@@ -188,26 +168,6 @@ pub fn hand_over(cell: String, ids: Vec<MessageId>) {
                     serde_json::json!({"event": "dispatch.handover_failed", "id": id.as_str(), "error": format!("{e:?}")})
                 );
             }
-        }
-    });
-}
-
-/// Asks the notifier to deliver a stored notification now, after the answer has gone.
-/// If this is lost, the notifier's tick delivers it.
-pub fn notify(id: NotificationId) {
-    spin_sdk::wasip3::spawn(async move {
-        let body = serde_json::to_vec(&serde_json::json!({ "id": id })).expect("json");
-        let request = http::Request::builder()
-            .method("POST")
-            .uri("http://notifier.spin.internal/deliver")
-            .header("content-type", "application/json")
-            .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(body)))
-            .expect("valid request");
-        if let Err(e) = spin_sdk::http::send(request).await {
-            println!(
-                "{}",
-                serde_json::json!({"event": "notify.handover_failed", "id": id.as_str(), "error": format!("{e:?}")})
-            );
         }
     });
 }

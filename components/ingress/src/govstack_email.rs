@@ -120,7 +120,10 @@ async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
             body: request.content.clone(),
             email: Some(email),
             reference: Some(uid.clone()),
-            callback_url: request.callback_uri.clone(),
+            // The request's callback URI receives replies (the specification's use of
+            // it); GovStack callers read statuses from GET /status/email, so no status
+            // callbacks go there.
+            callback_url: None,
             client: client.clone(),
         };
         match accept::persist(&kv, &caller, &plan, &hashing_key, message, None).await? {
@@ -250,7 +253,7 @@ async fn try_callback(req: Request) -> Result<HttpResponse, ApiError> {
     // The content lives in one place: in the notification while it travels to the
     // request's callback (erased once delivered), or, with no callback, in the reply record.
     let notification = match &record.callback_uri {
-        Some(uri) => Some(reply_notification(uri, &uid, &reply.meta, &content, received_ms).await?),
+        Some(uri) => Some(reply_notification(uri, &uid, &reply.meta, &content, received_ms).await),
         None => None,
     };
     let stored = serde_json::json!({
@@ -275,7 +278,7 @@ async fn try_callback(req: Request) -> Result<HttpResponse, ApiError> {
         serde_json::json!({"event": "govstack.reply_received", "request": uid, "reply": reply_id})
     );
     if let Some(notification) = notification {
-        accept::notify(notification.id);
+        notifications::poke(notification.id);
     }
     Ok(json(
         200,
@@ -291,17 +294,17 @@ async fn reply_notification(
     meta: &Option<String>,
     content: &str,
     now_ms: u64,
-) -> Result<Notification, ApiError> {
+) -> Notification {
     let body = serde_json::json!({ "requestUid": uid, "meta": meta, "content": content });
-    Ok(Notification {
-        id: accept::new_notification_id()?,
+    Notification {
+        id: notifications::new_id(),
         event: "govstack.reply".into(),
         url: uri.to_string(),
         body: body.to_string(),
         headers: vec![("requestUid".into(), uid.to_string())],
         created_ms: now_ms,
-        expires_ms: now_ms + accept::callback_validity_ms().await,
-    })
+        expires_ms: now_ms + notifications::validity_ms().await,
+    }
 }
 
 fn base64_encode(bytes: &[u8]) -> String {

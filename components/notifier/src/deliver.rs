@@ -17,6 +17,7 @@ pub enum Outcome {
     Delivered,
     Retrying,
     Expired,
+    Refused,
     Skipped,
     StoreError,
 }
@@ -27,6 +28,7 @@ impl Outcome {
             Outcome::Delivered => "delivered",
             Outcome::Retrying => "retrying",
             Outcome::Expired => "expired",
+            Outcome::Refused => "refused",
             Outcome::Skipped => "skipped",
             Outcome::StoreError => "store_error",
         }
@@ -82,7 +84,13 @@ async fn try_attempt(id: &NotificationId) -> store::StoreResult<Outcome> {
             log("notify.delivered", id, &notification.event);
             Ok(Outcome::Delivered)
         }
-        Err(reason) => {
+        Err(Failure::Refused(reason)) => {
+            // Not a callback host this deployment allows: retrying cannot help.
+            notifications::remove(&kv, id).await?;
+            log("notify.refused", id, &reason);
+            Ok(Outcome::Refused)
+        }
+        Err(Failure::Temporary(reason)) => {
             let attempts = store::pending(CELL, id).await?.map_or(0, |p| p.attempts) + 1;
             let due_ms = now_ms() + backoff_ms(retry_base_ms().await, attempts);
             store::set_pending(CELL, id, PendingEntry { due_ms, attempts }).await?;
@@ -93,11 +101,18 @@ async fn try_attempt(id: &NotificationId) -> store::StoreResult<Outcome> {
     }
 }
 
+enum Failure {
+    /// The platform refused the URL (not in `callback_hosts`).
+    Refused(String),
+    /// Anything else: the callback may answer later.
+    Temporary(String),
+}
+
 /// POSTs the notification, signed; `Ok` only for a 2xx answer.
-async fn post(notification: &notification::Notification) -> Result<(), String> {
+async fn post(notification: &notification::Notification) -> Result<(), Failure> {
     let secret = spin_sdk::variables::get("callback_secret")
         .await
-        .map_err(|e| format!("callback_secret: {e}"))?;
+        .map_err(|e| Failure::Temporary(format!("callback_secret: {e}")))?;
     let signature = notification::sign(
         secret.as_bytes(),
         now_ms() / 1000,
@@ -117,11 +132,25 @@ async fn post(notification: &notification::Notification) -> Result<(), String> {
         .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(
             notification.body.clone(),
         )))
-        .map_err(|e| format!("invalid callback request: {e}"))?;
+        .map_err(|e| Failure::Refused(format!("invalid callback request: {e}")))?;
     match spin_sdk::http::send(request).await {
         Ok(response) if response.status().is_success() => Ok(()),
-        Ok(response) => Err(format!("callback answered {}", response.status().as_u16())),
-        Err(e) => Err(format!("callback unreachable: {e:?}")),
+        Ok(response) => Err(Failure::Temporary(format!(
+            "callback answered {}",
+            response.status().as_u16()
+        ))),
+        Err(e) => {
+            let reason = format!("{e:?}");
+            if reason.contains("HttpRequestDenied") {
+                Err(Failure::Refused(
+                    "the callback host is not in callback_hosts".into(),
+                ))
+            } else {
+                Err(Failure::Temporary(format!(
+                    "callback unreachable: {reason}"
+                )))
+            }
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! right token, for an unknown message, or with an unknown report type is refused and
 //! changes nothing.
 
+use message_store::notifications::reach_and_notify;
 use messaging_domain::hashing::keyed_hash;
 use messaging_domain::providers::kannel;
 use messaging_domain::{MessageId, Status};
@@ -71,11 +72,11 @@ async fn receipt(id: &str, token: &str, query: &str) -> HttpResponse {
     let Ok(kv) = message_store::open().await else {
         return reply(503, "unavailable", "store unavailable");
     };
-    match message_store::record(&kv, &id).await {
-        Ok(Some(_)) => {}
+    let record = match message_store::record(&kv, &id).await {
+        Ok(Some(record)) => record,
         Ok(None) => return reply(404, "not_found", "no such message"),
         Err(_) => return reply(503, "unavailable", "store unavailable"),
-    }
+    };
     let Some(status) = kannel::dlr_status(dlr_type) else {
         // Buffered and unknown reports are acknowledged so Kannel does not resend them.
         return reply(200, "ignored", "");
@@ -85,7 +86,7 @@ async fn receipt(id: &str, token: &str, query: &str) -> HttpResponse {
         steps.push(status);
     }
     for step in steps {
-        if message_store::reach(&kv, &id, step).await.is_err() {
+        if reach_and_notify(&kv, &record, step).await.is_err() {
             return reply(503, "unavailable", "store unavailable");
         }
     }

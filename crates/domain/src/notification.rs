@@ -10,8 +10,9 @@
 //! clock, so a captured callback cannot be replayed later. `X-Messaging-Notification-Id`
 //! stays the same across retries, so a receiver can drop a repeat.
 
-use crate::NotificationId;
+use crate::api::rfc3339_millis;
 use crate::hashing::{keyed_hash, verify_keyed_hash};
+use crate::{MessageRecord, NotificationId, Status};
 
 pub const SIGNATURE_HEADER: &str = "x-messaging-signature";
 pub const ID_HEADER: &str = "x-messaging-notification-id";
@@ -34,6 +35,23 @@ pub struct Notification {
     pub created_ms: u64,
     /// No attempt after this time.
     pub expires_ms: u64,
+}
+
+/// The event name of a status change.
+pub const MESSAGE_STATUS: &str = "message.status";
+
+/// The body of a status-change callback for a `/v1` message: ids and the status, never the
+/// address or the content. `reference` is the caller's own, echoed so it can match.
+pub fn status_body(record: &MessageRecord, status: Status, at_ms: u64) -> String {
+    serde_json::json!({
+        "event": MESSAGE_STATUS,
+        "id": record.id,
+        "reference": record.reference,
+        "channel": record.channel,
+        "status": status.as_str(),
+        "at": rfc3339_millis(at_ms),
+    })
+    .to_string()
 }
 
 /// The `X-Messaging-Signature` value for `body` sent at `unix_seconds`.
@@ -71,6 +89,20 @@ pub fn verify(secret: &[u8], header: &str, body: &[u8], now_s: u64, tolerance_s:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_body_names_the_message_and_status_but_no_address() {
+        let mut record = MessageRecord::example();
+        record.reference = Some("case-42".into());
+        let body: serde_json::Value =
+            serde_json::from_str(&status_body(&record, Status::Delivered, 0)).unwrap();
+        assert_eq!(body["event"], "message.status");
+        assert_eq!(body["id"], record.id.as_str());
+        assert_eq!(body["reference"], "case-42");
+        assert_eq!(body["status"], "delivered");
+        assert_eq!(body["at"], "1970-01-01T00:00:00.000Z");
+        assert!(!body.to_string().contains(&record.recipient_hash));
+    }
 
     #[test]
     fn a_signature_verifies_only_for_its_key_body_and_time() {

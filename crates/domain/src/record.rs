@@ -27,6 +27,25 @@ pub struct MessageRecord {
     pub expires_ms: u64,
 }
 
+#[cfg(test)]
+impl MessageRecord {
+    /// A record for other modules' tests.
+    pub(crate) fn example() -> MessageRecord {
+        MessageRecord {
+            id: MessageId::from_random([1; 16]),
+            owner: "dev".into(),
+            channel: Channel::Sms,
+            reference: None,
+            callback_url: Some("https://registry.example.org/status".into()),
+            policy: "default".into(),
+            cell: "deliver-sms".into(),
+            recipient_hash: crate::hashing::keyed_hash(b"k", b"+254712345678"),
+            created_ms: 1,
+            expires_ms: 2,
+        }
+    }
+}
+
 /// The readable part, kept only while the message is undelivered.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payload {

@@ -3,8 +3,8 @@
 //! notifier's tick finds what to retry the way a delivery cell does.
 
 use crate::{PendingEntry, StoreResult, clear_pending, now_ms, set_pending};
-use messaging_domain::notification::Notification;
-use messaging_domain::{NotificationId, keys};
+use messaging_domain::notification::{self, Notification};
+use messaging_domain::{MessageRecord, NotificationId, Status, keys};
 use spin_sdk::key_value::Store;
 
 /// The notifier's cell in the pending store (its Spin component id).
@@ -42,4 +42,72 @@ pub async fn remove(store: &Store, id: &NotificationId) -> StoreResult<()> {
     store.delete(keys::notification(id)).await?;
     store.delete(keys::notification_claim(id)).await?;
     clear_pending(CELL, id).await
+}
+
+/// Asks the notifier to deliver a stored notification now, after the current response
+/// (post-return work). If this is lost, the notifier's tick delivers it.
+pub fn poke(id: NotificationId) {
+    spin_sdk::wasip3::spawn(async move {
+        let body = serde_json::to_vec(&serde_json::json!({ "id": id })).expect("json");
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!("http://{CELL}.spin.internal/deliver"))
+            .header("content-type", "application/json")
+            .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(body)))
+            .expect("valid request");
+        if let Err(e) = spin_sdk::http::send(request).await {
+            println!(
+                "{}",
+                serde_json::json!({"event": "notify.handover_failed", "id": id.as_str(), "error": format!("{e:?}")})
+            );
+        }
+    });
+}
+
+/// A fresh notification id from `wasi:random`.
+pub fn new_id() -> NotificationId {
+    let bytes = spin_sdk::wasip3::random::random::get_random_bytes(16);
+    let mut random = [0u8; 16];
+    random.copy_from_slice(&bytes[..16]);
+    NotificationId::from_random(random)
+}
+
+/// How long callbacks are retried: `callback_retry_hours` of the calling component (24 by
+/// default, the specification's retry period).
+pub async fn validity_ms() -> u64 {
+    let hours: u64 = spin_sdk::variables::get("callback_retry_hours")
+        .await
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24);
+    hours * 3_600_000
+}
+
+/// Records that a message reached `status` (see [`crate::reach`]) and, if that is new and
+/// the caller gave a `callback_url`, queues a signed `message.status` callback. The status
+/// is written first: a crash in between loses the callback, never the status, which the
+/// caller can still read.
+pub async fn reach_and_notify(
+    store: &Store,
+    record: &MessageRecord,
+    status: Status,
+) -> StoreResult<bool> {
+    if !crate::reach(store, &record.id, status).await? {
+        return Ok(false);
+    }
+    if let Some(url) = &record.callback_url {
+        let now = now_ms();
+        let notification = Notification {
+            id: new_id(),
+            event: notification::MESSAGE_STATUS.into(),
+            url: url.clone(),
+            body: notification::status_body(record, status, now),
+            headers: Vec::new(),
+            created_ms: now,
+            expires_ms: now + validity_ms().await,
+        };
+        enqueue(store, &notification).await?;
+        poke(notification.id);
+    }
+    Ok(true)
 }
