@@ -39,20 +39,24 @@ pub fn host_binary() -> PathBuf {
     path
 }
 
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
 /// Sets up an application folder: the manifest and policies copied, `target` linked.
 fn app_dir() -> tempfile::TempDir {
     let root = workspace_root();
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::copy(root.join("spin.toml"), dir.path().join("spin.toml")).expect("copy spin.toml");
-    std::fs::create_dir(dir.path().join("policies")).unwrap();
-    for entry in std::fs::read_dir(root.join("policies")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(
-            entry.path(),
-            dir.path().join("policies").join(entry.file_name()),
-        )
-        .unwrap();
-    }
+    copy_dir(&root.join("policies"), &dir.path().join("policies"));
     std::os::unix::fs::symlink(root.join("target"), dir.path().join("target"))
         .expect("link target");
     dir
@@ -69,11 +73,24 @@ impl Gateway {
         Gateway::start_with_policies(vars, &[])
     }
 
-    /// Starts a gateway with extra variables and extra policy files `(file name, TOML)`.
+    /// Starts a gateway listening on `port` (for peers that must know its URL before it
+    /// starts, like Kannel's sms-service).
+    pub fn start_on(port: u16, vars: &[(&str, &str)], policies: &[(&str, &str)]) -> Gateway {
+        Gateway::start_full(Some(port), vars, policies)
+    }
+
+    /// Starts a gateway with extra variables and extra policy files `(file name, TOML)`;
+    /// a name may have a folder (`inbound/routes.toml`).
     pub fn start_with_policies(vars: &[(&str, &str)], policies: &[(&str, &str)]) -> Gateway {
+        Gateway::start_full(None, vars, policies)
+    }
+
+    fn start_full(port: Option<u16>, vars: &[(&str, &str)], policies: &[(&str, &str)]) -> Gateway {
         let dir = app_dir();
         for (name, text) in policies {
-            std::fs::write(dir.path().join("policies").join(name), text).expect("write policy");
+            let path = dir.path().join("policies").join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).expect("policy folder");
+            std::fs::write(path, text).expect("write policy");
         }
         let mut env: Vec<(String, String)> = vec![
             (
@@ -100,11 +117,10 @@ impl Gateway {
                 v.to_string(),
             ));
         }
-        Gateway::spawn(dir, env)
+        Gateway::spawn(dir, env, port.unwrap_or_else(free_port))
     }
 
-    fn spawn(dir: tempfile::TempDir, mut env: Vec<(String, String)>) -> Gateway {
-        let port = free_port();
+    fn spawn(dir: tempfile::TempDir, mut env: Vec<(String, String)>, port: u16) -> Gateway {
         let base = format!("http://127.0.0.1:{port}");
         env.retain(|(k, _)| k != "SPIN_VARIABLE_PUBLIC_URL");
         env.push(("SPIN_VARIABLE_PUBLIC_URL".into(), base.clone()));
@@ -158,7 +174,7 @@ impl Gateway {
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
         let env = std::mem::take(&mut self.env);
         drop(self);
-        Gateway::spawn(dir, env)
+        Gateway::spawn(dir, env, free_port())
     }
 
     /// Sends SIGTERM and waits for the process to end; returns its exit status success.

@@ -14,9 +14,29 @@ pub struct Kannel {
     pub sendsms_url: String,
     dir: tempfile::TempDir,
     children: Vec<Child>,
+    smsc: u16,
+    /// How many fake SMSCs were started (each writes its own `fakesmsc-N.out`).
+    smscs: usize,
 }
 
-fn config(dir: &Path, admin: u16, smsbox: u16, smsc: u16, sendsms: u16) -> String {
+/// smsbox's service for SMS from phones: to the gateway's inbound webhook when given
+/// (`get-url`, nothing sent back to the phone), else Kannel's canned answer.
+fn sms_service(inbound_url: Option<&str>) -> String {
+    match inbound_url {
+        Some(url) => format!(
+            "group = sms-service\nkeyword = default\ncatch-all = true\nmax-messages = 0\n\
+             get-url = \"{url}?from=%p&to=%P&text=%a&id=%I\"\n"
+        ),
+        None => "group = sms-service\nkeyword = default\ncatch-all = true\ntext = \"No service\"\n"
+            .into(),
+    }
+}
+
+fn config(
+    dir: &Path,
+    (admin, smsbox, smsc, sendsms): (u16, u16, u16, u16),
+    inbound_url: Option<&str>,
+) -> String {
     let d = dir.display();
     format!(
         r#"group = core
@@ -53,11 +73,8 @@ password = {PASSWORD}
 max-messages = 10
 default-sender = 12345
 
-group = sms-service
-keyword = default
-catch-all = true
-text = "No service"
-"#
+{}"#,
+        sms_service(inbound_url)
     )
 }
 
@@ -79,6 +96,16 @@ impl Kannel {
 
     /// Starts Kannel with its sendsms interface on `sendsms`.
     pub fn start_on(sendsms: u16) -> Kannel {
+        Kannel::launch(sendsms, None)
+    }
+
+    /// Starts Kannel with SMS from phones going to `inbound_url` (the gateway's
+    /// `/webhooks/kannel/inbound/<token>`).
+    pub fn start_with_inbound(inbound_url: &str) -> Kannel {
+        Kannel::launch(free_port(), Some(inbound_url))
+    }
+
+    fn launch(sendsms: u16, inbound_url: Option<&str>) -> Kannel {
         assert!(
             available(),
             "Kannel is not installed: apt-get install kannel kannel-extras (cargo xtask test does)"
@@ -86,7 +113,11 @@ impl Kannel {
         let dir = tempfile::tempdir().unwrap();
         let (admin, smsbox, smsc) = (free_port(), free_port(), free_port());
         let conf = dir.path().join("kannel.conf");
-        std::fs::write(&conf, config(dir.path(), admin, smsbox, smsc, sendsms)).unwrap();
+        std::fs::write(
+            &conf,
+            config(dir.path(), (admin, smsbox, smsc, sendsms), inbound_url),
+        )
+        .unwrap();
         let spawn = |cmd: &mut Command, name: &str| {
             // Kannel logs (fakesmsc's "Got message" lines among them) go to stderr.
             let out = std::fs::File::create(dir.path().join(format!("{name}.out"))).unwrap();
@@ -119,7 +150,7 @@ impl Kannel {
                 "0",
                 "100 200 text unused",
             ]),
-            "fakesmsc",
+            "fakesmsc-0",
         ));
         wait_for(10, "smsbox", || {
             std::net::TcpStream::connect(("127.0.0.1", sendsms)).ok()
@@ -128,6 +159,8 @@ impl Kannel {
             sendsms_url: format!("http://127.0.0.1:{sendsms}"),
             dir,
             children,
+            smsc,
+            smscs: 1,
         };
         // The SMSC link is up once bearerbox's status page lists it online.
         wait_for(10, "the fake SMSC to connect", || {
@@ -143,8 +176,44 @@ impl Kannel {
     }
 
     /// The messages the fake SMSC received, as `(receiver, text)`.
+    /// A phone sends `text` from `from`: the running fake SMSC is replaced by one that
+    /// sends this one message to bearerbox (Kannel's fake SMSC takes one connection at a
+    /// time), then keeps receiving.
+    pub fn phone_sends(&mut self, from: &str, text: &str) {
+        if let Some(mut old) = self.children.pop() {
+            let _ = old.kill();
+            let _ = old.wait();
+        }
+        let out =
+            std::fs::File::create(self.dir.path().join(format!("fakesmsc-{}.out", self.smscs)))
+                .unwrap();
+        self.smscs += 1;
+        let child = Command::new(FAKESMSC)
+            .args([
+                "-H",
+                "127.0.0.1",
+                "-r",
+                &self.smsc.to_string(),
+                "-i",
+                "0.1",
+                "-m",
+                "1",
+                &format!("{from} 12345 text {text}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(out)
+            .spawn()
+            .expect("fakesmsc starts");
+        self.children.push(child);
+    }
+
     pub fn received(&self) -> Vec<(String, String)> {
-        let out = std::fs::read_to_string(self.dir.path().join("fakesmsc.out")).unwrap_or_default();
+        let out: String = (0..self.smscs)
+            .map(|n| {
+                std::fs::read_to_string(self.dir.path().join(format!("fakesmsc-{n}.out")))
+                    .unwrap_or_default()
+            })
+            .collect();
         out.lines()
             .filter_map(|line| {
                 let inner = line

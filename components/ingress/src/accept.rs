@@ -5,6 +5,7 @@ use crate::govstack::messaging::policy::{self, DeliveryPlan, PlanRequest, Policy
 use crate::govstack::messaging::types::{Caller, Channel as WitChannel};
 use crate::idempotency;
 use message_store as store;
+use messaging_domain::conversation::ExpectsReply;
 use messaging_domain::hashing::keyed_hash;
 use messaging_domain::record::{EmailDetails, Payload};
 use messaging_domain::{ApiError, Channel, ErrorCode, MessageId, MessageRecord, Recipient};
@@ -27,6 +28,8 @@ pub struct NewMessage {
     pub email: Option<EmailDetails>,
     pub reference: Option<String>,
     pub callback_url: Option<String>,
+    /// A reminder that waits for the citizen's answer.
+    pub expects_reply: Option<ExpectsReply>,
     /// The calling system as the Information Mediator names it (`X-Road-Client` or
     /// `X-GovStack-Client`), recorded in the audit log line of the acceptance.
     pub client: Option<String>,
@@ -80,6 +83,9 @@ pub enum Persisted {
     New(MessageId),
     /// The idempotency key named an earlier message: nothing new was stored.
     Existing(MessageId),
+    /// Stored as `suppressed`, not to be sent: the recipient opted out of non-emergency
+    /// messages on this channel.
+    Suppressed(MessageId),
 }
 
 /// Persists one message planned by `plan`. With an idempotency key, the key is reserved
@@ -124,6 +130,21 @@ pub async fn persist(
         created_ms: now,
         expires_ms: now.saturating_add(plan.validity_seconds.saturating_mul(1000)),
     };
+    let emergency = matches!(plan.priority, policy::Priority::Emergency);
+    if !emergency
+        && store::opted_out(kv, &record)
+            .await
+            .map_err(|e| unavailable("opt-out", e))?
+    {
+        store::insert_suppressed(kv, &record)
+            .await
+            .map_err(|e| unavailable("insert", e))?;
+        println!(
+            "{}",
+            serde_json::json!({"event": "message.suppressed", "id": id.as_str(), "caller": caller.id, "client": client, "reason": "recipient opted out"})
+        );
+        return Ok(Persisted::Suppressed(id));
+    }
     let payload = Payload {
         to: message.to.as_str().to_string(),
         subject: message.subject,
@@ -133,6 +154,11 @@ pub async fn persist(
     store::insert(kv, &record, &payload)
         .await
         .map_err(|e| unavailable("insert", e))?;
+    if let Some(expects) = &message.expects_reply {
+        store::conversations::start(kv, &record, expects)
+            .await
+            .map_err(|e| unavailable("conversation", e))?;
+    }
     println!(
         "{}",
         serde_json::json!({"event": "message.accepted", "id": id.as_str(), "caller": caller.id, "client": client, "cell": plan.cell})

@@ -89,6 +89,7 @@ async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
         .map_err(|_| ApiError::new(ErrorCode::Internal, "no randomness"))?;
     let uid = new_request_uid(random);
     let mut ids = Vec::with_capacity(request.recipients.len());
+    let mut to_send = Vec::with_capacity(request.recipients.len());
     for recipient in request.recipients {
         let email = EmailDetails {
             cc: recipient
@@ -124,10 +125,16 @@ async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
             // it); GovStack callers read statuses from GET /status/email, so no status
             // callbacks go there.
             callback_url: None,
+            expects_reply: None,
             client: client.clone(),
         };
         match accept::persist(&kv, &caller, &plan, &hashing_key, message, None).await? {
-            Persisted::New(id) | Persisted::Existing(id) => ids.push(id),
+            Persisted::New(id) | Persisted::Existing(id) => {
+                to_send.push(id.clone());
+                ids.push(id);
+            }
+            // Counted in the request ("not sent"), never handed over.
+            Persisted::Suppressed(id) => ids.push(id),
         }
     }
     let record = RequestRecord {
@@ -141,7 +148,7 @@ async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
     )
     .await
     .map_err(|e| unavailable("request record", e))?;
-    accept::hand_over(plan.cell, ids);
+    accept::hand_over(plan.cell, to_send);
     Ok(json(
         200,
         &serde_json::json!({ "response": ACCEPTED, "requestUid": uid, "requestUID": uid }),

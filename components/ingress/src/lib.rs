@@ -16,6 +16,7 @@ mod accept;
 mod credentials;
 mod govstack_email;
 mod idempotency;
+mod inbound;
 mod messages;
 mod respond;
 
@@ -49,6 +50,20 @@ async fn handle(req: Request) -> HttpResponse {
                 Err(e) => error(&e),
             },
             _ => respond::method_not_allowed("GET"),
+        },
+        ["v1", "inbound"] => match method {
+            Method::GET => match authenticate(&req).await {
+                Ok(caller) => inbound::list(caller, req.uri().query().unwrap_or("")).await,
+                Err(e) => error(&e),
+            },
+            _ => respond::method_not_allowed("GET"),
+        },
+        ["v1", "inbound", id] => match method {
+            Method::DELETE => match authenticate(&req).await {
+                Ok(caller) => inbound::forget(caller, id).await,
+                Err(e) => error(&e),
+            },
+            _ => respond::method_not_allowed("DELETE"),
         },
         ["send", "email", "single" | "batch"] => match method {
             Method::POST => govstack_email::send(req).await,

@@ -4,7 +4,9 @@ use crate::accept::{self, NewMessage, Persisted, unavailable};
 use crate::govstack::messaging::types::Caller;
 use crate::respond::{HttpResponse, error, json};
 use message_store as store;
-use messaging_domain::api::{Accepted, MessageView, SendCommand, parse_idempotency_key};
+use messaging_domain::api::{
+    Accepted, MessageView, ReplyView, SendCommand, parse_idempotency_key, rfc3339_millis,
+};
 use messaging_domain::hashing::secret_digest;
 use messaging_domain::{ApiError, ErrorCode, MessageId, Status, keys};
 use spin_sdk::http::Request;
@@ -65,9 +67,10 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         email: None,
         reference: command.reference,
         callback_url: command.callback_url,
+        expects_reply: command.expects_reply,
         client,
     };
-    let id = match accept::persist(
+    let (id, status) = match accept::persist(
         &kv,
         &caller,
         &plan,
@@ -79,17 +82,12 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
     {
         Persisted::New(id) => {
             accept::hand_over(plan.cell, vec![id.clone()]);
-            id
+            (id, Status::Accepted)
         }
-        Persisted::Existing(id) => id,
+        Persisted::Existing(id) => (id, Status::Accepted),
+        Persisted::Suppressed(id) => (id, Status::Suppressed),
     };
-    Ok(json(
-        202,
-        &Accepted {
-            id,
-            status: Status::Accepted,
-        },
-    ))
+    Ok(json(202, &Accepted { id, status }))
 }
 
 pub async fn read(caller: Caller, id: &str) -> HttpResponse {
@@ -114,6 +112,13 @@ pub async fn read(caller: Caller, id: &str) -> HttpResponse {
     let Some(status) = Status::current(&reached) else {
         return not_found();
     };
+    let reply = match store::conversations::reply(&kv, &id).await {
+        Ok(reply) => reply.map(|r| ReplyView {
+            answer: r.answer,
+            at: rfc3339_millis(r.at_ms),
+        }),
+        Err(e) => return error(&unavailable("reply", e)),
+    };
     json(
         200,
         &MessageView {
@@ -122,6 +127,7 @@ pub async fn read(caller: Caller, id: &str) -> HttpResponse {
             status,
             reference: record.reference,
             history: store::history_entries(&reached),
+            reply,
         },
     )
 }

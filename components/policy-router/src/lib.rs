@@ -7,8 +7,11 @@ spin_sdk::wit_bindgen::generate!({
     generate_all,
 });
 
-use exports::govstack::messaging::policy::{DeliveryPlan, Guest, PlanRequest, PolicyError};
+use exports::govstack::messaging::policy::{
+    DeliveryPlan, Guest, PlanRequest, PolicyError, Priority,
+};
 use govstack::messaging::types::Channel as WitChannel;
+use messaging_domain::policy::Priority as DomainPriority;
 use messaging_domain::{Channel, policy::Policy};
 
 /// Where spin.toml mounts `policies/`.
@@ -60,6 +63,11 @@ impl Guest for PolicyRouter {
             channel: request.channel,
             cell: cell.clone(),
             validity_seconds: policy.validity_seconds,
+            priority: match policy.priority {
+                DomainPriority::Emergency => Priority::Emergency,
+                DomainPriority::Transactional => Priority::Transactional,
+                DomainPriority::Bulk => Priority::Bulk,
+            },
         })
     }
 }

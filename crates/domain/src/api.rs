@@ -1,6 +1,7 @@
 //! Request and response shapes of the `/v1` API, and the parsing that turns a request body
 //! into a [`SendCommand`] or a precise [`ApiError`].
 
+use crate::conversation::ExpectsReply;
 use crate::error::{ApiError, ErrorCode};
 use crate::{Channel, EmailAddress, MessageId, PhoneNumber, Recipient, Status};
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,7 @@ struct SendRequestBody {
     reference: Option<String>,
     callback_url: Option<String>,
     policy: Option<String>,
+    expects_reply: Option<crate::conversation::ExpectsReplyBody>,
 }
 
 /// A fully validated request to send one message.
@@ -36,6 +38,8 @@ pub struct SendCommand {
     pub reference: Option<String>,
     pub callback_url: Option<String>,
     pub policy: Option<String>,
+    /// A reminder that waits for the citizen's answer.
+    pub expects_reply: Option<ExpectsReply>,
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -115,6 +119,7 @@ impl SendCommand {
                 "policy must be a name of lowercase letters, digits and hyphens",
             ));
         }
+        let expects_reply = raw.expects_reply.map(ExpectsReply::parse).transpose()?;
         Ok(SendCommand {
             channel,
             to,
@@ -123,6 +128,7 @@ impl SendCommand {
             reference: raw.reference,
             callback_url: raw.callback_url,
             policy: raw.policy,
+            expects_reply,
         })
     }
 }
@@ -171,6 +177,16 @@ pub struct MessageView {
     pub status: Status,
     pub reference: Option<String>,
     pub history: Vec<HistoryEntry>,
+    /// The citizen's answer to a reminder (`expects_reply`), once given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<ReplyView>,
+}
+
+/// The answer recorded on a reminder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyView {
+    pub answer: String,
+    pub at: String,
 }
 
 /// Formats Unix milliseconds as RFC 3339 UTC with millisecond precision.

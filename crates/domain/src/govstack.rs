@@ -269,7 +269,7 @@ impl EmailStatus {
             Accepted | Queued => EmailStatus::Processing,
             Sent | Delivered => EmailStatus::Delivered,
             Failed => EmailStatus::Bounced,
-            Expired => EmailStatus::NotSent,
+            Expired | Suppressed => EmailStatus::NotSent,
         }
     }
 }

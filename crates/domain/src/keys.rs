@@ -49,3 +49,30 @@ pub fn notification(id: &crate::NotificationId) -> String {
 pub fn notification_claim(id: &crate::NotificationId) -> String {
     format!("ntf/{id}/claim")
 }
+
+/// Set while a citizen has opted out (STOP) of non-emergency messages on a channel; the
+/// recipient appears only as its keyed hash.
+pub fn opt_out(channel: crate::Channel, recipient_hash: &str) -> String {
+    format!("optout/{}/{recipient_hash}", channel.as_str())
+}
+
+/// The reminder waiting for an answer from a recipient on a channel
+/// ([`crate::conversation::Conversation`]).
+pub fn conversation(channel: crate::Channel, recipient_hash: &str) -> String {
+    format!("conv/{}/{recipient_hash}", channel.as_str())
+}
+
+/// The answer recorded on a reminder.
+pub fn reply(id: &MessageId) -> String {
+    format!("msg/{id}/reply")
+}
+
+/// An inbound message kept for its owner (`GET /v1/inbound`).
+pub fn inbound(owner: &str, id: &crate::InboundId) -> String {
+    format!("inbound/{owner}/{id}")
+}
+
+/// The prefix of every inbound message kept for `owner`.
+pub fn inbound_prefix(owner: &str) -> String {
+    format!("inbound/{owner}/")
+}

@@ -7,10 +7,13 @@
 
 pub mod address;
 pub mod api;
+pub mod conversation;
 pub mod error;
 pub mod govstack;
 pub mod hashing;
 pub mod idempotency;
+pub mod inbound;
+pub mod inbound_routes;
 pub mod keys;
 pub mod message_id;
 pub mod notification;
@@ -23,7 +26,7 @@ pub mod status;
 
 pub use address::{EmailAddress, PhoneNumber, Recipient};
 pub use error::{ApiError, ErrorCode};
-pub use message_id::{MessageId, NotificationId};
+pub use message_id::{InboundId, MessageId, NotificationId};
 pub use record::MessageRecord;
 pub use status::Status;
 

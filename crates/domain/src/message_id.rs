@@ -87,6 +87,12 @@ random_id!(
     "ntf_"
 );
 
+random_id!(
+    /// An inbound message from a citizen: `inb_` and 26 base32 characters.
+    InboundId,
+    "inb_"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

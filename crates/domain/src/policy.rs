@@ -4,6 +4,8 @@
 //! description = "Everyday messages"
 //! roles = ["*"]            # roles allowed to use the policy; "*" means any caller
 //! validity = "24h"         # how long an unsent message stays worth sending (s, m, h, d)
+//! priority = "transactional"  # emergency | transactional (default) | bulk; emergency
+//!                          # messages reach recipients who opted out of the others
 //!
 //! [channels.sms]
 //! cell = "deliver-sms"     # the delivery cell (Spin component id) for this channel
@@ -18,11 +20,22 @@ use crate::Channel;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+/// A policy's priority class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Emergency,
+    #[default]
+    Transactional,
+    Bulk,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     pub name: String,
     pub roles: Vec<String>,
     pub validity_seconds: u64,
+    pub priority: Priority,
     pub cells: BTreeMap<Channel, String>,
 }
 
@@ -44,6 +57,8 @@ struct PolicyFile {
     description: Option<String>,
     roles: Vec<String>,
     validity: String,
+    #[serde(default)]
+    priority: Priority,
     channels: BTreeMap<String, ChannelEntry>,
 }
 
@@ -111,6 +126,7 @@ impl Policy {
             name: name.to_string(),
             roles: raw.roles,
             validity_seconds,
+            priority: raw.priority,
             cells,
         })
     }
@@ -134,6 +150,25 @@ validity = "24h"
 [channels.sms]
 cell = "deliver-sms"
 "#;
+
+    #[test]
+    fn priority_defaults_to_transactional_and_reads_emergency() {
+        assert_eq!(
+            Policy::parse("default.toml", DEFAULT).unwrap().priority,
+            Priority::Transactional
+        );
+        let alert = format!("priority = \"emergency\"\n{DEFAULT}");
+        assert_eq!(
+            Policy::parse("alerts.toml", &alert).unwrap().priority,
+            Priority::Emergency
+        );
+        let bad = format!("priority = \"urgent\"\n{DEFAULT}");
+        assert!(
+            Policy::parse("x.toml", &bad)
+                .unwrap_err()
+                .starts_with("x.toml:1:")
+        );
+    }
 
     #[test]
     fn a_valid_policy_parses() {

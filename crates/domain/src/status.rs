@@ -22,16 +22,20 @@ pub enum Status {
     Failed,
     /// Final: validity ran out before the message could be sent.
     Expired,
+    /// Final: not sent, because the recipient opted out (STOP) of non-emergency messages
+    /// on this channel.
+    Suppressed,
 }
 
 impl Status {
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 7] = [
         Status::Accepted,
         Status::Queued,
         Status::Sent,
         Status::Delivered,
         Status::Failed,
         Status::Expired,
+        Status::Suppressed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,11 +46,15 @@ impl Status {
             Status::Delivered => "delivered",
             Status::Failed => "failed",
             Status::Expired => "expired",
+            Status::Suppressed => "suppressed",
         }
     }
 
     pub fn is_final(self) -> bool {
-        matches!(self, Status::Delivered | Status::Failed | Status::Expired)
+        matches!(
+            self,
+            Status::Delivered | Status::Failed | Status::Expired | Status::Suppressed
+        )
     }
 
     /// Whether a provider has yet to take the message: neither sent nor settled.

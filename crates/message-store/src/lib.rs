@@ -7,6 +7,8 @@ use messaging_domain::record::Payload;
 use messaging_domain::{MessageId, MessageRecord, Status, keys};
 use spin_sdk::key_value::Store;
 
+pub mod conversations;
+pub mod inbound;
 pub mod notifications;
 
 /// A storage failure, from either key-value interface. Its text is for operators' logs.
@@ -196,29 +198,65 @@ pub fn pending_page<T>(
     limit: usize,
     parse: impl Fn(&str) -> Option<T>,
 ) -> StoreResult<Vec<T>> {
-    let bucket = wkv::open("pending")?;
-    let prefix = format!("{cell}/");
+    page("pending", &format!("{cell}/"), after, limit, parse)
+}
+
+/// Up to `limit` keys of store `label` under `prefix`, in key order after `prefix + after`,
+/// each turned into a value by `parse` (keys it refuses are skipped). Relies on the store
+/// listing keys in order from the cursor, as the project host's SQLite store does.
+pub fn page<T>(
+    label: &str,
+    prefix: &str,
+    after: Option<&str>,
+    limit: usize,
+    parse: impl Fn(&str) -> Option<T>,
+) -> StoreResult<Vec<T>> {
+    let bucket = wkv::open(label)?;
     let mut cursor = Some(match after {
-        Some(id) => pending_key(cell, &id),
-        None => prefix.clone(),
+        Some(last) => format!("{prefix}{last}"),
+        None => prefix.to_string(),
     });
-    let mut ids = Vec::new();
+    let mut found = Vec::new();
     while let Some(from) = cursor.take() {
-        let page = bucket.list_keys(Some(&from))?;
-        for key in &page.keys {
-            let Some(rest) = key.strip_prefix(&prefix) else {
-                return Ok(ids);
+        let listed = bucket.list_keys(Some(&from))?;
+        for key in &listed.keys {
+            let Some(rest) = key.strip_prefix(prefix) else {
+                return Ok(found);
             };
-            if let Some(id) = parse(rest) {
-                ids.push(id);
-                if ids.len() == limit {
-                    return Ok(ids);
+            if let Some(value) = parse(rest) {
+                found.push(value);
+                if found.len() == limit {
+                    return Ok(found);
                 }
             }
         }
-        cursor = page.cursor;
+        cursor = listed.cursor;
     }
-    Ok(ids)
+    Ok(found)
+}
+
+/// Persists a message that will not be sent because its recipient opted out: the record
+/// and its `accepted` and `suppressed` statuses, no address, no content, no pending work.
+pub async fn insert_suppressed(store: &Store, record: &MessageRecord) -> StoreResult<()> {
+    let id = &record.id;
+    store
+        .set(
+            keys::message(id),
+            serde_json::to_vec(record).expect("record serialises"),
+        )
+        .await?;
+    let at = record.created_ms.to_string();
+    store.set(keys::status(id, Status::Accepted), &at).await?;
+    store.set(keys::status(id, Status::Suppressed), &at).await?;
+    Ok(())
+}
+
+/// Whether the recipient (by its keyed hash) opted out of non-emergency messages on the
+/// record's channel.
+pub async fn opted_out(store: &Store, record: &MessageRecord) -> StoreResult<bool> {
+    Ok(store
+        .exists(keys::opt_out(record.channel, &record.recipient_hash))
+        .await?)
 }
 
 pub async fn payload(store: &Store, id: &MessageId) -> StoreResult<Option<Payload>> {

@@ -13,6 +13,16 @@ pub const CELL: &str = "notifier";
 /// Stores a notification and marks it due now. The notification is written first, so a
 /// pending entry always has something to deliver.
 pub async fn enqueue(store: &Store, notification: &Notification) -> StoreResult<()> {
+    enqueue_at(store, notification, now_ms()).await
+}
+
+/// Stores a notification due at `due_ms` (a reminder's `message.unconfirmed` at its
+/// expiry); [`remove`] cancels it.
+pub async fn enqueue_at(
+    store: &Store,
+    notification: &Notification,
+    due_ms: u64,
+) -> StoreResult<()> {
     store
         .set(
             keys::notification(&notification.id),
@@ -23,7 +33,7 @@ pub async fn enqueue(store: &Store, notification: &Notification) -> StoreResult<
         CELL,
         &notification.id,
         PendingEntry {
-            due_ms: now_ms(),
+            due_ms,
             attempts: 0,
         },
     )

@@ -147,3 +147,75 @@ mod tests {
         assert_eq!(dlr_status(4), None);
     }
 }
+
+/// An SMS a citizen sent (mobile originated), as Kannel's smsbox reports it to an
+/// `sms-service` `get-url` of the form
+/// `.../webhooks/kannel/inbound/<token>?from=%p&to=%P&text=%a&id=%I`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct InboundSms {
+    pub from: crate::PhoneNumber,
+    /// The short code or number it was sent to.
+    pub to: String,
+    pub text: String,
+    /// Kannel's id of the message, for dropping a repeated report.
+    pub kannel_id: Option<String>,
+}
+
+impl std::fmt::Debug for InboundSms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InboundSms(<redacted>)")
+    }
+}
+
+/// Reads an inbound SMS from the query string. SMSCs give the sender with or without `+`
+/// (`254712345678`); both are read as international numbers.
+pub fn inbound_sms(query: &str) -> Result<InboundSms, String> {
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+            .map(crate::govstack::percent_decode)
+    };
+    let from = param("from").ok_or("from is missing")?;
+    let from = from.trim();
+    let international = if from.starts_with('+') {
+        from.to_string()
+    } else {
+        format!("+{from}")
+    };
+    let from = crate::PhoneNumber::parse(&international).map_err(|e| format!("from: {e}"))?;
+    let text = param("text").ok_or("text is missing")?;
+    if text.chars().count() > crate::api::MAX_CONTENT_CHARS {
+        return Err("text is too long".into());
+    }
+    Ok(InboundSms {
+        from,
+        to: param("to").unwrap_or_default(),
+        text,
+        kannel_id: param("id").filter(|id| !id.is_empty() && id.len() <= 64),
+    })
+}
+
+#[cfg(test)]
+mod inbound_tests {
+    use super::*;
+
+    #[test]
+    fn an_inbound_sms_reads_with_or_without_plus() {
+        let sms = inbound_sms("from=254712345678&to=12345&text=Ndio%2C+nitakuja&id=a1b2").unwrap();
+        assert_eq!(sms.from.as_str(), "+254712345678");
+        assert_eq!(sms.to, "12345");
+        assert_eq!(sms.text, "Ndio, nitakuja");
+        assert_eq!(sms.kannel_id.as_deref(), Some("a1b2"));
+        let sms = inbound_sms("from=%2B254712345678&text=STOP").unwrap();
+        assert_eq!(sms.from.as_str(), "+254712345678");
+        assert!(!format!("{sms:?}").contains("2547"));
+    }
+
+    #[test]
+    fn a_report_without_sender_or_text_is_refused() {
+        assert!(inbound_sms("text=hi").is_err());
+        assert!(inbound_sms("from=254712345678").is_err());
+        assert!(inbound_sms("from=hello&text=hi").is_err());
+    }
+}

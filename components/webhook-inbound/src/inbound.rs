@@ -1,0 +1,292 @@
+//! What happens to a citizen's message, whichever provider brought it: opt-out and opt-in
+//! (acknowledged to the citizen), the answer to a waiting reminder (recorded on it and
+//! sent to its caller), or a message routed to the system that owns it (the reminder's
+//! caller, else a keyword route, else the default route), by callback or for polling.
+//!
+//! Logs name ids, intents and owners; never the sender or the text.
+
+use crate::{HttpResponse, reply};
+use message_store::notifications::{self, enqueue, poke};
+use message_store::{self as store, Swap};
+use messaging_domain::conversation::InboundRecord;
+use messaging_domain::hashing::keyed_hash;
+use messaging_domain::inbound::{Intent, acknowledgement, classify};
+use messaging_domain::inbound_routes::{Destination, InboundRoutes};
+use messaging_domain::notification::Notification;
+use messaging_domain::record::Payload;
+use messaging_domain::{Channel, InboundId, MessageId, MessageRecord, keys};
+use spin_sdk::key_value::Store;
+
+const ROUTES_FILE: &str = "/policies/inbound/routes.toml";
+/// How long a provider's message id is remembered to drop repeats.
+const SEEN_MS: u64 = 24 * 3_600_000;
+
+/// One inbound message, normalised by its provider adapter.
+pub struct Inbound {
+    pub channel: Channel,
+    pub provider: &'static str,
+    /// The provider's id for the message, if it gives one (for dropping repeats).
+    pub provider_id: Option<String>,
+    /// The sender's address on the channel.
+    pub from: String,
+    pub text: String,
+}
+
+fn log(event: &str, detail: serde_json::Value) {
+    let mut line = serde_json::json!({ "event": event });
+    if let (Some(line), Some(detail)) = (line.as_object_mut(), detail.as_object()) {
+        line.extend(detail.clone());
+    }
+    println!("{line}");
+}
+
+fn unavailable(what: &str, e: impl std::fmt::Display) -> HttpResponse {
+    eprintln!("{what}: {e}");
+    // 503 makes the provider try again later, so nothing is lost.
+    reply(503, "unavailable", "try again later")
+}
+
+pub async fn handle(message: Inbound) -> HttpResponse {
+    let kv = match store::open().await {
+        Ok(kv) => kv,
+        Err(e) => return unavailable("open store", e),
+    };
+    if let Some(provider_id) = &message.provider_id {
+        match first_sight(message.provider, provider_id) {
+            Ok(true) => {}
+            Ok(false) => return reply(200, "duplicate", ""),
+            Err(e) => return unavailable("dedupe", e),
+        }
+    }
+    let Ok(hashing_key) = spin_sdk::variables::get("hashing_key").await else {
+        return reply(503, "unavailable", "try again later");
+    };
+    let sender_hash = keyed_hash(hashing_key.as_bytes(), message.from.as_bytes());
+    let conversation = match store::conversations::load(&kv, message.channel, &sender_hash).await {
+        Ok(c) => c,
+        Err(e) => return unavailable("conversation", e),
+    };
+    let intent = classify(
+        &message.text,
+        conversation.as_ref().map(|c| c.options.as_slice()),
+    );
+    let outcome = match &intent {
+        Intent::OptOut | Intent::OptIn => {
+            opt(&kv, &message, &sender_hash, &intent, &hashing_key).await
+        }
+        Intent::Answer(answer) => {
+            let conversation = conversation.expect("an answer needs a conversation");
+            let reference = store::record(&kv, &conversation.message_id)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|r| r.reference);
+            store::conversations::answer(
+                &kv,
+                message.channel,
+                &sender_hash,
+                &conversation,
+                reference.as_deref(),
+                answer,
+            )
+            .await
+            .map(|_| {
+                log(
+                    "inbound.answer",
+                    serde_json::json!({"message": conversation.message_id, "owner": conversation.owner}),
+                );
+                "answer"
+            })
+        }
+        Intent::Message { keyword } => {
+            let in_reply_to = conversation.as_ref().map(|c| c.message_id.clone());
+            let destination = match conversation {
+                Some(c) => Some(Destination {
+                    owner: c.owner,
+                    callback_url: c.callback_url,
+                }),
+                None => routes().await.route(keyword).cloned(),
+            };
+            match destination {
+                Some(destination) => route(&kv, &message, keyword, in_reply_to, &destination).await,
+                None => {
+                    log(
+                        "inbound.unrouted",
+                        serde_json::json!({"provider": message.provider, "channel": message.channel}),
+                    );
+                    Ok("unrouted")
+                }
+            }
+        }
+    };
+    match outcome {
+        Ok(code) => reply(200, code, ""),
+        Err(e) => unavailable("inbound", e),
+    }
+}
+
+/// Records the provider's id; false if it was seen before (a repeated report).
+fn first_sight(provider: &str, provider_id: &str) -> store::StoreResult<bool> {
+    let key = format!(
+        "seen/{provider}/{}",
+        keyed_hash(b"seen", provider_id.as_bytes())
+    );
+    let swap = Swap::read("default", &key)?;
+    let now = store::now_ms();
+    let fresh = swap
+        .current
+        .as_deref()
+        .and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
+        .is_none_or(|until| until <= now);
+    if !fresh {
+        return Ok(false);
+    }
+    swap.put((now + SEEN_MS).to_string().as_bytes())
+}
+
+async fn routes() -> InboundRoutes {
+    match std::fs::read_to_string(ROUTES_FILE) {
+        Ok(text) => InboundRoutes::parse("inbound/routes.toml", &text).unwrap_or_else(|e| {
+            // A broken file routes nothing rather than routing wrongly; say so loudly.
+            eprintln!("invalid inbound routes: {e}");
+            InboundRoutes::default()
+        }),
+        Err(_) => InboundRoutes::default(),
+    }
+}
+
+async fn opt(
+    kv: &Store,
+    message: &Inbound,
+    sender_hash: &str,
+    intent: &Intent,
+    hashing_key: &str,
+) -> store::StoreResult<&'static str> {
+    let key = keys::opt_out(message.channel, sender_hash);
+    let code = if *intent == Intent::OptOut {
+        kv.set(&key, store::now_ms().to_string()).await?;
+        "opted_out"
+    } else {
+        kv.delete(&key).await?;
+        "opted_in"
+    };
+    log(
+        &format!("inbound.{code}"),
+        serde_json::json!({"provider": message.provider, "channel": message.channel}),
+    );
+    if let Some(text) = acknowledgement(intent) {
+        acknowledge(kv, message, text, hashing_key).await?;
+    }
+    Ok(code)
+}
+
+/// Sends the citizen the acknowledgement of STOP or START, through the channel's
+/// delivery cell, as a message of the gateway itself (caller `gateway`).
+async fn acknowledge(
+    kv: &Store,
+    message: &Inbound,
+    text: &str,
+    hashing_key: &str,
+) -> store::StoreResult<()> {
+    let variable = format!("{}_cell", message.channel.as_str());
+    let Ok(cell) = spin_sdk::variables::get(&variable).await else {
+        return Ok(());
+    };
+    let random = spin_sdk::wasip3::random::random::get_random_bytes(16);
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&random[..16]);
+    let id = MessageId::from_random(bytes);
+    let now = store::now_ms();
+    let record = MessageRecord {
+        id: id.clone(),
+        owner: "gateway".into(),
+        channel: message.channel,
+        reference: Some("opt-out-acknowledgement".into()),
+        callback_url: None,
+        policy: "gateway".into(),
+        cell: cell.clone(),
+        recipient_hash: keyed_hash(hashing_key.as_bytes(), message.from.as_bytes()),
+        created_ms: now,
+        expires_ms: now + 3_600_000,
+    };
+    let payload = Payload {
+        to: message.from.clone(),
+        subject: None,
+        body: text.to_string(),
+        email: None,
+    };
+    store::insert(kv, &record, &payload).await?;
+    hand_over(cell, id);
+    Ok(())
+}
+
+fn hand_over(cell: String, id: MessageId) {
+    spin_sdk::wasip3::spawn(async move {
+        let body = serde_json::to_vec(&serde_json::json!({ "id": id })).expect("json");
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!("http://{cell}.spin.internal/dispatch"))
+            .header("content-type", "application/json")
+            .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(body)))
+            .expect("valid request");
+        // If this is lost, the cell's tick sends the message.
+        let _ = spin_sdk::http::send(request).await;
+    });
+}
+
+/// Hands a message to the system that owns it: by callback (the text travels in the
+/// notification only), or kept for it to poll.
+async fn route(
+    kv: &Store,
+    message: &Inbound,
+    keyword: &str,
+    in_reply_to: Option<MessageId>,
+    destination: &Destination,
+) -> store::StoreResult<&'static str> {
+    let now = store::now_ms();
+    let record = InboundRecord {
+        id: time_ordered_id(now),
+        channel: message.channel,
+        from: message.from.clone(),
+        text: message.text.clone(),
+        keyword: keyword.to_string(),
+        in_reply_to,
+        received_ms: now,
+    };
+    let how = match &destination.callback_url {
+        Some(url) => {
+            let mut body = record.view();
+            body["event"] = "inbound.message".into();
+            let notification = Notification {
+                id: notifications::new_id(),
+                event: "inbound.message".into(),
+                url: url.clone(),
+                body: body.to_string(),
+                headers: Vec::new(),
+                created_ms: now,
+                expires_ms: now + notifications::validity_ms().await,
+            };
+            enqueue(kv, &notification).await?;
+            poke(notification.id);
+            "callback"
+        }
+        None => {
+            store::inbound::keep(kv, &destination.owner, &record).await?;
+            "kept"
+        }
+    };
+    log(
+        "inbound.routed",
+        serde_json::json!({"id": record.id, "owner": destination.owner, "keyword": keyword, "delivery": how}),
+    );
+    Ok("routed")
+}
+
+/// An inbound id whose first 48 bits are the arrival time, so listing is oldest first.
+fn time_ordered_id(now_ms: u64) -> InboundId {
+    let random = spin_sdk::wasip3::random::random::get_random_bytes(16);
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&random[..16]);
+    bytes[..6].copy_from_slice(&now_ms.to_be_bytes()[2..]);
+    InboundId::from_random(bytes)
+}
