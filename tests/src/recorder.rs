@@ -26,7 +26,15 @@ impl Recorded {
 pub struct Recorder {
     pub url: String,
     received: Arc<Mutex<Vec<Recorded>>>,
-    status: Arc<Mutex<u16>>,
+    answer: Arc<Mutex<Answer>>,
+}
+
+/// What the recorder answers every request with.
+#[derive(Clone)]
+struct Answer {
+    status: u16,
+    content_type: String,
+    body: Vec<u8>,
 }
 
 fn read_request(stream: &mut std::net::TcpStream) -> Option<Recorded> {
@@ -82,8 +90,12 @@ impl Recorder {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", listener.local_addr().unwrap());
         let received = Arc::new(Mutex::new(Vec::new()));
-        let status = Arc::new(Mutex::new(200u16));
-        let (r, s) = (received.clone(), status.clone());
+        let answer = Arc::new(Mutex::new(Answer {
+            status: 200,
+            content_type: "application/json".into(),
+            body: b"{}".to_vec(),
+        }));
+        let (r, s) = (received.clone(), answer.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
@@ -91,11 +103,15 @@ impl Recorder {
                 std::thread::spawn(move || {
                     if let Some(request) = read_request(&mut stream) {
                         r.lock().unwrap().push(request);
-                        let code = *s.lock().unwrap();
+                        let a = s.lock().unwrap().clone();
                         let _ = write!(
                             stream,
-                            "HTTP/1.1 {code} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}"
+                            "HTTP/1.1 {} X\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                            a.status,
+                            a.content_type,
+                            a.body.len()
                         );
+                        let _ = stream.write_all(&a.body);
                     }
                 });
             }
@@ -103,13 +119,22 @@ impl Recorder {
         Recorder {
             url,
             received,
-            status,
+            answer,
         }
     }
 
     /// Every status answered from now on.
     pub fn answer_with(&self, status: u16) {
-        *self.status.lock().unwrap() = status;
+        self.answer.lock().unwrap().status = status;
+    }
+
+    /// Answers with this status and JSON body (to play a provider's API).
+    pub fn answer_json(&self, status: u16, body: &str) {
+        *self.answer.lock().unwrap() = Answer {
+            status,
+            content_type: "application/json".into(),
+            body: body.as_bytes().to_vec(),
+        };
     }
 
     pub fn received(&self) -> Vec<Recorded> {

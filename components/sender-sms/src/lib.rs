@@ -1,5 +1,6 @@
 //! sender-sms: sends SMS through the provider chosen by the `sms_provider` variable:
-//! `kannel` (Kannel's sendsms HTTP interface) or `outbox` (development).
+//! `kannel` (Kannel's sendsms HTTP interface), `twilio` (Twilio's Messages API) or
+//! `outbox` (development).
 
 spin_sdk::wit_bindgen::generate!({
     path: "../../wit",
@@ -9,6 +10,7 @@ spin_sdk::wit_bindgen::generate!({
 });
 
 mod kannel;
+mod twilio;
 
 use exports::govstack::messaging::sender::Guest;
 use govstack::messaging::types::{OutboundMessage, SendOutcome};
@@ -23,6 +25,7 @@ impl Guest for SenderSms {
             .unwrap_or_else(|_| "outbox".into());
         match provider.as_str() {
             "kannel" => kannel::send(&message).await,
+            "twilio" => twilio::send(&message).await,
             "outbox" => match (outbox::Entry {
                 id: &message.id,
                 channel: "sms",

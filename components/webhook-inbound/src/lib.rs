@@ -3,8 +3,10 @@
 //! - `GET|POST /webhooks/receipts/{message-id}/{token}?kannel_type=N`: delivery receipts
 //!   (`receipts.rs`).
 //! - `GET|POST /webhooks/kannel/inbound/{token}?from=%p&to=%P&text=%a&id=%I`: SMS from
-//!   citizens through Kannel (`kannel_inbound.rs`), handled like every inbound message
-//!   (`inbound.rs`: opt-out, answers to reminders, routing to the owning system).
+//!   citizens through Kannel (`kannel_inbound.rs`);
+//! - `POST /webhooks/twilio/inbound`: SMS from citizens through Twilio, signed
+//!   (`twilio_inbound.rs`). Both are handled like every inbound message (`inbound.rs`:
+//!   opt-out, answers to reminders, routing to the owning system).
 //!
 //! Every request is authenticated by a token only the gateway and the provider know;
 //! anything refused changes nothing.
@@ -12,6 +14,8 @@
 mod inbound;
 mod kannel_inbound;
 mod receipts;
+mod twilio_inbound;
+use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::http::{FullBody, Method, Request};
 use spin_sdk::http_service;
 
@@ -38,6 +42,9 @@ pub(crate) fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
         .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
 }
 
+/// Largest provider callback read; providers' callbacks are a few hundred bytes.
+const MAX_BODY: usize = 64 * 1024;
+
 #[http_service]
 async fn handle(req: Request) -> HttpResponse {
     if !matches!(*req.method(), Method::GET | Method::POST) {
@@ -45,9 +52,31 @@ async fn handle(req: Request) -> HttpResponse {
     }
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
+    let twilio_signature = req
+        .headers()
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let Ok(body) = req.into_body().bytes().await else {
+        return reply(400, "invalid_request", "the body could not be read");
+    };
+    if body.len() > MAX_BODY {
+        return reply(413, "payload_too_large", "callbacks are small");
+    }
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
-        ["webhooks", "receipts", id, token] => receipts::receipt(id, token, &query).await,
+        ["webhooks", "receipts", id, token] => {
+            let request = receipts::Request {
+                query: &query,
+                path: &path,
+                twilio_signature: twilio_signature.as_deref(),
+                body: &body,
+            };
+            receipts::receipt(id, token, request).await
+        }
+        ["webhooks", "twilio", "inbound"] => {
+            twilio_inbound::handle(&path, &query, twilio_signature.as_deref(), &body).await
+        }
         ["webhooks", "kannel", "inbound", token] => kannel_inbound::handle(token, &query).await,
         _ => reply(404, "not_found", "no such webhook"),
     }

@@ -1,16 +1,27 @@
-//! Delivery receipts: `GET|POST /webhooks/receipts/{message-id}/{token}?kannel_type=N`.
+//! Delivery receipts: `/webhooks/receipts/{message-id}/{token}` plus the provider's part:
+//! `?kannel_type=N` (Kannel's DLR, GET) or `?provider=twilio` (Twilio's status callback,
+//! a form POST that must also carry a valid `X-Twilio-Signature`).
 //!
 //! The token is the HMAC the dispatcher put into the receipt URL; a receipt without the
-//! right token, for an unknown message, or with an unknown report type is refused and
-//! changes nothing.
+//! right token or signature, for an unknown message, or with an unknown report type is
+//! refused and changes nothing.
 
 use crate::{HttpResponse, query_param, reply};
 use message_store::notifications::reach_and_notify;
 use messaging_domain::hashing::keyed_hash;
-use messaging_domain::providers::kannel;
+use messaging_domain::providers::{kannel, twilio};
 use messaging_domain::{MessageId, Status};
 
-pub async fn receipt(id: &str, token: &str, query: &str) -> HttpResponse {
+/// What the request carried besides its path.
+pub struct Request<'a> {
+    pub query: &'a str,
+    pub path: &'a str,
+    pub twilio_signature: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+pub async fn receipt(id: &str, token: &str, request: Request<'_>) -> HttpResponse {
+    let query = request.query;
     let Some(id) = MessageId::parse(id) else {
         return reply(404, "not_found", "no such message");
     };
@@ -25,9 +36,17 @@ pub async fn receipt(id: &str, token: &str, query: &str) -> HttpResponse {
         );
         return reply(401, "invalid_signature", "the receipt token is not valid");
     }
-    let Some(dlr_type) = query_param(query, "kannel_type").and_then(|t| t.parse::<u32>().ok())
-    else {
-        return reply(400, "invalid_request", "kannel_type is missing");
+    let reported = if query_param(query, "provider") == Some("twilio") {
+        twilio_status(&request).await
+    } else {
+        match query_param(query, "kannel_type").and_then(|t| t.parse::<u32>().ok()) {
+            Some(dlr_type) => Ok(kannel::dlr_status(dlr_type)),
+            None => Err(reply(400, "invalid_request", "kannel_type is missing")),
+        }
+    };
+    let reported = match reported {
+        Ok(reported) => reported,
+        Err(response) => return response,
     };
     let Ok(kv) = message_store::open().await else {
         return reply(503, "unavailable", "store unavailable");
@@ -37,8 +56,8 @@ pub async fn receipt(id: &str, token: &str, query: &str) -> HttpResponse {
         Ok(None) => return reply(404, "not_found", "no such message"),
         Err(_) => return reply(503, "unavailable", "store unavailable"),
     };
-    let Some(status) = kannel::dlr_status(dlr_type) else {
-        // Buffered and unknown reports are acknowledged so Kannel does not resend them.
+    let Some(status) = reported else {
+        // Intermediate and unknown reports are acknowledged so they are not resent.
         return reply(200, "ignored", "");
     };
     let mut steps = vec![Status::Sent];
@@ -58,4 +77,37 @@ pub async fn receipt(id: &str, token: &str, query: &str) -> HttpResponse {
         serde_json::json!({"event":"receipt.recorded","id":id.as_str(),"status":status.as_str()})
     );
     reply(200, status.as_str(), "")
+}
+
+/// Twilio's `MessageStatus`, once its signature over the URL it called and the form is
+/// checked with the Auth Token.
+async fn twilio_status(request: &Request<'_>) -> Result<Option<Status>, HttpResponse> {
+    let (Ok(token), Ok(public_url)) = (
+        spin_sdk::variables::get("twilio_auth_token").await,
+        spin_sdk::variables::get("public_url").await,
+    ) else {
+        return Err(reply(503, "unavailable", "receipts cannot be verified now"));
+    };
+    let params = twilio::parse_form(&String::from_utf8_lossy(request.body));
+    let url = format!(
+        "{}{}?{}",
+        public_url.trim_end_matches('/'),
+        request.path,
+        request.query
+    );
+    let signed = request
+        .twilio_signature
+        .is_some_and(|sig| !token.is_empty() && twilio::verify(&token, &url, &params, sig));
+    if !signed {
+        println!(
+            "{}",
+            serde_json::json!({"event":"receipt.refused","provider":"twilio","reason":"bad signature"})
+        );
+        return Err(reply(
+            401,
+            "invalid_signature",
+            "the Twilio signature is not valid",
+        ));
+    }
+    Ok(twilio::field(&params, "MessageStatus").and_then(twilio::status_of))
 }

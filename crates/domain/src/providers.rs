@@ -6,3 +6,4 @@ pub mod kannel;
 pub mod outbox;
 pub mod sendgrid;
 pub mod smtp;
+pub mod twilio;

@@ -1,0 +1,207 @@
+//! SMS through Twilio's Messages API, against a double that answers with Twilio's recorded
+//! payloads; the test plays Twilio's signed status callbacks and inbound messages.
+
+use base64::Engine;
+use integration_tests::gateway::{Gateway, KEY};
+use integration_tests::recorder::Recorder;
+use integration_tests::{http, wait_for, workspace_root};
+use serde_json::json;
+
+const SID: &str = "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX";
+const AUTH_TOKEN: &str = "twilio-test-auth-token";
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(
+        workspace_root()
+            .join("crates/domain/src/providers/twilio")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn gateway_on(twilio: &Recorder) -> Gateway {
+    Gateway::start_with(&[
+        ("sms_provider", "twilio"),
+        ("twilio_url", &twilio.url),
+        ("twilio_account_sid", SID),
+        ("twilio_auth_token", AUTH_TOKEN),
+        ("twilio_from", "+15005550006"),
+        ("retry_base_ms", "300"),
+    ])
+}
+
+fn form_pairs(body: &str) -> Vec<(String, String)> {
+    url_decode_pairs(body)
+}
+
+fn url_decode_pairs(body: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        let s = s.replace('+', " ");
+        let bytes = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' && i + 2 < bytes.len() {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).unwrap()
+    };
+    body.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap();
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// Twilio's request signature, computed here from its documentation, independently of the
+/// gateway's code.
+fn twilio_signature(url: &str, params: &[(String, String)]) -> String {
+    use hmac::Mac;
+    let mut sorted = params.to_vec();
+    sorted.sort();
+    let mut data = url.to_string();
+    for (k, v) in sorted {
+        data.push_str(&k);
+        data.push_str(&v);
+    }
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(AUTH_TOKEN.as_bytes()).unwrap();
+    mac.update(data.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// POSTs a form to `url` as Twilio does, signed with `signature`.
+fn twilio_posts(url: &str, body: &str, signature: &str) -> http::Response {
+    http::request(
+        "POST",
+        url,
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("x-twilio-signature", signature),
+        ],
+        Some(body.as_bytes()),
+    )
+}
+
+#[test]
+fn an_sms_goes_out_in_twilios_format_and_its_signed_callback_delivers_it() {
+    let twilio = Recorder::start();
+    twilio.answer_json(201, &fixture("message_created.json"));
+    let gw = gateway_on(&twilio);
+    let id = gw.accept(json!({"channel":"sms","to":"+254712345678","body":"Karibu: 9:00 & 10:00"}));
+    gw.wait_status(&id, "sent");
+
+    let sent = &twilio.received()[0];
+    assert_eq!(sent.method, "POST");
+    assert_eq!(
+        sent.path,
+        format!("/2010-04-01/Accounts/{SID}/Messages.json")
+    );
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{SID}:{AUTH_TOKEN}"));
+    assert_eq!(
+        sent.header("authorization"),
+        Some(format!("Basic {basic}").as_str())
+    );
+    assert_eq!(
+        sent.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    let form = form_pairs(&String::from_utf8_lossy(&sent.body));
+    let get = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    assert_eq!(get("To"), "+254712345678");
+    assert_eq!(get("From"), "+15005550006");
+    assert_eq!(get("Body"), "Karibu: 9:00 & 10:00");
+    let callback = get("StatusCallback");
+    assert!(callback.starts_with(&format!("{}/webhooks/receipts/{id}/", gw.base)));
+
+    // Twilio reports delivery: the recorded callback, for this message.
+    let mut params = form_pairs(&fixture("status_callback_delivered.form"));
+    params.retain(|(k, _)| k != "MessageStatus");
+    params.push(("MessageStatus".into(), "delivered".into()));
+    let body = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace('+', "%2B")))
+        .collect::<Vec<_>>()
+        .join("&");
+    let forged = twilio_posts(&callback, &body, "bm90IGEgc2lnbmF0dXJl");
+    assert_eq!(forged.status, 401);
+    assert_eq!(
+        gw.status(KEY, &id).json()["status"],
+        "sent",
+        "a forged callback changes nothing"
+    );
+    let signed = twilio_posts(&callback, &body, &twilio_signature(&callback, &params));
+    assert_eq!(signed.status, 200, "{}", signed.body);
+    gw.wait_status(&id, "delivered");
+}
+
+#[test]
+fn twilio_refusals_fail_and_its_outages_defer() {
+    let refusing = Recorder::start();
+    refusing.answer_json(400, &fixture("error_21211.json"));
+    let gw = gateway_on(&refusing);
+    let id = gw.accept(json!({"channel":"sms","to":"+254712345678","body":"x"}));
+    gw.wait_status(&id, "failed");
+    let logs = gw.logs();
+    assert!(
+        logs.contains("21211"),
+        "the reason names Twilio's error code"
+    );
+    assert!(
+        !logs.contains("25471234567"),
+        "Twilio's message quotes the number; the log must not"
+    );
+
+    let down = Recorder::start();
+    down.answer_json(503, "{}");
+    let gw = gateway_on(&down);
+    let id = gw.accept(json!({"channel":"sms","to":"+254712345678","body":"x"}));
+    wait_for(20, "two attempts", || {
+        (down.received().len() >= 2).then_some(())
+    });
+    assert_eq!(gw.status(KEY, &id).json()["status"], "queued");
+}
+
+#[test]
+fn a_signed_inbound_twilio_sms_is_handled_and_answered_with_empty_twiml() {
+    let twilio = Recorder::start();
+    twilio.answer_json(201, &fixture("message_created.json"));
+    let gw = gateway_on(&twilio);
+    let url = format!("{}/webhooks/twilio/inbound", gw.base);
+    let mut params = form_pairs(&fixture("inbound_message.form"));
+    for (k, v) in params.iter_mut() {
+        if k == "Body" {
+            *v = "STOP".into();
+        }
+    }
+    let body = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace('+', "%2B").replace(' ', "+")))
+        .collect::<Vec<_>>()
+        .join("&");
+    let unsigned = twilio_posts(&url, &body, "");
+    assert_eq!(unsigned.status, 401);
+    let r = twilio_posts(&url, &body, &twilio_signature(&url, &params));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("content-type"), Some("text/xml"));
+    assert!(r.body.contains("<Response/>"));
+
+    // The citizen opted out: an everyday message is suppressed.
+    let r = gw.send(
+        KEY,
+        &json!({"channel":"sms","to":"+254712345678","body":"x"}),
+        &[],
+    );
+    assert_eq!(r.json()["status"], "suppressed");
+}
