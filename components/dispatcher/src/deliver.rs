@@ -141,7 +141,12 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
         }),
     };
     let outcome = match sender::send(message).await {
-        SendOutcome::Accepted(_provider_id) => {
+        SendOutcome::Accepted(provider_id) => {
+            // Providers whose reports name only their own id are matched back by it.
+            if let Some(provider_id) = provider_id {
+                kv.set(keys::provider_message(&provider_id), id.as_str())
+                    .await?;
+            }
             reach_and_notify(&kv, &record, Status::Sent).await?;
             settle(&kv, cell, id).await?;
             Outcome::Sent

@@ -1,6 +1,6 @@
 //! sender-sms: sends SMS through the provider chosen by the `sms_provider` variable:
-//! `kannel` (Kannel's sendsms HTTP interface), `twilio` (Twilio's Messages API) or
-//! `outbox` (development).
+//! `kannel` (Kannel's sendsms HTTP interface), `twilio` (Twilio's Messages API),
+//! `africastalking` (Africa's Talking's SMS API) or `outbox` (development).
 
 spin_sdk::wit_bindgen::generate!({
     path: "../../wit",
@@ -9,6 +9,7 @@ spin_sdk::wit_bindgen::generate!({
     generate_all,
 });
 
+mod africastalking;
 mod kannel;
 mod twilio;
 
@@ -26,6 +27,7 @@ impl Guest for SenderSms {
         match provider.as_str() {
             "kannel" => kannel::send(&message).await,
             "twilio" => twilio::send(&message).await,
+            "africastalking" => africastalking::send(&message).await,
             "outbox" => match (outbox::Entry {
                 id: &message.id,
                 channel: "sms",

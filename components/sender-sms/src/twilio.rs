@@ -42,7 +42,7 @@ pub async fn send(message: &OutboundMessage) -> SendOutcome {
     let status = response.status().as_u16();
     let body = response.into_body().bytes().await.unwrap_or_default();
     match interpret_send(status, &body) {
-        SendAnswer::Accepted(sid) => SendOutcome::Accepted(Some(sid)),
+        SendAnswer::Accepted(sid) => SendOutcome::Accepted(Some(format!("twilio:{sid}"))),
         SendAnswer::Deferred(reason) => SendOutcome::Deferred(reason),
         SendAnswer::Rejected(reason) => SendOutcome::Rejected(reason),
     }

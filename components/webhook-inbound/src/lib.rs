@@ -5,12 +5,17 @@
 //! - `GET|POST /webhooks/kannel/inbound/{token}?from=%p&to=%P&text=%a&id=%I`: SMS from
 //!   citizens through Kannel (`kannel_inbound.rs`);
 //! - `POST /webhooks/twilio/inbound`: SMS from citizens through Twilio, signed
-//!   (`twilio_inbound.rs`). Both are handled like every inbound message (`inbound.rs`:
-//!   opt-out, answers to reminders, routing to the owning system).
+//!   (`twilio_inbound.rs`);
+//! - `POST /webhooks/africastalking/{token}/delivery|inbound`: Africa's Talking's delivery
+//!   reports and SMS from citizens (`africastalking.rs`).
+//!
+//! Inbound messages from every provider are handled alike (`inbound.rs`: opt-out, answers
+//! to reminders, routing to the owning system).
 //!
 //! Every request is authenticated by a token only the gateway and the provider know;
 //! anything refused changes nothing.
 
+mod africastalking;
 mod inbound;
 mod kannel_inbound;
 mod receipts;
@@ -73,6 +78,9 @@ async fn handle(req: Request) -> HttpResponse {
                 body: &body,
             };
             receipts::receipt(id, token, request).await
+        }
+        ["webhooks", "africastalking", token, kind] => {
+            africastalking::handle(token, kind, &body).await
         }
         ["webhooks", "twilio", "inbound"] => {
             twilio_inbound::handle(&path, &query, twilio_signature.as_deref(), &body).await

@@ -76,3 +76,10 @@ pub fn inbound(owner: &str, id: &crate::InboundId) -> String {
 pub fn inbound_prefix(owner: &str) -> String {
     format!("inbound/{owner}/")
 }
+
+/// Maps a provider's own message id (namespaced by its sender: `africastalking:ATXid_...`)
+/// to ours, for providers whose delivery reports name only their id. Hashed, so any id is
+/// a safe key.
+pub fn provider_message(namespaced_id: &str) -> String {
+    format!("pid/{}", crate::hashing::secret_digest(namespaced_id))
+}

@@ -1,0 +1,103 @@
+//! Africa's Talking's callbacks, registered in its dashboard:
+//!
+//! - `POST /webhooks/africastalking/{token}/delivery`: delivery reports (`id`, `status`).
+//!   They name Africa's Talking's message id, which the dispatcher mapped to ours.
+//! - `POST /webhooks/africastalking/{token}/inbound`: SMS from citizens (`from`, `text`,
+//!   `id`), handled like every inbound message.
+//!
+//! Africa's Talking does not sign callbacks: the secret `{token}` (the
+//! `africastalking_webhook_token` variable, compared in constant time) authenticates them.
+
+use crate::inbound::{self, Inbound};
+use crate::{HttpResponse, reply};
+use message_store::notifications::reach_and_notify;
+use messaging_domain::hashing::constant_time_eq;
+use messaging_domain::providers::africastalking::status_of;
+use messaging_domain::providers::form::{field, parse_form};
+use messaging_domain::{Channel, MessageId, PhoneNumber, Status, keys};
+
+pub async fn handle(token: &str, kind: &str, body: &[u8]) -> HttpResponse {
+    let expected = spin_sdk::variables::get("africastalking_webhook_token")
+        .await
+        .unwrap_or_default();
+    if expected.is_empty() {
+        return reply(
+            404,
+            "not_found",
+            "Africa's Talking callbacks are not configured",
+        );
+    }
+    if !constant_time_eq(&expected, token) {
+        println!(
+            "{}",
+            serde_json::json!({"event": "inbound.refused", "provider": "africastalking", "reason": "bad token"})
+        );
+        return reply(401, "invalid_signature", "the token is not valid");
+    }
+    let params = parse_form(&String::from_utf8_lossy(body));
+    match kind {
+        "delivery" => delivery(&params).await,
+        "inbound" => {
+            let Some(from) = field(&params, "from").and_then(|f| PhoneNumber::parse(f).ok()) else {
+                return reply(
+                    400,
+                    "invalid_request",
+                    "from is missing or not a phone number",
+                );
+            };
+            let Some(text) = field(&params, "text") else {
+                return reply(400, "invalid_request", "text is missing");
+            };
+            inbound::handle(Inbound {
+                channel: Channel::Sms,
+                provider: "africastalking",
+                provider_id: field(&params, "id").map(String::from),
+                from: from.as_str().to_string(),
+                text: text.to_string(),
+            })
+            .await
+        }
+        _ => reply(404, "not_found", "no such webhook"),
+    }
+}
+
+async fn delivery(params: &[(String, String)]) -> HttpResponse {
+    let (Some(provider_id), Some(report)) = (field(params, "id"), field(params, "status")) else {
+        return reply(400, "invalid_request", "id and status are required");
+    };
+    let Ok(kv) = message_store::open().await else {
+        return reply(503, "unavailable", "store unavailable");
+    };
+    let key = keys::provider_message(&format!("africastalking:{provider_id}"));
+    let id = match kv.get(&key).await {
+        Ok(Some(bytes)) => std::str::from_utf8(&bytes).ok().and_then(MessageId::parse),
+        Ok(None) => None,
+        Err(_) => return reply(503, "unavailable", "store unavailable"),
+    };
+    let Some(id) = id else {
+        return reply(404, "not_found", "no message with this id");
+    };
+    let record = match message_store::record(&kv, &id).await {
+        Ok(Some(record)) => record,
+        Ok(None) => return reply(404, "not_found", "no such message"),
+        Err(_) => return reply(503, "unavailable", "store unavailable"),
+    };
+    let Some(status) = status_of(report) else {
+        return reply(200, "ignored", "");
+    };
+    let mut steps = vec![Status::Sent];
+    if status != Status::Sent {
+        steps.push(status);
+    }
+    for step in steps {
+        if reach_and_notify(&kv, &record, step).await.is_err() {
+            return reply(503, "unavailable", "store unavailable");
+        }
+    }
+    let _ = message_store::erase_payload(&kv, &id).await;
+    println!(
+        "{}",
+        serde_json::json!({"event":"receipt.recorded","id":id.as_str(),"provider":"africastalking","status":status.as_str()})
+    );
+    reply(200, status.as_str(), "")
+}
