@@ -7,6 +7,7 @@ use crate::govstack::messaging::types::{
 use message_store::notifications::reach_and_notify;
 use message_store::{self as store, PendingEntry, Swap, now_ms};
 use messaging_domain::hashing::keyed_hash;
+use messaging_domain::record::AttemptRecord;
 use messaging_domain::redact::provider_reason;
 use messaging_domain::retry::backoff_ms;
 use messaging_domain::{Channel, MessageId, Status, keys};
@@ -39,6 +40,8 @@ pub enum Outcome {
     Deferred,
     Failed,
     Expired,
+    /// Handed to the next cell of the message's route.
+    FailedOver,
     /// Someone else holds the claim, or the message is already settled or unknown.
     Skipped,
     /// The store could not be read or written; the tick will retry.
@@ -53,6 +56,7 @@ impl Outcome {
             Outcome::Deferred => "deferred",
             Outcome::Failed => "failed",
             Outcome::Expired => "expired",
+            Outcome::FailedOver => "failed_over",
             Outcome::Skipped => "skipped",
             Outcome::StoreError => "store_error",
         }
@@ -91,9 +95,12 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
         store::clear_pending(cell, id).await?;
         return Ok(Outcome::Skipped);
     };
-    if record.cell != cell {
-        // Another cell's message: its policy chose another sender.
-        log("dispatch.wrong_cell", id, &record.cell);
+    let hop = store::hop(&kv, id).await?;
+    let current = record.cell_at(hop).unwrap_or(&record.cell);
+    if current != cell {
+        // Another cell's message now: its policy chose another sender, or it failed over.
+        log("dispatch.wrong_cell", id, current);
+        store::clear_pending(cell, id).await?;
         return Ok(Outcome::Skipped);
     }
     let reached = store::history(&kv, id).await?;
@@ -140,8 +147,16 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
             recipient_name: e.recipient_name,
         }),
     };
+    let attempt = |outcome: &str, reason: Option<&str>| AttemptRecord {
+        cell: cell.to_string(),
+        outcome: outcome.to_string(),
+        reason: reason.map(provider_reason),
+        at_ms: now_ms(),
+    };
+    let next_cell = record.cell_at(hop + 1).map(String::from);
     let outcome = match sender::send(message).await {
         SendOutcome::Accepted(provider_id) => {
+            store::record_attempt(&kv, id, &attempt("sent", None)).await?;
             // Providers whose reports name only their own id are matched back by it.
             if let Some(provider_id) = provider_id {
                 kv.set(keys::provider_message(&provider_id), id.as_str())
@@ -152,13 +167,22 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
             Outcome::Sent
         }
         SendOutcome::Delivered => {
+            store::record_attempt(&kv, id, &attempt("delivered", None)).await?;
             reach_and_notify(&kv, &record, Status::Sent).await?;
             reach_and_notify(&kv, &record, Status::Delivered).await?;
             settle(&kv, cell, id).await?;
             Outcome::Delivered
         }
         SendOutcome::Deferred(reason) => {
+            store::record_attempt(&kv, id, &attempt("deferred", Some(&reason))).await?;
             let attempts = store::pending(cell, id).await?.map_or(0, |p| p.attempts) + 1;
+            if attempts >= record.failover_after
+                && let Some(next) = next_cell
+            {
+                fail_over(&kv, cell, id, hop, &next).await?;
+                log("dispatch.failover", id, &next);
+                return Ok(Outcome::FailedOver);
+            }
             let backoff = backoff_ms(retry_base_ms().await, attempts);
             store::set_pending(
                 cell,
@@ -173,7 +197,17 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
             log("dispatch.deferred", id, &provider_reason(&reason));
             Outcome::Deferred
         }
+        SendOutcome::Rejected(reason) if next_cell.is_some() => {
+            // This provider refuses; the next one may not (a route it lacks, a sender id it
+            // does not know). Nothing was sent, so trying the next sends nothing twice.
+            store::record_attempt(&kv, id, &attempt("refused", Some(&reason))).await?;
+            let next = next_cell.expect("checked");
+            fail_over(&kv, cell, id, hop, &next).await?;
+            log("dispatch.failover", id, &next);
+            Outcome::FailedOver
+        }
         SendOutcome::Rejected(reason) => {
+            store::record_attempt(&kv, id, &attempt("refused", Some(&reason))).await?;
             reach_and_notify(&kv, &record, Status::Failed).await?;
             settle(&kv, cell, id).await?;
             log("dispatch.failed", id, &provider_reason(&reason));
@@ -197,6 +231,42 @@ fn claim(id: &MessageId, now: u64) -> store::StoreResult<bool> {
         return Ok(false);
     }
     swap.put((now + CLAIM_MS).to_string().as_bytes())
+}
+
+/// Moves the message to the next cell of its route: the position is written while this
+/// attempt holds the claim, the work is queued for the next cell, and that cell is asked
+/// to take it now (its tick takes it otherwise).
+async fn fail_over(
+    kv: &Store,
+    cell: &str,
+    id: &MessageId,
+    hop: usize,
+    next: &str,
+) -> store::StoreResult<()> {
+    kv.set(keys::hop(id), (hop + 1).to_string()).await?;
+    store::set_pending(
+        next,
+        id,
+        PendingEntry {
+            due_ms: now_ms(),
+            attempts: 0,
+        },
+    )
+    .await?;
+    store::clear_pending(cell, id).await?;
+    kv.delete(keys::claim(id)).await?;
+    let (next, id) = (next.to_string(), id.clone());
+    spin_sdk::wasip3::spawn(async move {
+        let body = serde_json::to_vec(&serde_json::json!({ "id": id })).expect("json");
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!("http://{next}.spin.internal/dispatch"))
+            .header("content-type", "application/json")
+            .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(body)))
+            .expect("valid request");
+        let _ = spin_sdk::http::send(request).await;
+    });
+    Ok(())
 }
 
 /// The message needs no more attempts: forget the address, content, claim and pending entry.

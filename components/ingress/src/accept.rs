@@ -126,6 +126,8 @@ pub async fn persist(
         callback_url: message.callback_url,
         policy: plan.policy.clone(),
         cell: plan.cell.clone(),
+        fallback_cells: plan.fallback_cells.clone(),
+        failover_after: plan.failover_after,
         recipient_hash: keyed_hash(hashing_key.as_bytes(), message.to.as_str().as_bytes()),
         created_ms: now,
         expires_ms: now.saturating_add(plan.validity_seconds.saturating_mul(1000)),

@@ -5,7 +5,8 @@ use crate::govstack::messaging::types::Caller;
 use crate::respond::{HttpResponse, error, json};
 use message_store as store;
 use messaging_domain::api::{
-    Accepted, MessageView, ReplyView, SendCommand, parse_idempotency_key, rfc3339_millis,
+    Accepted, AttemptView, MessageView, ReplyView, SendCommand, parse_idempotency_key,
+    rfc3339_millis,
 };
 use messaging_domain::hashing::secret_digest;
 use messaging_domain::{ApiError, ErrorCode, MessageId, Status, keys};
@@ -119,6 +120,18 @@ pub async fn read(caller: Caller, id: &str) -> HttpResponse {
         }),
         Err(e) => return error(&unavailable("reply", e)),
     };
+    let attempts = match store::attempts(&kv, &id).await {
+        Ok(attempts) => attempts
+            .into_iter()
+            .map(|a| AttemptView {
+                cell: a.cell,
+                outcome: a.outcome,
+                reason: a.reason,
+                at: rfc3339_millis(a.at_ms),
+            })
+            .collect(),
+        Err(e) => return error(&unavailable("attempts", e)),
+    };
     json(
         200,
         &MessageView {
@@ -128,6 +141,7 @@ pub async fn read(caller: Caller, id: &str) -> HttpResponse {
             reference: record.reference,
             history: store::history_entries(&reached),
             reply,
+            attempts,
         },
     )
 }

@@ -52,7 +52,7 @@ impl Guest for PolicyRouter {
             )));
         }
         let channel = domain_channel(request.channel);
-        let cell = policy.cells.get(&channel).ok_or_else(|| {
+        let route = policy.routes.get(&channel).ok_or_else(|| {
             PolicyError::ChannelUnavailable(format!(
                 "policy {name} has no {} channel",
                 channel.as_str()
@@ -61,7 +61,9 @@ impl Guest for PolicyRouter {
         Ok(DeliveryPlan {
             policy: policy.name.clone(),
             channel: request.channel,
-            cell: cell.clone(),
+            cell: route.cells[0].clone(),
+            fallback_cells: route.cells[1..].to_vec(),
+            failover_after: route.failover_after,
             validity_seconds: policy.validity_seconds,
             priority: match policy.priority {
                 DomainPriority::Emergency => Priority::Emergency,

@@ -205,6 +205,8 @@ async fn acknowledge(
         callback_url: None,
         policy: "gateway".into(),
         cell: cell.clone(),
+        fallback_cells: Vec::new(),
+        failover_after: messaging_domain::policy::DEFAULT_FAILOVER_AFTER,
         recipient_hash: keyed_hash(hashing_key.as_bytes(), message.from.as_bytes()),
         created_ms: now,
         expires_ms: now + 3_600_000,

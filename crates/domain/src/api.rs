@@ -180,6 +180,19 @@ pub struct MessageView {
     /// The citizen's answer to a reminder (`expects_reply`), once given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<ReplyView>,
+    /// Each delivery attempt: which cell (provider), what came of it, when.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<AttemptView>,
+}
+
+/// One delivery attempt as callers read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptView {
+    pub cell: String,
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub at: String,
 }
 
 /// The answer recorded on a reminder.

@@ -83,3 +83,19 @@ pub fn inbound_prefix(owner: &str) -> String {
 pub fn provider_message(namespaced_id: &str) -> String {
     format!("pid/{}", crate::hashing::secret_digest(namespaced_id))
 }
+
+/// Which cell of its route carries the message now (its position, absent for the first).
+/// Written only by the dispatcher that holds the message's claim.
+pub fn hop(id: &MessageId) -> String {
+    format!("msg/{id}/hop")
+}
+
+/// The prefix of a message's attempt history.
+pub fn attempts_prefix(id: &MessageId) -> String {
+    format!("msg/{id}/attempt/")
+}
+
+/// One attempt of the history: keys sort by time (zero-padded milliseconds).
+pub fn attempt(id: &MessageId, at_ms: u64, cell: &str) -> String {
+    format!("msg/{id}/attempt/{at_ms:016}-{cell}")
+}

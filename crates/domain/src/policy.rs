@@ -9,6 +9,9 @@
 //!
 //! [channels.sms]
 //! cell = "deliver-sms"     # the delivery cell (Spin component id) for this channel
+//! # or, for failover between providers, several cells tried in order:
+//! # cells = ["deliver-sms", "deliver-sms-backup"]
+//! # failover_after = 3     # deferrals by one provider before the next is tried
 //!
 //! [channels.email]
 //! cell = "deliver-email"
@@ -36,8 +39,21 @@ pub struct Policy {
     pub roles: Vec<String>,
     pub validity_seconds: u64,
     pub priority: Priority,
-    pub cells: BTreeMap<Channel, String>,
+    pub routes: BTreeMap<Channel, Route>,
 }
+
+/// The delivery cells of one channel, in the order they are tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// At least one cell; the first is tried first.
+    pub cells: Vec<String>,
+    /// Deferrals by one cell before the message moves to the next (a refusal moves it at
+    /// once).
+    pub failover_after: u32,
+}
+
+/// Default number of deferrals before failover.
+pub const DEFAULT_FAILOVER_AFTER: u32 = 3;
 
 impl PartialOrd for Channel {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
@@ -65,7 +81,16 @@ struct PolicyFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ChannelEntry {
-    cell: String,
+    cell: Option<String>,
+    cells: Option<Vec<String>>,
+    failover_after: Option<u32>,
+}
+
+fn is_cell_name(cell: &str) -> bool {
+    !cell.is_empty()
+        && cell
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Parses `"90s"`, `"15m"`, `"24h"`, `"7d"` into seconds.
@@ -108,26 +133,41 @@ impl Policy {
                 "{file_name}: roles must name at least one role, or \"*\""
             ));
         }
-        let mut cells = BTreeMap::new();
+        let mut routes = BTreeMap::new();
         for (channel, entry) in raw.channels {
             let channel = Channel::parse(&channel)
                 .ok_or_else(|| format!("{file_name}: unknown channel {channel:?} (sms, email)"))?;
-            if entry.cell.is_empty()
-                || !entry
-                    .cell
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            {
+            let cells = match (entry.cell, entry.cells) {
+                (Some(cell), None) => vec![cell],
+                (None, Some(cells)) if !cells.is_empty() => cells,
+                _ => {
+                    return Err(format!(
+                        "{file_name}: channel {} needs either cell or a non-empty cells list",
+                        channel.as_str()
+                    ));
+                }
+            };
+            if !cells.iter().all(|c| is_cell_name(c)) {
                 return Err(format!("{file_name}: cell must be a Spin component id"));
             }
-            cells.insert(channel, entry.cell);
+            let failover_after = entry.failover_after.unwrap_or(DEFAULT_FAILOVER_AFTER);
+            if failover_after == 0 {
+                return Err(format!("{file_name}: failover_after must be at least 1"));
+            }
+            routes.insert(
+                channel,
+                Route {
+                    cells,
+                    failover_after,
+                },
+            );
         }
         Ok(Policy {
             name: name.to_string(),
             roles: raw.roles,
             validity_seconds,
             priority: raw.priority,
-            cells,
+            routes,
         })
     }
 
@@ -150,6 +190,21 @@ validity = "24h"
 [channels.sms]
 cell = "deliver-sms"
 "#;
+
+    #[test]
+    fn several_cells_make_a_failover_route() {
+        let text = "roles = [\"*\"]\nvalidity = \"1h\"\n[channels.sms]\ncells = [\"deliver-sms\", \"deliver-sms-backup\"]\nfailover_after = 2\n";
+        let route = &Policy::parse("resilient.toml", text).unwrap().routes[&Channel::Sms];
+        assert_eq!(route.cells, ["deliver-sms", "deliver-sms-backup"]);
+        assert_eq!(route.failover_after, 2);
+        let both =
+            "roles = [\"*\"]\nvalidity = \"1h\"\n[channels.sms]\ncell = \"a\"\ncells = [\"b\"]\n";
+        assert!(
+            Policy::parse("x.toml", both)
+                .unwrap_err()
+                .contains("either cell")
+        );
+    }
 
     #[test]
     fn priority_defaults_to_transactional_and_reads_emergency() {
@@ -175,7 +230,11 @@ cell = "deliver-sms"
         let p = Policy::parse("default.toml", DEFAULT).unwrap();
         assert_eq!(p.name, "default");
         assert_eq!(p.validity_seconds, 86_400);
-        assert_eq!(p.cells[&Channel::Sms], "deliver-sms");
+        assert_eq!(p.routes[&Channel::Sms].cells, ["deliver-sms"]);
+        assert_eq!(
+            p.routes[&Channel::Sms].failover_after,
+            DEFAULT_FAILOVER_AFTER
+        );
         assert!(p.allows(&[]));
     }
 

@@ -18,8 +18,14 @@ pub struct MessageRecord {
     pub callback_url: Option<String>,
     /// The policy that planned the delivery.
     pub policy: String,
-    /// The delivery cell (Spin component id) that carries the message.
+    /// The delivery cell (Spin component id) that carries the message first.
     pub cell: String,
+    /// Cells tried after it, in order, when it refuses or keeps deferring the message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallback_cells: Vec<String>,
+    /// Deferrals by one cell before the next is tried.
+    #[serde(default = "default_failover_after")]
+    pub failover_after: u32,
     /// HMAC of the recipient address under the deployment's hashing key.
     pub recipient_hash: String,
     pub created_ms: u64,
@@ -39,9 +45,38 @@ impl MessageRecord {
             callback_url: Some("https://registry.example.org/status".into()),
             policy: "default".into(),
             cell: "deliver-sms".into(),
+            fallback_cells: Vec::new(),
+            failover_after: 3,
             recipient_hash: crate::hashing::keyed_hash(b"k", b"+254712345678"),
             created_ms: 1,
             expires_ms: 2,
+        }
+    }
+}
+
+/// One delivery attempt, for the history in `GET /v1/messages/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    /// The delivery cell (provider) tried.
+    pub cell: String,
+    /// `sent`, `delivered`, `deferred`, `refused` or `failover`.
+    pub outcome: String,
+    /// The provider's reason, scrubbed of addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub at_ms: u64,
+}
+
+fn default_failover_after() -> u32 {
+    crate::policy::DEFAULT_FAILOVER_AFTER
+}
+
+impl MessageRecord {
+    /// The cell at position `hop` of the message's route (0: the first cell).
+    pub fn cell_at(&self, hop: usize) -> Option<&str> {
+        match hop {
+            0 => Some(&self.cell),
+            n => self.fallback_cells.get(n - 1).map(String::as_str),
         }
     }
 }
@@ -87,10 +122,14 @@ mod tests {
             callback_url: None,
             policy: "default".into(),
             cell: "deliver-sms".into(),
+            fallback_cells: vec!["deliver-sms-backup".into()],
+            failover_after: 3,
             recipient_hash: crate::hashing::keyed_hash(b"k", b"+254712345678"),
             created_ms: 1,
             expires_ms: 2,
         };
+        assert_eq!(record.cell_at(1), Some("deliver-sms-backup"));
+        assert_eq!(record.cell_at(2), None);
         let json = serde_json::to_string(&record).unwrap();
         assert!(!json.contains("254712345678"));
         let payload = Payload {

@@ -282,3 +282,44 @@ pub async fn reach(store: &Store, id: &MessageId, status: Status) -> StoreResult
     store.set(&key, now_ms().to_string()).await?;
     Ok(true)
 }
+
+/// Appends one attempt to the message's history.
+pub async fn record_attempt(
+    store: &Store,
+    id: &MessageId,
+    attempt: &messaging_domain::record::AttemptRecord,
+) -> StoreResult<()> {
+    Ok(store
+        .set(
+            keys::attempt(id, attempt.at_ms, &attempt.cell),
+            serde_json::to_vec(attempt).expect("json"),
+        )
+        .await?)
+}
+
+/// The message's attempt history, oldest first (at most 100 entries).
+pub async fn attempts(
+    store: &Store,
+    id: &MessageId,
+) -> StoreResult<Vec<messaging_domain::record::AttemptRecord>> {
+    let prefix = keys::attempts_prefix(id);
+    let suffixes = page("default", &prefix, None, 100, |rest| Some(rest.to_string()))?;
+    let mut attempts = Vec::with_capacity(suffixes.len());
+    for suffix in suffixes {
+        if let Some(bytes) = store.get(format!("{prefix}{suffix}")).await?
+            && let Ok(attempt) = serde_json::from_slice(&bytes)
+        {
+            attempts.push(attempt);
+        }
+    }
+    Ok(attempts)
+}
+
+/// The position in its route of the cell that carries the message now.
+pub async fn hop(store: &Store, id: &MessageId) -> StoreResult<usize> {
+    Ok(store
+        .get(keys::hop(id))
+        .await?
+        .and_then(|b| std::str::from_utf8(&b).ok()?.parse().ok())
+        .unwrap_or(0))
+}

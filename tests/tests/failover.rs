@@ -1,0 +1,126 @@
+//! Failover between SMS providers (policy `cells`): Twilio's double deferring or refusing,
+//! Africa's Talking's double as the backup. The message reaches exactly one provider
+//! that takes it, and its attempt history shows the way.
+
+use integration_tests::gateway::{Gateway, KEY};
+use integration_tests::recorder::Recorder;
+use integration_tests::workspace_root;
+use serde_json::{Value, json};
+
+const FAST_FAILOVER: &str = r#"
+roles = ["*"]
+validity = "1h"
+
+[channels.sms]
+cells = ["deliver-sms", "deliver-sms-backup"]
+failover_after = 2
+"#;
+
+fn fixture(provider: &str, name: &str) -> String {
+    std::fs::read_to_string(
+        workspace_root()
+            .join("crates/domain/src/providers")
+            .join(provider)
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn gateway(twilio: &Recorder, africastalking: &Recorder) -> Gateway {
+    Gateway::start_with_policies(
+        &[
+            ("sms_provider", "twilio"),
+            ("twilio_url", &twilio.url),
+            ("twilio_account_sid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
+            ("twilio_auth_token", "token"),
+            ("twilio_from", "+15005550006"),
+            ("sms_backup_provider", "africastalking"),
+            ("africastalking_url", &africastalking.url),
+            ("africastalking_username", "sandbox"),
+            ("africastalking_api_key", "key"),
+            ("retry_base_ms", "300"),
+        ],
+        &[("fast-failover.toml", FAST_FAILOVER)],
+    )
+}
+
+fn outcomes(view: &Value) -> Vec<(String, String)> {
+    view["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["cell"].as_str().unwrap().to_string(),
+                a["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pair(cell: &str, outcome: &str) -> (String, String) {
+    (cell.to_string(), outcome.to_string())
+}
+
+#[test]
+fn a_deferring_provider_fails_over_to_the_backup_which_sends_once() {
+    let twilio = Recorder::start();
+    twilio.answer_json(503, "{}");
+    let africastalking = Recorder::start();
+    africastalking.answer_json(201, &fixture("africastalking", "send_response.json"));
+    let gw = gateway(&twilio, &africastalking);
+    let id = gw
+        .accept(json!({"channel":"sms","to":"+254712345678","body":"x","policy":"fast-failover"}));
+    let view = gw.wait_status(&id, "sent");
+    assert_eq!(
+        outcomes(&view),
+        [
+            pair("deliver-sms", "deferred"),
+            pair("deliver-sms", "deferred"),
+            pair("deliver-sms-backup", "sent")
+        ]
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(
+        twilio.received().len(),
+        2,
+        "no attempt on the first provider after failover"
+    );
+    assert_eq!(
+        africastalking.received().len(),
+        1,
+        "the backup sent it once"
+    );
+    assert!(!gw.holds_payload());
+}
+
+#[test]
+fn a_refusal_fails_over_at_once_and_the_last_refusal_fails_the_message() {
+    let twilio = Recorder::start();
+    twilio.answer_json(400, &fixture("twilio", "error_21211.json"));
+    let africastalking = Recorder::start();
+    africastalking.answer_json(
+        201,
+        &fixture("africastalking", "send_response_invalid_number.json"),
+    );
+    let gw = gateway(&twilio, &africastalking);
+    let id = gw
+        .accept(json!({"channel":"sms","to":"+254712345678","body":"x","policy":"fast-failover"}));
+    let view = gw.wait_status(&id, "failed");
+    assert_eq!(
+        outcomes(&view),
+        [
+            pair("deliver-sms", "refused"),
+            pair("deliver-sms-backup", "refused")
+        ]
+    );
+    assert!(
+        view["attempts"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("21211")
+    );
+    assert_eq!(twilio.received().len(), 1);
+    assert_eq!(africastalking.received().len(), 1);
+    assert_eq!(gw.status(KEY, &id).json()["status"], "failed");
+}
