@@ -17,6 +17,7 @@ const COMPONENTS: &[&str] = &[
     "dispatcher",
     "sender-sms",
     "sender-email",
+    "sender-telegram",
     "webhook-inbound",
     "notifier",
 ];

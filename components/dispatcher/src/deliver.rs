@@ -133,6 +133,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
         channel: match record.channel {
             Channel::Sms => WitChannel::Sms,
             Channel::Email => WitChannel::Email,
+            Channel::Telegram => WitChannel::Telegram,
         },
         to: payload.to,
         subject: payload.subject,

@@ -44,6 +44,7 @@ pub async fn plan(
     let channel = match channel {
         Channel::Sms => WitChannel::Sms,
         Channel::Email => WitChannel::Email,
+        Channel::Telegram => WitChannel::Telegram,
     };
     policy::plan(PlanRequest {
         caller: caller.clone(),
@@ -68,6 +69,7 @@ fn channel_of(plan: &DeliveryPlan) -> Channel {
     match plan.channel {
         WitChannel::Sms => Channel::Sms,
         WitChannel::Email => Channel::Email,
+        WitChannel::Telegram => Channel::Telegram,
     }
 }
 

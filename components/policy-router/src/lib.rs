@@ -24,6 +24,7 @@ fn domain_channel(c: WitChannel) -> Channel {
     match c {
         WitChannel::Sms => Channel::Sms,
         WitChannel::Email => Channel::Email,
+        WitChannel::Telegram => Channel::Telegram,
     }
 }
 

@@ -7,7 +7,8 @@
 //! - `POST /webhooks/twilio/inbound`: SMS from citizens through Twilio, signed
 //!   (`twilio_inbound.rs`);
 //! - `POST /webhooks/africastalking/{token}/delivery|inbound`: Africa's Talking's delivery
-//!   reports and SMS from citizens (`africastalking.rs`).
+//!   reports and SMS from citizens (`africastalking.rs`);
+//! - `POST /webhooks/telegram`: the Telegram bot's updates (`telegram.rs`).
 //!
 //! Inbound messages from every provider are handled alike (`inbound.rs`: opt-out, answers
 //! to reminders, routing to the owning system).
@@ -19,6 +20,7 @@ mod africastalking;
 mod inbound;
 mod kannel_inbound;
 mod receipts;
+mod telegram;
 mod twilio_inbound;
 use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::http::{FullBody, Method, Request};
@@ -62,6 +64,11 @@ async fn handle(req: Request) -> HttpResponse {
         .get("x-twilio-signature")
         .and_then(|v| v.to_str().ok())
         .map(String::from);
+    let telegram_secret = req
+        .headers()
+        .get(messaging_domain::providers::telegram::SECRET_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
     let Ok(body) = req.into_body().bytes().await else {
         return reply(400, "invalid_request", "the body could not be read");
     };
@@ -82,6 +89,7 @@ async fn handle(req: Request) -> HttpResponse {
         ["webhooks", "africastalking", token, kind] => {
             africastalking::handle(token, kind, &body).await
         }
+        ["webhooks", "telegram"] => telegram::handle(telegram_secret.as_deref(), &body).await,
         ["webhooks", "twilio", "inbound"] => {
             twilio_inbound::handle(&path, &query, twilio_signature.as_deref(), &body).await
         }

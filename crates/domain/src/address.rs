@@ -90,6 +90,7 @@ impl EmailAddress {
 pub enum Recipient {
     Phone(PhoneNumber),
     Email(EmailAddress),
+    Telegram(ChatId),
 }
 
 impl Recipient {
@@ -97,7 +98,32 @@ impl Recipient {
         match self {
             Recipient::Phone(p) => p.as_str(),
             Recipient::Email(e) => e.as_str(),
+            Recipient::Telegram(c) => c.as_str(),
         }
+    }
+}
+
+/// A Telegram chat id: the integer the Bot API names a chat by (negative for groups), at
+/// most 52 bits. A bot learns it when the citizen first writes to it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ChatId(String);
+
+impl ChatId {
+    pub fn parse(input: &str) -> Result<ChatId, String> {
+        let s = input.trim();
+        let digits = s.strip_prefix('-').unwrap_or(s);
+        if digits.is_empty()
+            || digits.len() > 16
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+            || digits.starts_with('0')
+        {
+            return Err("a Telegram chat id is a non-zero integer".into());
+        }
+        Ok(ChatId(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -112,11 +138,24 @@ macro_rules! redacted_debug {
         }
     )*};
 }
-redacted_debug!(PhoneNumber, EmailAddress, Recipient);
+redacted_debug!(PhoneNumber, EmailAddress, ChatId, Recipient);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chat_ids_are_nonzero_integers() {
+        assert_eq!(ChatId::parse("123456789").unwrap().as_str(), "123456789");
+        assert_eq!(
+            ChatId::parse("-1001234567890").unwrap().as_str(),
+            "-1001234567890"
+        );
+        for bad in ["", "-", "0", "012", "12a", "12345678901234567", "@user"] {
+            assert!(ChatId::parse(bad).is_err(), "{bad}");
+        }
+        assert!(!format!("{:?}", ChatId::parse("123456789").unwrap()).contains("1234"));
+    }
 
     #[test]
     fn e164_numbers_are_accepted_and_normalised() {

@@ -3,7 +3,7 @@
 
 use crate::conversation::ExpectsReply;
 use crate::error::{ApiError, ErrorCode};
-use crate::{Channel, EmailAddress, MessageId, PhoneNumber, Recipient, Status};
+use crate::{Channel, ChatId, EmailAddress, MessageId, PhoneNumber, Recipient, Status};
 use serde::{Deserialize, Serialize};
 
 /// Largest accepted `POST /v1/messages` body. The host enforces a hard limit too.
@@ -66,7 +66,7 @@ impl SendCommand {
         let channel = Channel::parse(&raw.channel).ok_or_else(|| {
             ApiError::new(
                 ErrorCode::UnknownChannel,
-                "channel must be \"sms\" or \"email\"",
+                "channel must be \"sms\", \"email\" or \"telegram\"",
             )
         })?;
         let to =
@@ -77,6 +77,10 @@ impl SendCommand {
                 Channel::Email => Recipient::Email(EmailAddress::parse(&raw.to).map_err(|m| {
                     ApiError::new(ErrorCode::InvalidEmailAddress, format!("to: {m}"))
                 })?),
+                Channel::Telegram => Recipient::Telegram(
+                    ChatId::parse(&raw.to)
+                        .map_err(|m| ApiError::new(ErrorCode::InvalidChatId, format!("to: {m}")))?,
+                ),
             };
         if raw.body.trim().is_empty() {
             return Err(invalid("body must not be empty"));

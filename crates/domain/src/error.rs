@@ -12,6 +12,7 @@ pub enum ErrorCode {
     InvalidRequest,
     InvalidPhoneNumber,
     InvalidEmailAddress,
+    InvalidChatId,
     UnknownChannel,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -33,6 +34,7 @@ impl ErrorCode {
             ErrorCode::InvalidJson | ErrorCode::InvalidRequest => 400,
             ErrorCode::InvalidPhoneNumber
             | ErrorCode::InvalidEmailAddress
+            | ErrorCode::InvalidChatId
             | ErrorCode::UnknownChannel
             | ErrorCode::UnknownPolicy => 422,
             ErrorCode::PayloadTooLarge => 413,

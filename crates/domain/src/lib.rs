@@ -24,7 +24,7 @@ pub mod redact;
 pub mod retry;
 pub mod status;
 
-pub use address::{EmailAddress, PhoneNumber, Recipient};
+pub use address::{ChatId, EmailAddress, PhoneNumber, Recipient};
 pub use error::{ApiError, ErrorCode};
 pub use message_id::{InboundId, MessageId, NotificationId};
 pub use record::MessageRecord;
@@ -36,6 +36,8 @@ pub use status::Status;
 pub enum Channel {
     Sms,
     Email,
+    /// Telegram, through a bot (the Bot API).
+    Telegram,
 }
 
 impl Channel {
@@ -43,6 +45,7 @@ impl Channel {
         match self {
             Channel::Sms => "sms",
             Channel::Email => "email",
+            Channel::Telegram => "telegram",
         }
     }
 
@@ -50,6 +53,7 @@ impl Channel {
         match s {
             "sms" => Some(Channel::Sms),
             "email" => Some(Channel::Email),
+            "telegram" => Some(Channel::Telegram),
             _ => None,
         }
     }

@@ -135,8 +135,9 @@ impl Policy {
         }
         let mut routes = BTreeMap::new();
         for (channel, entry) in raw.channels {
-            let channel = Channel::parse(&channel)
-                .ok_or_else(|| format!("{file_name}: unknown channel {channel:?} (sms, email)"))?;
+            let channel = Channel::parse(&channel).ok_or_else(|| {
+                format!("{file_name}: unknown channel {channel:?} (sms, email, telegram)")
+            })?;
             let cells = match (entry.cell, entry.cells) {
                 (Some(cell), None) => vec![cell],
                 (None, Some(cells)) if !cells.is_empty() => cells,

@@ -8,4 +8,5 @@ pub mod kannel;
 pub mod outbox;
 pub mod sendgrid;
 pub mod smtp;
+pub mod telegram;
 pub mod twilio;
