@@ -54,6 +54,38 @@ fn an_sms_is_accepted_delivered_to_the_outbox_and_its_history_readable() {
 }
 
 #[test]
+fn an_sms_shows_its_encoding_and_segments_and_an_overlong_one_is_refused() {
+    let gw = Gateway::start();
+    let body = "Чанjaо: ваш визит завтра в 9:00. ".repeat(3);
+    let response = gw.send(
+        KEY,
+        &json!({"channel":"sms","to":"+254712345678","body":body}),
+        &[],
+    );
+    assert_eq!(response.status, 202, "{}", response.body);
+    assert_eq!(
+        response.json()["sms"],
+        json!({"encoding": "ucs2", "count": 2})
+    );
+    let id = response.json()["id"].as_str().unwrap().to_string();
+    let view = gw.wait_status(&id, "delivered");
+    assert_eq!(view["sms"], json!({"encoding": "ucs2", "count": 2}));
+
+    let long = gw.send(
+        KEY,
+        &json!({"channel":"sms","to":"+254712345678","body":"a".repeat(1531)}),
+        &[],
+    );
+    assert_eq!(long.status, 400);
+    assert!(
+        long.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("11 SMS")
+    );
+}
+
+#[test]
 fn an_email_goes_to_the_outbox_with_its_subject() {
     let gw = Gateway::start();
     let response = gw.send(KEY, &json!({"channel":"email","to":"amina@example.org","subject":"Your appointment","body":"See you at 9."}), &[]);

@@ -7,6 +7,7 @@ use crate::idempotency;
 use message_store as store;
 use messaging_domain::conversation::ExpectsReply;
 use messaging_domain::hashing::keyed_hash;
+use messaging_domain::providers::gsm7::Segments;
 use messaging_domain::record::{EmailDetails, Payload};
 use messaging_domain::{ApiError, Channel, ErrorCode, MessageId, MessageRecord, Recipient};
 use spin_sdk::key_value::Store;
@@ -30,6 +31,8 @@ pub struct NewMessage {
     pub callback_url: Option<String>,
     /// A reminder that waits for the citizen's answer.
     pub expects_reply: Option<ExpectsReply>,
+    /// For SMS: encoding and number of SMS.
+    pub segments: Option<Segments>,
     /// The calling system as the Information Mediator names it (`X-Road-Client` or
     /// `X-GovStack-Client`), recorded in the audit log line of the acceptance.
     pub client: Option<String>,
@@ -133,6 +136,7 @@ pub async fn persist(
         recipient_hash: keyed_hash(hashing_key.as_bytes(), message.to.as_str().as_bytes()),
         created_ms: now,
         expires_ms: now.saturating_add(plan.validity_seconds.saturating_mul(1000)),
+        segments: message.segments,
     };
     let emergency = matches!(plan.priority, policy::Priority::Emergency);
     if !emergency

@@ -126,6 +126,7 @@ async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
             // callbacks go there.
             callback_url: None,
             expects_reply: None,
+            segments: None,
             client: client.clone(),
         };
         match accept::persist(&kv, &caller, &plan, &hashing_key, message, None).await? {

@@ -54,6 +54,7 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         )
     })?;
     let command = SendCommand::parse(&body)?;
+    let command_segments = command.segments;
 
     let kv = store::open()
         .await
@@ -69,6 +70,7 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         reference: command.reference,
         callback_url: command.callback_url,
         expects_reply: command.expects_reply,
+        segments: command.segments,
         client,
     };
     let (id, status) = match accept::persist(
@@ -88,7 +90,14 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         Persisted::Existing(id) => (id, Status::Accepted),
         Persisted::Suppressed(id) => (id, Status::Suppressed),
     };
-    Ok(json(202, &Accepted { id, status }))
+    Ok(json(
+        202,
+        &Accepted {
+            id,
+            status,
+            sms: command_segments,
+        },
+    ))
 }
 
 pub async fn read(caller: Caller, id: &str) -> HttpResponse {
@@ -141,6 +150,7 @@ pub async fn read(caller: Caller, id: &str) -> HttpResponse {
             reference: record.reference,
             history: store::history_entries(&reached),
             reply,
+            sms: record.segments,
             attempts,
         },
     )

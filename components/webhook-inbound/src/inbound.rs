@@ -210,6 +210,8 @@ async fn acknowledge(
         recipient_hash: keyed_hash(hashing_key.as_bytes(), message.from.as_bytes()),
         created_ms: now,
         expires_ms: now + 3_600_000,
+        segments: (message.channel == Channel::Sms)
+            .then(|| messaging_domain::providers::gsm7::segments(text)),
     };
     let payload = Payload {
         to: message.from.clone(),

@@ -3,6 +3,7 @@
 
 use crate::conversation::ExpectsReply;
 use crate::error::{ApiError, ErrorCode};
+use crate::providers::gsm7::{Encoding, Segments, segments};
 use crate::{Channel, ChatId, EmailAddress, MessageId, PhoneNumber, Recipient, Status};
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,8 @@ pub const MAX_CONTENT_CHARS: usize = 16 * 1024;
 pub const MAX_SUBJECT_CHARS: usize = 998;
 pub const MAX_REFERENCE_CHARS: usize = 128;
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+/// Most SMS one message may take: providers and handsets join about ten parts reliably.
+pub const MAX_SMS_SEGMENTS: usize = 10;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +43,8 @@ pub struct SendCommand {
     pub policy: Option<String>,
     /// A reminder that waits for the citizen's answer.
     pub expects_reply: Option<ExpectsReply>,
+    /// For SMS: the encoding and the number of SMS the body takes (what it costs).
+    pub segments: Option<Segments>,
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -124,6 +129,19 @@ impl SendCommand {
             ));
         }
         let expects_reply = raw.expects_reply.map(ExpectsReply::parse).transpose()?;
+        let segments = (channel == Channel::Sms).then(|| segments(&raw.body));
+        if let Some(s) = segments
+            && s.count > MAX_SMS_SEGMENTS
+        {
+            return Err(invalid(format!(
+                "body needs {} SMS ({}); at most {MAX_SMS_SEGMENTS} are sent as one message",
+                s.count,
+                match s.encoding {
+                    Encoding::Gsm7 => "GSM-7, 153 characters each",
+                    Encoding::Ucs2 => "UCS-2, 67 characters each",
+                }
+            )));
+        }
         Ok(SendCommand {
             channel,
             to,
@@ -133,6 +151,7 @@ impl SendCommand {
             callback_url: raw.callback_url,
             policy: raw.policy,
             expects_reply,
+            segments,
         })
     }
 }
@@ -163,6 +182,9 @@ pub fn parse_idempotency_key(s: &str) -> Result<&str, ApiError> {
 pub struct Accepted {
     pub id: MessageId,
     pub status: Status,
+    /// For SMS: encoding and number of SMS, so callers see what a message costs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms: Option<Segments>,
 }
 
 /// One step of a message's history.
@@ -184,6 +206,9 @@ pub struct MessageView {
     /// The citizen's answer to a reminder (`expects_reply`), once given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<ReplyView>,
+    /// For SMS: encoding and number of SMS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms: Option<Segments>,
     /// Each delivery attempt: which cell (provider), what came of it, when.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<AttemptView>,
@@ -236,6 +261,40 @@ mod tests {
 
     fn parse(v: serde_json::Value) -> Result<SendCommand, ApiError> {
         SendCommand::parse(v.to_string().as_bytes())
+    }
+
+    #[test]
+    fn sms_bodies_are_counted_and_capped_at_ten_segments() {
+        let c = parse(serde_json::json!({"channel":"sms","to":"+254712345678","body":"Habari"}))
+            .unwrap();
+        assert_eq!(
+            c.segments,
+            Some(Segments {
+                encoding: Encoding::Gsm7,
+                count: 1
+            })
+        );
+        let c = parse(
+            serde_json::json!({"channel":"sms","to":"+254712345678","body":"Привет ".repeat(20)}),
+        )
+        .unwrap();
+        assert_eq!(
+            c.segments,
+            Some(Segments {
+                encoding: Encoding::Ucs2,
+                count: 3
+            })
+        );
+        let long = parse(
+            serde_json::json!({"channel":"sms","to":"+254712345678","body":"a".repeat(1531)}),
+        );
+        let err = long.unwrap_err();
+        assert!(err.message.contains("11 SMS"), "{}", err.message);
+        let email = parse(
+            serde_json::json!({"channel":"email","to":"a@example.org","body":"a".repeat(5000)}),
+        )
+        .unwrap();
+        assert_eq!(email.segments, None);
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct MessageRecord {
     pub created_ms: u64,
     /// After this instant an unsent message becomes `expired`.
     pub expires_ms: u64,
+    /// For SMS: encoding and number of SMS (for costs; no content).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments: Option<crate::providers::gsm7::Segments>,
 }
 
 #[cfg(test)]
@@ -50,6 +53,7 @@ impl MessageRecord {
             recipient_hash: crate::hashing::keyed_hash(b"k", b"+254712345678"),
             created_ms: 1,
             expires_ms: 2,
+            segments: None,
         }
     }
 }
@@ -127,6 +131,7 @@ mod tests {
             recipient_hash: crate::hashing::keyed_hash(b"k", b"+254712345678"),
             created_ms: 1,
             expires_ms: 2,
+            segments: None,
         };
         assert_eq!(record.cell_at(1), Some("deliver-sms-backup"));
         assert_eq!(record.cell_at(2), None);
