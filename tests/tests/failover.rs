@@ -124,3 +124,65 @@ fn a_refusal_fails_over_at_once_and_the_last_refusal_fails_the_message() {
     assert_eq!(africastalking.received().len(), 1);
     assert_eq!(gw.status(KEY, &id).json()["status"], "failed");
 }
+
+const SMS_THEN_EMAIL: &str = r#"
+roles = ["*"]
+validity = "1h"
+
+[channels.sms]
+cell = "deliver-sms"
+fallback = "email"
+
+[channels.email]
+cell = "deliver-email"
+"#;
+
+#[test]
+fn when_every_sms_provider_refuses_the_message_falls_back_to_email() {
+    let twilio = Recorder::start();
+    twilio.answer_json(400, &fixture("twilio", "error_21211.json"));
+    let gw = Gateway::start_with_policies(
+        &[
+            ("sms_provider", "twilio"),
+            ("twilio_url", &twilio.url),
+            ("twilio_account_sid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
+            ("twilio_auth_token", "token"),
+            ("twilio_from", "+15005550006"),
+        ],
+        &[("sms-then-email.toml", SMS_THEN_EMAIL)],
+    );
+    let id = gw.accept(json!({
+        "channel": "sms", "to": "+254712345678", "body": "Your results are ready",
+        "policy": "sms-then-email",
+        "fallback": {"channel": "email", "to": "amina@example.org", "subject": "Clinic results"}
+    }));
+    let view = gw.wait_status(&id, "delivered");
+    assert_eq!(
+        outcomes(&view),
+        [
+            pair("deliver-sms", "refused"),
+            pair("deliver-email", "delivered")
+        ]
+    );
+    let outbox = gw.outbox_entries();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0]["channel"], "email");
+    assert_eq!(outbox[0]["to"], "amina@example.org");
+    assert_eq!(outbox[0]["subject"], "Clinic results");
+    assert_eq!(outbox[0]["body"], "Your results are ready");
+    assert!(
+        !gw.holds_payload(),
+        "both addresses are erased once delivered"
+    );
+
+    // The default policy has no fallback: such a request is refused and stores nothing.
+    let before = gw.stored_rows().len();
+    let r = gw.send(
+        KEY,
+        &json!({"channel": "sms", "to": "+254712345678", "body": "x",
+                "fallback": {"channel": "email", "to": "amina@example.org"}}),
+        &[],
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(gw.stored_rows().len(), before);
+}

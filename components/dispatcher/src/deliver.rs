@@ -128,18 +128,39 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
         settle(&kv, cell, id).await?;
         return Ok(Outcome::Skipped);
     };
+    // On the fallback channel the message goes to the fallback address, with the fallback
+    // subject and none of the first channel's email details.
+    let (channel, to, subject, email) = match (
+        record.is_fallback_hop(hop),
+        &record.fallback,
+        payload.fallback,
+    ) {
+        (false, _, _) => (record.channel, payload.to, payload.subject, payload.email),
+        (true, Some(route), Some(fallback)) => (route.channel, fallback.to, fallback.subject, None),
+        (true, _, _) => {
+            // Never send the first channel's address over another channel.
+            reach_and_notify(&kv, &record, Status::Failed).await?;
+            settle(&kv, cell, id).await?;
+            log(
+                "dispatch.failed",
+                id,
+                "no fallback address for the fallback channel",
+            );
+            return Ok(Outcome::Failed);
+        }
+    };
     let message = OutboundMessage {
         id: id.to_string(),
-        channel: match record.channel {
+        channel: match channel {
             Channel::Sms => WitChannel::Sms,
             Channel::Email => WitChannel::Email,
             Channel::Telegram => WitChannel::Telegram,
         },
-        to: payload.to,
-        subject: payload.subject,
+        to,
+        subject,
         body: payload.body,
         receipt_url: receipt_url(id).await,
-        email: payload.email.map(|e| EmailDetails {
+        email: email.map(|e| EmailDetails {
             cc: e.cc,
             bcc: e.bcc,
             reply_to: e.reply_to,

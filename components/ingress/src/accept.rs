@@ -5,10 +5,11 @@ use crate::govstack::messaging::policy::{self, DeliveryPlan, PlanRequest, Policy
 use crate::govstack::messaging::types::{Caller, Channel as WitChannel};
 use crate::idempotency;
 use message_store as store;
+use messaging_domain::api::Fallback;
 use messaging_domain::conversation::ExpectsReply;
 use messaging_domain::hashing::keyed_hash;
 use messaging_domain::providers::gsm7::Segments;
-use messaging_domain::record::{EmailDetails, Payload};
+use messaging_domain::record::{EmailDetails, FallbackPayload, FallbackRoute, Payload};
 use messaging_domain::{ApiError, Channel, ErrorCode, MessageId, MessageRecord, Recipient};
 use spin_sdk::key_value::Store;
 
@@ -33,6 +34,8 @@ pub struct NewMessage {
     pub expects_reply: Option<ExpectsReply>,
     /// For SMS: encoding and number of SMS.
     pub segments: Option<Segments>,
+    /// The address on the policy's fallback channel.
+    pub fallback: Option<Fallback>,
     /// The calling system as the Information Mediator names it (`X-Road-Client` or
     /// `X-GovStack-Client`), recorded in the audit log line of the acceptance.
     pub client: Option<String>,
@@ -69,7 +72,11 @@ pub async fn plan(
 }
 
 fn channel_of(plan: &DeliveryPlan) -> Channel {
-    match plan.channel {
+    domain_channel(plan.channel)
+}
+
+fn domain_channel(channel: WitChannel) -> Channel {
+    match channel {
         WitChannel::Sms => Channel::Sms,
         WitChannel::Email => Channel::Email,
         WitChannel::Telegram => Channel::Telegram,
@@ -103,6 +110,26 @@ pub async fn persist(
     message: NewMessage,
     idempotency_key: Option<&str>,
 ) -> Result<Persisted, ApiError> {
+    // Checked before anything is reserved or stored: bad input changes nothing.
+    let fallback_route = match (&message.fallback, &plan.fallback) {
+        (None, _) => None,
+        (Some(wanted), Some(offered)) if wanted.channel == domain_channel(offered.channel) => {
+            Some(FallbackRoute {
+                channel: wanted.channel,
+                cells: offered.cells.clone(),
+            })
+        }
+        (Some(wanted), _) => {
+            return Err(ApiError::new(
+                ErrorCode::UnknownChannel,
+                format!(
+                    "policy {} offers no fallback to {} for this channel",
+                    plan.policy,
+                    wanted.channel.as_str()
+                ),
+            ));
+        }
+    };
     let id = new_id()?;
     if let Some(key) = idempotency_key {
         match idempotency::reserve(kv, key, &id)
@@ -133,6 +160,7 @@ pub async fn persist(
         cell: plan.cell.clone(),
         fallback_cells: plan.fallback_cells.clone(),
         failover_after: plan.failover_after,
+        fallback: fallback_route,
         recipient_hash: keyed_hash(hashing_key.as_bytes(), message.to.as_str().as_bytes()),
         created_ms: now,
         expires_ms: now.saturating_add(plan.validity_seconds.saturating_mul(1000)),
@@ -158,6 +186,10 @@ pub async fn persist(
         subject: message.subject,
         body: message.body,
         email: message.email,
+        fallback: message.fallback.map(|f| FallbackPayload {
+            to: f.to.as_str().to_string(),
+            subject: f.subject,
+        }),
     };
     store::insert(kv, &record, &payload)
         .await

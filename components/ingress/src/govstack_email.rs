@@ -127,6 +127,7 @@ async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
             callback_url: None,
             expects_reply: None,
             segments: None,
+            fallback: None,
             client: client.clone(),
         };
         match accept::persist(&kv, &caller, &plan, &hashing_key, message, None).await? {

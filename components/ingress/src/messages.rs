@@ -71,6 +71,7 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         callback_url: command.callback_url,
         expects_reply: command.expects_reply,
         segments: command.segments,
+        fallback: command.fallback,
         client,
     };
     let (id, status) = match accept::persist(

@@ -8,7 +8,7 @@ spin_sdk::wit_bindgen::generate!({
 });
 
 use exports::govstack::messaging::policy::{
-    DeliveryPlan, Guest, PlanRequest, PolicyError, Priority,
+    DeliveryPlan, FallbackPlan, Guest, PlanRequest, PolicyError, Priority,
 };
 use govstack::messaging::types::Channel as WitChannel;
 use messaging_domain::policy::Priority as DomainPriority;
@@ -25,6 +25,14 @@ fn domain_channel(c: WitChannel) -> Channel {
         WitChannel::Sms => Channel::Sms,
         WitChannel::Email => Channel::Email,
         WitChannel::Telegram => Channel::Telegram,
+    }
+}
+
+fn wit_channel(c: Channel) -> WitChannel {
+    match c {
+        Channel::Sms => WitChannel::Sms,
+        Channel::Email => WitChannel::Email,
+        Channel::Telegram => WitChannel::Telegram,
     }
 }
 
@@ -66,6 +74,10 @@ impl Guest for PolicyRouter {
             fallback_cells: route.cells[1..].to_vec(),
             failover_after: route.failover_after,
             validity_seconds: policy.validity_seconds,
+            fallback: route.fallback.map(|fallback| FallbackPlan {
+                channel: wit_channel(fallback),
+                cells: policy.routes[&fallback].cells.clone(),
+            }),
             priority: match policy.priority {
                 DomainPriority::Emergency => Priority::Emergency,
                 DomainPriority::Transactional => Priority::Transactional,

@@ -207,6 +207,7 @@ async fn acknowledge(
         cell: cell.clone(),
         fallback_cells: Vec::new(),
         failover_after: messaging_domain::policy::DEFAULT_FAILOVER_AFTER,
+        fallback: None,
         recipient_hash: keyed_hash(hashing_key.as_bytes(), message.from.as_bytes()),
         created_ms: now,
         expires_ms: now + 3_600_000,
@@ -218,6 +219,7 @@ async fn acknowledge(
         subject: None,
         body: text.to_string(),
         email: None,
+        fallback: None,
     };
     store::insert(kv, &record, &payload).await?;
     hand_over(cell, id);

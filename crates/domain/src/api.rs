@@ -29,6 +29,53 @@ struct SendRequestBody {
     callback_url: Option<String>,
     policy: Option<String>,
     expects_reply: Option<crate::conversation::ExpectsReplyBody>,
+    fallback: Option<FallbackBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FallbackBody {
+    channel: String,
+    to: String,
+    subject: Option<String>,
+}
+
+/// Where the message goes if every provider of its channel refuses it (the policy must
+/// allow that fallback channel).
+#[derive(Debug, Clone)]
+pub struct Fallback {
+    pub channel: Channel,
+    pub to: Recipient,
+    pub subject: Option<String>,
+}
+
+/// Parses an address for `channel`, with the channel's own error code.
+fn recipient(channel: Channel, to: &str, field: &str) -> Result<Recipient, ApiError> {
+    Ok(match channel {
+        Channel::Sms => {
+            Recipient::Phone(PhoneNumber::parse(to).map_err(|m| {
+                ApiError::new(ErrorCode::InvalidPhoneNumber, format!("{field}: {m}"))
+            })?)
+        }
+        Channel::Email => {
+            Recipient::Email(EmailAddress::parse(to).map_err(|m| {
+                ApiError::new(ErrorCode::InvalidEmailAddress, format!("{field}: {m}"))
+            })?)
+        }
+        Channel::Telegram => Recipient::Telegram(
+            ChatId::parse(to)
+                .map_err(|m| ApiError::new(ErrorCode::InvalidChatId, format!("{field}: {m}")))?,
+        ),
+    })
+}
+
+fn check_subject(subject: &str) -> Result<(), ApiError> {
+    if subject.chars().count() > MAX_SUBJECT_CHARS || subject.contains(['\r', '\n']) {
+        return Err(invalid(
+            "subject must be one line of at most 998 characters",
+        ));
+    }
+    Ok(())
 }
 
 /// A fully validated request to send one message.
@@ -45,6 +92,8 @@ pub struct SendCommand {
     pub expects_reply: Option<ExpectsReply>,
     /// For SMS: the encoding and the number of SMS the body takes (what it costs).
     pub segments: Option<Segments>,
+    /// The address on another channel if this one's providers all refuse.
+    pub fallback: Option<Fallback>,
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -74,19 +123,7 @@ impl SendCommand {
                 "channel must be \"sms\", \"email\" or \"telegram\"",
             )
         })?;
-        let to =
-            match channel {
-                Channel::Sms => Recipient::Phone(PhoneNumber::parse(&raw.to).map_err(|m| {
-                    ApiError::new(ErrorCode::InvalidPhoneNumber, format!("to: {m}"))
-                })?),
-                Channel::Email => Recipient::Email(EmailAddress::parse(&raw.to).map_err(|m| {
-                    ApiError::new(ErrorCode::InvalidEmailAddress, format!("to: {m}"))
-                })?),
-                Channel::Telegram => Recipient::Telegram(
-                    ChatId::parse(&raw.to)
-                        .map_err(|m| ApiError::new(ErrorCode::InvalidChatId, format!("to: {m}")))?,
-                ),
-            };
+        let to = recipient(channel, &raw.to, "to")?;
         if raw.body.trim().is_empty() {
             return Err(invalid("body must not be empty"));
         }
@@ -99,11 +136,7 @@ impl SendCommand {
             if channel != Channel::Email {
                 return Err(invalid("subject is only for the email channel"));
             }
-            if subject.chars().count() > MAX_SUBJECT_CHARS || subject.contains(['\r', '\n']) {
-                return Err(invalid(
-                    "subject must be one line of at most 998 characters",
-                ));
-            }
+            check_subject(subject)?;
         }
         if let Some(reference) = &raw.reference
             && (reference.is_empty()
@@ -129,6 +162,31 @@ impl SendCommand {
             ));
         }
         let expects_reply = raw.expects_reply.map(ExpectsReply::parse).transpose()?;
+        let fallback = match raw.fallback {
+            None => None,
+            Some(f) => {
+                let fallback_channel = Channel::parse(&f.channel).ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::UnknownChannel,
+                        "fallback.channel is not a channel",
+                    )
+                })?;
+                if fallback_channel == channel {
+                    return Err(invalid("fallback.channel must differ from channel"));
+                }
+                if let Some(subject) = &f.subject {
+                    if fallback_channel != Channel::Email {
+                        return Err(invalid("fallback.subject is only for the email channel"));
+                    }
+                    check_subject(subject)?;
+                }
+                Some(Fallback {
+                    channel: fallback_channel,
+                    to: recipient(fallback_channel, &f.to, "fallback.to")?,
+                    subject: f.subject,
+                })
+            }
+        };
         let segments = (channel == Channel::Sms).then(|| segments(&raw.body));
         if let Some(s) = segments
             && s.count > MAX_SMS_SEGMENTS
@@ -152,6 +210,7 @@ impl SendCommand {
             policy: raw.policy,
             expects_reply,
             segments,
+            fallback,
         })
     }
 }
@@ -261,6 +320,28 @@ mod tests {
 
     fn parse(v: serde_json::Value) -> Result<SendCommand, ApiError> {
         SendCommand::parse(v.to_string().as_bytes())
+    }
+
+    #[test]
+    fn a_fallback_address_is_parsed_for_its_own_channel() {
+        let c = parse(
+            serde_json::json!({"channel":"sms","to":"+254712345678","body":"x",
+            "fallback":{"channel":"email","to":"amina@example.org","subject":"Clinic"}}),
+        )
+        .unwrap();
+        let f = c.fallback.unwrap();
+        assert_eq!(f.channel, Channel::Email);
+        assert_eq!(f.to.as_str(), "amina@example.org");
+        let bad = parse(
+            serde_json::json!({"channel":"sms","to":"+254712345678","body":"x",
+            "fallback":{"channel":"email","to":"not-an-address"}}),
+        );
+        assert_eq!(bad.unwrap_err().code, ErrorCode::InvalidEmailAddress);
+        let same = parse(
+            serde_json::json!({"channel":"sms","to":"+254712345678","body":"x",
+            "fallback":{"channel":"sms","to":"+254712345679"}}),
+        );
+        assert_eq!(same.unwrap_err().code, ErrorCode::InvalidRequest);
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //! # or, for failover between providers, several cells tried in order:
 //! # cells = ["deliver-sms", "deliver-sms-backup"]
 //! # failover_after = 3     # deferrals by one provider before the next is tried
+//! # fallback = "email"     # when every sms cell refused: the email channel's cells, to
+//!                          # the request's fallback address
 //!
 //! [channels.email]
 //! cell = "deliver-email"
@@ -50,6 +52,9 @@ pub struct Route {
     /// Deferrals by one cell before the message moves to the next (a refusal moves it at
     /// once).
     pub failover_after: u32,
+    /// The channel tried when every cell of this one refused the message, if the request
+    /// gives an address on it.
+    pub fallback: Option<Channel>,
 }
 
 /// Default number of deferrals before failover.
@@ -84,6 +89,7 @@ struct ChannelEntry {
     cell: Option<String>,
     cells: Option<Vec<String>>,
     failover_after: Option<u32>,
+    fallback: Option<String>,
 }
 
 fn is_cell_name(cell: &str) -> bool {
@@ -155,13 +161,37 @@ impl Policy {
             if failover_after == 0 {
                 return Err(format!("{file_name}: failover_after must be at least 1"));
             }
+            let fallback = match entry.fallback {
+                None => None,
+                Some(name) => match Channel::parse(&name) {
+                    Some(fallback) if fallback != channel => Some(fallback),
+                    _ => {
+                        return Err(format!(
+                            "{file_name}: fallback of {} must be another channel",
+                            channel.as_str()
+                        ));
+                    }
+                },
+            };
             routes.insert(
                 channel,
                 Route {
                     cells,
                     failover_after,
+                    fallback,
                 },
             );
+        }
+        for (channel, route) in &routes {
+            if let Some(fallback) = route.fallback
+                && !routes.contains_key(&fallback)
+            {
+                return Err(format!(
+                    "{file_name}: {} falls back to {}, which the policy has no cells for",
+                    channel.as_str(),
+                    fallback.as_str()
+                ));
+            }
         }
         Ok(Policy {
             name: name.to_string(),
@@ -205,6 +235,21 @@ cell = "deliver-sms"
                 .unwrap_err()
                 .contains("either cell")
         );
+    }
+
+    #[test]
+    fn a_fallback_names_another_channel_of_the_policy() {
+        let ok = "roles = [\"*\"]\nvalidity = \"1h\"\n[channels.sms]\ncell = \"deliver-sms\"\nfallback = \"email\"\n[channels.email]\ncell = \"deliver-email\"\n";
+        let p = Policy::parse("f.toml", ok).unwrap();
+        assert_eq!(p.routes[&Channel::Sms].fallback, Some(Channel::Email));
+        let missing = "roles = [\"*\"]\nvalidity = \"1h\"\n[channels.sms]\ncell = \"deliver-sms\"\nfallback = \"email\"\n";
+        assert!(
+            Policy::parse("f.toml", missing)
+                .unwrap_err()
+                .contains("no cells for")
+        );
+        let itself = "roles = [\"*\"]\nvalidity = \"1h\"\n[channels.sms]\ncell = \"deliver-sms\"\nfallback = \"sms\"\n";
+        assert!(Policy::parse("f.toml", itself).is_err());
     }
 
     #[test]

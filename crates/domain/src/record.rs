@@ -26,6 +26,9 @@ pub struct MessageRecord {
     /// Deferrals by one cell before the next is tried.
     #[serde(default = "default_failover_after")]
     pub failover_after: u32,
+    /// The channel tried when every cell of `channel` refused, and its cells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<FallbackRoute>,
     /// HMAC of the recipient address under the deployment's hashing key.
     pub recipient_hash: String,
     pub created_ms: u64,
@@ -50,6 +53,7 @@ impl MessageRecord {
             cell: "deliver-sms".into(),
             fallback_cells: Vec::new(),
             failover_after: 3,
+            fallback: None,
             recipient_hash: crate::hashing::keyed_hash(b"k", b"+254712345678"),
             created_ms: 1,
             expires_ms: 2,
@@ -75,13 +79,32 @@ fn default_failover_after() -> u32 {
     crate::policy::DEFAULT_FAILOVER_AFTER
 }
 
+/// A fallback channel and its cells.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FallbackRoute {
+    pub channel: Channel,
+    pub cells: Vec<String>,
+}
+
 impl MessageRecord {
-    /// The cell at position `hop` of the message's route (0: the first cell).
+    /// The cell at position `hop` of the message's route: the channel's cells (0: the
+    /// first), then the fallback channel's.
     pub fn cell_at(&self, hop: usize) -> Option<&str> {
+        let primary = 1 + self.fallback_cells.len();
         match hop {
             0 => Some(&self.cell),
-            n => self.fallback_cells.get(n - 1).map(String::as_str),
+            n if n < primary => self.fallback_cells.get(n - 1).map(String::as_str),
+            n => self
+                .fallback
+                .as_ref()
+                .and_then(|f| f.cells.get(n - primary))
+                .map(String::as_str),
         }
+    }
+
+    /// Whether position `hop` is on the fallback channel.
+    pub fn is_fallback_hop(&self, hop: usize) -> bool {
+        hop > self.fallback_cells.len()
     }
 }
 
@@ -93,6 +116,16 @@ pub struct Payload {
     pub body: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<EmailDetails>,
+    /// The address (and email subject) on the fallback channel, if the caller gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<FallbackPayload>,
+}
+
+/// The readable part of a fallback: erased with the rest of the payload.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FallbackPayload {
+    pub to: String,
+    pub subject: Option<String>,
 }
 
 /// Email-only parts of a payload (mirrors `govstack:messaging/types.email-details`).
@@ -128,13 +161,19 @@ mod tests {
             cell: "deliver-sms".into(),
             fallback_cells: vec!["deliver-sms-backup".into()],
             failover_after: 3,
+            fallback: Some(FallbackRoute {
+                channel: Channel::Email,
+                cells: vec!["deliver-email".into()],
+            }),
             recipient_hash: crate::hashing::keyed_hash(b"k", b"+254712345678"),
             created_ms: 1,
             expires_ms: 2,
             segments: None,
         };
         assert_eq!(record.cell_at(1), Some("deliver-sms-backup"));
-        assert_eq!(record.cell_at(2), None);
+        assert_eq!(record.cell_at(2), Some("deliver-email"));
+        assert!(record.is_fallback_hop(2) && !record.is_fallback_hop(1));
+        assert_eq!(record.cell_at(3), None);
         let json = serde_json::to_string(&record).unwrap();
         assert!(!json.contains("254712345678"));
         let payload = Payload {
@@ -142,6 +181,7 @@ mod tests {
             subject: None,
             body: "secret".into(),
             email: None,
+            fallback: None,
         };
         assert!(!format!("{payload:?}").contains("secret"));
     }
