@@ -90,3 +90,62 @@ fn a_callback_url_outside_callback_hosts_is_dropped_not_retried() {
         "nothing is left to retry"
     );
 }
+
+#[test]
+fn statuses_and_inbound_messages_are_published_to_the_information_mediators_room() {
+    let im = Recorder::start();
+    im.answer_json(201, r#"{"id":"3f6c0c1e-5b7a-4b61-9d3c-2a1f0e9b8c7d"}"#);
+    let room = format!("{}/r1/DEV/GOV/1234/messaging", im.url);
+    let gw = Gateway::start_with_policies(
+        &[
+            ("im_pubsub_url", &room),
+            ("im_client", "DEV/GOV/1234/messaging"),
+            ("im_hosts", "http://127.0.0.1:*"),
+            ("kannel_inbound_token", "im-test-token"),
+        ],
+        &[("inbound/routes.toml", "[default]\nowner = \"registry\"\n")],
+    );
+    let id =
+        gw.accept(json!({"channel": "sms", "to": "+254712345678", "body": "Your clinic visit"}));
+    gw.wait_status(&id, "delivered");
+    let inbound = integration_tests::http::request(
+        "GET",
+        &format!(
+            "{}/webhooks/kannel/inbound/im-test-token?from=254712345678&text=register+Amina",
+            gw.base
+        ),
+        &[],
+        None,
+    );
+    assert_eq!(inbound.status, 200, "{}", inbound.body);
+
+    let events = integration_tests::wait_for(20, "three events in the room", || {
+        let got = im.received();
+        (got.len() >= 3).then_some(got)
+    });
+    let mut types = Vec::new();
+    for event in &events {
+        assert_eq!(event.method, "POST");
+        assert_eq!(
+            event.header("x-govstack-client"),
+            Some("DEV/GOV/1234/messaging")
+        );
+        let body: Value = serde_json::from_slice(&event.body).unwrap();
+        let event_type = body["eventType"].as_str().unwrap().to_string();
+        assert_eq!(
+            event.path,
+            format!("/r1/DEV/GOV/1234/messaging/pub/v1/{event_type}")
+        );
+        let text = String::from_utf8_lossy(&event.body);
+        assert!(!text.contains("712345678") && !text.contains("Amina") && !text.contains("clinic"));
+        if event_type == "inboundMessage" {
+            assert_eq!(body["event"]["owner"], "registry");
+            assert_eq!(body["event"]["keyword"], "REGISTER");
+        } else {
+            assert_eq!(body["event"]["id"], id.as_str());
+        }
+        types.push(event_type);
+    }
+    types.sort();
+    assert_eq!(types, ["inboundMessage", "messageStatus", "messageStatus"]);
+}

@@ -281,6 +281,18 @@ async fn route(
             "kept"
         }
     };
+    message_store::notifications::publish_to_im(
+        kv,
+        messaging_domain::notification::IM_INBOUND_MESSAGE,
+        messaging_domain::notification::im_inbound_event(
+            &record.id,
+            &destination.owner,
+            record.channel,
+            keyword,
+            now,
+        ),
+    )
+    .await?;
     log(
         "inbound.routed",
         serde_json::json!({"id": record.id, "owner": destination.owner, "keyword": keyword, "delivery": how}),

@@ -54,6 +54,41 @@ pub fn status_body(record: &MessageRecord, status: Status, at_ms: u64) -> String
     .to_string()
 }
 
+/// The Information Mediator's Pub/Sub `PublishEvent` body (`{"eventType", "event"}`) for
+/// a status change: ids and status only, as in [`status_body`].
+pub fn im_status_event(record: &MessageRecord, status: Status, at_ms: u64) -> String {
+    let event: serde_json::Value =
+        serde_json::from_str(&status_body(record, status, at_ms)).expect("our own JSON");
+    serde_json::json!({ "eventType": IM_MESSAGE_STATUS, "event": event }).to_string()
+}
+
+/// The Pub/Sub event for an inbound message: who owns it and how to fetch it, never the
+/// sender or the text (a room has many subscribers; the owner reads the message itself
+/// from `GET /v1/inbound` or its callback).
+pub fn im_inbound_event(
+    id: &crate::InboundId,
+    owner: &str,
+    channel: crate::Channel,
+    keyword: &str,
+    at_ms: u64,
+) -> String {
+    serde_json::json!({
+        "eventType": IM_INBOUND_MESSAGE,
+        "event": {
+            "id": id,
+            "owner": owner,
+            "channel": channel,
+            "keyword": keyword,
+            "received_at": rfc3339_millis(at_ms),
+        }
+    })
+    .to_string()
+}
+
+/// Event types the gateway publishes to the Information Mediator's Pub/Sub room.
+pub const IM_MESSAGE_STATUS: &str = "messageStatus";
+pub const IM_INBOUND_MESSAGE: &str = "inboundMessage";
+
 /// The `X-Messaging-Signature` value for `body` sent at `unix_seconds`.
 pub fn sign(secret: &[u8], unix_seconds: u64, body: &[u8]) -> String {
     format!(
@@ -102,6 +137,27 @@ mod tests {
         assert_eq!(body["status"], "delivered");
         assert_eq!(body["at"], "1970-01-01T00:00:00.000Z");
         assert!(!body.to_string().contains(&record.recipient_hash));
+    }
+
+    #[test]
+    fn im_events_follow_the_publish_event_schema_without_personal_data() {
+        let record = MessageRecord::example();
+        let status: serde_json::Value =
+            serde_json::from_str(&im_status_event(&record, Status::Sent, 0)).unwrap();
+        assert_eq!(status["eventType"], "messageStatus");
+        assert_eq!(status["event"]["status"], "sent");
+        let id = crate::InboundId::from_random([5; 16]);
+        let inbound: serde_json::Value = serde_json::from_str(&im_inbound_event(
+            &id,
+            "registry",
+            crate::Channel::Sms,
+            "REGISTER",
+            0,
+        ))
+        .unwrap();
+        assert_eq!(inbound["eventType"], "inboundMessage");
+        assert_eq!(inbound["event"]["owner"], "registry");
+        assert!(inbound["event"].get("text").is_none() && inbound["event"].get("from").is_none());
     }
 
     #[test]

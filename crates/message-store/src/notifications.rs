@@ -119,5 +119,40 @@ pub async fn reach_and_notify(
         enqueue(store, &notification).await?;
         poke(notification.id);
     }
+    publish_to_im(
+        store,
+        notification::IM_MESSAGE_STATUS,
+        notification::im_status_event(record, status, now_ms()),
+    )
+    .await?;
     Ok(true)
+}
+
+/// Publishes an event to the Information Mediator's Pub/Sub room, where the deployment
+/// configured one (`im_pubsub_url`: the room's base,
+/// `.../r1/{instance}/{memberClass}/{memberCode}/{applicationCode}`; `im_client`: this
+/// gateway's `X-GovStack-Client`). Delivered by the notifier, with its retries.
+pub async fn publish_to_im(store: &Store, event_type: &str, body: String) -> StoreResult<()> {
+    let room = spin_sdk::variables::get("im_pubsub_url")
+        .await
+        .unwrap_or_default();
+    if room.is_empty() {
+        return Ok(());
+    }
+    let client = spin_sdk::variables::get("im_client")
+        .await
+        .unwrap_or_default();
+    let now = now_ms();
+    let notification = Notification {
+        id: new_id(),
+        event: format!("im.{event_type}"),
+        url: format!("{}/pub/v1/{event_type}", room.trim_end_matches('/')),
+        body,
+        headers: vec![("X-GovStack-Client".into(), client)],
+        created_ms: now,
+        expires_ms: now + validity_ms().await,
+    };
+    enqueue(store, &notification).await?;
+    poke(notification.id);
+    Ok(())
 }
