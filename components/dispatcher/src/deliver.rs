@@ -5,7 +5,7 @@ use crate::govstack::messaging::types::{
     Channel as WitChannel, EmailDetails, OutboundMessage, SendOutcome,
 };
 use message_store::notifications::reach_and_notify;
-use message_store::{self as store, PendingEntry, Swap, now_ms};
+use message_store::{self as store, PendingEntry, now_ms};
 use messaging_domain::hashing::keyed_hash;
 use messaging_domain::record::AttemptRecord;
 use messaging_domain::redact::provider_reason;
@@ -115,7 +115,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
         log("dispatch.expired", id, "validity ran out before sending");
         return Ok(Outcome::Expired);
     }
-    if !claim(id, now)? {
+    if !store::work::take_lease(&keys::claim(id), CLAIM_MS)? {
         return Ok(Outcome::Skipped);
     }
     // Another attempt may have sent the message and released its claim between our first
@@ -240,21 +240,6 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
     Ok(outcome)
 }
 
-/// Takes the message for this attempt unless a live claim exists. The claim is written with
-/// an atomic compare-and-swap, so of two racing attempts exactly one wins.
-fn claim(id: &MessageId, now: u64) -> store::StoreResult<bool> {
-    let swap = Swap::read("default", &keys::claim(id))?;
-    let until: u64 = swap
-        .current
-        .as_deref()
-        .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
-        .unwrap_or(0);
-    if until > now {
-        return Ok(false);
-    }
-    swap.put((now + CLAIM_MS).to_string().as_bytes())
-}
-
 /// Moves the message to the next cell of its route: the position is written while this
 /// attempt holds the claim, the work is queued for the next cell, and that cell is asked
 /// to take it now (its tick takes it otherwise).
@@ -277,17 +262,10 @@ async fn fail_over(
     .await?;
     store::clear_pending(cell, id).await?;
     kv.delete(keys::claim(id)).await?;
-    let (next, id) = (next.to_string(), id.clone());
-    spin_sdk::wasip3::spawn(async move {
-        let body = serde_json::to_vec(&serde_json::json!({ "id": id })).expect("json");
-        let request = http::Request::builder()
-            .method("POST")
-            .uri(format!("http://{next}.spin.internal/dispatch"))
-            .header("content-type", "application/json")
-            .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(body)))
-            .expect("valid request");
-        let _ = spin_sdk::http::send(request).await;
-    });
+    store::work::post_after_response(
+        format!("http://{next}.spin.internal/dispatch"),
+        serde_json::json!({ "id": id }),
+    );
     Ok(())
 }
 
@@ -319,41 +297,29 @@ pub struct TickReport {
 
 /// Retries every pending message of this cell that is due, up to [`TICK_BATCH`].
 pub async fn tick(cell: &str) -> TickReport {
-    let mut report = TickReport::default();
-    let now = now_ms();
     let grace = retry_base_ms().await;
-    let mut due = Vec::new();
-    let mut after = None;
-    loop {
-        let ids = match store::pending_ids(cell, after.as_ref(), TICK_BATCH) {
-            Ok(ids) => ids,
-            Err(e) => {
-                println!(
-                    "{}",
-                    serde_json::json!({"event": "tick.store_error", "detail": e.to_string()})
-                );
-                break;
-            }
-        };
-        let Some(last) = ids.last().cloned() else {
-            break;
-        };
-        for id in ids {
-            report.examined += 1;
-            if let Ok(Some(entry)) = store::pending(cell, &id).await
-                // A fresh message is ingress's to hand over; the tick steps in only if that
-                // hand-over is overdue (lost to a crash or a busy cell).
-                && entry.due_ms + if entry.attempts == 0 { grace } else { 0 } <= now
-            {
-                due.push(id);
-            }
+    let (examined, due) = match store::work::due(
+        cell,
+        TICK_BATCH,
+        grace,
+        MessageId::as_str,
+        MessageId::parse,
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(e) => {
+            println!(
+                "{}",
+                serde_json::json!({"event": "tick.store_error", "detail": e.to_string()})
+            );
+            return TickReport::default();
         }
-        if due.len() >= TICK_BATCH {
-            break;
-        }
-        after = Some(last);
-    }
-    due.truncate(TICK_BATCH);
+    };
+    let mut report = TickReport {
+        examined,
+        attempted: 0,
+    };
     for id in due {
         attempt(cell, &id).await;
         report.attempted += 1;

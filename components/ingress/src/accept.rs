@@ -220,20 +220,9 @@ pub fn hand_over(cell: String, ids: Vec<MessageId>) {
         return;
     }
     spin_sdk::wasip3::spawn(async move {
+        let uri = format!("http://{cell}.spin.internal/dispatch");
         for id in ids {
-            let body = serde_json::to_vec(&serde_json::json!({ "id": id })).expect("json");
-            let request = http::Request::builder()
-                .method("POST")
-                .uri(format!("http://{cell}.spin.internal/dispatch"))
-                .header("content-type", "application/json")
-                .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(body)))
-                .expect("valid request");
-            if let Err(e) = spin_sdk::http::send(request).await {
-                println!(
-                    "{}",
-                    serde_json::json!({"event": "dispatch.handover_failed", "id": id.as_str(), "error": format!("{e:?}")})
-                );
-            }
+            store::work::post_json(&uri, &serde_json::json!({ "id": id })).await;
         }
     });
 }

@@ -1,7 +1,7 @@
 //! One delivery attempt of a notification, and the tick that retries what is due.
 
 use message_store::notifications::{self, CELL};
-use message_store::{self as store, PendingEntry, Swap, now_ms};
+use message_store::{self as store, PendingEntry, now_ms};
 use messaging_domain::notification::{self, EVENT_HEADER, ID_HEADER, SIGNATURE_HEADER};
 use messaging_domain::redact::provider_reason;
 use messaging_domain::retry::backoff_ms;
@@ -64,7 +64,7 @@ pub async fn attempt(id: &NotificationId) -> Outcome {
 async fn try_attempt(id: &NotificationId) -> store::StoreResult<Outcome> {
     let kv = store::open().await?;
     let now = now_ms();
-    if !claim(id, now)? {
+    if !store::work::take_lease(&keys::notification_claim(id), CLAIM_MS)? {
         return Ok(Outcome::Skipped);
     }
     let Some(notification) = notifications::load(&kv, id).await? else {
@@ -154,21 +154,6 @@ async fn post(notification: &notification::Notification) -> Result<(), Failure> 
     }
 }
 
-/// Takes the notification for this attempt unless a live claim exists (compare-and-swap,
-/// so of a hand-over and a tick racing, one delivers).
-fn claim(id: &NotificationId, now: u64) -> store::StoreResult<bool> {
-    let swap = Swap::read("default", &keys::notification_claim(id))?;
-    let until: u64 = swap
-        .current
-        .as_deref()
-        .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
-        .unwrap_or(0);
-    if until > now {
-        return Ok(false);
-    }
-    swap.put((now + CLAIM_MS).to_string().as_bytes())
-}
-
 #[derive(Debug, Default, serde::Serialize)]
 pub struct TickReport {
     pub examined: usize,
@@ -178,41 +163,29 @@ pub struct TickReport {
 /// Retries every notification that is due, up to [`TICK_BATCH`]. A fresh one (no attempt
 /// yet) is its producer's to hand over; the tick steps in once that is overdue.
 pub async fn tick() -> TickReport {
-    let mut report = TickReport::default();
-    let now = now_ms();
     let grace = retry_base_ms().await;
-    let mut due = Vec::new();
-    let mut after: Option<NotificationId> = None;
-    while due.len() < TICK_BATCH {
-        let ids = match store::pending_page(
-            CELL,
-            after.as_ref().map(NotificationId::as_str),
-            TICK_BATCH,
-            NotificationId::parse,
-        ) {
-            Ok(ids) => ids,
-            Err(e) => {
-                println!(
-                    "{}",
-                    serde_json::json!({"event": "tick.store_error", "detail": e.to_string()})
-                );
-                break;
-            }
-        };
-        let Some(last) = ids.last().cloned() else {
-            break;
-        };
-        for id in ids {
-            report.examined += 1;
-            if let Ok(Some(entry)) = store::pending(CELL, &id).await
-                && entry.due_ms + if entry.attempts == 0 { grace } else { 0 } <= now
-            {
-                due.push(id);
-            }
+    let (examined, due) = match store::work::due(
+        CELL,
+        TICK_BATCH,
+        grace,
+        NotificationId::as_str,
+        NotificationId::parse,
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(e) => {
+            println!(
+                "{}",
+                serde_json::json!({"event": "tick.store_error", "detail": e.to_string()})
+            );
+            return TickReport::default();
         }
-        after = Some(last);
-    }
-    due.truncate(TICK_BATCH);
+    };
+    let mut report = TickReport {
+        examined,
+        attempted: 0,
+    };
     for id in due {
         attempt(&id).await;
         report.attempted += 1;

@@ -10,29 +10,19 @@
 
 use crate::inbound::{self, Inbound};
 use crate::{HttpResponse, reply};
-use message_store::notifications::reach_and_notify;
-use messaging_domain::hashing::constant_time_eq;
 use messaging_domain::providers::africastalking::status_of;
 use messaging_domain::providers::form::{field, parse_form};
-use messaging_domain::{Channel, MessageId, PhoneNumber, Status, keys};
+use messaging_domain::{Channel, MessageId, PhoneNumber, keys};
 
 pub async fn handle(token: &str, kind: &str, body: &[u8]) -> HttpResponse {
-    let expected = spin_sdk::variables::get("africastalking_webhook_token")
-        .await
-        .unwrap_or_default();
-    if expected.is_empty() {
-        return reply(
-            404,
-            "not_found",
-            "Africa's Talking callbacks are not configured",
-        );
-    }
-    if !constant_time_eq(&expected, token) {
-        println!(
-            "{}",
-            serde_json::json!({"event": "inbound.refused", "provider": "africastalking", "reason": "bad token"})
-        );
-        return reply(401, "invalid_signature", "the token is not valid");
+    if let Err(refusal) = crate::check_secret(
+        "africastalking_webhook_token",
+        Some(token),
+        "africastalking",
+    )
+    .await
+    {
+        return refusal;
     }
     let params = parse_form(&String::from_utf8_lossy(body));
     match kind {
@@ -85,19 +75,5 @@ async fn delivery(params: &[(String, String)]) -> HttpResponse {
     let Some(status) = status_of(report) else {
         return reply(200, "ignored", "");
     };
-    let mut steps = vec![Status::Sent];
-    if status != Status::Sent {
-        steps.push(status);
-    }
-    for step in steps {
-        if reach_and_notify(&kv, &record, step).await.is_err() {
-            return reply(503, "unavailable", "store unavailable");
-        }
-    }
-    let _ = message_store::erase_payload(&kv, &id).await;
-    println!(
-        "{}",
-        serde_json::json!({"event":"receipt.recorded","id":id.as_str(),"provider":"africastalking","status":status.as_str()})
-    );
-    reply(200, status.as_str(), "")
+    crate::receipts::record_status(&kv, &record, status).await
 }

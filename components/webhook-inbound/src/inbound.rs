@@ -6,8 +6,8 @@
 //! Logs name ids, intents and owners; never the sender or the text.
 
 use crate::{HttpResponse, reply};
+use message_store as store;
 use message_store::notifications::{self, enqueue, poke};
-use message_store::{self as store, Swap};
 use messaging_domain::conversation::InboundRecord;
 use messaging_domain::hashing::keyed_hash;
 use messaging_domain::inbound::{Intent, acknowledgement, classify};
@@ -125,23 +125,14 @@ pub async fn handle(message: Inbound) -> HttpResponse {
     }
 }
 
-/// Records the provider's id; false if it was seen before (a repeated report).
+/// Records the provider's id for a day; false if it was seen within that day (a repeated
+/// report).
 fn first_sight(provider: &str, provider_id: &str) -> store::StoreResult<bool> {
     let key = format!(
         "seen/{provider}/{}",
         keyed_hash(b"seen", provider_id.as_bytes())
     );
-    let swap = Swap::read("default", &key)?;
-    let now = store::now_ms();
-    let fresh = swap
-        .current
-        .as_deref()
-        .and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
-        .is_none_or(|until| until <= now);
-    if !fresh {
-        return Ok(false);
-    }
-    swap.put((now + SEEN_MS).to_string().as_bytes())
+    store::work::take_lease(&key, SEEN_MS)
 }
 
 async fn routes() -> InboundRoutes {
@@ -222,22 +213,11 @@ async fn acknowledge(
         fallback: None,
     };
     store::insert(kv, &record, &payload).await?;
-    hand_over(cell, id);
+    store::work::post_after_response(
+        format!("http://{cell}.spin.internal/dispatch"),
+        serde_json::json!({ "id": id }),
+    );
     Ok(())
-}
-
-fn hand_over(cell: String, id: MessageId) {
-    spin_sdk::wasip3::spawn(async move {
-        let body = serde_json::to_vec(&serde_json::json!({ "id": id })).expect("json");
-        let request = http::Request::builder()
-            .method("POST")
-            .uri(format!("http://{cell}.spin.internal/dispatch"))
-            .header("content-type", "application/json")
-            .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(body)))
-            .expect("valid request");
-        // If this is lost, the cell's tick sends the message.
-        let _ = spin_sdk::http::send(request).await;
-    });
 }
 
 /// Hands a message to the system that owns it: by callback (the text travels in the

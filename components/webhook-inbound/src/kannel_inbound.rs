@@ -8,26 +8,11 @@
 use crate::inbound::{self, Inbound};
 use crate::{HttpResponse, reply};
 use messaging_domain::Channel;
-use messaging_domain::hashing::constant_time_eq;
 use messaging_domain::providers::kannel;
 
 pub async fn handle(token: &str, query: &str) -> HttpResponse {
-    let expected = spin_sdk::variables::get("kannel_inbound_token")
-        .await
-        .unwrap_or_default();
-    if expected.is_empty() {
-        return reply(
-            404,
-            "not_found",
-            "inbound SMS through Kannel is not configured",
-        );
-    }
-    if !constant_time_eq(&expected, token) {
-        println!(
-            "{}",
-            serde_json::json!({"event": "inbound.refused", "provider": "kannel", "reason": "bad token"})
-        );
-        return reply(401, "invalid_signature", "the token is not valid");
+    if let Err(refusal) = crate::check_secret("kannel_inbound_token", Some(token), "kannel").await {
+        return refusal;
     }
     let sms = match kannel::inbound_sms(query) {
         Ok(sms) => sms,

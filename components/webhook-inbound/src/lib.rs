@@ -43,6 +43,27 @@ pub(crate) fn reply(status: u16, code: &str, message: &str) -> HttpResponse {
         .expect("static response parts are valid")
 }
 
+/// Checks a provider's shared secret (a path token or a header) against the variable
+/// that holds it, in constant time. An empty variable means the webhook is off (404).
+pub(crate) async fn check_secret(
+    variable: &str,
+    given: Option<&str>,
+    provider: &str,
+) -> Result<(), HttpResponse> {
+    let expected = spin_sdk::variables::get(variable).await.unwrap_or_default();
+    if expected.is_empty() {
+        return Err(reply(404, "not_found", "this webhook is not configured"));
+    }
+    if !given.is_some_and(|g| messaging_domain::hashing::constant_time_eq(&expected, g)) {
+        println!(
+            "{}",
+            serde_json::json!({"event": "inbound.refused", "provider": provider, "reason": "bad secret"})
+        );
+        return Err(reply(401, "invalid_signature", "the token is not valid"));
+    }
+    Ok(())
+}
+
 pub(crate) fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
     query
         .split('&')

@@ -60,21 +60,30 @@ pub async fn receipt(id: &str, token: &str, request: Request<'_>) -> HttpRespons
         // Intermediate and unknown reports are acknowledged so they are not resent.
         return reply(200, "ignored", "");
     };
+    record_status(&kv, &record, status).await
+}
+
+/// Records what a provider reported for a message: `sent` first (a report can overtake
+/// the dispatcher), then the reported status, each with its callback; erases the address
+/// and content, which the provider has.
+pub async fn record_status(
+    kv: &spin_sdk::key_value::Store,
+    record: &messaging_domain::MessageRecord,
+    status: Status,
+) -> HttpResponse {
     let mut steps = vec![Status::Sent];
     if status != Status::Sent {
         steps.push(status);
     }
     for step in steps {
-        if reach_and_notify(&kv, &record, step).await.is_err() {
+        if reach_and_notify(kv, record, step).await.is_err() {
             return reply(503, "unavailable", "store unavailable");
         }
     }
-    // The address and content go as soon as the provider has the message; a receipt can
-    // overtake the dispatcher, so erase here too.
-    let _ = message_store::erase_payload(&kv, &id).await;
+    let _ = message_store::erase_payload(kv, &record.id).await;
     println!(
         "{}",
-        serde_json::json!({"event":"receipt.recorded","id":id.as_str(),"status":status.as_str()})
+        serde_json::json!({"event":"receipt.recorded","id":record.id.as_str(),"status":status.as_str()})
     );
     reply(200, status.as_str(), "")
 }

@@ -7,22 +7,11 @@
 use crate::inbound::{self, Inbound};
 use crate::{HttpResponse, reply};
 use messaging_domain::Channel;
-use messaging_domain::hashing::constant_time_eq;
 use messaging_domain::providers::telegram::parse_update;
 
 pub async fn handle(secret: Option<&str>, body: &[u8]) -> HttpResponse {
-    let expected = spin_sdk::variables::get("telegram_webhook_secret")
-        .await
-        .unwrap_or_default();
-    if expected.is_empty() {
-        return reply(404, "not_found", "the Telegram webhook is not configured");
-    }
-    if !secret.is_some_and(|s| constant_time_eq(&expected, s)) {
-        println!(
-            "{}",
-            serde_json::json!({"event": "inbound.refused", "provider": "telegram", "reason": "bad secret token"})
-        );
-        return reply(401, "invalid_signature", "the secret token is not valid");
+    if let Err(refusal) = crate::check_secret("telegram_webhook_secret", secret, "telegram").await {
+        return refusal;
     }
     let text = match parse_update(body) {
         Ok(Some(text)) => text,

@@ -10,6 +10,7 @@ use spin_sdk::key_value::Store;
 pub mod conversations;
 pub mod inbound;
 pub mod notifications;
+pub mod work;
 
 /// A storage failure, from either key-value interface. Its text is for operators' logs.
 #[derive(Debug)]

@@ -54,24 +54,13 @@ pub async fn remove(store: &Store, id: &NotificationId) -> StoreResult<()> {
     clear_pending(CELL, id).await
 }
 
-/// Asks the notifier to deliver a stored notification now, after the current response
-/// (post-return work). If this is lost, the notifier's tick delivers it.
+/// Asks the notifier to deliver a stored notification now, after the current response.
+/// If this is lost, the notifier's tick delivers it.
 pub fn poke(id: NotificationId) {
-    spin_sdk::wasip3::spawn(async move {
-        let body = serde_json::to_vec(&serde_json::json!({ "id": id })).expect("json");
-        let request = http::Request::builder()
-            .method("POST")
-            .uri(format!("http://{CELL}.spin.internal/deliver"))
-            .header("content-type", "application/json")
-            .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(body)))
-            .expect("valid request");
-        if let Err(e) = spin_sdk::http::send(request).await {
-            println!(
-                "{}",
-                serde_json::json!({"event": "notify.handover_failed", "id": id.as_str(), "error": format!("{e:?}")})
-            );
-        }
-    });
+    crate::work::post_after_response(
+        format!("http://{CELL}.spin.internal/deliver"),
+        serde_json::json!({ "id": id }),
+    );
 }
 
 /// A fresh notification id from `wasi:random`.

@@ -1,0 +1,80 @@
+//! What every worker component shares: a lease on a piece of work (compare-and-swap, so
+//! of two racing workers one wins, and a crashed worker's lease simply runs out), the scan
+//! for due work in the pending store, and the hand-over to another component after the
+//! current response.
+
+use crate::{StoreResult, Swap, now_ms, pending, pending_page};
+
+/// Takes the lease at `key` for `lease_ms` unless a live one exists. `Ok(false)`: someone
+/// else holds it.
+pub fn take_lease(key: &str, lease_ms: u64) -> StoreResult<bool> {
+    let now = now_ms();
+    let swap = Swap::read("default", key)?;
+    let until: u64 = swap
+        .current
+        .as_deref()
+        .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
+        .unwrap_or(0);
+    if until > now {
+        return Ok(false);
+    }
+    swap.put((now + lease_ms).to_string().as_bytes())
+}
+
+/// Up to `limit` ids of `cell` whose pending entry is due. Work not yet tried once is its
+/// producer's to hand over; it becomes due for the tick only `grace_ms` later, so a tick
+/// never races a hand-over in flight, and still finds work whose hand-over was lost.
+pub async fn due<T: Clone + std::fmt::Display>(
+    cell: &str,
+    limit: usize,
+    grace_ms: u64,
+    as_str: impl Fn(&T) -> &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> StoreResult<(usize, Vec<T>)> {
+    let now = now_ms();
+    let mut examined = 0;
+    let mut due = Vec::new();
+    let mut after: Option<T> = None;
+    while due.len() < limit {
+        let ids = pending_page(cell, after.as_ref().map(&as_str), limit, &parse)?;
+        let Some(last) = ids.last().cloned() else {
+            break;
+        };
+        for id in ids {
+            examined += 1;
+            if let Some(entry) = pending(cell, &id).await?
+                && entry.due_ms + if entry.attempts == 0 { grace_ms } else { 0 } <= now
+            {
+                due.push(id);
+            }
+        }
+        after = Some(last);
+    }
+    due.truncate(limit);
+    Ok((examined, due))
+}
+
+/// POSTs `body` (JSON) to another component of the application
+/// (`http://<component>.spin.internal/...`) and logs a failure; the receiver's tick finds
+/// the work in the pending store if this is lost.
+pub async fn post_json(uri: &str, body: &serde_json::Value) {
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(
+            serde_json::to_vec(body).expect("json"),
+        )))
+        .expect("valid request");
+    if let Err(e) = spin_sdk::http::send(request).await {
+        println!(
+            "{}",
+            serde_json::json!({"event": "handover_failed", "to": uri, "error": format!("{e:?}")})
+        );
+    }
+}
+
+/// [`post_json`] after the current response has gone (post-return work).
+pub fn post_after_response(uri: String, body: serde_json::Value) {
+    spin_sdk::wasip3::spawn(async move { post_json(&uri, &body).await });
+}
