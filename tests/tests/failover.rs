@@ -186,3 +186,54 @@ fn when_every_sms_provider_refuses_the_message_falls_back_to_email() {
     assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(gw.stored_rows().len(), before);
 }
+
+const SMS_THEN_TELEGRAM: &str = r#"
+roles = ["*"]
+validity = "1h"
+
+[channels.sms]
+cell = "deliver-sms"
+fallback = "telegram"
+
+[channels.telegram]
+cell = "deliver-telegram"
+"#;
+
+#[test]
+fn a_fallback_address_that_opted_out_is_never_used() {
+    let twilio = Recorder::start();
+    twilio.answer_json(400, &fixture("twilio", "error_21211.json"));
+    let gw = Gateway::start_with_policies(
+        &[
+            ("sms_provider", "twilio"),
+            ("twilio_url", &twilio.url),
+            ("twilio_account_sid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
+            ("twilio_auth_token", "token"),
+            ("twilio_from", "+15005550006"),
+            ("telegram_webhook_secret", "secret"),
+        ],
+        &[("sms-then-telegram.toml", SMS_THEN_TELEGRAM)],
+    );
+    // The citizen sends STOP to the bot: the acknowledgement goes to the (outbox) chat.
+    let stop = integration_tests::http::request(
+        "POST",
+        &format!("{}/webhooks/telegram", gw.base),
+        &[("x-telegram-bot-api-secret-token", "secret")],
+        Some(br#"{"update_id":9,"message":{"message_id":1,"chat":{"id":123456789,"type":"private"},"date":0,"text":"STOP"}}"#),
+    );
+    assert_eq!(stop.status, 200, "{}", stop.body);
+    let id = gw.accept(json!({
+        "channel": "sms", "to": "+254712345678", "body": "Your results are ready",
+        "policy": "sms-then-telegram",
+        "fallback": {"channel": "telegram", "to": "123456789"}
+    }));
+    let view = gw.wait_status(&id, "failed");
+    assert_eq!(outcomes(&view), [pair("deliver-sms", "refused")]);
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert!(
+        gw.outbox_entries()
+            .iter()
+            .all(|e| e["body"] != "Your results are ready"),
+        "nothing reaches the chat that said STOP"
+    );
+}

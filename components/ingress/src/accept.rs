@@ -10,7 +10,7 @@ use messaging_domain::conversation::ExpectsReply;
 use messaging_domain::hashing::keyed_hash;
 use messaging_domain::providers::gsm7::Segments;
 use messaging_domain::record::{EmailDetails, FallbackPayload, FallbackRoute, Payload};
-use messaging_domain::{ApiError, Channel, ErrorCode, MessageId, MessageRecord, Recipient};
+use messaging_domain::{ApiError, Channel, ErrorCode, MessageId, MessageRecord, Recipient, keys};
 use spin_sdk::key_value::Store;
 
 /// Logs a storage failure for operators; callers only learn that the store is unavailable.
@@ -150,7 +150,7 @@ pub async fn persist(
     }
     let client = message.client.clone();
     let now = store::now_ms();
-    let record = MessageRecord {
+    let mut record = MessageRecord {
         id: id.clone(),
         owner: caller.id.clone(),
         channel: channel_of(plan),
@@ -167,6 +167,21 @@ pub async fn persist(
         segments: message.segments,
     };
     let emergency = matches!(plan.priority, policy::Priority::Emergency);
+    // A fallback address whose owner said STOP on its channel is never used.
+    let mut fallback = message.fallback;
+    if let Some(f) = &fallback
+        && !emergency
+    {
+        let hash = keyed_hash(hashing_key.as_bytes(), f.to.as_str().as_bytes());
+        if kv
+            .exists(keys::opt_out(f.channel, &hash))
+            .await
+            .map_err(|e| unavailable("opt-out", e))?
+        {
+            record.fallback = None;
+            fallback = None;
+        }
+    }
     if !emergency
         && store::opted_out(kv, &record)
             .await
@@ -186,7 +201,7 @@ pub async fn persist(
         subject: message.subject,
         body: message.body,
         email: message.email,
-        fallback: message.fallback.map(|f| FallbackPayload {
+        fallback: fallback.map(|f| FallbackPayload {
             to: f.to.as_str().to_string(),
             subject: f.subject,
         }),
