@@ -16,18 +16,10 @@ use spin_sdk::key_value::Store;
 /// How long a claim protects a message that is with a sender. A sender that hangs longer
 /// than this lets the tick try again.
 const CLAIM_MS: u64 = 60_000;
-/// Retry schedule after a deferral: `retry_base_ms` (default 10 s), doubling, at most 15
-/// minutes apart; the message's validity ends the retries (the default policy's 24 h, as
-/// the GovStack spec asks). Policies take over the schedule in a later issue.
-const DEFAULT_RETRY_BASE_MS: u64 = 10_000;
-
-async fn retry_base_ms() -> u64 {
-    spin_sdk::variables::get("retry_base_ms")
-        .await
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_RETRY_BASE_MS)
-}
+// Retry schedule after a deferral: `retry_base_ms` (default 10 s, `store::work`),
+// doubling, at most 15 minutes apart; the message's validity ends the retries (the default
+// policy's 24 h, as the GovStack spec asks). Policies take over the schedule in a later
+// issue.
 
 /// Messages handled per tick, so a tick stays one short-lived instance.
 const TICK_BATCH: usize = 100;
@@ -205,7 +197,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
                 log("dispatch.failover", id, &next);
                 return Ok(Outcome::FailedOver);
             }
-            let backoff = backoff_ms(retry_base_ms().await, attempts);
+            let backoff = backoff_ms(store::work::retry_base_ms().await, attempts);
             store::set_pending(
                 cell,
                 id,
@@ -297,25 +289,8 @@ pub struct TickReport {
 
 /// Retries every pending message of this cell that is due, up to [`TICK_BATCH`].
 pub async fn tick(cell: &str) -> TickReport {
-    let grace = retry_base_ms().await;
-    let (examined, due) = match store::work::due(
-        cell,
-        TICK_BATCH,
-        grace,
-        MessageId::as_str,
-        MessageId::parse,
-    )
-    .await
-    {
-        Ok(found) => found,
-        Err(e) => {
-            println!(
-                "{}",
-                serde_json::json!({"event": "tick.store_error", "detail": e.to_string()})
-            );
-            return TickReport::default();
-        }
-    };
+    let (examined, due) =
+        store::work::due_for_tick(cell, TICK_BATCH, MessageId::as_str, MessageId::parse).await;
     let mut report = TickReport {
         examined,
         attempted: 0,

@@ -10,7 +10,7 @@ use messaging_domain::conversation::ExpectsReply;
 use messaging_domain::hashing::keyed_hash;
 use messaging_domain::providers::gsm7::Segments;
 use messaging_domain::record::{EmailDetails, FallbackPayload, FallbackRoute, Payload};
-use messaging_domain::{ApiError, Channel, ErrorCode, MessageId, MessageRecord, Recipient, keys};
+use messaging_domain::{ApiError, Channel, ErrorCode, MessageId, MessageRecord, Recipient};
 use spin_sdk::key_value::Store;
 
 /// Logs a storage failure for operators; callers only learn that the store is unavailable.
@@ -84,10 +84,7 @@ fn domain_channel(channel: WitChannel) -> Channel {
 }
 
 pub fn new_id() -> Result<MessageId, ApiError> {
-    let random: [u8; 16] = spin_sdk::wasip3::random::random::get_random_bytes(16)
-        .try_into()
-        .map_err(|_| ApiError::new(ErrorCode::Internal, "no randomness"))?;
-    Ok(MessageId::from_random(random))
+    Ok(MessageId::from_random(store::random_16()))
 }
 
 /// What became of a message handed to [`persist`].
@@ -173,8 +170,7 @@ pub async fn persist(
         && !emergency
     {
         let hash = keyed_hash(hashing_key.as_bytes(), f.to.as_str().as_bytes());
-        if kv
-            .exists(keys::opt_out(f.channel, &hash))
+        if store::opted_out(kv, f.channel, &hash)
             .await
             .map_err(|e| unavailable("opt-out", e))?
         {
@@ -183,7 +179,7 @@ pub async fn persist(
         }
     }
     if !emergency
-        && store::opted_out(kv, &record)
+        && store::opted_out(kv, record.channel, &record.recipient_hash)
             .await
             .map_err(|e| unavailable("opt-out", e))?
     {

@@ -43,14 +43,6 @@ fn log(event: &str, id: &NotificationId, detail: &str) {
     );
 }
 
-async fn retry_base_ms() -> u64 {
-    spin_sdk::variables::get("retry_base_ms")
-        .await
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
-}
-
 pub async fn attempt(id: &NotificationId) -> Outcome {
     match try_attempt(id).await {
         Ok(outcome) => outcome,
@@ -92,7 +84,7 @@ async fn try_attempt(id: &NotificationId) -> store::StoreResult<Outcome> {
         }
         Err(Failure::Temporary(reason)) => {
             let attempts = store::pending(CELL, id).await?.map_or(0, |p| p.attempts) + 1;
-            let due_ms = now_ms() + backoff_ms(retry_base_ms().await, attempts);
+            let due_ms = now_ms() + backoff_ms(store::work::retry_base_ms().await, attempts);
             store::set_pending(CELL, id, PendingEntry { due_ms, attempts }).await?;
             kv.delete(keys::notification_claim(id)).await?;
             log("notify.retry", id, &provider_reason(&reason));
@@ -163,25 +155,13 @@ pub struct TickReport {
 /// Retries every notification that is due, up to [`TICK_BATCH`]. A fresh one (no attempt
 /// yet) is its producer's to hand over; the tick steps in once that is overdue.
 pub async fn tick() -> TickReport {
-    let grace = retry_base_ms().await;
-    let (examined, due) = match store::work::due(
+    let (examined, due) = store::work::due_for_tick(
         CELL,
         TICK_BATCH,
-        grace,
         NotificationId::as_str,
         NotificationId::parse,
     )
-    .await
-    {
-        Ok(found) => found,
-        Err(e) => {
-            println!(
-                "{}",
-                serde_json::json!({"event": "tick.store_error", "detail": e.to_string()})
-            );
-            return TickReport::default();
-        }
-    };
+    .await;
     let mut report = TickReport {
         examined,
         attempted: 0,

@@ -183,10 +183,7 @@ async fn acknowledge(
     let Ok(cell) = spin_sdk::variables::get(&variable).await else {
         return Ok(());
     };
-    let random = spin_sdk::wasip3::random::random::get_random_bytes(16);
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&random[..16]);
-    let id = MessageId::from_random(bytes);
+    let id = MessageId::from_random(store::random_16());
     let now = store::now_ms();
     let record = MessageRecord {
         id: id.clone(),
@@ -282,9 +279,7 @@ async fn route(
 
 /// An inbound id whose first 48 bits are the arrival time, so listing is oldest first.
 fn time_ordered_id(now_ms: u64) -> InboundId {
-    let random = spin_sdk::wasip3::random::random::get_random_bytes(16);
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&random[..16]);
+    let mut bytes = store::random_16();
     bytes[..6].copy_from_slice(&now_ms.to_be_bytes()[2..]);
     InboundId::from_random(bytes)
 }

@@ -252,12 +252,22 @@ pub async fn insert_suppressed(store: &Store, record: &MessageRecord) -> StoreRe
     Ok(())
 }
 
-/// Whether the recipient (by its keyed hash) opted out of non-emergency messages on the
-/// record's channel.
-pub async fn opted_out(store: &Store, record: &MessageRecord) -> StoreResult<bool> {
-    Ok(store
-        .exists(keys::opt_out(record.channel, &record.recipient_hash))
-        .await?)
+/// Whether the recipient with this keyed hash opted out of non-emergency messages on
+/// `channel`.
+pub async fn opted_out(
+    store: &Store,
+    channel: messaging_domain::Channel,
+    recipient_hash: &str,
+) -> StoreResult<bool> {
+    Ok(store.exists(keys::opt_out(channel, recipient_hash)).await?)
+}
+
+/// 16 bytes from `wasi:random`, for the ids of the domain (`MessageId::from_random`, ...).
+pub fn random_16() -> [u8; 16] {
+    let bytes = spin_sdk::wasip3::random::random::get_random_bytes(16);
+    let mut random = [0u8; 16];
+    random.copy_from_slice(&bytes[..16]);
+    random
 }
 
 pub async fn payload(store: &Store, id: &MessageId) -> StoreResult<Option<Payload>> {

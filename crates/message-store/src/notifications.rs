@@ -65,10 +65,7 @@ pub fn poke(id: NotificationId) {
 
 /// A fresh notification id from `wasi:random`.
 pub fn new_id() -> NotificationId {
-    let bytes = spin_sdk::wasip3::random::random::get_random_bytes(16);
-    let mut random = [0u8; 16];
-    random.copy_from_slice(&bytes[..16]);
-    NotificationId::from_random(random)
+    NotificationId::from_random(crate::random_16())
 }
 
 /// How long callbacks are retried: `callback_retry_hours` of the calling component (24 by

@@ -21,6 +21,37 @@ pub fn take_lease(key: &str, lease_ms: u64) -> StoreResult<bool> {
     swap.put((now + lease_ms).to_string().as_bytes())
 }
 
+/// The first retry delay (`retry_base_ms` of the calling component, 10 s by default); it
+/// doubles per attempt (`messaging_domain::retry`) and is also the tick's grace for work
+/// not yet tried.
+pub async fn retry_base_ms() -> u64 {
+    spin_sdk::variables::get("retry_base_ms")
+        .await
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
+
+/// [`due`] for a tick: a store error is logged and reads as no work (the next tick
+/// tries again).
+pub async fn due_for_tick<T: Clone + std::fmt::Display>(
+    cell: &str,
+    limit: usize,
+    as_str: impl Fn(&T) -> &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> (usize, Vec<T>) {
+    match due(cell, limit, retry_base_ms().await, as_str, parse).await {
+        Ok(found) => found,
+        Err(e) => {
+            println!(
+                "{}",
+                serde_json::json!({"event": "tick.store_error", "detail": e.to_string()})
+            );
+            (0, Vec::new())
+        }
+    }
+}
+
 /// Up to `limit` ids of `cell` whose pending entry is due. Work not yet tried once is its
 /// producer's to hand over; it becomes due for the tick only `grace_ms` later, so a tick
 /// never races a hand-over in flight, and still finds work whose hand-over was lost.
