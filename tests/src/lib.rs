@@ -41,3 +41,32 @@ pub fn wait_for<T>(secs: u64, what: &str, mut check: impl FnMut() -> Option<T>) 
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// A provider's recorded payload, kept beside its wire format in
+/// `crates/domain/src/providers/<provider>/`.
+pub fn provider_fixture(provider: &str, name: &str) -> String {
+    std::fs::read_to_string(
+        workspace_root()
+            .join("crates/domain/src/providers")
+            .join(provider)
+            .join(name),
+    )
+    .unwrap_or_else(|e| panic!("fixture {provider}/{name}: {e}"))
+}
+
+/// Checks a callback's `X-Messaging-Signature` as a receiver would, from the documented
+/// scheme (HMAC-SHA256 under the callback secret of `"<t>.<body>"`), independently of the
+/// gateway's code. Returns the signed time `t` if the signature is valid.
+pub fn verify_callback_signature(header: &str, body: &[u8]) -> Option<u64> {
+    use hmac::Mac;
+    let (t, v1) = header
+        .split_once(',')
+        .and_then(|(t, v)| Some((t.strip_prefix("t=")?, v.strip_prefix("v1=")?)))?;
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(gateway::CALLBACK_SECRET.as_bytes()).ok()?;
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    (hex::encode(mac.finalize().into_bytes()) == v1)
+        .then(|| t.parse().ok())
+        .flatten()
+}

@@ -3,18 +3,13 @@
 
 use integration_tests::gateway::{Gateway, KEY};
 use integration_tests::recorder::Recorder;
-use integration_tests::{http, wait_for, workspace_root};
+use integration_tests::{http, provider_fixture, wait_for};
 use serde_json::json;
 
 const TOKEN: &str = "at-webhook-test-token";
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(
-        workspace_root()
-            .join("crates/domain/src/providers/africastalking")
-            .join(name),
-    )
-    .unwrap()
+    provider_fixture("africastalking", name)
 }
 
 fn gateway_on(at: &Recorder) -> Gateway {

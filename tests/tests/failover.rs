@@ -4,7 +4,6 @@
 
 use integration_tests::gateway::{Gateway, KEY};
 use integration_tests::recorder::Recorder;
-use integration_tests::workspace_root;
 use serde_json::{Value, json};
 
 const FAST_FAILOVER: &str = r#"
@@ -17,13 +16,7 @@ failover_after = 2
 "#;
 
 fn fixture(provider: &str, name: &str) -> String {
-    std::fs::read_to_string(
-        workspace_root()
-            .join("crates/domain/src/providers")
-            .join(provider)
-            .join(name),
-    )
-    .unwrap()
+    integration_tests::provider_fixture(provider, name)
 }
 
 fn gateway(twilio: &Recorder, africastalking: &Recorder) -> Gateway {

@@ -1,7 +1,7 @@
 //! The GovStack email API as its specification publishes it (`../shared/govstack/`):
 //! single and batch sends, status counts, and the spec's 405 convention for bad input.
 
-use integration_tests::gateway::{CALLBACK_SECRET, Gateway, KEY, OTHER_KEY};
+use integration_tests::gateway::{Gateway, KEY, OTHER_KEY};
 use integration_tests::http::{self, Response};
 use serde_json::{Value, json};
 
@@ -296,13 +296,6 @@ fn store_holds(gw: &Gateway, text: &str) -> bool {
         .any(|(_, _, v)| String::from_utf8_lossy(v).contains(text))
 }
 
-fn hmac_sha256_hex(key: &[u8], data: &[u8]) -> String {
-    use hmac::Mac;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
-    mac.update(data);
-    hex::encode(mac.finalize().into_bytes())
-}
-
 fn now_s() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -340,14 +333,9 @@ fn a_reply_reaches_the_requests_callback_signed_and_its_content_is_then_erased()
     );
     // The documented scheme, recomputed here independently of the gateway's code.
     let signature = got.header("x-messaging-signature").expect("signed");
-    let (t, v1) = signature
-        .split_once(',')
-        .and_then(|(t, v)| Some((t.strip_prefix("t=")?, v.strip_prefix("v1=")?)))
-        .expect("t=<seconds>,v1=<hex>");
-    assert!(now_s().abs_diff(t.parse().unwrap()) < 60);
-    let mut signed = format!("{t}.").into_bytes();
-    signed.extend_from_slice(&got.body);
-    assert_eq!(v1, hmac_sha256_hex(CALLBACK_SECRET.as_bytes(), &signed));
+    let t = integration_tests::verify_callback_signature(signature, &got.body)
+        .expect("a valid t=<seconds>,v1=<hex> signature over the body");
+    assert!(now_s().abs_diff(t) < 60);
     let forwarded: Value = serde_json::from_slice(&got.body).unwrap();
     assert_eq!(forwarded["requestUid"], uid.as_str());
     assert_eq!(forwarded["meta"], "reply-to-registration");

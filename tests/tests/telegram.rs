@@ -3,7 +3,7 @@
 
 use integration_tests::gateway::{Gateway, KEY};
 use integration_tests::recorder::Recorder;
-use integration_tests::{http, wait_for, workspace_root};
+use integration_tests::{http, provider_fixture, wait_for};
 use serde_json::{Value, json};
 
 const BOT_TOKEN: &str = "7012345678:AAtest-bot-token";
@@ -11,12 +11,7 @@ const SECRET: &str = "telegram-webhook-test-secret";
 const CHAT: &str = "123456789";
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(
-        workspace_root()
-            .join("crates/domain/src/providers/telegram")
-            .join(name),
-    )
-    .unwrap()
+    provider_fixture("telegram", name)
 }
 
 fn gateway_on(bot_api: &Recorder) -> Gateway {

@@ -4,19 +4,14 @@
 use base64::Engine;
 use integration_tests::gateway::{Gateway, KEY};
 use integration_tests::recorder::Recorder;
-use integration_tests::{http, wait_for, workspace_root};
+use integration_tests::{http, provider_fixture, wait_for};
 use serde_json::json;
 
 const SID: &str = "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX";
 const AUTH_TOKEN: &str = "twilio-test-auth-token";
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(
-        workspace_root()
-            .join("crates/domain/src/providers/twilio")
-            .join(name),
-    )
-    .unwrap()
+    provider_fixture("twilio", name)
 }
 
 fn gateway_on(twilio: &Recorder) -> Gateway {
