@@ -18,6 +18,7 @@ const COMPONENTS: &[&str] = &[
     "sender-sms",
     "sender-email",
     "sender-telegram",
+    "sender-push",
     "webhook-inbound",
     "notifier",
 ];
@@ -269,6 +270,25 @@ fn bench(args: &[String]) -> Result<()> {
         .args(args))
 }
 
+/// Prints a new VAPID key pair for the push channel: the private half for the
+/// `vapid_private_key` variable, the public half for web apps' `applicationServerKey`.
+fn vapid_keys() -> Result<()> {
+    use base64::Engine;
+    use std::io::Read;
+    let mut random = [0u8; 32];
+    let mut urandom = std::fs::File::open("/dev/urandom")?;
+    loop {
+        urandom.read_exact(&mut random)?;
+        let private = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random);
+        // A random 32-byte string is a valid P-256 key except with probability ~2^-32.
+        if let Ok(key) = messaging_domain::providers::webpush::VapidKey::from_base64url(&private) {
+            println!("vapid_private_key = {private}");
+            println!("public key (applicationServerKey) = {}", key.public_key());
+            return Ok(());
+        }
+    }
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (command, rest) = args
@@ -280,9 +300,10 @@ fn main() -> Result<()> {
         "up" => up(rest),
         "test" => test(rest),
         "bench" => bench(rest),
+        "vapid-keys" => vapid_keys(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <build | up [--listen ADDR] | test [cargo test args] | bench [args]>"
+                "usage: cargo xtask <build | up [--listen ADDR] | test [cargo test args] | bench [args] | vapid-keys>"
             );
             Ok(())
         }

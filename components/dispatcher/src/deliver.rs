@@ -147,6 +147,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
             Channel::Sms => WitChannel::Sms,
             Channel::Email => WitChannel::Email,
             Channel::Telegram => WitChannel::Telegram,
+            Channel::Push => WitChannel::Push,
         },
         to,
         subject,

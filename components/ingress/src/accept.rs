@@ -51,6 +51,7 @@ pub async fn plan(
         Channel::Sms => WitChannel::Sms,
         Channel::Email => WitChannel::Email,
         Channel::Telegram => WitChannel::Telegram,
+        Channel::Push => WitChannel::Push,
     };
     policy::plan(PlanRequest {
         caller: caller.clone(),
@@ -80,6 +81,7 @@ fn domain_channel(channel: WitChannel) -> Channel {
         WitChannel::Sms => Channel::Sms,
         WitChannel::Email => Channel::Email,
         WitChannel::Telegram => Channel::Telegram,
+        WitChannel::Push => Channel::Push,
     }
 }
 

@@ -25,6 +25,7 @@ fn domain_channel(c: WitChannel) -> Channel {
         WitChannel::Sms => Channel::Sms,
         WitChannel::Email => Channel::Email,
         WitChannel::Telegram => Channel::Telegram,
+        WitChannel::Push => Channel::Push,
     }
 }
 
@@ -33,6 +34,7 @@ fn wit_channel(c: Channel) -> WitChannel {
         Channel::Sms => WitChannel::Sms,
         Channel::Email => WitChannel::Email,
         Channel::Telegram => WitChannel::Telegram,
+        Channel::Push => WitChannel::Push,
     }
 }
 

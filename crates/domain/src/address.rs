@@ -1,5 +1,6 @@
 //! Recipient addresses, parsed once at the edge.
 
+pub use crate::push_subscription::PushSubscription;
 use std::fmt;
 
 /// A phone number in E.164 form: `+`, a country code that does not start with 0, and at most
@@ -91,6 +92,7 @@ pub enum Recipient {
     Phone(PhoneNumber),
     Email(EmailAddress),
     Telegram(ChatId),
+    Push(PushSubscription),
 }
 
 impl Recipient {
@@ -99,6 +101,7 @@ impl Recipient {
             Recipient::Phone(p) => p.as_str(),
             Recipient::Email(e) => e.as_str(),
             Recipient::Telegram(c) => c.as_str(),
+            Recipient::Push(s) => s.as_str(),
         }
     }
 }
@@ -138,7 +141,13 @@ macro_rules! redacted_debug {
         }
     )*};
 }
-redacted_debug!(PhoneNumber, EmailAddress, ChatId, Recipient);
+redacted_debug!(
+    PhoneNumber,
+    EmailAddress,
+    ChatId,
+    PushSubscription,
+    Recipient
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,10 @@
 use crate::conversation::ExpectsReply;
 use crate::error::{ApiError, ErrorCode};
 use crate::providers::gsm7::{Encoding, Segments, segments};
-use crate::{Channel, ChatId, EmailAddress, MessageId, PhoneNumber, Recipient, Status};
+use crate::providers::webpush;
+use crate::{
+    Channel, ChatId, EmailAddress, MessageId, PhoneNumber, PushSubscription, Recipient, Status,
+};
 use serde::{Deserialize, Serialize};
 
 /// Largest accepted `POST /v1/messages` body. The host enforces a hard limit too.
@@ -22,7 +25,7 @@ pub const MAX_SMS_SEGMENTS: usize = 10;
 #[serde(deny_unknown_fields)]
 struct SendRequestBody {
     channel: String,
-    to: String,
+    to: AddressBody,
     body: String,
     subject: Option<String>,
     reference: Option<String>,
@@ -36,7 +39,7 @@ struct SendRequestBody {
 #[serde(deny_unknown_fields)]
 struct FallbackBody {
     channel: String,
-    to: String,
+    to: AddressBody,
     subject: Option<String>,
 }
 
@@ -49,8 +52,33 @@ pub struct Fallback {
     pub subject: Option<String>,
 }
 
+/// `to` as a request gives it: a string for most channels, an object (the browser's
+/// `PushSubscription`) for push.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AddressBody {
+    Text(String),
+    Object(serde_json::Map<String, serde_json::Value>),
+}
+
 /// Parses an address for `channel`, with the channel's own error code.
-fn recipient(channel: Channel, to: &str, field: &str) -> Result<Recipient, ApiError> {
+fn recipient(channel: Channel, to: &AddressBody, field: &str) -> Result<Recipient, ApiError> {
+    let to = match (channel, to) {
+        (Channel::Push, AddressBody::Object(object)) => {
+            return PushSubscription::from_json(&serde_json::Value::Object(object.clone()))
+                .map(Recipient::Push)
+                .map_err(|m| {
+                    ApiError::new(ErrorCode::InvalidPushSubscription, format!("{field}: {m}"))
+                });
+        }
+        (_, AddressBody::Text(text)) => text.as_str(),
+        (_, AddressBody::Object(_)) => {
+            return Err(invalid(format!(
+                "{field} must be a string for the {} channel",
+                channel.as_str()
+            )));
+        }
+    };
     Ok(match channel {
         Channel::Sms => {
             Recipient::Phone(PhoneNumber::parse(to).map_err(|m| {
@@ -66,6 +94,10 @@ fn recipient(channel: Channel, to: &str, field: &str) -> Result<Recipient, ApiEr
             ChatId::parse(to)
                 .map_err(|m| ApiError::new(ErrorCode::InvalidChatId, format!("{field}: {m}")))?,
         ),
+        // The subscription object serialised as a string, as some systems store it.
+        Channel::Push => Recipient::Push(PushSubscription::parse(to).map_err(|m| {
+            ApiError::new(ErrorCode::InvalidPushSubscription, format!("{field}: {m}"))
+        })?),
     })
 }
 
@@ -120,7 +152,7 @@ impl SendCommand {
         let channel = Channel::parse(&raw.channel).ok_or_else(|| {
             ApiError::new(
                 ErrorCode::UnknownChannel,
-                "channel must be \"sms\", \"email\" or \"telegram\"",
+                "channel must be \"sms\", \"email\", \"telegram\" or \"push\"",
             )
         })?;
         let to = recipient(channel, &raw.to, "to")?;
@@ -133,10 +165,18 @@ impl SendCommand {
             )));
         }
         if let Some(subject) = &raw.subject {
-            if channel != Channel::Email {
-                return Err(invalid("subject is only for the email channel"));
+            if !matches!(channel, Channel::Email | Channel::Push) {
+                return Err(invalid(
+                    "subject is only for the email channel (and the title of a push message)",
+                ));
             }
             check_subject(subject)?;
+        }
+        if channel == Channel::Push && !webpush::fits(raw.subject.as_deref(), &raw.body) {
+            return Err(invalid(format!(
+                "subject and body are too long for one push message ({} bytes encrypted)",
+                webpush::MAX_PLAINTEXT
+            )));
         }
         if let Some(reference) = &raw.reference
             && (reference.is_empty()
@@ -175,7 +215,7 @@ impl SendCommand {
                     return Err(invalid("fallback.channel must differ from channel"));
                 }
                 if let Some(subject) = &f.subject {
-                    if fallback_channel != Channel::Email {
+                    if !matches!(fallback_channel, Channel::Email | Channel::Push) {
                         return Err(invalid("fallback.subject is only for the email channel"));
                     }
                     check_subject(subject)?;
@@ -320,6 +360,38 @@ mod tests {
 
     fn parse(v: serde_json::Value) -> Result<SendCommand, ApiError> {
         SendCommand::parse(v.to_string().as_bytes())
+    }
+
+    #[test]
+    fn a_push_address_is_the_subscription_object_or_its_text() {
+        let subscription = serde_json::json!({
+            "endpoint": "https://fcm.googleapis.com/fcm/send/dXNlcg",
+            "keys": {"auth": "BTBZMqHH6r4Tts7J_aSIgg",
+                "p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"}});
+        let c = parse(serde_json::json!({"channel":"push","to":subscription,
+            "subject":"Clinic","body":"Your visit is tomorrow"}))
+        .unwrap();
+        let Recipient::Push(s) = &c.to else {
+            panic!("not a push address")
+        };
+        assert_eq!(s.endpoint(), "https://fcm.googleapis.com/fcm/send/dXNlcg");
+        let as_text = parse(
+            serde_json::json!({"channel":"push","to":subscription.to_string(),
+            "body":"x"}),
+        )
+        .unwrap();
+        assert_eq!(as_text.to, c.to);
+        let mut http = subscription.clone();
+        http["endpoint"] = "http://push.example.org/x".into();
+        let e = parse(serde_json::json!({"channel":"push","to":http,"body":"x"})).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidPushSubscription);
+        let e =
+            parse(serde_json::json!({"channel":"sms","to":subscription,"body":"x"})).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        let e = parse(serde_json::json!({"channel":"push","to":subscription,
+            "body":"x".repeat(4000)}))
+        .unwrap_err();
+        assert!(e.message.contains("push message"), "{}", e.message);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub enum ErrorCode {
     InvalidPhoneNumber,
     InvalidEmailAddress,
     InvalidChatId,
+    InvalidPushSubscription,
     UnknownChannel,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -35,6 +36,7 @@ impl ErrorCode {
             ErrorCode::InvalidPhoneNumber
             | ErrorCode::InvalidEmailAddress
             | ErrorCode::InvalidChatId
+            | ErrorCode::InvalidPushSubscription
             | ErrorCode::UnknownChannel
             | ErrorCode::UnknownPolicy => 422,
             ErrorCode::PayloadTooLarge => 413,

@@ -19,12 +19,13 @@ pub mod message_id;
 pub mod notification;
 pub mod policy;
 pub mod providers;
+pub mod push_subscription;
 pub mod record;
 pub mod redact;
 pub mod retry;
 pub mod status;
 
-pub use address::{ChatId, EmailAddress, PhoneNumber, Recipient};
+pub use address::{ChatId, EmailAddress, PhoneNumber, PushSubscription, Recipient};
 pub use error::{ApiError, ErrorCode};
 pub use message_id::{InboundId, MessageId, NotificationId};
 pub use record::MessageRecord;
@@ -38,6 +39,8 @@ pub enum Channel {
     Email,
     /// Telegram, through a bot (the Bot API).
     Telegram,
+    /// Web Push (RFC 8030) to a browser's or app's push subscription.
+    Push,
 }
 
 impl Channel {
@@ -46,6 +49,7 @@ impl Channel {
             Channel::Sms => "sms",
             Channel::Email => "email",
             Channel::Telegram => "telegram",
+            Channel::Push => "push",
         }
     }
 
@@ -54,6 +58,7 @@ impl Channel {
             "sms" => Some(Channel::Sms),
             "email" => Some(Channel::Email),
             "telegram" => Some(Channel::Telegram),
+            "push" => Some(Channel::Push),
             _ => None,
         }
     }

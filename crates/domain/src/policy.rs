@@ -142,7 +142,7 @@ impl Policy {
         let mut routes = BTreeMap::new();
         for (channel, entry) in raw.channels {
             let channel = Channel::parse(&channel).ok_or_else(|| {
-                format!("{file_name}: unknown channel {channel:?} (sms, email, telegram)")
+                format!("{file_name}: unknown channel {channel:?} (sms, email, telegram, push)")
             })?;
             let cells = match (entry.cell, entry.cells) {
                 (Some(cell), None) => vec![cell],

@@ -10,3 +10,4 @@ pub mod sendgrid;
 pub mod smtp;
 pub mod telegram;
 pub mod twilio;
+pub mod webpush;
