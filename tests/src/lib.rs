@@ -6,6 +6,7 @@ pub mod http;
 pub mod kannel;
 pub mod recorder;
 pub mod smtp;
+pub mod twilio;
 
 use std::path::PathBuf;
 

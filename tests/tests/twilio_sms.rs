@@ -4,7 +4,8 @@
 use base64::Engine;
 use integration_tests::gateway::{Gateway, KEY};
 use integration_tests::recorder::Recorder;
-use integration_tests::{http, provider_fixture, wait_for};
+use integration_tests::twilio::{self, form_body, form_pairs, post as twilio_posts};
+use integration_tests::{provider_fixture, wait_for};
 use serde_json::json;
 
 const SID: &str = "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX";
@@ -25,63 +26,8 @@ fn gateway_on(twilio: &Recorder) -> Gateway {
     ])
 }
 
-fn form_pairs(body: &str) -> Vec<(String, String)> {
-    url_decode_pairs(body)
-}
-
-fn url_decode_pairs(body: &str) -> Vec<(String, String)> {
-    let decode = |s: &str| {
-        let s = s.replace('+', " ");
-        let bytes = s.as_bytes();
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == b'%' && i + 2 < bytes.len() {
-                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-                i += 3;
-            } else {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-        String::from_utf8(out).unwrap()
-    };
-    body.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap();
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-/// Twilio's request signature, computed here from its documentation, independently of the
-/// gateway's code.
 fn twilio_signature(url: &str, params: &[(String, String)]) -> String {
-    use hmac::Mac;
-    let mut sorted = params.to_vec();
-    sorted.sort();
-    let mut data = url.to_string();
-    for (k, v) in sorted {
-        data.push_str(&k);
-        data.push_str(&v);
-    }
-    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(AUTH_TOKEN.as_bytes()).unwrap();
-    mac.update(data.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
-
-/// POSTs a form to `url` as Twilio does, signed with `signature`.
-fn twilio_posts(url: &str, body: &str, signature: &str) -> http::Response {
-    http::request(
-        "POST",
-        url,
-        &[
-            ("content-type", "application/x-www-form-urlencoded"),
-            ("x-twilio-signature", signature),
-        ],
-        Some(body.as_bytes()),
-    )
+    twilio::signature(AUTH_TOKEN, url, params)
 }
 
 #[test]
@@ -124,11 +70,7 @@ fn an_sms_goes_out_in_twilios_format_and_its_signed_callback_delivers_it() {
     let mut params = form_pairs(&fixture("status_callback_delivered.form"));
     params.retain(|(k, _)| k != "MessageStatus");
     params.push(("MessageStatus".into(), "delivered".into()));
-    let body = params
-        .iter()
-        .map(|(k, v)| format!("{k}={}", v.replace('+', "%2B")))
-        .collect::<Vec<_>>()
-        .join("&");
+    let body = form_body(&params);
     let forged = twilio_posts(&callback, &body, "bm90IGEgc2lnbmF0dXJl");
     assert_eq!(forged.status, 401);
     assert_eq!(
@@ -180,11 +122,7 @@ fn a_signed_inbound_twilio_sms_is_handled_and_answered_with_empty_twiml() {
             *v = "STOP".into();
         }
     }
-    let body = params
-        .iter()
-        .map(|(k, v)| format!("{k}={}", v.replace('+', "%2B").replace(' ', "+")))
-        .collect::<Vec<_>>()
-        .join("&");
+    let body = form_body(&params);
     let unsigned = twilio_posts(&url, &body, "");
     assert_eq!(unsigned.status, 401);
     let r = twilio_posts(&url, &body, &twilio_signature(&url, &params));
