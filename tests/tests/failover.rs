@@ -230,3 +230,150 @@ fn a_fallback_address_that_opted_out_is_never_used() {
         "nothing reaches the chat that said STOP"
     );
 }
+
+/// SMS first; email too when no receipt says the SMS was delivered in time.
+fn sms_then_email_unless_delivered_within(within: &str) -> String {
+    format!(
+        "roles = [\"*\"]\nvalidity = \"1h\"\n\n[channels.sms]\ncell = \"deliver-sms\"\n\
+         fallback = \"email\"\nfallback_unless_delivered_within = \"{within}\"\n\n\
+         [channels.email]\ncell = \"deliver-email\"\n"
+    )
+}
+
+const TWILIO_TOKEN: &str = "token";
+
+fn twilio_gateway(twilio: &Recorder, within: &str) -> Gateway {
+    twilio.answer_json(201, &fixture("twilio", "message_created.json"));
+    Gateway::start_with_policies(
+        &[
+            ("sms_provider", "twilio"),
+            ("twilio_url", &twilio.url),
+            ("twilio_account_sid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
+            ("twilio_auth_token", TWILIO_TOKEN),
+            ("twilio_from", "+15005550006"),
+        ],
+        &[(
+            "sms-or-email.toml",
+            &sms_then_email_unless_delivered_within(within),
+        )],
+    )
+}
+
+fn accept_with_email_fallback(gw: &Gateway) -> String {
+    gw.accept(json!({
+        "channel": "sms", "to": "+254712345678", "body": "Your results are ready",
+        "policy": "sms-or-email",
+        "fallback": {"channel": "email", "to": "amina@example.org", "subject": "Clinic results"}
+    }))
+}
+
+/// The `StatusCallback` the gateway gave Twilio with the message.
+fn status_callback(twilio: &Recorder) -> String {
+    let sent = &twilio.received()[0];
+    integration_tests::twilio::form_pairs(&String::from_utf8_lossy(&sent.body))
+        .into_iter()
+        .find_map(|(k, v)| (k == "StatusCallback").then_some(v))
+        .expect("a StatusCallback")
+}
+
+fn stored_text(gw: &Gateway) -> String {
+    gw.stored_rows()
+        .iter()
+        .map(|(_, _, v)| String::from_utf8_lossy(v).into_owned())
+        .collect()
+}
+
+#[test]
+fn an_sms_not_reported_delivered_in_time_goes_by_email_too() {
+    let twilio = Recorder::start();
+    let gw = twilio_gateway(&twilio, "5s");
+    let id = accept_with_email_fallback(&gw);
+    gw.wait_status(&id, "sent");
+    // While it waits for the receipt, the gateway keeps the content and the fallback
+    // address, and no longer the phone number the provider has.
+    let held = stored_text(&gw);
+    assert!(held.contains("amina@example.org"));
+    assert!(!held.contains("254712345678"), "the SMS address is erased");
+    assert!(
+        gw.outbox_entries().is_empty(),
+        "no email before the deadline"
+    );
+
+    let view = gw.wait_status(&id, "delivered");
+    assert_eq!(
+        outcomes(&view),
+        [
+            pair("deliver-sms", "sent"),
+            pair("deliver-sms", "undelivered"),
+            pair("deliver-email", "delivered")
+        ]
+    );
+    assert_eq!(view["attempts"][1]["reason"], "not delivered within 5s");
+    let outbox = gw.outbox_entries();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0]["to"], "amina@example.org");
+    assert_eq!(outbox[0]["body"], "Your results are ready");
+    assert_eq!(twilio.received().len(), 1, "the SMS is not sent again");
+    assert!(!gw.holds_payload());
+}
+
+#[test]
+fn a_delivery_receipt_in_time_cancels_the_fallback() {
+    let twilio = Recorder::start();
+    let gw = twilio_gateway(&twilio, "3s");
+    let id = accept_with_email_fallback(&gw);
+    gw.wait_status(&id, "sent");
+    let r = integration_tests::twilio::report_status(
+        TWILIO_TOKEN,
+        &status_callback(&twilio),
+        "delivered",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    gw.wait_status(&id, "delivered");
+    assert!(!gw.holds_payload(), "delivered: nothing readable is kept");
+    // Past the deadline, the fallback cell's tick finds nothing to do.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    assert!(
+        gw.outbox_entries().is_empty(),
+        "no email for a delivered SMS"
+    );
+    let view = gw.status(KEY, &id).json();
+    assert_eq!(outcomes(&view), [pair("deliver-sms", "sent")]);
+    assert_eq!(view["status"], "delivered");
+}
+
+#[test]
+fn a_failure_report_starts_the_fallback_at_once() {
+    let twilio = Recorder::start();
+    let gw = twilio_gateway(&twilio, "1h");
+    let id = accept_with_email_fallback(&gw);
+    gw.wait_status(&id, "sent");
+    let callback = status_callback(&twilio);
+    let forged = integration_tests::twilio::report_status("not-the-token", &callback, "failed");
+    assert_eq!(forged.status, 401);
+    let r = integration_tests::twilio::report_status(TWILIO_TOKEN, &callback, "undelivered");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let view = gw.wait_status(&id, "delivered");
+    assert_eq!(
+        outcomes(&view),
+        [
+            pair("deliver-sms", "sent"),
+            pair("deliver-sms", "undelivered"),
+            pair("deliver-email", "delivered")
+        ]
+    );
+    assert_eq!(
+        view["attempts"][1]["reason"],
+        "the provider reported it undelivered"
+    );
+    assert_eq!(gw.outbox_entries().len(), 1);
+    // Twilio repeats its callback: the fallback is not sent twice.
+    integration_tests::twilio::report_status(TWILIO_TOKEN, &callback, "undelivered");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(gw.outbox_entries().len(), 1);
+    let view = gw.status(KEY, &id).json();
+    assert!(
+        !integration_tests::gateway::steps(&view).contains(&"failed".to_string()),
+        "a late failure report does not contradict the delivery: {view}"
+    );
+}

@@ -4,6 +4,7 @@ use crate::govstack::messaging::sender;
 use crate::govstack::messaging::types::{
     Channel as WitChannel, EmailDetails, OutboundMessage, SendOutcome,
 };
+use message_store::delivery_watch;
 use message_store::notifications::reach_and_notify;
 use message_store::{self as store, PendingEntry, now_ms};
 use messaging_domain::hashing::keyed_hash;
@@ -87,16 +88,30 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
         store::clear_pending(cell, id).await?;
         return Ok(Outcome::Skipped);
     };
-    let hop = store::hop(&kv, id).await?;
+    let mut hop = store::hop(&kv, id).await?;
     let current = record.cell_at(hop).unwrap_or(&record.cell);
-    if current != cell {
+    let watch = delivery_watch::get(&kv, id).await?;
+    // A sent message whose receipt did not come in time (or said it failed), reaching the
+    // first cell of its fallback channel.
+    let fallback_due = current != cell
+        && watch.as_ref().is_some_and(|w| {
+            !w.fired && record.cell_at(w.hop) == Some(cell) && now_ms() >= w.due_ms
+        });
+    if current != cell && !fallback_due {
         // Another cell's message now: its policy chose another sender, or it failed over.
         log("dispatch.wrong_cell", id, current);
         store::clear_pending(cell, id).await?;
         return Ok(Outcome::Skipped);
     }
-    let reached = store::history(&kv, id).await?;
-    if Status::current(&reached).is_none_or(|s| !s.awaits_sending()) {
+    // Sent messages need no more sending, except those whose fallback is due or under way.
+    let needs_sending = |reached: &[(Status, u64)]| {
+        Status::current(reached).is_some_and(|s| {
+            s.awaits_sending()
+                || (s == Status::Sent
+                    && (fallback_due || watch.as_ref().is_some_and(|w| w.fired && hop >= w.hop)))
+        })
+    };
+    if !needs_sending(&store::history(&kv, id).await?) {
         store::clear_pending(cell, id).await?;
         return Ok(Outcome::Skipped);
     }
@@ -112,9 +127,25 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
     }
     // Another attempt may have sent the message and released its claim between our first
     // look and our claim: look again now that the message is ours.
-    if Status::current(&store::history(&kv, id).await?).is_none_or(|s| !s.awaits_sending()) {
+    if !needs_sending(&store::history(&kv, id).await?) {
         kv.delete(keys::claim(id)).await?;
         return Ok(Outcome::Skipped);
+    }
+    if fallback_due && let Some(mut watch) = watch.clone() {
+        // The first channel's provider has it, undelivered: say so in the history and
+        // continue on the fallback channel.
+        let undelivered = AttemptRecord {
+            cell: current.to_string(),
+            outcome: "undelivered".into(),
+            reason: Some(watch.reason.clone()),
+            at_ms: now_ms(),
+        };
+        store::record_attempt(&kv, id, &undelivered).await?;
+        kv.set(keys::hop(id), watch.hop.to_string()).await?;
+        watch.fired = true;
+        delivery_watch::set(&kv, id, &watch).await?;
+        hop = watch.hop;
+        log("dispatch.fallback_undelivered", id, cell);
     }
     let Some(payload) = store::payload(&kv, id).await? else {
         settle(&kv, cell, id).await?;
@@ -178,7 +209,14 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
                     .await?;
             }
             reach_and_notify(&kv, &record, Status::Sent).await?;
-            settle(&kv, cell, id).await?;
+            // A route that falls back on a missing receipt keeps what the fallback needs
+            // until the receipt or the deadline; any other message is done with.
+            if !record.is_fallback_hop(hop) && delivery_watch::start(&kv, &record).await? {
+                kv.delete(keys::claim(id)).await?;
+                store::clear_pending(cell, id).await?;
+            } else {
+                settle(&kv, cell, id).await?;
+            }
             Outcome::Sent
         }
         SendOutcome::Delivered => {
@@ -262,9 +300,11 @@ async fn fail_over(
     Ok(())
 }
 
-/// The message needs no more attempts: forget the address, content, claim and pending entry.
+/// The message needs no more attempts: forget the address, content, delivery watch, claim
+/// and pending entry.
 async fn settle(kv: &Store, cell: &str, id: &MessageId) -> store::StoreResult<()> {
     store::erase_payload(kv, id).await?;
+    delivery_watch::remove(kv, id).await?;
     kv.delete(keys::claim(id)).await?;
     store::clear_pending(cell, id).await
 }

@@ -116,6 +116,7 @@ pub async fn persist(
             Some(FallbackRoute {
                 channel: wanted.channel,
                 cells: offered.cells.clone(),
+                unless_delivered_within_ms: offered.unless_delivered_within.map(|s| s * 1000),
             })
         }
         (Some(wanted), _) => {

@@ -79,6 +79,7 @@ impl Guest for PolicyRouter {
             fallback: route.fallback.map(|fallback| FallbackPlan {
                 channel: wit_channel(fallback),
                 cells: policy.routes[&fallback].cells.clone(),
+                unless_delivered_within: route.fallback_unless_delivered_within,
             }),
             priority: match policy.priority {
                 DomainPriority::Emergency => Priority::Emergency,

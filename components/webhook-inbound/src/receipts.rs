@@ -7,6 +7,7 @@
 //! refused and changes nothing.
 
 use crate::{HttpResponse, query_param, reply};
+use message_store::delivery_watch;
 use message_store::notifications::reach_and_notify;
 use messaging_domain::hashing::keyed_hash;
 use messaging_domain::providers::{kannel, twilio};
@@ -65,27 +66,42 @@ pub async fn receipt(id: &str, token: &str, request: Request<'_>) -> HttpRespons
 
 /// Records what a provider reported for a message: `sent` first (a report can overtake
 /// the dispatcher), then the reported status, each with its callback; erases the address
-/// and content, which the provider has.
+/// and content, which the provider has. A failure of a message whose policy falls back on
+/// non-delivery is not final: its fallback starts now instead (`delivery_watch`).
 pub async fn record_status(
     kv: &spin_sdk::key_value::Store,
     record: &messaging_domain::MessageRecord,
     status: Status,
 ) -> HttpResponse {
-    let mut steps = vec![Status::Sent];
-    if status != Status::Sent {
-        steps.push(status);
+    if reach_and_notify(kv, record, Status::Sent).await.is_err() {
+        return reply(503, "unavailable", "store unavailable");
     }
-    for step in steps {
-        if reach_and_notify(kv, record, step).await.is_err() {
-            return reply(503, "unavailable", "store unavailable");
+    if status.is_final() && status != Status::Delivered {
+        match delivery_watch::fall_back_now(kv, record, "the provider reported it undelivered")
+            .await
+        {
+            Ok(true) => {
+                log(record, "receipt.fallback", status);
+                return reply(200, status.as_str(), "");
+            }
+            Ok(false) => {}
+            Err(_) => return reply(503, "unavailable", "store unavailable"),
         }
     }
+    if status != Status::Sent && reach_and_notify(kv, record, status).await.is_err() {
+        return reply(503, "unavailable", "store unavailable");
+    }
     let _ = message_store::erase_payload(kv, &record.id).await;
+    let _ = delivery_watch::remove(kv, &record.id).await;
+    log(record, "receipt.recorded", status);
+    reply(200, status.as_str(), "")
+}
+
+fn log(record: &messaging_domain::MessageRecord, event: &str, status: Status) {
     println!(
         "{}",
-        serde_json::json!({"event":"receipt.recorded","id":record.id.as_str(),"status":status.as_str()})
+        serde_json::json!({"event":event,"id":record.id.as_str(),"status":status.as_str()})
     );
-    reply(200, status.as_str(), "")
 }
 
 /// Twilio's `MessageStatus`, once its signature over the URL it called and the form is

@@ -90,6 +90,11 @@ pub fn hop(id: &MessageId) -> String {
     format!("msg/{id}/hop")
 }
 
+/// A sent message's delivery watch ([`crate::record::DeliveryWatch`]).
+pub fn delivery_watch(id: &MessageId) -> String {
+    format!("msg/{id}/watch")
+}
+
 /// The prefix of a message's attempt history.
 pub fn attempts_prefix(id: &MessageId) -> String {
     format!("msg/{id}/attempt/")

@@ -14,6 +14,10 @@
 //! # failover_after = 3     # deferrals by one provider before the next is tried
 //! # fallback = "email"     # when every sms cell refused: the email channel's cells, to
 //!                          # the request's fallback address
+//! # fallback_unless_delivered_within = "10m"
+//!                          # also fall back when a sent SMS is not reported delivered in
+//!                          # this time, or its provider reports it undelivered (SMS only:
+//!                          # the channel whose providers send delivery receipts)
 //!
 //! [channels.email]
 //! cell = "deliver-email"
@@ -55,6 +59,9 @@ pub struct Route {
     /// The channel tried when every cell of this one refused the message, if the request
     /// gives an address on it.
     pub fallback: Option<Channel>,
+    /// Seconds after sending within which a delivery receipt must come, or the message
+    /// goes to the fallback channel too.
+    pub fallback_unless_delivered_within: Option<u64>,
 }
 
 /// Default number of deferrals before failover.
@@ -90,6 +97,7 @@ struct ChannelEntry {
     cells: Option<Vec<String>>,
     failover_after: Option<u32>,
     fallback: Option<String>,
+    fallback_unless_delivered_within: Option<String>,
 }
 
 fn is_cell_name(cell: &str) -> bool {
@@ -173,12 +181,35 @@ impl Policy {
                     }
                 },
             };
+            let fallback_unless_delivered_within = match entry.fallback_unless_delivered_within
+            {
+                None => None,
+                Some(_) if fallback.is_none() => {
+                    return Err(format!(
+                        "{file_name}: fallback_unless_delivered_within of {} needs a fallback channel",
+                        channel.as_str()
+                    ));
+                }
+                Some(_) if channel != Channel::Sms => {
+                    return Err(format!(
+                        "{file_name}: fallback_unless_delivered_within is for sms only: {} \
+                         providers send no delivery receipts",
+                        channel.as_str()
+                    ));
+                }
+                Some(within) => Some(parse_duration(&within).ok_or_else(|| {
+                    format!(
+                        "{file_name}: fallback_unless_delivered_within must look like 90s, 15m or 2h"
+                    )
+                })?),
+            };
             routes.insert(
                 channel,
                 Route {
                     cells,
                     failover_after,
                     fallback,
+                    fallback_unless_delivered_within,
                 },
             );
         }
@@ -250,6 +281,30 @@ cell = "deliver-sms"
         );
         let itself = "roles = [\"*\"]\nvalidity = \"1h\"\n[channels.sms]\ncell = \"deliver-sms\"\nfallback = \"sms\"\n";
         assert!(Policy::parse("f.toml", itself).is_err());
+    }
+
+    #[test]
+    fn a_delivery_deadline_needs_an_sms_route_with_a_fallback() {
+        let ok = "roles = [\"*\"]\nvalidity = \"1h\"\n[channels.sms]\ncell = \"deliver-sms\"\nfallback = \"email\"\nfallback_unless_delivered_within = \"10m\"\n[channels.email]\ncell = \"deliver-email\"\n";
+        let p = Policy::parse("f.toml", ok).unwrap();
+        assert_eq!(
+            p.routes[&Channel::Sms].fallback_unless_delivered_within,
+            Some(600)
+        );
+        let no_fallback = ok.replace("fallback = \"email\"\n", "");
+        assert!(
+            Policy::parse("f.toml", &no_fallback)
+                .unwrap_err()
+                .contains("needs a fallback channel")
+        );
+        let bad = ok.replace("\"10m\"", "\"soon\"");
+        assert!(Policy::parse("f.toml", &bad).unwrap_err().contains("15m"));
+        let email = "roles = [\"*\"]\nvalidity = \"1h\"\n[channels.email]\ncell = \"deliver-email\"\nfallback = \"sms\"\nfallback_unless_delivered_within = \"10m\"\n[channels.sms]\ncell = \"deliver-sms\"\n";
+        assert!(
+            Policy::parse("f.toml", email)
+                .unwrap_err()
+                .contains("sms only")
+        );
     }
 
     #[test]

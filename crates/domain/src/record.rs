@@ -84,6 +84,25 @@ fn default_failover_after() -> u32 {
 pub struct FallbackRoute {
     pub channel: Channel,
     pub cells: Vec<String>,
+    /// Also fall back when the message, once sent, is not reported delivered within this
+    /// many milliseconds (or is reported undelivered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unless_delivered_within_ms: Option<u64>,
+}
+
+/// A sent message waiting for its delivery receipt, with its fallback at the ready
+/// (`msg/<id>/watch`). Kept while the fallback address and the content are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryWatch {
+    /// The route position of the first fallback cell.
+    pub hop: usize,
+    /// When the fallback is due if no receipt said `delivered`.
+    pub due_ms: u64,
+    /// Why the fallback happens, for the attempt history.
+    pub reason: String,
+    /// Whether the fallback has begun (the message is on the fallback channel now).
+    #[serde(default)]
+    pub fired: bool,
 }
 
 impl MessageRecord {
@@ -100,6 +119,11 @@ impl MessageRecord {
                 .and_then(|f| f.cells.get(n - primary))
                 .map(String::as_str),
         }
+    }
+
+    /// The route position of the first fallback cell.
+    pub fn first_fallback_hop(&self) -> usize {
+        1 + self.fallback_cells.len()
     }
 
     /// Whether position `hop` is on the fallback channel.
@@ -164,6 +188,7 @@ mod tests {
             fallback: Some(FallbackRoute {
                 channel: Channel::Email,
                 cells: vec!["deliver-email".into()],
+                unless_delivered_within_ms: None,
             }),
             recipient_hash: crate::hashing::keyed_hash(b"k", b"+254712345678"),
             created_ms: 1,
@@ -173,6 +198,7 @@ mod tests {
         assert_eq!(record.cell_at(1), Some("deliver-sms-backup"));
         assert_eq!(record.cell_at(2), Some("deliver-email"));
         assert!(record.is_fallback_hop(2) && !record.is_fallback_hop(1));
+        assert_eq!(record.first_fallback_hop(), 2);
         assert_eq!(record.cell_at(3), None);
         let json = serde_json::to_string(&record).unwrap();
         assert!(!json.contains("254712345678"));

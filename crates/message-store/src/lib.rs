@@ -8,6 +8,7 @@ use messaging_domain::{MessageId, MessageRecord, Status, keys};
 use spin_sdk::key_value::Store;
 
 pub mod conversations;
+pub mod delivery_watch;
 pub mod inbound;
 pub mod notifications;
 pub mod work;

@@ -88,6 +88,17 @@ pub async fn reach_and_notify(
     record: &MessageRecord,
     status: Status,
 ) -> StoreResult<bool> {
+    // The first final status is the message's outcome; a later report (Twilio's
+    // `undelivered` after `delivered`, a repeated failure after a fallback delivered) must
+    // not tell the caller otherwise.
+    if status.is_final()
+        && crate::history(store, &record.id)
+            .await?
+            .iter()
+            .any(|(s, _)| s.is_final())
+    {
+        return Ok(false);
+    }
     if !crate::reach(store, &record.id, status).await? {
         return Ok(false);
     }
