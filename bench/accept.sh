@@ -23,7 +23,8 @@ cp "$root/spin.toml" "$app/" && cp -r "$root/policies" "$app/" && ln -s "$root/t
 export BENCH_KEY=bench-key-0123456789abcdef
 export SPIN_VARIABLE_API_KEYS="bench:dev:$(printf %s "$BENCH_KEY" | sha256sum | cut -d' ' -f1)"
 export SPIN_VARIABLE_HASHING_KEY=bench-hashing-key SPIN_VARIABLE_RECEIPT_SECRET=bench-receipt-secret \
-  SPIN_VARIABLE_CALLBACK_SECRET=bench-callback-secret
+  SPIN_VARIABLE_CALLBACK_SECRET=bench-callback-secret \
+  SPIN_VARIABLE_STORAGE_KEYS=bench-storage-key-0123456789abcdef
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 MESSAGING_LOG=warn "$host" --manifest "$app/spin.toml" --listen "127.0.0.1:$port" \
   --cache-dir "$root/target/component-cache" > "$app/host.out" 2> "$app/host.log" &

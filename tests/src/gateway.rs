@@ -14,6 +14,8 @@ pub const KEY: &str = "test-key-registry-0123456789abcdef";
 /// The API key of a second caller, `clinic`.
 pub const OTHER_KEY: &str = "test-key-clinic-0123456789abcdef";
 pub const RECEIPT_SECRET: &str = "test-receipt-secret";
+/// The key that seals payloads at rest (`storage_keys`).
+pub const STORAGE_KEY: &str = "test-storage-key-0123456789abcdef";
 /// The key that signs callbacks (`callback_secret`).
 pub const CALLBACK_SECRET: &str = "test-callback-secret";
 
@@ -110,6 +112,7 @@ impl Gateway {
                 "SPIN_VARIABLE_CALLBACK_SECRET".into(),
                 CALLBACK_SECRET.into(),
             ),
+            ("SPIN_VARIABLE_STORAGE_KEYS".into(), STORAGE_KEY.into()),
         ];
         for (k, v) in vars {
             env.push((
@@ -169,8 +172,18 @@ impl Gateway {
     }
 
     /// Stops this host (SIGTERM) and starts another on the same folder and store.
-    pub fn restart(mut self) -> Gateway {
+    pub fn restart(self) -> Gateway {
+        self.restart_with(&[])
+    }
+
+    /// Restarts with some variables changed (a rotated key, a recovered provider).
+    pub fn restart_with(mut self, vars: &[(&str, &str)]) -> Gateway {
         self.terminate();
+        for (name, value) in vars {
+            let name = format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase());
+            self.env.retain(|(k, _)| *k != name);
+            self.env.push((name, value.to_string()));
+        }
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
         let env = std::mem::take(&mut self.env);
         drop(self);
@@ -241,6 +254,19 @@ impl Gateway {
     }
 
     /// Whether any message's address and content are still stored.
+    /// Every stored row as the gateway reads it: sealed values opened with the test's
+    /// `storage_keys` (the key name is the context), the rest as stored.
+    pub fn opened_rows(&self) -> Vec<(String, String, Vec<u8>)> {
+        let ring = messaging_domain::sealing::Keyring::parse(STORAGE_KEY).expect("test key");
+        self.stored_rows()
+            .into_iter()
+            .map(|(store, key, value)| {
+                let opened = ring.open(&key, &value).ok().flatten().unwrap_or(value);
+                (store, key, opened)
+            })
+            .collect()
+    }
+
     pub fn holds_payload(&self) -> bool {
         self.stored_rows()
             .iter()

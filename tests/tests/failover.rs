@@ -290,9 +290,10 @@ fn an_sms_not_reported_delivered_in_time_goes_by_email_too() {
     let id = accept_with_email_fallback(&gw);
     gw.wait_status(&id, "sent");
     // While it waits for the receipt, the gateway keeps the content and the fallback
-    // address, and no longer the phone number the provider has.
+    // address, sealed, and no longer the phone number the provider has.
+    assert!(gw.holds_payload(), "the fallback is kept");
     let held = stored_text(&gw);
-    assert!(held.contains("amina@example.org"));
+    assert!(!held.contains("amina@example.org"), "sealed at rest");
     assert!(!held.contains("254712345678"), "the SMS address is erased");
     assert!(
         gw.outbox_entries().is_empty(),

@@ -289,9 +289,16 @@ fn stored_replies(gw: &Gateway) -> usize {
         .count()
 }
 
-/// Whether any stored value still holds `text` (a reply's content, say).
+/// Whether any stored value still holds `text` (a reply's content, say), once opened;
+/// in clear, none may.
 fn store_holds(gw: &Gateway, text: &str) -> bool {
-    gw.stored_rows()
+    assert!(
+        !gw.stored_rows()
+            .iter()
+            .any(|(_, _, v)| String::from_utf8_lossy(v).contains(text)),
+        "{text} is stored in clear"
+    );
+    gw.opened_rows()
         .iter()
         .any(|(_, _, v)| String::from_utf8_lossy(v).contains(text))
 }

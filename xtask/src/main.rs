@@ -148,6 +148,7 @@ fn up(args: &[String]) -> Result<()> {
         ("SPIN_VARIABLE_HASHING_KEY", "hashing-key"),
         ("SPIN_VARIABLE_RECEIPT_SECRET", "receipt-secret"),
         ("SPIN_VARIABLE_CALLBACK_SECRET", "callback-secret"),
+        ("SPIN_VARIABLE_STORAGE_KEYS", "storage-keys"),
     ] {
         if std::env::var_os(var).is_none() {
             cmd.env(var, dev_secret(name)?);
@@ -242,7 +243,8 @@ fn test(args: &[String]) -> Result<()> {
         )
         .env("SPIN_VARIABLE_HASHING_KEY", "x")
         .env("SPIN_VARIABLE_RECEIPT_SECRET", "x")
-        .env("SPIN_VARIABLE_CALLBACK_SECRET", "x"))?;
+        .env("SPIN_VARIABLE_CALLBACK_SECRET", "x")
+        .env("SPIN_VARIABLE_STORAGE_KEYS", "x"))?;
     run(cargo().arg("test").args(default_members_args()).args(args))
 }
 

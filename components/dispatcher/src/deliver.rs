@@ -147,7 +147,16 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
         hop = watch.hop;
         log("dispatch.fallback_undelivered", id, cell);
     }
-    let Some(payload) = store::payload(&kv, id).await? else {
+    let payload = match store::payload(&kv, id).await {
+        Ok(payload) => payload,
+        Err(e) => {
+            // Unreadable (a sealing key missing from storage_keys): let the next tick try
+            // again at once when the key is back, rather than after the claim runs out.
+            kv.delete(keys::claim(id)).await?;
+            return Err(e);
+        }
+    };
+    let Some(payload) = payload else {
         settle(&kv, cell, id).await?;
         return Ok(Outcome::Skipped);
     };

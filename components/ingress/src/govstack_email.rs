@@ -276,9 +276,11 @@ async fn try_callback(req: Request) -> Result<HttpResponse, ApiError> {
             .await
             .map_err(|e| unavailable("notification", e))?;
     }
-    kv.set(
-        keys::govstack_reply(&caller.id, &uid, &reply_id),
-        serde_json::to_vec(&stored).expect("json"),
+    // Sealed: the reply's metadata and content are the citizen's.
+    store::put_sealed(
+        &kv,
+        &keys::govstack_reply(&caller.id, &uid, &reply_id),
+        &stored,
     )
     .await
     .map_err(|e| unavailable("reply", e))?;

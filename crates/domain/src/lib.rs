@@ -23,6 +23,7 @@ pub mod push_subscription;
 pub mod record;
 pub mod redact;
 pub mod retry;
+pub mod sealing;
 pub mod status;
 
 pub use address::{ChatId, EmailAddress, PhoneNumber, PushSubscription, Recipient};

@@ -14,7 +14,7 @@
 //! In the last two cases the fallback cell takes the message's claim, records the first
 //! channel's attempt as `undelivered`, moves the route to the fallback hop and sends.
 
-use crate::{PendingEntry, StoreResult, now_ms, payload, set_pending};
+use crate::{PendingEntry, StoreResult, now_ms, payload, put_payload, set_pending};
 use messaging_domain::record::DeliveryWatch;
 use messaging_domain::{MessageId, MessageRecord, keys};
 use spin_sdk::key_value::Store;
@@ -57,11 +57,7 @@ pub async fn start(kv: &Store, record: &MessageRecord) -> StoreResult<bool> {
     kept.to.clear();
     kept.subject = None;
     kept.email = None;
-    kv.set(
-        keys::payload(&record.id),
-        serde_json::to_vec(&kept).expect("a payload serialises"),
-    )
-    .await?;
+    put_payload(kv, &record.id, &kept).await?;
     let due_ms = now_ms() + within_ms;
     set(
         kv,

@@ -7,12 +7,8 @@ use messaging_domain::{InboundId, keys};
 use spin_sdk::key_value::Store;
 
 pub async fn keep(store: &Store, owner: &str, record: &InboundRecord) -> StoreResult<()> {
-    Ok(store
-        .set(
-            keys::inbound(owner, &record.id),
-            serde_json::to_vec(record).expect("json"),
-        )
-        .await?)
+    // Sealed: the sender's address and words.
+    crate::put_sealed(store, &keys::inbound(owner, &record.id), record).await
 }
 
 /// Up to `limit` of the owner's inbound messages in id order (ids start with their
@@ -32,9 +28,7 @@ pub async fn list(
     )?;
     let mut records = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(bytes) = store.get(keys::inbound(owner, &id)).await?
-            && let Ok(record) = serde_json::from_slice(&bytes)
-        {
+        if let Some(record) = crate::get_sealed(store, &keys::inbound(owner, &id)).await? {
             records.push(record);
         }
     }

@@ -4,6 +4,7 @@
 
 use messaging_domain::api::{HistoryEntry, rfc3339_millis};
 use messaging_domain::record::Payload;
+use messaging_domain::sealing::Keyring;
 use messaging_domain::{MessageId, MessageRecord, Status, keys};
 use spin_sdk::key_value::Store;
 
@@ -87,12 +88,7 @@ pub fn now_ms() -> u64 {
 /// leaves nothing visible half-written.
 pub async fn insert(store: &Store, record: &MessageRecord, payload: &Payload) -> StoreResult<()> {
     let id = &record.id;
-    store
-        .set(
-            keys::payload(id),
-            serde_json::to_vec(payload).expect("payload serialises"),
-        )
-        .await?;
+    put_payload(store, id, payload).await?;
     store
         .set(
             keys::message(id),
@@ -271,11 +267,55 @@ pub fn random_16() -> [u8; 16] {
     random
 }
 
+/// The keys that seal payloads at rest (`storage_keys`, see `messaging_domain::sealing`).
+async fn keyring() -> StoreResult<Keyring> {
+    let spec = spin_sdk::variables::get("storage_keys")
+        .await
+        .map_err(|_| StoreError("storage_keys is not set".into()))?;
+    Keyring::parse(&spec).map_err(StoreError)
+}
+
+/// Writes `value` under `key`, sealed: the store never holds addresses, content or
+/// callback bodies in clear. The key is the sealed value's context, so a value copied to
+/// another key does not open.
+pub async fn put_sealed<T: serde::Serialize>(
+    store: &Store,
+    key: &str,
+    value: &T,
+) -> StoreResult<()> {
+    let plain = serde_json::to_vec(value).expect("stored values serialise");
+    let mut nonce = [0u8; 12];
+    nonce.copy_from_slice(&random_16()[..12]);
+    let sealed = keyring().await?.seal(key, &plain, nonce);
+    Ok(store.set(key, sealed).await?)
+}
+
+/// Reads and opens what [`put_sealed`] wrote. A value sealed with a key `storage_keys` no
+/// longer has is an error, not an absence: its work waits for the key rather than being
+/// dropped.
+pub async fn get_sealed<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    key: &str,
+) -> StoreResult<Option<T>> {
+    let Some(stored) = store.get(key).await? else {
+        return Ok(None);
+    };
+    let plain = match keyring().await?.open(key, &stored) {
+        Ok(Some(plain)) => plain,
+        // Written before values were sealed.
+        Ok(None) => stored,
+        Err(e) => return Err(StoreError(format!("{key}: {e}"))),
+    };
+    Ok(serde_json::from_slice(&plain).ok())
+}
+
+/// Writes a message's address and content, sealed.
+pub async fn put_payload(store: &Store, id: &MessageId, payload: &Payload) -> StoreResult<()> {
+    put_sealed(store, &keys::payload(id), payload).await
+}
+
 pub async fn payload(store: &Store, id: &MessageId) -> StoreResult<Option<Payload>> {
-    Ok(store
-        .get(keys::payload(id))
-        .await?
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+    get_sealed(store, &keys::payload(id)).await
 }
 
 /// Erases the address and content: called as soon as a provider has the message or it is

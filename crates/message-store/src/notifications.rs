@@ -23,12 +23,8 @@ pub async fn enqueue_at(
     notification: &Notification,
     due_ms: u64,
 ) -> StoreResult<()> {
-    store
-        .set(
-            keys::notification(&notification.id),
-            serde_json::to_vec(notification).expect("json"),
-        )
-        .await?;
+    // Sealed: a callback's body may carry a citizen's words (a reply, an inbound message).
+    crate::put_sealed(store, &keys::notification(&notification.id), notification).await?;
     set_pending(
         CELL,
         &notification.id,
@@ -41,10 +37,7 @@ pub async fn enqueue_at(
 }
 
 pub async fn load(store: &Store, id: &NotificationId) -> StoreResult<Option<Notification>> {
-    Ok(store
-        .get(keys::notification(id))
-        .await?
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+    crate::get_sealed(store, &keys::notification(id)).await
 }
 
 /// Forgets a notification (delivered or expired): its body may hold personal data.
