@@ -253,7 +253,6 @@ impl Gateway {
         response.json()["id"].as_str().expect("an id").to_string()
     }
 
-    /// Whether any message's address and content are still stored.
     /// Every stored row as the gateway reads it: sealed values opened with the test's
     /// `storage_keys` (the key name is the context), the rest as stored.
     pub fn opened_rows(&self) -> Vec<(String, String, Vec<u8>)> {
@@ -267,6 +266,7 @@ impl Gateway {
             .collect()
     }
 
+    /// Whether any message's address and content are still stored.
     pub fn holds_payload(&self) -> bool {
         self.stored_rows()
             .iter()

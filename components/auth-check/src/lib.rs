@@ -2,7 +2,11 @@
 //!
 //! API keys are configured through the `api_keys` variable as a comma-separated list of
 //! `caller-id:role+role:sha256-hex-of-key` entries, so only hashes of keys are ever stored
-//! or configured. (Signed tokens come with the security issue.)
+//! or configured. A bearer credential that is a JWT is a signed token instead
+//! (`tokens.rs`): an OIDC access token or a service token. A deployment may require the
+//! Information Mediator's client header to name the same caller (`im_client_must_match`).
+
+mod tokens;
 
 spin_sdk::wit_bindgen::generate!({
     path: "../../wit",
@@ -50,26 +54,49 @@ fn parse_entries(config: &str) -> Vec<KeyEntry<'_>> {
 
 impl Guest for AuthCheck {
     async fn authenticate(credentials: Credentials) -> Result<Caller, Refusal> {
-        let Some(key) = credentials.api_key.filter(|k| !k.is_empty()) else {
+        let Some(presented) = credentials.api_key.filter(|k| !k.is_empty()) else {
             return Err(Refusal::MissingCredentials);
         };
-        let config = spin_sdk::variables::get("api_keys")
-            .await
-            .map_err(|e| Refusal::Unavailable(format!("api_keys variable: {e}")))?;
-        let digest = secret_digest(&key);
-        // Compare against every entry, without stopping early, so timing says nothing about
-        // which entry (if any) matched.
-        let mut found = None;
-        for entry in parse_entries(&config) {
-            if constant_time_eq(entry.digest, &digest) && found.is_none() {
-                found = Some(Caller {
-                    id: entry.caller.to_string(),
-                    roles: entry.roles.iter().map(|r| r.to_string()).collect(),
-                });
+        let caller = if messaging_domain::tokens::looks_like_jwt(&presented) {
+            let caller = tokens::authenticate(&presented).await?;
+            Caller {
+                id: caller.id,
+                roles: caller.roles,
             }
+        } else {
+            api_key_caller(&presented).await?
+        };
+        let must_match = spin_sdk::variables::get("im_client_must_match")
+            .await
+            .is_ok_and(|v| v == "true");
+        if must_match && credentials.im_client.as_deref() != Some(caller.id.as_str()) {
+            println!(
+                "{}",
+                serde_json::json!({"event": "auth.refused", "reason": "the IM client header does not name the caller"})
+            );
+            return Err(Refusal::InvalidCredentials);
         }
-        found.ok_or(Refusal::InvalidCredentials)
+        Ok(caller)
     }
+}
+
+async fn api_key_caller(key: &str) -> Result<Caller, Refusal> {
+    let config = spin_sdk::variables::get("api_keys")
+        .await
+        .map_err(|e| Refusal::Unavailable(format!("api_keys variable: {e}")))?;
+    let digest = secret_digest(key);
+    // Compare against every entry, without stopping early, so timing says nothing about
+    // which entry (if any) matched.
+    let mut found = None;
+    for entry in parse_entries(&config) {
+        if constant_time_eq(entry.digest, &digest) && found.is_none() {
+            found = Some(Caller {
+                id: entry.caller.to_string(),
+                roles: entry.roles.iter().map(|r| r.to_string()).collect(),
+            });
+        }
+    }
+    found.ok_or(Refusal::InvalidCredentials)
 }
 
 export!(AuthCheck);

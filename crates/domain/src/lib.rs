@@ -25,6 +25,7 @@ pub mod redact;
 pub mod retry;
 pub mod sealing;
 pub mod status;
+pub mod tokens;
 
 pub use address::{ChatId, EmailAddress, PhoneNumber, PushSubscription, Recipient};
 pub use error::{ApiError, ErrorCode};
