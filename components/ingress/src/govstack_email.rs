@@ -70,6 +70,9 @@ pub async fn send(req: Request) -> HttpResponse {
 
 async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
     let caller = caller(&req).await?;
+    if let Err(limited) = crate::rate_limit::check(&caller.id).await {
+        return Ok(limited);
+    }
     let client = credentials::im_client(&req);
     let body = req.into_body().bytes().await.map_err(|_| {
         ApiError::new(
@@ -168,6 +171,9 @@ pub async fn status(req: Request) -> HttpResponse {
 
 async fn try_status(req: Request) -> Result<HttpResponse, ApiError> {
     let caller = caller(&req).await?;
+    if let Err(limited) = crate::rate_limit::check(&caller.id).await {
+        return Ok(limited);
+    }
     let uid = request_uid_header(&req)?;
     let selected =
         status_selection(req.uri().query().unwrap_or("")).map_err(|e| invalid_input(e.0))?;
@@ -244,6 +250,9 @@ pub async fn callback(req: Request) -> HttpResponse {
 
 async fn try_callback(req: Request) -> Result<HttpResponse, ApiError> {
     let caller = caller(&req).await?;
+    if let Err(limited) = crate::rate_limit::check(&caller.id).await {
+        return Ok(limited);
+    }
     let uid = request_uid_header(&req)?;
     let body = req.into_body().bytes().await.map_err(|_| {
         ApiError::new(

@@ -18,6 +18,7 @@ mod govstack_email;
 mod idempotency;
 mod inbound;
 mod messages;
+mod rate_limit;
 mod respond;
 
 use govstack::messaging::auth::{self, Refusal};
@@ -40,28 +41,28 @@ async fn handle(req: Request) -> HttpResponse {
         ["v1", "messages"] => match method {
             Method::POST => match authenticate(&req).await {
                 Ok(caller) => messages::create(caller, req).await,
-                Err(e) => error(&e),
+                Err(response) => response,
             },
             _ => respond::method_not_allowed("POST"),
         },
         ["v1", "messages", id] => match method {
             Method::GET => match authenticate(&req).await {
                 Ok(caller) => messages::read(caller, id).await,
-                Err(e) => error(&e),
+                Err(response) => response,
             },
             _ => respond::method_not_allowed("GET"),
         },
         ["v1", "inbound"] => match method {
             Method::GET => match authenticate(&req).await {
                 Ok(caller) => inbound::list(caller, req.uri().query().unwrap_or("")).await,
-                Err(e) => error(&e),
+                Err(response) => response,
             },
             _ => respond::method_not_allowed("GET"),
         },
         ["v1", "inbound", id] => match method {
             Method::DELETE => match authenticate(&req).await {
                 Ok(caller) => inbound::forget(caller, id).await,
-                Err(e) => error(&e),
+                Err(response) => response,
             },
             _ => respond::method_not_allowed("DELETE"),
         },
@@ -85,13 +86,13 @@ async fn handle(req: Request) -> HttpResponse {
     }
 }
 
-/// Reads the credentials from the headers the API documents and asks auth-check.
-async fn authenticate(req: &Request) -> Result<Caller, ApiError> {
+/// Reads the credentials from the headers the API documents, asks auth-check, and takes
+/// a token from the caller's rate-limit bucket.
+async fn authenticate(req: &Request) -> Result<Caller, HttpResponse> {
     let api_key = credentials::bearer(req).or_else(|| credentials::api_key_header(req));
     let credentials = credentials::credentials(req, api_key);
-    auth::authenticate(credentials)
-        .await
-        .map_err(|refusal| match refusal {
+    let caller = auth::authenticate(credentials).await.map_err(|refusal| {
+        error(&match refusal {
             Refusal::MissingCredentials => ApiError::new(
                 ErrorCode::Unauthorized,
                 "credentials are required: Authorization: Bearer <key> or apiKey header",
@@ -101,4 +102,7 @@ async fn authenticate(req: &Request) -> Result<Caller, ApiError> {
             }
             Refusal::Unavailable(reason) => credentials::auth_unavailable(&reason),
         })
+    })?;
+    rate_limit::check(&caller.id).await?;
+    Ok(caller)
 }

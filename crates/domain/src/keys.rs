@@ -90,6 +90,11 @@ pub fn hop(id: &MessageId) -> String {
     format!("msg/{id}/hop")
 }
 
+/// A caller's rate-limit bucket ([`crate::rate_limit::Bucket`]).
+pub fn rate_bucket(caller: &str) -> String {
+    format!("rate/{caller}")
+}
+
 /// A sent message's delivery watch ([`crate::record::DeliveryWatch`]).
 pub fn delivery_watch(id: &MessageId) -> String {
     format!("msg/{id}/watch")

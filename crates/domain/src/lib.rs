@@ -20,6 +20,7 @@ pub mod notification;
 pub mod policy;
 pub mod providers;
 pub mod push_subscription;
+pub mod rate_limit;
 pub mod record;
 pub mod redact;
 pub mod retry;
