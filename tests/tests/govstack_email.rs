@@ -268,7 +268,10 @@ fn wrong_methods_answer_405_with_allow() {
 }
 
 fn gateway_with_callbacks() -> Gateway {
-    Gateway::start_with(&[("callback_hosts", "http://127.0.0.1:*")])
+    Gateway::start_with(&[
+        ("callback_hosts", "http://127.0.0.1:*"),
+        ("callback_private_networks", "true"),
+    ])
 }
 
 fn request_with_callback(gw: &Gateway, callback: &str) -> String {
@@ -359,6 +362,7 @@ fn a_reply_whose_callback_fails_is_retried_until_accepted() {
     callback.answer_with(503);
     let gw = Gateway::start_with(&[
         ("callback_hosts", "http://127.0.0.1:*"),
+        ("callback_private_networks", "true"),
         ("retry_base_ms", "300"),
     ]);
     let uid = request_with_callback(&gw, &callback.url);

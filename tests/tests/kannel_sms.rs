@@ -9,6 +9,7 @@ use serde_json::json;
 fn gateway_on(kannel: &Kannel) -> Gateway {
     Gateway::start_with(&[
         ("callback_hosts", "http://127.0.0.1:*"),
+        ("callback_private_networks", "true"),
         ("sms_provider", "kannel"),
         ("kannel_url", &kannel.sendsms_url),
         ("kannel_username", kannel::USERNAME),

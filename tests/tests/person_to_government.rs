@@ -27,6 +27,7 @@ fn setup(policies: &[(&str, &str)]) -> (Kannel, Gateway) {
             ("kannel_password", kannel::PASSWORD),
             ("kannel_inbound_token", TOKEN),
             ("callback_hosts", "http://127.0.0.1:*"),
+            ("callback_private_networks", "true"),
             ("retry_base_ms", "300"),
         ],
         policies,
@@ -135,7 +136,10 @@ fn an_answer_to_a_reminder_is_recorded_and_sent_to_the_caller() {
 #[test]
 fn an_unanswered_reminder_is_reported_unconfirmed_at_expiry() {
     let callback = Recorder::start();
-    let gw = Gateway::start_with(&[("callback_hosts", "http://127.0.0.1:*")]);
+    let gw = Gateway::start_with(&[
+        ("callback_hosts", "http://127.0.0.1:*"),
+        ("callback_private_networks", "true"),
+    ]);
     let mut reminder = sms("Please confirm your appointment: YES or NO");
     reminder["callback_url"] = callback.url.clone().into();
     reminder["expects_reply"] = json!({"options": ["YES", "NO"], "expires_in": "2s"});

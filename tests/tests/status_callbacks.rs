@@ -1,7 +1,7 @@
 //! Status changes of `/v1` messages reach the caller's `callback_url`: signed, at least
 //! once, without address or content, and only on hosts the deployment allows.
 
-use integration_tests::gateway::Gateway;
+use integration_tests::gateway::{Gateway, KEY};
 use integration_tests::recorder::Recorder;
 use integration_tests::verify_callback_signature;
 use serde_json::{Value, json};
@@ -9,7 +9,10 @@ use serde_json::{Value, json};
 #[test]
 fn each_status_a_message_reaches_is_posted_to_its_callback_url() {
     let callback = Recorder::start();
-    let gw = Gateway::start_with(&[("callback_hosts", "http://127.0.0.1:*")]);
+    let gw = Gateway::start_with(&[
+        ("callback_hosts", "http://127.0.0.1:*"),
+        ("callback_private_networks", "true"),
+    ]);
     let id = gw.accept(json!({
         "channel": "sms",
         "to": "+254712345678",
@@ -54,8 +57,9 @@ fn each_status_a_message_reaches_is_posted_to_its_callback_url() {
 #[test]
 fn a_callback_url_outside_callback_hosts_is_dropped_not_retried() {
     let callback = Recorder::start();
-    // The default allows only https on port 443.
-    let gw = Gateway::start();
+    // Loopback callbacks are allowed here, but callback_hosts keeps its default: only
+    // https on port 443.
+    let gw = Gateway::start_with(&[("callback_private_networks", "true")]);
     let id = gw.accept(json!({
         "channel": "sms",
         "to": "+254712345678",
@@ -132,4 +136,34 @@ fn statuses_and_inbound_messages_are_published_to_the_information_mediators_room
     }
     types.sort();
     assert_eq!(types, ["inboundMessage", "messageStatus", "messageStatus"]);
+}
+
+#[test]
+fn callback_urls_into_the_gateways_own_network_are_refused_at_once() {
+    let gw = Gateway::start();
+    let rows = gw.stored_rows().len();
+    for url in [
+        "http://169.254.169.254/latest/meta-data/iam/",
+        "http://127.0.0.1:6379/",
+        "https://10.0.0.7/admin",
+        "http://[::1]/",
+        "http://localhost:3000/v1/messages",
+        "http://2130706433/",
+    ] {
+        let r = gw.send(
+            KEY,
+            &json!({"channel": "sms", "to": "+254712345678", "body": "x", "callback_url": url}),
+            &[],
+        );
+        assert_eq!(r.status, 400, "{url}: {}", r.body);
+        assert!(r.body.contains("private"), "{}", r.body);
+    }
+    assert_eq!(gw.stored_rows().len(), rows, "refusals store nothing");
+    let ok = gw.send(
+        KEY,
+        &json!({"channel": "sms", "to": "+254712345678", "body": "x",
+                "callback_url": "https://registry.health.gov.example/callbacks"}),
+        &[],
+    );
+    assert_eq!(ok.status, 202, "{}", ok.body);
 }

@@ -81,6 +81,9 @@ async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
         )
     })?;
     let request = EmailRequest::parse(&body).map_err(|e| invalid_input(e.0))?;
+    crate::callback_guard::check(request.callback_uri.as_deref())
+        .await
+        .map_err(|m| invalid_input(format!("callback URI: {m}")))?;
     let plan = accept::plan(&caller, Channel::Email, None).await?;
     let hashing_key = accept::hashing_key().await?;
     let kv = store::open()

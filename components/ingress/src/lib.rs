@@ -13,6 +13,7 @@ spin_sdk::wit_bindgen::generate!({
 });
 
 mod accept;
+mod callback_guard;
 mod credentials;
 mod govstack_email;
 mod idempotency;

@@ -54,6 +54,9 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         )
     })?;
     let command = SendCommand::parse(&body)?;
+    crate::callback_guard::check(command.callback_url.as_deref())
+        .await
+        .map_err(|m| ApiError::new(ErrorCode::InvalidRequest, format!("callback_url: {m}")))?;
     let command_segments = command.segments;
 
     let kv = store::open()

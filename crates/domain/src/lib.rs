@@ -7,6 +7,7 @@
 
 pub mod address;
 pub mod api;
+pub mod callback_target;
 pub mod conversation;
 pub mod error;
 pub mod govstack;
