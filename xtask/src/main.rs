@@ -21,6 +21,7 @@ const COMPONENTS: &[&str] = &[
     "sender-push",
     "webhook-inbound",
     "notifier",
+    "sweeper",
 ];
 const WASM_TARGET: &str = "wasm32-wasip2";
 

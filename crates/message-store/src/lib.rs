@@ -12,6 +12,7 @@ pub mod conversations;
 pub mod delivery_watch;
 pub mod inbound;
 pub mod notifications;
+pub mod retention;
 pub mod work;
 
 /// A storage failure, from either key-value interface. Its text is for operators' logs.

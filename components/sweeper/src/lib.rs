@@ -1,0 +1,59 @@
+//! sweeper: erases message records past the retention period, keeping only counts
+//! (`message_store::retention`). Private route only (`http://sweeper.spin.internal`):
+//!
+//! - `POST /tick`: the host timer (or Spin's cron trigger) asks it to sweep one page.
+
+use messaging_domain::policy::parse_duration;
+use spin_sdk::http::{FullBody, Method, Request};
+use spin_sdk::http_service;
+
+type HttpResponse = http::Response<FullBody<bytes::Bytes>>;
+
+/// Messages examined per tick, so a tick stays one short-lived instance.
+const PAGE: usize = 200;
+
+fn json(status: u16, body: serde_json::Value) -> HttpResponse {
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(FullBody::new(body.to_string().into()))
+        .expect("static response parts are valid")
+}
+
+#[http_service]
+async fn handle(req: Request) -> HttpResponse {
+    if (req.method(), req.uri().path()) != (&Method::POST, "/tick") {
+        return json(404, serde_json::json!({"error": "no such route"}));
+    }
+    let retention = spin_sdk::variables::get("retention")
+        .await
+        .unwrap_or_else(|_| "7d".into());
+    let Some(retention_s) = parse_duration(&retention) else {
+        return json(
+            500,
+            serde_json::json!({"error": "retention must look like 12h or 7d"}),
+        );
+    };
+    let report = match message_store::open().await {
+        Ok(kv) => message_store::retention::sweep(&kv, retention_s * 1000, PAGE).await,
+        Err(e) => Err(e),
+    };
+    match report {
+        Ok(report) => {
+            if report.erased > 0 {
+                println!(
+                    "{}",
+                    serde_json::json!({"event": "sweep.erased", "count": report.erased})
+                );
+            }
+            json(200, serde_json::to_value(report).expect("json"))
+        }
+        Err(e) => {
+            println!(
+                "{}",
+                serde_json::json!({"event": "sweep.store_error", "detail": e.to_string()})
+            );
+            json(503, serde_json::json!({"error": "store unavailable"}))
+        }
+    }
+}

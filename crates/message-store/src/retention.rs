@@ -1,0 +1,100 @@
+//! Retention: message records are erased some time after they were accepted (`retention`,
+//! 7 days by default), leaving only counts per day, channel and final status
+//! (`stats/<day>/<channel>/<status>`), which hold no personal data.
+//!
+//! The sweeper walks `msg/` a page per tick with a cursor (`sweep/cursor`), wrapping at the
+//! end. A message that has not reached a final status is never erased: retention ends a
+//! record's life, never a message's delivery. Order of work per message: count, then erase
+//! the sub-keys, then the record. A crash in between can count a message twice (statistics
+//! only) but never leaves personal data behind or loses an undelivered message.
+
+use crate::{StoreResult, Swap, history, now_ms, page, record};
+use messaging_domain::api::rfc3339_millis;
+use messaging_domain::{MessageId, Status, keys};
+use spin_sdk::key_value::Store;
+
+const CURSOR_KEY: &str = "sweep/cursor";
+
+/// What one sweep did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct SweepReport {
+    pub examined: usize,
+    pub erased: usize,
+}
+
+/// The counter a swept message adds to.
+pub fn stats_key(day: &str, channel: &str, status: &str) -> String {
+    format!("stats/{day}/{channel}/{status}")
+}
+
+/// Sweeps up to `limit` messages after the cursor, erasing those accepted more than
+/// `retention_ms` ago whose outcome is final.
+pub async fn sweep(kv: &Store, retention_ms: u64, limit: usize) -> StoreResult<SweepReport> {
+    let cursor = kv
+        .get(CURSOR_KEY)
+        .await?
+        .and_then(|b| String::from_utf8(b).ok());
+    let ids = page("default", "msg/", cursor.as_deref(), limit, |rest| {
+        (!rest.contains('/'))
+            .then(|| MessageId::parse(rest))
+            .flatten()
+    })?;
+    let mut report = SweepReport {
+        examined: ids.len(),
+        erased: 0,
+    };
+    let cutoff = now_ms().saturating_sub(retention_ms);
+    for id in &ids {
+        let Some(record) = record(kv, id).await? else {
+            continue;
+        };
+        if record.created_ms > cutoff {
+            continue;
+        }
+        let Some(outcome) = Status::current(&history(kv, id).await?).filter(|s| s.is_final())
+        else {
+            continue;
+        };
+        let day = &rfc3339_millis(record.created_ms)[..10];
+        count(&stats_key(day, record.channel.as_str(), outcome.as_str()))?;
+        erase(kv, id).await?;
+        report.erased += 1;
+    }
+    match ids.last() {
+        Some(last) if ids.len() == limit => kv.set(CURSOR_KEY, last.as_str()).await?,
+        // The end of `msg/`: start again from the beginning next time.
+        _ => kv.delete(CURSOR_KEY).await?,
+    }
+    Ok(report)
+}
+
+/// Adds one to a counter, with compare-and-swap so concurrent sweeps do not lose counts.
+fn count(key: &str) -> StoreResult<()> {
+    loop {
+        let swap = Swap::read("default", key)?;
+        let n: u64 = swap
+            .current
+            .as_deref()
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        if swap.put((n + 1).to_string().as_bytes())? {
+            return Ok(());
+        }
+    }
+}
+
+/// Erases every key of a message: sub-keys first, the record last.
+async fn erase(kv: &Store, id: &MessageId) -> StoreResult<()> {
+    let prefix = format!("{}/", keys::message(id));
+    loop {
+        let sub = page("default", &prefix, None, 100, |rest| Some(rest.to_string()))?;
+        if sub.is_empty() {
+            break;
+        }
+        for rest in sub {
+            kv.delete(format!("{prefix}{rest}")).await?;
+        }
+    }
+    Ok(kv.delete(keys::message(id)).await?)
+}

@@ -1,0 +1,53 @@
+//! Retention: finished messages are erased after `retention`, leaving a count without
+//! personal data; a message still waiting for its provider is never erased.
+
+use integration_tests::gateway::{Gateway, KEY};
+use integration_tests::recorder::Recorder;
+use integration_tests::wait_for;
+use serde_json::json;
+
+#[test]
+fn finished_messages_are_erased_after_retention_and_only_counts_remain() {
+    let twilio_down = Recorder::start();
+    twilio_down.answer_json(503, "{}");
+    let gw = Gateway::start_with(&[
+        ("retention", "2s"),
+        ("sms_provider", "twilio"),
+        ("twilio_url", &twilio_down.url),
+        ("twilio_account_sid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
+        ("twilio_auth_token", "token"),
+        ("twilio_from", "+15005550006"),
+    ]);
+    let delivered = gw.accept(json!({"channel": "email", "to": "amina@example.org",
+        "subject": "Results", "body": "Your results are ready"}));
+    gw.wait_status(&delivered, "delivered");
+    let waiting = gw.accept(json!({"channel": "sms", "to": "+254712345678", "body": "x"}));
+
+    wait_for(30, "the delivered message to be swept", || {
+        let prefix = format!("msg/{delivered}");
+        (!gw.stored_rows()
+            .iter()
+            .any(|(_, k, _)| k.starts_with(&prefix)))
+        .then_some(())
+    });
+    assert_eq!(gw.status(KEY, &delivered).status, 404, "its record is gone");
+    let counts: Vec<(String, String)> = gw
+        .stored_rows()
+        .into_iter()
+        .filter(|(_, k, _)| k.starts_with("stats/"))
+        .map(|(_, k, v)| (k, String::from_utf8(v).unwrap()))
+        .collect();
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    assert!(counts[0].0.ends_with("/email/delivered"), "{counts:?}");
+    assert_eq!(counts[0].1, "1");
+
+    // The SMS is still waiting for its provider: past retention, but never erased.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let view = gw.status(KEY, &waiting);
+    assert_eq!(view.status, 200);
+    assert_eq!(view.json()["status"], "queued");
+    assert!(
+        gw.holds_payload(),
+        "its sealed payload is kept for the next attempt"
+    );
+}
