@@ -206,6 +206,16 @@ impl Gateway {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The logs once they contain `needle`. A status is visible before the component that
+    /// reached it has written its log line and finished, so tests about what a finished
+    /// attempt left behind wait for its line (`dispatch.failed` is written last).
+    pub fn wait_log(&self, needle: &str) -> String {
+        crate::wait_for(20, needle, || {
+            let logs = self.logs();
+            logs.contains(needle).then_some(logs)
+        })
+    }
+
     pub fn outbox(&self) -> PathBuf {
         self.dir.path().join("outbox")
     }

@@ -74,7 +74,7 @@ fn refusals_fail_without_logging_the_number_and_outages_defer() {
     let gw = gateway_on(&refusing);
     let id = gw.accept(json!({"channel":"sms","to":"+254712345678","body":"x"}));
     gw.wait_status(&id, "failed");
-    let logs = gw.logs();
+    let logs = gw.wait_log("dispatch.failed");
     assert!(logs.contains("InvalidPhoneNumber"));
     assert!(!logs.contains("25471234567"));
 

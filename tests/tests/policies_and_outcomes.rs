@@ -65,7 +65,7 @@ fn a_provider_refusal_fails_the_message_without_retrying() {
     let id = gw.accept(json!({"channel":"sms","to":"+254712345678","body":"Refused"}));
     gw.wait_status(&id, "failed");
     assert!(kannel.received().is_empty());
-    assert!(gw.logs().contains("dispatch.failed"));
+    gw.wait_log("dispatch.failed");
     assert!(
         !gw.stored_rows().iter().any(|(s, _, _)| s == "pending"),
         "a failed message is not retried"

@@ -80,7 +80,10 @@ fn a_blocked_bot_fails_the_message_and_rate_limits_defer_it() {
     let gw = gateway_on(&bot_api);
     let id = gw.accept(json!({"channel":"telegram","to":CHAT,"body":"x"}));
     gw.wait_status(&id, "failed");
-    assert!(gw.logs().contains("bot was blocked by the user"));
+    assert!(
+        gw.wait_log("dispatch.failed")
+            .contains("bot was blocked by the user")
+    );
 
     let busy = Recorder::start();
     busy.answer_json(429, &fixture("send_message_too_many.json"));

@@ -90,7 +90,7 @@ fn twilio_refusals_fail_and_its_outages_defer() {
     let gw = gateway_on(&refusing);
     let id = gw.accept(json!({"channel":"sms","to":"+254712345678","body":"x"}));
     gw.wait_status(&id, "failed");
-    let logs = gw.logs();
+    let logs = gw.wait_log("dispatch.failed");
     assert!(
         logs.contains("21211"),
         "the reason names Twilio's error code"
