@@ -17,40 +17,10 @@ spin_sdk::wit_bindgen::generate!({
 
 use exports::govstack::messaging::auth::{Credentials, Guest, Refusal};
 use govstack::messaging::types::Caller;
+use messaging_domain::caller_entries;
 use messaging_domain::hashing::{constant_time_eq, secret_digest};
 
 struct AuthCheck;
-
-/// One configured key: who it identifies, with which roles.
-struct KeyEntry<'a> {
-    caller: &'a str,
-    roles: Vec<&'a str>,
-    digest: &'a str,
-}
-
-fn parse_entries(config: &str) -> Vec<KeyEntry<'_>> {
-    config
-        .split(',')
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .filter_map(|entry| {
-            let mut parts = entry.splitn(3, ':');
-            let caller = parts.next()?.trim();
-            let roles = parts
-                .next()?
-                .split('+')
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .collect();
-            let digest = parts.next()?.trim();
-            (!caller.is_empty() && digest.len() == 64).then_some(KeyEntry {
-                caller,
-                roles,
-                digest,
-            })
-        })
-        .collect()
-}
 
 impl Guest for AuthCheck {
     async fn authenticate(credentials: Credentials) -> Result<Caller, Refusal> {
@@ -88,8 +58,9 @@ async fn api_key_caller(key: &str) -> Result<Caller, Refusal> {
     // Compare against every entry, without stopping early, so timing says nothing about
     // which entry (if any) matched.
     let mut found = None;
-    for entry in parse_entries(&config) {
-        if constant_time_eq(entry.digest, &digest) && found.is_none() {
+    // Only SHA-256 hex digests are keys; anything else in the list matches nothing.
+    for entry in caller_entries::parse(&config).filter(|e| e.credential.len() == 64) {
+        if constant_time_eq(entry.credential, &digest) && found.is_none() {
             found = Some(Caller {
                 id: entry.caller.to_string(),
                 roles: entry.roles.iter().map(|r| r.to_string()).collect(),

@@ -8,6 +8,7 @@
 pub mod address;
 pub mod api;
 pub mod callback_target;
+pub mod caller_entries;
 pub mod conversation;
 pub mod error;
 pub mod govstack;

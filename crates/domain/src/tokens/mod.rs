@@ -14,6 +14,7 @@
 //! HS256 signed with a public key, and other confusions fail. Verification is
 //! jsonwebtoken's (RustCrypto backend); the policy around it is here, pure and tested.
 
+use crate::caller_entries::CallerEntry;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::Value;
@@ -135,35 +136,15 @@ fn roles_at(claims: &Value, path: &str) -> Vec<String> {
     }
 }
 
-/// One service allowed to sign its own tokens.
-pub struct ServiceKey<'a> {
-    pub service: &'a str,
-    pub roles: Vec<&'a str>,
-    pub secret: &'a str,
-}
+/// One service allowed to sign its own tokens: its id (`caller`), roles and secret
+/// (`credential`).
+pub type ServiceKey<'a> = CallerEntry<'a>;
 
-/// Reads `service_keys`: `service:role+role:secret`, comma-separated.
+/// Reads `service_keys`: `service:role+role:secret`, comma-separated. Secrets shorter than
+/// 32 characters are skipped: they make HS256 guessable.
 pub fn parse_service_keys(config: &str) -> Vec<ServiceKey<'_>> {
-    config
-        .split(',')
-        .map(str::trim)
-        .filter_map(|entry| {
-            let mut parts = entry.splitn(3, ':');
-            let service = parts.next()?.trim();
-            let roles = parts
-                .next()?
-                .split('+')
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .collect();
-            let secret = parts.next()?.trim();
-            // Short secrets make HS256 guessable.
-            (!service.is_empty() && secret.len() >= 32).then_some(ServiceKey {
-                service,
-                roles,
-                secret,
-            })
-        })
+    crate::caller_entries::parse(config)
+        .filter(|k| k.credential.len() >= 32)
         .collect()
 }
 
@@ -184,7 +165,7 @@ pub fn verify_service_token(
     let service = claimed["iss"].as_str().ok_or_else(|| invalid("no iss"))?;
     let key = keys
         .iter()
-        .find(|k| k.service == service)
+        .find(|k| k.caller == service)
         .ok_or_else(|| invalid("unknown service"))?;
     let mut validation = Validation::new(Algorithm::HS256);
     validation.validate_exp = false;
@@ -193,7 +174,7 @@ pub fn verify_service_token(
     validation.set_issuer(&[service]);
     let claims = decode::<Value>(
         token,
-        &DecodingKey::from_secret(key.secret.as_bytes()),
+        &DecodingKey::from_secret(key.credential.as_bytes()),
         &validation,
     )
     .map_err(invalid)?
@@ -203,7 +184,7 @@ pub fn verify_service_token(
         return Err(invalid("iat is not within 30 seconds of now"));
     }
     Ok(TokenCaller {
-        id: key.service.to_string(),
+        id: key.caller.to_string(),
         roles: key.roles.iter().map(|r| r.to_string()).collect(),
     })
 }
