@@ -268,12 +268,19 @@ pub fn random_16() -> [u8; 16] {
     random
 }
 
-/// The keys that seal payloads at rest (`storage_keys`, see `messaging_domain::sealing`).
-async fn keyring() -> StoreResult<Keyring> {
+/// The keys that seal values at rest (`storage_keys`, see `messaging_domain::sealing`),
+/// read and stretched once per instance: a request that seals a payload and its
+/// notifications pays for it once.
+async fn keyring() -> StoreResult<&'static Keyring> {
+    static KEYRING: std::sync::OnceLock<Keyring> = std::sync::OnceLock::new();
+    if let Some(ring) = KEYRING.get() {
+        return Ok(ring);
+    }
     let spec = spin_sdk::variables::get("storage_keys")
         .await
         .map_err(|_| StoreError("storage_keys is not set".into()))?;
-    Keyring::parse(&spec).map_err(StoreError)
+    let ring = Keyring::parse(&spec).map_err(StoreError)?;
+    Ok(KEYRING.get_or_init(|| ring))
 }
 
 /// Writes `value` under `key`, sealed: the store never holds addresses, content or
