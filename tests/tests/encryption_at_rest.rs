@@ -43,8 +43,8 @@ fn sent_bodies(twilio: &Recorder) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_waiting_message_is_sealed_at_rest_and_survives_a_key_rotation() {
+/// A message accepted while Twilio's double answers 503, after its first deferred attempt.
+fn waiting_on_a_provider_that_is_down() -> (Recorder, Gateway, String) {
     let twilio = Recorder::start();
     twilio.answer_json(503, "{}");
     let gw = gateway(&twilio);
@@ -52,6 +52,12 @@ fn a_waiting_message_is_sealed_at_rest_and_survives_a_key_rotation() {
     wait_for(20, "a deferred attempt", || {
         (!twilio.received().is_empty()).then_some(())
     });
+    (twilio, gw, id)
+}
+
+#[test]
+fn a_waiting_message_is_sealed_at_rest_and_survives_a_key_rotation() {
+    let (twilio, gw, id) = waiting_on_a_provider_that_is_down();
     assert!(gw.holds_payload(), "the message waits with its payload");
     assert_nothing_readable(&gw);
 
@@ -75,13 +81,7 @@ fn a_waiting_message_is_sealed_at_rest_and_survives_a_key_rotation() {
 
 #[test]
 fn a_message_sealed_with_a_dropped_key_waits_for_it_and_is_not_lost() {
-    let twilio = Recorder::start();
-    twilio.answer_json(503, "{}");
-    let gw = gateway(&twilio);
-    let id = gw.accept(json!({"channel":"sms","to":NUMBER,"body":BODY}));
-    wait_for(20, "a deferred attempt", || {
-        (!twilio.received().is_empty()).then_some(())
-    });
+    let (twilio, gw, id) = waiting_on_a_provider_that_is_down();
     twilio.answer_json(
         201,
         &integration_tests::provider_fixture("twilio", "message_created.json"),
