@@ -56,13 +56,17 @@ pub struct Fallback {
 /// `PushSubscription`) for push.
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum AddressBody {
+pub(crate) enum AddressBody {
     Text(String),
     Object(serde_json::Map<String, serde_json::Value>),
 }
 
 /// Parses an address for `channel`, with the channel's own error code.
-fn recipient(channel: Channel, to: &AddressBody, field: &str) -> Result<Recipient, ApiError> {
+pub(crate) fn recipient(
+    channel: Channel,
+    to: &AddressBody,
+    field: &str,
+) -> Result<Recipient, ApiError> {
     let to = match (channel, to) {
         (Channel::Push, AddressBody::Object(object)) => {
             return PushSubscription::from_json(&serde_json::Value::Object(object.clone()))
@@ -101,7 +105,7 @@ fn recipient(channel: Channel, to: &AddressBody, field: &str) -> Result<Recipien
     })
 }
 
-fn check_subject(subject: &str) -> Result<(), ApiError> {
+pub(crate) fn check_subject(subject: &str) -> Result<(), ApiError> {
     if subject.chars().count() > MAX_SUBJECT_CHARS || subject.contains(['\r', '\n']) {
         return Err(invalid(
             "subject must be one line of at most 998 characters",
@@ -128,7 +132,7 @@ pub struct SendCommand {
     pub fallback: Option<Fallback>,
 }
 
-fn invalid(message: impl Into<String>) -> ApiError {
+pub(crate) fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequest, message)
 }
 

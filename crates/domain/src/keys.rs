@@ -109,3 +109,89 @@ pub fn attempts_prefix(id: &MessageId) -> String {
 pub fn attempt(id: &MessageId, at_ms: u64, cell: &str) -> String {
     format!("msg/{id}/attempt/{at_ms:016}-{cell}")
 }
+
+/// A group's record ([`crate::group::GroupRecord`]).
+pub fn group(id: &crate::GroupId) -> String {
+    format!("grp/{id}")
+}
+
+/// How many members a group has.
+pub fn group_count(id: &crate::GroupId) -> String {
+    format!("grp/{id}/count")
+}
+
+/// The prefix of a group's members; each member is `<prefix><member hash>`, sealed.
+pub fn group_members(id: &crate::GroupId) -> String {
+    format!("grp/{id}/m/")
+}
+
+/// A broadcast's record ([`crate::broadcast::BroadcastRecord`]).
+pub fn broadcast(id: &crate::BroadcastId) -> String {
+    format!("brd/{id}")
+}
+
+/// What the broadcast says, sealed.
+pub fn broadcast_content(id: &crate::BroadcastId) -> String {
+    format!("brd/{id}/content")
+}
+
+/// The recipients a request listed, kept under the broadcast like a group's members.
+pub fn broadcast_members(id: &crate::BroadcastId) -> String {
+    format!("brd/{id}/m/")
+}
+
+/// The fan-out's durable cursor ([`crate::broadcast::Cursor`]).
+pub fn broadcast_cursor(id: &crate::BroadcastId) -> String {
+    format!("brd/{id}/cursor")
+}
+
+/// The fan-out's lease: one instance walks a broadcast's members at a time.
+pub fn broadcast_lease(id: &crate::BroadcastId) -> String {
+    format!("brd/{id}/lease")
+}
+
+/// Set once the broadcast is cancelled: nothing more leaves.
+pub fn broadcast_cancelled(id: &crate::BroadcastId) -> String {
+    format!("brd/{id}/cancelled")
+}
+
+/// A batch of recipients ([`crate::broadcast::Batch`]), sealed, erased once settled.
+pub fn broadcast_batch(id: &crate::BroadcastId, seq: u64) -> String {
+    format!("brd/{id}/batch/{seq:010}")
+}
+
+/// A cell's lease on a batch while it is with the sender.
+pub fn broadcast_batch_claim(id: &crate::BroadcastId, seq: u64) -> String {
+    format!("brd/{id}/claim/{seq:010}")
+}
+
+/// The prefix of a broadcast's per-batch tallies.
+pub fn broadcast_tallies(id: &crate::BroadcastId) -> String {
+    format!("brd/{id}/tally/")
+}
+
+/// The outcome counts of one batch ([`crate::broadcast::Tally`]).
+pub fn broadcast_tally(id: &crate::BroadcastId, seq: u64) -> String {
+    format!("brd/{id}/tally/{seq:010}")
+}
+
+/// One recipient's outcome ([`crate::broadcast::Outcome`]), keyed by its member hash.
+pub fn broadcast_outcome(id: &crate::BroadcastId, member_hash: &str) -> String {
+    format!("brd/{id}/r/{member_hash}")
+}
+
+/// Pending-store key of a broadcast whose members are still being batched. Emergency
+/// broadcasts sort first (`0/`), so a scan meets them before bulk work (`1/`).
+pub fn pending_fanout(emergency: bool, id: &crate::BroadcastId) -> String {
+    format!("fanout/{}/{id}", u8::from(!emergency))
+}
+
+/// The prefix a cell scans for batches: `batch/<cell>/`, emergency first as above.
+pub fn pending_batches(cell: &str) -> String {
+    format!("batch/{cell}/")
+}
+
+/// Pending-store key of one batch for `cell`.
+pub fn pending_batch(cell: &str, emergency: bool, id: &crate::BroadcastId, seq: u64) -> String {
+    format!("batch/{cell}/{}/{id}/{seq:010}", u8::from(!emergency))
+}

@@ -7,11 +7,13 @@
 
 pub mod address;
 pub mod api;
+pub mod broadcast;
 pub mod callback_target;
 pub mod caller_entries;
 pub mod conversation;
 pub mod error;
 pub mod govstack;
+pub mod group;
 pub mod hashing;
 pub mod idempotency;
 pub mod inbound;
@@ -32,7 +34,7 @@ pub mod tokens;
 
 pub use address::{ChatId, EmailAddress, PhoneNumber, PushSubscription, Recipient};
 pub use error::{ApiError, ErrorCode};
-pub use message_id::{InboundId, MessageId, NotificationId};
+pub use message_id::{BroadcastId, GroupId, InboundId, MessageId, NotificationId};
 pub use record::MessageRecord;
 pub use status::Status;
 

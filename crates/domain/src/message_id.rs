@@ -93,6 +93,18 @@ random_id!(
     "inb_"
 );
 
+random_id!(
+    /// A group of recipients (a pub/sub room): `grp_` and 26 base32 characters.
+    GroupId,
+    "grp_"
+);
+
+random_id!(
+    /// A broadcast to a group or a list of recipients: `brd_` and 26 base32 characters.
+    BroadcastId,
+    "brd_"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,519 @@
+//! Broadcasts: one request, many recipients (a group or a list).
+//!
+//! A broadcast is not stored as one message per recipient: that would cost several writes
+//! per recipient before the first leaves. Instead the fan-out walks the members page by
+//! page behind a durable [`Cursor`], turning each page into sealed [`Batch`]es, one per
+//! channel, that a delivery cell sends in one go. Each recipient's outcome is one small
+//! row ([`Outcome`]) and each batch keeps a [`Tally`], so progress is a sum of tallies.
+
+use crate::api::{check_subject, invalid, is_policy_name};
+use crate::error::{ApiError, ErrorCode};
+use crate::group::{Language, Member, MemberBody, parse_json, parse_member_list};
+use crate::providers::gsm7::segments;
+use crate::{BroadcastId, Channel, GroupId, MessageId};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// Members read, sealed and handed to a cell per batch: large enough that a 1,000,000
+/// member group is 2,000 batches, small enough that a batch is one short instance.
+pub const BATCH_SIZE: usize = 500;
+
+/// Who a broadcast reaches.
+#[derive(Debug, Clone)]
+pub enum Audience {
+    Group(GroupId),
+    /// Listed in the request (at most [`crate::group::MAX_MEMBERS_PER_REQUEST`]).
+    Recipients(Vec<Member>),
+}
+
+/// A validated `POST /v1/broadcasts`.
+#[derive(Debug, Clone)]
+pub struct BroadcastCommand {
+    pub audience: Audience,
+    pub subject: Option<String>,
+    pub body: String,
+    pub policy: Option<String>,
+    pub reference: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BroadcastBody {
+    group: Option<String>,
+    recipients: Option<Vec<MemberBody>>,
+    body: String,
+    subject: Option<String>,
+    policy: Option<String>,
+    reference: Option<String>,
+}
+
+impl BroadcastCommand {
+    pub fn parse(bytes: &[u8]) -> Result<BroadcastCommand, ApiError> {
+        let raw: BroadcastBody = parse_json(
+            bytes,
+            "the broadcast schema ({\"group\"} or {\"recipients\"}, \"body\")",
+        )?;
+        let audience = match (raw.group, raw.recipients) {
+            (Some(group), None) => Audience::Group(
+                GroupId::parse(&group)
+                    .ok_or_else(|| invalid("group must be a group id (grp_...)"))?,
+            ),
+            (None, Some(list)) => Audience::Recipients(parse_member_list(&list)?),
+            _ => return Err(invalid("give exactly one of group and recipients")),
+        };
+        if raw.body.trim().is_empty() {
+            return Err(invalid("body must not be empty"));
+        }
+        if raw.body.chars().count() > crate::api::MAX_CONTENT_CHARS {
+            return Err(invalid(format!(
+                "body has more than {} characters",
+                crate::api::MAX_CONTENT_CHARS
+            )));
+        }
+        // A broadcast may reach SMS members: its body must fit what one SMS message may take.
+        let parts = segments(&raw.body).count;
+        if parts > crate::api::MAX_SMS_SEGMENTS {
+            return Err(invalid(format!(
+                "body needs {parts} SMS; a broadcast body must fit {} SMS",
+                crate::api::MAX_SMS_SEGMENTS
+            )));
+        }
+        if let Some(subject) = &raw.subject {
+            check_subject(subject)?;
+        }
+        if let Some(policy) = &raw.policy
+            && !is_policy_name(policy)
+        {
+            return Err(invalid(
+                "policy must be a name of lowercase letters, digits and hyphens",
+            ));
+        }
+        if let Some(reference) = &raw.reference
+            && (reference.is_empty()
+                || reference.chars().count() > crate::api::MAX_REFERENCE_CHARS
+                || reference.chars().any(char::is_control))
+        {
+            return Err(invalid("reference must have 1 to 128 printable characters"));
+        }
+        Ok(BroadcastCommand {
+            audience,
+            subject: raw.subject,
+            body: raw.body,
+            policy: raw.policy,
+            reference: raw.reference,
+        })
+    }
+}
+
+/// The immutable part of a broadcast.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BroadcastRecord {
+    pub id: BroadcastId,
+    pub owner: String,
+    pub policy: String,
+    /// Emergency work overtakes everything queued.
+    pub emergency: bool,
+    /// None: the recipients were listed in the request and are kept under the broadcast.
+    pub group: Option<GroupId>,
+    /// The delivery cell per channel, as the policy planned it at acceptance. Members on
+    /// a channel the policy does not offer are counted `failed`.
+    pub cells: BTreeMap<Channel, String>,
+    pub created_ms: u64,
+    pub expires_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+/// What the broadcast says (sealed at rest).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Content {
+    pub subject: Option<String>,
+    pub body: String,
+}
+
+/// How far the fan-out has walked the members. Written by compare-and-swap only after the
+/// page's batches are stored, so a fan-out that dies re-creates the same batches (same
+/// sequence numbers, same keys) and never skips or doubles a member.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Sequence number of the next batch.
+    pub next_seq: u64,
+    /// The last member (key suffix) already batched.
+    pub after: Option<String>,
+    pub done: bool,
+    /// Members batched so far.
+    pub total: u64,
+    /// Members on a channel the policy does not offer (failed at fan-out).
+    pub unroutable: u64,
+}
+
+/// One recipient in a batch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchRecipient {
+    /// The member's keyed hash (its outcome row is keyed by it).
+    pub hash: String,
+    pub to: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<Language>,
+}
+
+/// Up to [`BATCH_SIZE`] recipients on one channel, for one cell (sealed at rest; erased
+/// once every recipient in it has an outcome).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Batch {
+    pub channel: Channel,
+    pub cell: String,
+    pub recipients: Vec<BatchRecipient>,
+    /// Attempts so far (deferred recipients are retried with backoff).
+    #[serde(default)]
+    pub attempts: u32,
+}
+
+/// A recipient's outcome, one row each: `"<status> <unix ms>"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Sent,
+    Delivered,
+    Failed,
+    Expired,
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Sent => "sent",
+            Outcome::Delivered => "delivered",
+            Outcome::Failed => "failed",
+            Outcome::Expired => "expired",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn encode(self, at_ms: u64) -> String {
+        format!("{} {at_ms}", self.as_str())
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<Outcome> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        Some(match text.split(' ').next()? {
+            "sent" => Outcome::Sent,
+            "delivered" => Outcome::Delivered,
+            "failed" => Outcome::Failed,
+            "expired" => Outcome::Expired,
+            "cancelled" => Outcome::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// Outcomes of one batch (or of a whole broadcast, summed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    pub sent: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    pub expired: u64,
+    pub cancelled: u64,
+}
+
+impl Tally {
+    pub fn count(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Sent => self.sent += 1,
+            Outcome::Delivered => self.delivered += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Expired => self.expired += 1,
+            Outcome::Cancelled => self.cancelled += 1,
+        }
+    }
+
+    pub fn add(&mut self, other: &Tally) {
+        self.sent += other.sent;
+        self.delivered += other.delivered;
+        self.failed += other.failed;
+        self.expired += other.expired;
+        self.cancelled += other.cancelled;
+    }
+
+    pub fn settled(&self) -> u64 {
+        self.sent + self.delivered + self.failed + self.expired + self.cancelled
+    }
+}
+
+/// `GET /v1/broadcasts/{id}`: progress, counts per status.
+#[derive(Debug, Serialize)]
+pub struct BroadcastView {
+    pub id: BroadcastId,
+    /// `queued` (members still being batched), `sending`, `done` or `cancelled`.
+    pub state: &'static str,
+    pub policy: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// Recipients found so far (final once `state` is not `queued`).
+    pub recipients: u64,
+    pub counts: Counts,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub queued: u64,
+    pub sent: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    pub expired: u64,
+    pub cancelled: u64,
+}
+
+impl BroadcastView {
+    pub fn new(record: &BroadcastRecord, cursor: &Cursor, tally: &Tally, cancelled: bool) -> Self {
+        let settled = tally.settled() + cursor.unroutable;
+        let queued = cursor.total.saturating_sub(settled);
+        let state = if cancelled && queued == 0 {
+            "cancelled"
+        } else if !cursor.done {
+            "queued"
+        } else if queued > 0 {
+            "sending"
+        } else {
+            "done"
+        };
+        BroadcastView {
+            id: record.id.clone(),
+            state,
+            policy: record.policy.clone(),
+            group: record.group.clone(),
+            reference: record.reference.clone(),
+            recipients: cursor.total,
+            counts: Counts {
+                queued,
+                sent: tally.sent,
+                delivered: tally.delivered,
+                failed: tally.failed + cursor.unroutable,
+                expired: tally.expired,
+                cancelled: tally.cancelled,
+            },
+            created_at: crate::api::rfc3339_millis(record.created_ms),
+        }
+    }
+}
+
+/// The message id a recipient's copy carries to the provider: derived from the broadcast
+/// and the member, so a retried batch presents the same id again (providers and their
+/// doubles can recognise a repeat).
+pub fn recipient_message_id(broadcast: &BroadcastId, member_hash: &str) -> MessageId {
+    let digest = Sha256::digest(format!("{broadcast}/{member_hash}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    MessageId::from_random(bytes)
+}
+
+/// A batch as its pending-store entry names it (`<0|1>/<broadcast>/<seq>`, under
+/// `batch/<cell>/`): emergency first in key order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchRef {
+    pub emergency: bool,
+    pub broadcast: BroadcastId,
+    pub seq: u64,
+    text: String,
+}
+
+impl BatchRef {
+    pub fn new(emergency: bool, broadcast: BroadcastId, seq: u64) -> BatchRef {
+        let text = format!("{}/{broadcast}/{seq:010}", u8::from(!emergency));
+        BatchRef {
+            emergency,
+            broadcast,
+            seq,
+            text,
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<BatchRef> {
+        let mut parts = text.split('/');
+        let emergency = match parts.next()? {
+            "0" => true,
+            "1" => false,
+            _ => return None,
+        };
+        let broadcast = BroadcastId::parse(parts.next()?)?;
+        let seq = parts.next()?.parse().ok()?;
+        parts
+            .next()
+            .is_none()
+            .then(|| BatchRef::new(emergency, broadcast, seq))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl std::fmt::Display for BatchRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// A broadcast still being fanned out, as its pending-store entry names it
+/// (`<0|1>/<broadcast>` under `fanout/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FanoutRef {
+    pub broadcast: BroadcastId,
+    text: String,
+}
+
+impl FanoutRef {
+    pub fn parse(text: &str) -> Option<FanoutRef> {
+        let (priority, id) = text.split_once('/')?;
+        if !matches!(priority, "0" | "1") {
+            return None;
+        }
+        Some(FanoutRef {
+            broadcast: BroadcastId::parse(id)?,
+            text: text.to_string(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl std::fmt::Display for FanoutRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Refuses what no caller may see: the store error text stays in the logs.
+pub fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such broadcast")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> BroadcastRecord {
+        BroadcastRecord {
+            id: BroadcastId::from_random([1; 16]),
+            owner: "health".into(),
+            policy: "default".into(),
+            emergency: false,
+            group: None,
+            cells: BTreeMap::from([(Channel::Sms, "deliver-sms".to_string())]),
+            created_ms: 0,
+            expires_ms: 1,
+            reference: None,
+        }
+    }
+
+    #[test]
+    fn parses_a_group_or_a_list_never_both() {
+        let group = GroupId::from_random([2; 16]);
+        let cmd = BroadcastCommand::parse(
+            format!(r#"{{"group":"{group}","body":"Clinic open"}}"#).as_bytes(),
+        )
+        .unwrap();
+        assert!(matches!(cmd.audience, Audience::Group(g) if g == group));
+        let cmd = BroadcastCommand::parse(
+            br#"{"recipients":[{"channel":"sms","address":"+254700000001"}],"body":"Hi","policy":"default"}"#,
+        )
+        .unwrap();
+        assert!(matches!(cmd.audience, Audience::Recipients(ref r) if r.len() == 1));
+        for bad in [
+            r#"{"body":"x"}"#.to_string(),
+            format!(r#"{{"group":"{group}","recipients":[],"body":"x"}}"#),
+            r#"{"group":"nope","body":"x"}"#.to_string(),
+            format!(r#"{{"group":"{group}","body":"  "}}"#),
+            format!(r#"{{"group":"{group}","body":"x","policy":"../etc"}}"#),
+            format!(r#"{{"group":"{group}","body":"{}"}}"#, "x".repeat(2000)),
+        ] {
+            assert_eq!(
+                BroadcastCommand::parse(bad.as_bytes()).unwrap_err().code,
+                ErrorCode::InvalidRequest,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn outcomes_round_trip() {
+        for o in [
+            Outcome::Sent,
+            Outcome::Delivered,
+            Outcome::Failed,
+            Outcome::Expired,
+            Outcome::Cancelled,
+        ] {
+            assert_eq!(Outcome::decode(o.encode(5).as_bytes()), Some(o));
+        }
+        assert_eq!(Outcome::decode(b"queued 1"), None);
+    }
+
+    #[test]
+    fn progress_follows_the_cursor_and_the_tallies() {
+        let mut cursor = Cursor {
+            total: 10,
+            unroutable: 1,
+            ..Cursor::default()
+        };
+        let mut tally = Tally::default();
+        tally.count(Outcome::Delivered);
+        let view = BroadcastView::new(&record(), &cursor, &tally, false);
+        assert_eq!(view.state, "queued");
+        assert_eq!(view.counts.queued, 8);
+        assert_eq!(view.counts.failed, 1);
+        cursor.done = true;
+        assert_eq!(
+            BroadcastView::new(&record(), &cursor, &tally, false).state,
+            "sending"
+        );
+        for _ in 0..8 {
+            tally.count(Outcome::Sent);
+        }
+        assert_eq!(
+            BroadcastView::new(&record(), &cursor, &tally, false).state,
+            "done"
+        );
+        assert_eq!(
+            BroadcastView::new(&record(), &cursor, &tally, true).state,
+            "cancelled"
+        );
+    }
+
+    #[test]
+    fn pending_refs_round_trip_and_sort_emergency_first() {
+        let b = BroadcastId::from_random([1; 16]);
+        let urgent = BatchRef::new(true, b.clone(), 7);
+        assert_eq!(BatchRef::parse(urgent.as_str()), Some(urgent.clone()));
+        let bulk = BatchRef::new(false, b.clone(), 1);
+        assert!(urgent.as_str() < bulk.as_str());
+        assert_eq!(
+            format!("batch/deliver-sms/{urgent}"),
+            crate::keys::pending_batch("deliver-sms", true, &b, 7)
+        );
+        assert!(BatchRef::parse("2/x/1").is_none());
+        let fanout = crate::keys::pending_fanout(false, &b);
+        let f = FanoutRef::parse(fanout.strip_prefix("fanout/").unwrap()).unwrap();
+        assert_eq!(f.broadcast, b);
+    }
+
+    #[test]
+    fn recipient_ids_are_stable_per_member() {
+        let b = BroadcastId::from_random([1; 16]);
+        assert_eq!(
+            recipient_message_id(&b, "aa"),
+            recipient_message_id(&b, "aa")
+        );
+        assert_ne!(
+            recipient_message_id(&b, "aa"),
+            recipient_message_id(&b, "ab")
+        );
+    }
+}
