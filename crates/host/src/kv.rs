@@ -113,6 +113,36 @@ impl KvStore {
         Ok(sum)
     }
 
+    /// Values of `keys` (absent: `None`), in order.
+    pub fn get_many(&self, store: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        let conn = self.conn();
+        keys.iter().map(|key| read(&conn, store, key)).collect()
+    }
+
+    /// Writes all pairs in one transaction: a broadcast batch's outcomes cost one commit,
+    /// and a crash leaves all of them or none.
+    pub fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for (key, value) in pairs {
+            write(&tx, store, key, value)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deletes all `keys` in one transaction.
+    pub fn delete_many(&self, store: &str, keys: &[String]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for key in keys {
+            tx.prepare_cached("DELETE FROM kv WHERE store = ?1 AND key = ?2")?
+                .execute(params![store, key])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn keys(&self, store: &str) -> Result<Vec<String>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached("SELECT key FROM kv WHERE store = ?1 ORDER BY key")?;
@@ -197,5 +227,21 @@ mod tests {
             kv.keys_after("s", Some("n"), 10).unwrap(),
             vec!["x".to_string()]
         );
+    }
+
+    #[test]
+    fn many_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = KvStore::open(&dir.path().join("kv.db")).unwrap();
+        let pairs: Vec<(String, Vec<u8>)> =
+            (0..3).map(|i| (format!("k{i}"), vec![i as u8])).collect();
+        kv.set_many("s", &pairs).unwrap();
+        let keys = vec!["k0".to_string(), "nope".to_string(), "k2".to_string()];
+        assert_eq!(
+            kv.get_many("s", &keys).unwrap(),
+            vec![Some(vec![0]), None, Some(vec![2])]
+        );
+        kv.delete_many("s", &keys).unwrap();
+        assert_eq!(kv.keys("s").unwrap(), vec!["k1".to_string()]);
     }
 }

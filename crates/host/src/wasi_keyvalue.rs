@@ -1,4 +1,4 @@
-//! `wasi:keyvalue/store` and `wasi:keyvalue/atomics` (0.2.0-draft2, the version Spin
+//! `wasi:keyvalue/store`, `wasi:keyvalue/atomics` and `wasi:keyvalue/batch` (0.2.0-draft2, the version Spin
 //! implements) over the same SQLite store as `spin:key-value`. Components use the atomics
 //! where two instances may race: idempotency keys and delivery claims.
 
@@ -6,6 +6,7 @@ use crate::state::HostState;
 use wasmtime::component::{HasData, Resource};
 
 use crate::bindings::wasi::keyvalue::atomics::{self, CasError};
+use crate::bindings::wasi::keyvalue::batch;
 use crate::bindings::wasi::keyvalue::store::{self, Error, KeyResponse};
 
 /// An opened bucket: the store label.
@@ -26,6 +27,7 @@ const PAGE: usize = 1000;
 pub fn add_to_linker(linker: &mut wasmtime::component::Linker<HostState>) -> wasmtime::Result<()> {
     store::add_to_linker::<HostState, Data>(linker, |s| s)?;
     atomics::add_to_linker::<HostState, Data>(linker, |s| s)?;
+    batch::add_to_linker::<HostState, Data>(linker, |s| s)?;
     Ok(())
 }
 
@@ -175,5 +177,38 @@ impl atomics::HostCas for HostState {
     fn drop(&mut self, cas: Resource<Cas>) -> wasmtime::Result<()> {
         self.table.delete(cas)?;
         Ok(())
+    }
+}
+
+impl batch::Host for HostState {
+    fn get_many(
+        &mut self,
+        bucket: Resource<Bucket>,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, Error>> {
+        let label = self.bucket_label(&bucket)?;
+        Ok(self
+            .kv
+            .get_many(&label, &keys)
+            .map_err(other)
+            .map(|values| keys.into_iter().zip(values).collect()))
+    }
+
+    fn set_many(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key_values: Vec<(String, Vec<u8>)>,
+    ) -> wasmtime::Result<Result<(), Error>> {
+        let label = self.bucket_label(&bucket)?;
+        Ok(self.kv.set_many(&label, &key_values).map_err(other))
+    }
+
+    fn delete_many(
+        &mut self,
+        bucket: Resource<Bucket>,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<(), Error>> {
+        let label = self.bucket_label(&bucket)?;
+        Ok(self.kv.delete_many(&label, &keys).map_err(other))
     }
 }
