@@ -21,6 +21,16 @@ mod tls;
 struct SenderEmail;
 
 impl Guest for SenderEmail {
+    /// One by one: this channel's providers have no bulk API that keeps one outcome per
+    /// recipient.
+    async fn send_batch(messages: Vec<OutboundMessage>) -> Vec<SendOutcome> {
+        let mut outcomes = Vec::with_capacity(messages.len());
+        for message in messages {
+            outcomes.push(<SenderEmail as Guest>::send(message).await);
+        }
+        outcomes
+    }
+
     async fn send(message: OutboundMessage) -> SendOutcome {
         let provider = spin_sdk::variables::get("email_provider")
             .await

@@ -20,6 +20,16 @@ use spin_sdk::http::FullBody;
 struct SenderPush;
 
 impl Guest for SenderPush {
+    /// One by one: this channel's providers have no bulk API that keeps one outcome per
+    /// recipient.
+    async fn send_batch(messages: Vec<OutboundMessage>) -> Vec<SendOutcome> {
+        let mut outcomes = Vec::with_capacity(messages.len());
+        for message in messages {
+            outcomes.push(<SenderPush as Guest>::send(message).await);
+        }
+        outcomes
+    }
+
     async fn send(message: OutboundMessage) -> SendOutcome {
         let provider = spin_sdk::variables::get("push_provider")
             .await

@@ -20,6 +20,16 @@ use messaging_domain::providers::outbox;
 struct SenderSms;
 
 impl Guest for SenderSms {
+    /// One by one: this channel's providers have no bulk API that keeps one outcome per
+    /// recipient.
+    async fn send_batch(messages: Vec<OutboundMessage>) -> Vec<SendOutcome> {
+        let mut outcomes = Vec::with_capacity(messages.len());
+        for message in messages {
+            outcomes.push(<SenderSms as Guest>::send(message).await);
+        }
+        outcomes
+    }
+
     async fn send(message: OutboundMessage) -> SendOutcome {
         let provider = spin_sdk::variables::get("sms_provider")
             .await
