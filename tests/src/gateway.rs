@@ -256,6 +256,20 @@ impl Gateway {
         )
     }
 
+    /// A JSON request to any route as the caller with `key`; `body` None is a GET.
+    pub fn call(&self, key: &str, path: &str, body: Option<&Value>) -> Response {
+        let auth = format!("Bearer {key}");
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ];
+        let url = format!("{}{path}", self.base);
+        match body {
+            Some(body) => http::request("POST", &url, &headers, Some(body.to_string().as_bytes())),
+            None => http::request("GET", &url, &headers, None),
+        }
+    }
+
     /// Sends as the test caller, asserts 202, returns the message id.
     pub fn accept(&self, body: Value) -> String {
         let response = self.send(KEY, &body, &[]);

@@ -22,6 +22,7 @@ const COMPONENTS: &[&str] = &[
     "webhook-inbound",
     "notifier",
     "sweeper",
+    "broadcaster",
 ];
 const WASM_TARGET: &str = "wasm32-wasip2";
 

@@ -7,6 +7,7 @@ use crate::govstack::messaging::types::{
 use message_store::delivery_watch;
 use message_store::notifications::reach_and_notify;
 use message_store::{self as store, PendingEntry, now_ms};
+use messaging_domain::broadcast::BatchRef;
 use messaging_domain::hashing::keyed_hash;
 use messaging_domain::record::AttemptRecord;
 use messaging_domain::redact::provider_reason;
@@ -183,12 +184,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
     };
     let message = OutboundMessage {
         id: id.to_string(),
-        channel: match channel {
-            Channel::Sms => WitChannel::Sms,
-            Channel::Email => WitChannel::Email,
-            Channel::Telegram => WitChannel::Telegram,
-            Channel::Push => WitChannel::Push,
-        },
+        channel: wit_channel(channel),
         to,
         subject,
         body: payload.body,
@@ -337,7 +333,18 @@ pub struct TickReport {
     pub attempted: usize,
 }
 
-/// Retries every pending message of this cell that is due, up to [`TICK_BATCH`].
+/// The WIT name of a channel.
+pub fn wit_channel(channel: Channel) -> WitChannel {
+    match channel {
+        Channel::Sms => WitChannel::Sms,
+        Channel::Email => WitChannel::Email,
+        Channel::Telegram => WitChannel::Telegram,
+        Channel::Push => WitChannel::Push,
+    }
+}
+
+/// Retries every pending message of this cell that is due, up to [`TICK_BATCH`], then
+/// the due broadcast batches.
 pub async fn tick(cell: &str) -> TickReport {
     let (examined, due) =
         store::work::due_for_tick(cell, TICK_BATCH, MessageId::as_str, MessageId::parse).await;
@@ -347,6 +354,18 @@ pub async fn tick(cell: &str) -> TickReport {
     };
     for id in due {
         attempt(cell, &id).await;
+        report.attempted += 1;
+    }
+    let (examined, due) = store::work::due_for_tick(
+        &format!("batch/{cell}"),
+        crate::batch::TICK_BATCHES,
+        BatchRef::as_str,
+        BatchRef::parse,
+    )
+    .await;
+    report.examined += examined;
+    for batch in due {
+        crate::batch::send(cell, &batch.broadcast, batch.seq).await;
         report.attempted += 1;
     }
     report

@@ -4,6 +4,7 @@
 //! `dependencies`). It is reachable only on private routes (`http://<cell>.spin.internal`):
 //!
 //! - `POST /dispatch` `{"id"}`: ingress hands over one freshly accepted message.
+//! - `POST /batch` `{"broadcast", "seq"}`: the broadcaster hands over one broadcast batch.
 //! - `POST /tick`: the host timer (or Spin's cron trigger) asks it to retry what is due.
 //!
 //! It owns the message's life after acceptance: claim, expiry, the call to the sender,
@@ -17,6 +18,7 @@ spin_sdk::wit_bindgen::generate!({
     generate_all,
 });
 
+mod batch;
 mod deliver;
 
 use spin_sdk::http::body::IncomingBodyExt;
@@ -57,6 +59,22 @@ async fn handle(req: Request) -> HttpResponse {
                 200,
                 serde_json::json!({ "outcome": outcome.as_str() }).to_string(),
             )
+        }
+        (Method::POST, "/batch") => {
+            let Ok(body) = req.into_body().bytes().await else {
+                return text(400, r#"{"error":"unreadable body"}"#.into());
+            };
+            let Ok(request) = serde_json::from_slice::<batch::BatchRequest>(&body) else {
+                return text(
+                    400,
+                    r#"{"error":"expected {\"broadcast\": \"brd_...\", \"seq\": n}"}"#.into(),
+                );
+            };
+            let Some(cell) = deliver::own_cell().await else {
+                return text(500, r#"{"error":"the cell variable is not set"}"#.into());
+            };
+            let report = batch::send(&cell, &request.broadcast, request.seq).await;
+            text(200, serde_json::to_string(&report).expect("json"))
         }
         (Method::POST, "/tick") => {
             let Some(cell) = deliver::own_cell().await else {

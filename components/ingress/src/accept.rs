@@ -86,7 +86,12 @@ fn domain_channel(channel: WitChannel) -> Channel {
 }
 
 pub fn new_id() -> Result<MessageId, ApiError> {
-    Ok(MessageId::from_random(store::random_16()))
+    Ok(MessageId::from_random(new_random()))
+}
+
+/// 16 random bytes for a new id of any kind.
+pub fn new_random() -> [u8; 16] {
+    store::random_16()
 }
 
 /// What became of a message handed to [`persist`].

@@ -13,9 +13,12 @@ spin_sdk::wit_bindgen::generate!({
 });
 
 mod accept;
+mod body;
+mod broadcasts;
 mod callback_guard;
 mod credentials;
 mod govstack_email;
+mod groups;
 mod idempotency;
 mod inbound;
 mod messages;
@@ -52,6 +55,55 @@ async fn handle(req: Request) -> HttpResponse {
                 Err(response) => response,
             },
             _ => respond::method_not_allowed("GET"),
+        },
+        ["v1", "groups"] => match method {
+            Method::POST => match authenticate(&req).await {
+                Ok(caller) => groups::create(caller, req).await,
+                Err(response) => response,
+            },
+            _ => respond::method_not_allowed("POST"),
+        },
+        ["v1", "groups", id] => match method {
+            Method::GET => match authenticate(&req).await {
+                Ok(caller) => groups::read(caller, id).await,
+                Err(response) => response,
+            },
+            _ => respond::method_not_allowed("GET"),
+        },
+        ["v1", "groups", id, "members"] => match method {
+            Method::POST => match authenticate(&req).await {
+                Ok(caller) => groups::change_members(caller, id, req, false).await,
+                Err(response) => response,
+            },
+            _ => respond::method_not_allowed("POST"),
+        },
+        ["v1", "groups", id, "members", "remove"] => match method {
+            Method::POST => match authenticate(&req).await {
+                Ok(caller) => groups::change_members(caller, id, req, true).await,
+                Err(response) => response,
+            },
+            _ => respond::method_not_allowed("POST"),
+        },
+        ["v1", "broadcasts"] => match method {
+            Method::POST => match authenticate(&req).await {
+                Ok(caller) => broadcasts::create(caller, req).await,
+                Err(response) => response,
+            },
+            _ => respond::method_not_allowed("POST"),
+        },
+        ["v1", "broadcasts", id] => match method {
+            Method::GET => match authenticate(&req).await {
+                Ok(caller) => broadcasts::read(caller, id).await,
+                Err(response) => response,
+            },
+            _ => respond::method_not_allowed("GET"),
+        },
+        ["v1", "broadcasts", id, "cancel"] => match method {
+            Method::POST => match authenticate(&req).await {
+                Ok(caller) => broadcasts::cancel(caller, id).await,
+                Err(response) => response,
+            },
+            _ => respond::method_not_allowed("POST"),
         },
         ["v1", "inbound"] => match method {
             Method::GET => match authenticate(&req).await {

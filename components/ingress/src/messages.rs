@@ -11,7 +11,6 @@ use messaging_domain::api::{
 use messaging_domain::hashing::secret_digest;
 use messaging_domain::{ApiError, ErrorCode, MessageId, Status, keys};
 use spin_sdk::http::Request;
-use spin_sdk::http::body::IncomingBodyExt;
 
 pub async fn create(caller: Caller, req: Request) -> HttpResponse {
     match try_create(caller, req).await {
@@ -34,25 +33,7 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         }
         None => None,
     };
-    let content_type = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json");
-    if !content_type.starts_with("application/json") {
-        return Err(ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            "send the message as application/json",
-        ));
-    }
-    // The body is read in full (the host caps it) before its size is judged, so that a
-    // client still writing gets its 413 instead of a reset connection.
-    let body = req.into_body().bytes().await.map_err(|_| {
-        ApiError::new(
-            ErrorCode::PayloadTooLarge,
-            "the body could not be read in full; it may exceed the size limit",
-        )
-    })?;
+    let body = crate::body::json(req).await?;
     let command = SendCommand::parse(&body)?;
     crate::callback_guard::check(command.callback_url.as_deref())
         .await

@@ -8,9 +8,12 @@ use messaging_domain::sealing::Keyring;
 use messaging_domain::{MessageId, MessageRecord, Status, keys};
 use spin_sdk::key_value::Store;
 
+pub mod broadcasts;
 pub mod conversations;
 pub mod delivery_watch;
+pub mod groups;
 pub mod inbound;
+pub mod many;
 pub mod notifications;
 pub mod retention;
 pub mod work;
@@ -22,6 +25,13 @@ pub struct StoreError(String);
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+impl StoreError {
+    /// A failure found by the caller (a key that must exist does not).
+    pub fn from_text(text: &str) -> StoreError {
+        StoreError(text.to_string())
     }
 }
 
@@ -271,7 +281,7 @@ pub fn random_16() -> [u8; 16] {
 /// The keys that seal values at rest (`storage_keys`, see `messaging_domain::sealing`),
 /// read and stretched once per instance: a request that seals a payload and its
 /// notifications pays for it once.
-async fn keyring() -> StoreResult<&'static Keyring> {
+pub(crate) async fn keyring() -> StoreResult<&'static Keyring> {
     static KEYRING: std::sync::OnceLock<Keyring> = std::sync::OnceLock::new();
     if let Some(ring) = KEYRING.get() {
         return Ok(ring);

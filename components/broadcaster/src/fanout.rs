@@ -1,0 +1,198 @@
+//! One fan-out step: batch up to [`PAGES_PER_CALL`] pages of members behind the durable
+//! cursor, hand each batch to its cell, and pass the rest on to a fresh instance.
+//!
+//! Per page: read the next member hashes after the cursor, open the members, split them
+//! by channel into batches numbered from the cursor, store the batches (and their pending
+//! entries), and only then move the cursor by compare-and-swap. A fan-out that dies before
+//! the swap leaves batches that the next one re-creates under the same numbers and keys,
+//! so no member is skipped or batched twice.
+
+use futures::future::join_all;
+use message_store::{self as store, broadcasts, groups};
+use messaging_domain::broadcast::{BATCH_SIZE, Batch, BatchRecipient, BroadcastRecord, Cursor};
+use messaging_domain::{BroadcastId, keys};
+use std::collections::BTreeMap;
+
+/// Pages batched per call before handing over to a fresh instance (20,000 members).
+const PAGES_PER_CALL: usize = 40;
+/// Pages batched before their batches are handed to the cells together: several cell
+/// instances work at once while this one waits.
+const PAGES_IN_FLIGHT: usize = 4;
+/// How long the fan-out lease protects a walk in progress.
+const LEASE_MS: u64 = 60_000;
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct FanoutReport {
+    pub batches: usize,
+    pub members: u64,
+    pub done: bool,
+    /// Another instance holds the lease, or the broadcast is unknown.
+    pub skipped: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+pub async fn run(id: &BroadcastId) -> FanoutReport {
+    match try_run(id).await {
+        Ok(report) => report,
+        Err(e) => {
+            println!(
+                "{}",
+                serde_json::json!({"event": "fanout.store_error", "broadcast": id.as_str(), "detail": e.to_string()})
+            );
+            FanoutReport {
+                error: Some("store".into()),
+                ..FanoutReport::default()
+            }
+        }
+    }
+}
+
+async fn try_run(id: &BroadcastId) -> store::StoreResult<FanoutReport> {
+    let mut report = FanoutReport::default();
+    let kv = store::open().await?;
+    let Some(record) = broadcasts::record(&kv, id).await? else {
+        report.skipped = true;
+        return Ok(report);
+    };
+    let lease = keys::broadcast_lease(id);
+    if !store::work::take_lease(&lease, LEASE_MS)? {
+        report.skipped = true;
+        return Ok(report);
+    }
+    let prefix = match &record.group {
+        Some(group) => keys::group_members(group),
+        None => keys::broadcast_members(id),
+    };
+    let mut pages = 0;
+    'walk: while pages < PAGES_PER_CALL {
+        let mut handed: Vec<(String, u64)> = Vec::new();
+        for _ in 0..PAGES_IN_FLIGHT {
+            let (cursor, swap) = broadcasts::read_cursor(id)?;
+            if broadcasts::is_cancelled(&kv, id).await? {
+                // Nothing more is batched; batches waiting for a retry are handed to
+                // their cells now, which settle them as cancelled without sending.
+                let done = Cursor {
+                    done: true,
+                    ..cursor
+                };
+                if !cursor.done {
+                    broadcasts::advance(swap, &done)?;
+                }
+                for cell in record.cells.values() {
+                    for seq in broadcasts::waiting_batches(&record, cell)? {
+                        handed.push((cell.clone(), seq));
+                    }
+                }
+                report.done = true;
+                break;
+            }
+            if cursor.done {
+                report.done = true;
+                break;
+            }
+            let hashes = groups::member_page(&prefix, cursor.after.as_deref(), BATCH_SIZE)?;
+            let members = broadcasts::open_members(&prefix, &hashes).await?;
+            let (batches, unroutable) = split(&record, cursor.next_seq, members);
+            broadcasts::put_batches(&record, &batches).await?;
+            let next = Cursor {
+                next_seq: cursor.next_seq + batches.len() as u64,
+                after: hashes.last().cloned().or(cursor.after.clone()),
+                done: hashes.len() < BATCH_SIZE,
+                total: cursor.total
+                    + unroutable
+                    + batches
+                        .iter()
+                        .map(|(_, b)| b.recipients.len() as u64)
+                        .sum::<u64>(),
+                unroutable: cursor.unroutable + unroutable,
+            };
+            if !broadcasts::advance(swap, &next)? {
+                // Another fan-out moved the cursor: it owns the walk now.
+                break 'walk;
+            }
+            report.members += next.total - cursor.total;
+            report.batches += batches.len();
+            handed.extend(batches.iter().map(|(seq, b)| (b.cell.clone(), *seq)));
+            pages += 1;
+            if next.done {
+                report.done = true;
+                break;
+            }
+        }
+        hand_over(id, handed).await;
+        if report.done {
+            break;
+        }
+    }
+    if report.done {
+        broadcasts::finish_fanout(&record).await?;
+        println!(
+            "{}",
+            serde_json::json!({"event": "fanout.done", "broadcast": id.as_str()})
+        );
+    }
+    // Let the next instance take over at once.
+    kv.delete(&lease).await?;
+    if !report.done && !report.skipped {
+        store::work::post_after_response(
+            "http://broadcaster.spin.internal/fanout".into(),
+            serde_json::json!({ "id": id }),
+        );
+    }
+    Ok(report)
+}
+
+/// Splits a page of members into one batch per channel the policy offers, numbered from
+/// `first_seq` in channel order; members on other channels are counted as unroutable.
+fn split(
+    record: &BroadcastRecord,
+    first_seq: u64,
+    members: Vec<(String, messaging_domain::group::StoredMember)>,
+) -> (Vec<(u64, Batch)>, u64) {
+    let mut by_channel: BTreeMap<_, Vec<BatchRecipient>> = BTreeMap::new();
+    let mut unroutable = 0;
+    for (hash, member) in members {
+        if record.cells.contains_key(&member.channel) {
+            by_channel
+                .entry(member.channel)
+                .or_default()
+                .push(BatchRecipient {
+                    hash,
+                    to: member.to,
+                    language: member.language,
+                });
+        } else {
+            unroutable += 1;
+        }
+    }
+    let batches = by_channel
+        .into_iter()
+        .enumerate()
+        .map(|(i, (channel, recipients))| {
+            (
+                first_seq + i as u64,
+                Batch {
+                    channel,
+                    cell: record.cells[&channel].clone(),
+                    recipients,
+                    attempts: 0,
+                },
+            )
+        })
+        .collect();
+    (batches, unroutable)
+}
+
+/// Hands batches to their cells, all at once, and waits for them: the walk goes no faster
+/// than the cells send. A lost hand-over is found by the cell's tick.
+async fn hand_over(id: &BroadcastId, batches: Vec<(String, u64)>) {
+    join_all(batches.into_iter().map(|(cell, seq)| async move {
+        store::work::post_json(
+            &format!("http://{cell}.spin.internal/batch"),
+            &serde_json::json!({ "broadcast": id, "seq": seq }),
+        )
+        .await
+    }))
+    .await;
+}

@@ -1,0 +1,193 @@
+//! Sending one broadcast batch: up to 500 recipients on this cell's channel, in one call
+//! to the sender (`send-batch`).
+//!
+//! Order of work, so that a crash anywhere never loses a recipient and a retry never
+//! sends again to one whose outcome was recorded: claim the batch; skip recipients that
+//! already have an outcome row; send the rest; record their outcome rows (one write);
+//! write the batch's tally; then erase the batch (its addresses) or, if some were
+//! deferred, leave it for a retry with backoff. The one window left is a crash between
+//! the provider taking a recipient and its outcome row: that recipient is sent again.
+
+use crate::deliver::wit_channel;
+use crate::govstack::messaging::sender;
+use crate::govstack::messaging::types::{OutboundMessage, SendOutcome};
+use message_store::{self as store, broadcasts, now_ms};
+use messaging_domain::broadcast::{Batch, BroadcastRecord, Outcome, Tally, recipient_message_id};
+use messaging_domain::redact::provider_reason;
+use messaging_domain::retry::backoff_ms;
+use messaging_domain::{BroadcastId, Channel, keys};
+
+/// How long a claim protects a batch that is with the sender.
+const CLAIM_MS: u64 = 120_000;
+/// Batches retried per tick.
+pub const TICK_BATCHES: usize = 20;
+
+/// What a batch call did, for `/batch`'s answer and the logs.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct BatchReport {
+    pub sent: usize,
+    pub delivered: usize,
+    pub failed: usize,
+    pub deferred: usize,
+    pub expired: usize,
+    pub cancelled: usize,
+    /// Another instance holds the batch, or it is settled already.
+    pub skipped: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+pub async fn send(cell: &str, broadcast: &BroadcastId, seq: u64) -> BatchReport {
+    match try_send(cell, broadcast, seq).await {
+        Ok(report) => report,
+        Err(e) => {
+            println!(
+                "{}",
+                serde_json::json!({"event": "batch.store_error", "broadcast": broadcast.as_str(), "seq": seq, "detail": e.to_string()})
+            );
+            // Let the tick try again soon rather than after the claim runs out.
+            let _ = release(broadcast, seq).await;
+            BatchReport {
+                error: Some("store".into()),
+                ..BatchReport::default()
+            }
+        }
+    }
+}
+
+async fn release(broadcast: &BroadcastId, seq: u64) -> store::StoreResult<()> {
+    Ok(store::open()
+        .await?
+        .delete(keys::broadcast_batch_claim(broadcast, seq))
+        .await?)
+}
+
+async fn try_send(
+    cell: &str,
+    broadcast: &BroadcastId,
+    seq: u64,
+) -> store::StoreResult<BatchReport> {
+    let skipped = BatchReport {
+        skipped: true,
+        ..BatchReport::default()
+    };
+    if !store::work::take_lease(&keys::broadcast_batch_claim(broadcast, seq), CLAIM_MS)? {
+        return Ok(skipped);
+    }
+    let kv = store::open().await?;
+    let Some(record) = broadcasts::record(&kv, broadcast).await? else {
+        return Ok(skipped);
+    };
+    let Some(batch) = broadcasts::batch(&kv, broadcast, seq).await? else {
+        // Settled by an earlier instance that died before clearing its pending entry.
+        broadcasts::finish_batch(&kv, &record, seq, cell).await?;
+        return Ok(skipped);
+    };
+    let hashes: Vec<&str> = batch.recipients.iter().map(|r| r.hash.as_str()).collect();
+    let known = broadcasts::outcomes(broadcast, &hashes)?;
+    let open: Vec<usize> = (0..known.len()).filter(|&i| known[i].is_none()).collect();
+    let mut report = BatchReport::default();
+    let mut new: Vec<(&str, Outcome)> = Vec::new();
+    let mut deferred_reason = None;
+    let settle_all = if broadcasts::is_cancelled(&kv, broadcast).await? {
+        Some(Outcome::Cancelled)
+    } else if now_ms() >= record.expires_ms {
+        Some(Outcome::Expired)
+    } else {
+        None
+    };
+    if let Some(outcome) = settle_all {
+        new.extend(open.iter().map(|&i| (hashes[i], outcome)));
+    } else if !open.is_empty() {
+        let Some(content) = broadcasts::content(&kv, broadcast).await? else {
+            return Err(store::StoreError::from_text("broadcast content is missing"));
+        };
+        let messages = open
+            .iter()
+            .map(|&i| outbound(&record, &batch, i, &content))
+            .collect();
+        let outcomes = sender::send_batch(messages).await;
+        for (&i, outcome) in open.iter().zip(outcomes) {
+            match outcome {
+                SendOutcome::Accepted(_) => new.push((hashes[i], Outcome::Sent)),
+                SendOutcome::Delivered => new.push((hashes[i], Outcome::Delivered)),
+                SendOutcome::Rejected(reason) => {
+                    log_reason("batch.rejected", &record, seq, &reason);
+                    new.push((hashes[i], Outcome::Failed));
+                }
+                SendOutcome::Deferred(reason) => {
+                    report.deferred += 1;
+                    deferred_reason.get_or_insert(reason);
+                }
+            }
+        }
+    }
+    broadcasts::record_outcomes(broadcast, &new)?;
+    let mut tally = Tally::default();
+    for outcome in known.iter().flatten() {
+        tally.count(*outcome);
+    }
+    for (_, outcome) in &new {
+        tally.count(*outcome);
+        match outcome {
+            Outcome::Sent => report.sent += 1,
+            Outcome::Delivered => report.delivered += 1,
+            Outcome::Failed => report.failed += 1,
+            Outcome::Expired => report.expired += 1,
+            Outcome::Cancelled => report.cancelled += 1,
+        }
+    }
+    broadcasts::put_tally(&kv, broadcast, seq, &tally).await?;
+    if report.deferred == 0 {
+        broadcasts::finish_batch(&kv, &record, seq, cell).await?;
+    } else {
+        if let Some(reason) = &deferred_reason {
+            log_reason("batch.deferred", &record, seq, reason);
+        }
+        let attempts = batch.attempts + 1;
+        let retry = Batch { attempts, ..batch };
+        let due = now_ms() + backoff_ms(store::work::retry_base_ms().await, attempts);
+        broadcasts::retry_batch(&kv, &record, seq, &retry, due).await?;
+        release(broadcast, seq).await?;
+    }
+    println!(
+        "{}",
+        serde_json::json!({"event": "batch.sent", "broadcast": broadcast.as_str(), "seq": seq, "cell": cell, "report": &report})
+    );
+    Ok(report)
+}
+
+fn outbound(
+    record: &BroadcastRecord,
+    batch: &Batch,
+    i: usize,
+    content: &messaging_domain::broadcast::Content,
+) -> OutboundMessage {
+    let recipient = &batch.recipients[i];
+    OutboundMessage {
+        id: recipient_message_id(&record.id, &recipient.hash).to_string(),
+        channel: wit_channel(batch.channel),
+        to: recipient.to.clone(),
+        // Only email has a subject line; push shows it as the title.
+        subject: matches!(batch.channel, Channel::Email | Channel::Push)
+            .then(|| content.subject.clone())
+            .flatten(),
+        body: content.body.clone(),
+        receipt_url: None,
+        email: None,
+    }
+}
+
+fn log_reason(event: &str, record: &BroadcastRecord, seq: u64, reason: &str) {
+    println!(
+        "{}",
+        serde_json::json!({"event": event, "broadcast": record.id.as_str(), "seq": seq, "detail": provider_reason(reason)})
+    );
+}
+
+/// `/batch`'s body.
+#[derive(serde::Deserialize)]
+pub struct BatchRequest {
+    pub broadcast: BroadcastId,
+    pub seq: u64,
+}

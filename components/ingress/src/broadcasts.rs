@@ -1,0 +1,164 @@
+//! `/v1/broadcasts`: accept a broadcast to a group or a list (202 at once), read its
+//! progress, cancel it. The fan-out itself happens in the broadcaster component.
+
+use crate::accept::{hashing_key, new_random, plan, unavailable};
+use crate::govstack::messaging::policy::Priority;
+use crate::govstack::messaging::types::Caller;
+use crate::respond::{HttpResponse, error, json};
+use message_store::{self as store, broadcasts, groups};
+use messaging_domain::broadcast::{
+    Audience, BroadcastCommand, BroadcastRecord, BroadcastView, Content, not_found,
+};
+use messaging_domain::{ApiError, BroadcastId, Channel, ErrorCode, keys};
+use spin_sdk::http::Request;
+use spin_sdk::key_value::Store;
+use std::collections::BTreeMap;
+
+const CHANNELS: [Channel; 4] = [
+    Channel::Sms,
+    Channel::Email,
+    Channel::Telegram,
+    Channel::Push,
+];
+
+fn respond(result: Result<HttpResponse, ApiError>) -> HttpResponse {
+    result.unwrap_or_else(|e| error(&e))
+}
+
+pub async fn create(caller: Caller, req: Request) -> HttpResponse {
+    respond(try_create(caller, req).await)
+}
+
+async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiError> {
+    let command = BroadcastCommand::parse(&crate::body::json(req).await?)?;
+    let kv = open().await?;
+    if let Audience::Group(group) = &command.audience {
+        crate::groups::owned(&kv, &caller, group.as_str()).await?;
+    }
+    // The policy decides per channel; a member on a channel it does not offer fails
+    // alone, the broadcast goes on.
+    let mut cells = BTreeMap::new();
+    let mut validity_seconds = 0;
+    let mut emergency = false;
+    let mut policy_name = None;
+    let mut refusal = None;
+    for channel in CHANNELS {
+        match plan(&caller, channel, command.policy.clone()).await {
+            Ok(plan) => {
+                cells.insert(channel, plan.cell);
+                validity_seconds = validity_seconds.max(plan.validity_seconds);
+                emergency |= matches!(plan.priority, Priority::Emergency);
+                policy_name = Some(plan.policy);
+            }
+            Err(e) if e.code == ErrorCode::UnknownChannel => refusal = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    let Some(policy_name) = policy_name else {
+        return Err(refusal.unwrap_or_else(|| {
+            ApiError::new(ErrorCode::UnknownChannel, "the policy offers no channel")
+        }));
+    };
+    let now = store::now_ms();
+    let record = BroadcastRecord {
+        id: BroadcastId::from_random(new_random()),
+        owner: caller.id.clone(),
+        policy: policy_name,
+        emergency,
+        group: match &command.audience {
+            Audience::Group(g) => Some(g.clone()),
+            Audience::Recipients(_) => None,
+        },
+        cells,
+        created_ms: now,
+        expires_ms: now.saturating_add(validity_seconds.saturating_mul(1000)),
+        reference: command.reference,
+    };
+    if let Audience::Recipients(members) = &command.audience {
+        let key = hashing_key().await?;
+        groups::put_members(
+            &keys::broadcast_members(&record.id),
+            key.as_bytes(),
+            members,
+        )
+        .await
+        .map_err(|e| unavailable("broadcast recipients", e))?;
+    }
+    let content = Content {
+        subject: command.subject,
+        body: command.body,
+    };
+    broadcasts::insert(&kv, &record, &content)
+        .await
+        .map_err(|e| unavailable("broadcast", e))?;
+    println!(
+        "{}",
+        serde_json::json!({"event": "broadcast.accepted", "id": record.id.as_str(), "caller": caller.id, "policy": record.policy, "emergency": emergency})
+    );
+    store::work::post_after_response(
+        "http://broadcaster.spin.internal/fanout".into(),
+        serde_json::json!({ "id": record.id }),
+    );
+    Ok(json(202, &serde_json::json!({ "id": record.id })))
+}
+
+pub async fn read(caller: Caller, id: &str) -> HttpResponse {
+    respond(
+        async {
+            let kv = open().await?;
+            let record = owned(&kv, &caller, id).await?;
+            Ok(json(200, &progress(&kv, &record).await?))
+        }
+        .await,
+    )
+}
+
+/// Stops what has not left yet: the fan-out stops at its next page and cells count the
+/// recipients of batches not yet sent as `cancelled`.
+pub async fn cancel(caller: Caller, id: &str) -> HttpResponse {
+    respond(
+        async {
+            let kv = open().await?;
+            let record = owned(&kv, &caller, id).await?;
+            broadcasts::cancel(&kv, &record.id)
+                .await
+                .map_err(|e| unavailable("broadcast", e))?;
+            println!(
+                "{}",
+                serde_json::json!({"event": "broadcast.cancelled", "id": record.id.as_str(), "caller": caller.id})
+            );
+            // Wake the fan-out so queued batches are settled as cancelled soon.
+            store::work::post_after_response(
+                "http://broadcaster.spin.internal/fanout".into(),
+                serde_json::json!({ "id": record.id }),
+            );
+            Ok(json(200, &progress(&kv, &record).await?))
+        }
+        .await,
+    )
+}
+
+async fn progress(kv: &Store, record: &BroadcastRecord) -> Result<BroadcastView, ApiError> {
+    let fail = |e| unavailable("broadcast progress", e);
+    let (cursor, _) = broadcasts::read_cursor(&record.id).map_err(fail)?;
+    let tally = broadcasts::tally(&record.id).map_err(fail)?;
+    let cancelled = broadcasts::is_cancelled(kv, &record.id)
+        .await
+        .map_err(fail)?;
+    Ok(BroadcastView::new(record, &cursor, &tally, cancelled))
+}
+
+async fn open() -> Result<Store, ApiError> {
+    store::open()
+        .await
+        .map_err(|e| unavailable("open store", e))
+}
+
+async fn owned(kv: &Store, caller: &Caller, id: &str) -> Result<BroadcastRecord, ApiError> {
+    let id = BroadcastId::parse(id).ok_or_else(not_found)?;
+    broadcasts::record(kv, &id)
+        .await
+        .map_err(|e| unavailable("broadcast", e))?
+        .filter(|b| b.owner == caller.id)
+        .ok_or_else(not_found)
+}

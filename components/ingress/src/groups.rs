@@ -1,0 +1,110 @@
+//! `/v1/groups`: create a group, read it, add and remove members. A caller sees only the
+//! groups it created.
+
+use crate::accept::{hashing_key, new_random, unavailable};
+use crate::govstack::messaging::types::Caller;
+use crate::respond::{HttpResponse, error, json};
+use message_store::{self as store, groups};
+use messaging_domain::api::rfc3339_millis;
+use messaging_domain::group::{GroupRecord, GroupView, parse_create, parse_members};
+use messaging_domain::{ApiError, ErrorCode, GroupId};
+use spin_sdk::http::Request;
+use spin_sdk::key_value::Store;
+
+fn respond(result: Result<HttpResponse, ApiError>) -> HttpResponse {
+    result.unwrap_or_else(|e| error(&e))
+}
+
+pub async fn create(caller: Caller, req: Request) -> HttpResponse {
+    respond(
+        async {
+            let name = parse_create(&crate::body::json(req).await?)?;
+            let kv = open().await?;
+            let record = GroupRecord {
+                id: GroupId::from_random(new_random()),
+                owner: caller.id.clone(),
+                name: name.as_str().to_string(),
+                created_ms: store::now_ms(),
+            };
+            groups::create(&kv, &record)
+                .await
+                .map_err(|e| unavailable("group", e))?;
+            println!(
+                "{}",
+                serde_json::json!({"event": "group.created", "id": record.id.as_str(), "caller": caller.id})
+            );
+            Ok(json(201, &view(&record, 0)))
+        }
+        .await,
+    )
+}
+
+pub async fn read(caller: Caller, id: &str) -> HttpResponse {
+    respond(
+        async {
+            let kv = open().await?;
+            let record = owned(&kv, &caller, id).await?;
+            let count = groups::member_count(&kv, &record.id)
+                .await
+                .map_err(|e| unavailable("group", e))?;
+            Ok(json(200, &view(&record, count)))
+        }
+        .await,
+    )
+}
+
+/// `POST /v1/groups/{id}/members` (`remove`: `.../members/remove`): one member or a list,
+/// all validated before any is written.
+pub async fn change_members(caller: Caller, id: &str, req: Request, remove: bool) -> HttpResponse {
+    respond(
+        async {
+            let members = parse_members(&crate::body::json(req).await?)?;
+            let kv = open().await?;
+            let record = owned(&kv, &caller, id).await?;
+            let key = hashing_key().await?;
+            let changed = if remove {
+                groups::remove(&record.id, key.as_bytes(), &members).await
+            } else {
+                groups::add(&record.id, key.as_bytes(), &members).await
+            }
+            .map_err(|e| unavailable("group members", e))?;
+            let count = groups::member_count(&kv, &record.id)
+                .await
+                .map_err(|e| unavailable("group", e))?;
+            let field = if remove { "removed" } else { "added" };
+            println!(
+                "{}",
+                serde_json::json!({"event": format!("group.members_{field}"), "id": record.id.as_str(), "caller": caller.id, "count": changed})
+            );
+            Ok(json(200, &serde_json::json!({ field: changed, "members": count })))
+        }
+        .await,
+    )
+}
+
+async fn open() -> Result<Store, ApiError> {
+    store::open()
+        .await
+        .map_err(|e| unavailable("open store", e))
+}
+
+/// The group if it exists and belongs to the caller; otherwise 404, the same answer for
+/// both, so ids of other callers' groups cannot be probed.
+pub async fn owned(kv: &Store, caller: &Caller, id: &str) -> Result<GroupRecord, ApiError> {
+    let not_found = || ApiError::new(ErrorCode::NotFound, "no such group");
+    let id = GroupId::parse(id).ok_or_else(not_found)?;
+    groups::get(kv, &id)
+        .await
+        .map_err(|e| unavailable("group", e))?
+        .filter(|g| g.owner == caller.id)
+        .ok_or_else(not_found)
+}
+
+fn view(record: &GroupRecord, members: u64) -> GroupView {
+    GroupView {
+        id: record.id.clone(),
+        name: record.name.clone(),
+        members,
+        created_at: rfc3339_millis(record.created_ms),
+    }
+}

@@ -1,0 +1,91 @@
+//! Groups and their members. A member is one key (`grp/<id>/m/<member hash>`) holding the
+//! sealed member, so adding is idempotent, removing needs no scan, and a group of a
+//! million members is read a page at a time, never whole.
+
+use crate::many::{delete_many, get_many, seal_all, set_many};
+use crate::{StoreResult, page};
+use messaging_domain::group::{GroupRecord, Member};
+use messaging_domain::{GroupId, keys};
+use spin_sdk::experimental::wasi::keyvalue::{atomics, store as wkv};
+use spin_sdk::key_value::Store;
+use std::collections::BTreeMap;
+
+pub async fn create(kv: &Store, record: &GroupRecord) -> StoreResult<()> {
+    Ok(kv
+        .set(
+            keys::group(&record.id),
+            serde_json::to_vec(record).expect("json"),
+        )
+        .await?)
+}
+
+pub async fn get(kv: &Store, id: &GroupId) -> StoreResult<Option<GroupRecord>> {
+    Ok(kv
+        .get(keys::group(id))
+        .await?
+        .and_then(|b| serde_json::from_slice(&b).ok()))
+}
+
+pub async fn member_count(kv: &Store, id: &GroupId) -> StoreResult<u64> {
+    Ok(kv
+        .get(keys::group_count(id))
+        .await?
+        .and_then(|b| std::str::from_utf8(&b).ok()?.parse::<i64>().ok())
+        .unwrap_or(0)
+        .max(0) as u64)
+}
+
+fn add_to_count(id: &GroupId, delta: i64) -> StoreResult<()> {
+    if delta != 0 {
+        let bucket = wkv::open("default")?;
+        atomics::increment(&bucket, &keys::group_count(id), delta)?;
+    }
+    Ok(())
+}
+
+/// Stores `members` under `prefix` (a group's or a broadcast's), sealed, replacing the
+/// language of members already there. Returns how many were new.
+pub async fn put_members(prefix: &str, hashing_key: &[u8], members: &[Member]) -> StoreResult<u64> {
+    // The same member twice in one request is one member.
+    let by_key: BTreeMap<String, &Member> = members
+        .iter()
+        .map(|m| (format!("{prefix}{}", m.hash(hashing_key)), m))
+        .collect();
+    let present = get_many("default", by_key.keys().cloned().collect())?;
+    let new = present.iter().filter(|(_, v)| v.is_none()).count() as u64;
+    let sealed = seal_all(by_key.into_iter().map(|(k, m)| (k, m.stored()))).await?;
+    set_many("default", &sealed)?;
+    Ok(new)
+}
+
+/// Adds members to a group (idempotent). Returns how many were new.
+pub async fn add(id: &GroupId, hashing_key: &[u8], members: &[Member]) -> StoreResult<u64> {
+    let new = put_members(&keys::group_members(id), hashing_key, members).await?;
+    add_to_count(id, new as i64)?;
+    Ok(new)
+}
+
+/// Removes members from a group (absent ones are ignored). Returns how many were removed.
+pub async fn remove(id: &GroupId, hashing_key: &[u8], members: &[Member]) -> StoreResult<u64> {
+    let prefix = keys::group_members(id);
+    let wanted: Vec<String> = members
+        .iter()
+        .map(|m| format!("{prefix}{}", m.hash(hashing_key)))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let present: Vec<String> = get_many("default", wanted)?
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|_| k))
+        .collect();
+    delete_many("default", &present)?;
+    add_to_count(id, -(present.len() as i64))?;
+    Ok(present.len() as u64)
+}
+
+/// Up to `limit` member hashes under `prefix`, in order after `after`.
+pub fn member_page(prefix: &str, after: Option<&str>, limit: usize) -> StoreResult<Vec<String>> {
+    page("default", prefix, after, limit, |rest| {
+        (!rest.contains('/')).then(|| rest.to_string())
+    })
+}

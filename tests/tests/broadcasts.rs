@@ -1,0 +1,280 @@
+//! Groups and broadcasts: members added and removed by API, a broadcast to a group of
+//! several batches reaching every member exactly once, progress counts, channels the
+//! policy does not offer, cancellation, and nothing readable left at rest.
+
+use integration_tests::gateway::{Gateway, KEY, OTHER_KEY};
+use integration_tests::recorder::Recorder;
+use integration_tests::wait_for;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+
+fn phone(i: usize) -> String {
+    format!("+2547{i:08}")
+}
+
+fn create_group(gw: &Gateway, name: &str) -> String {
+    let created = gw.call(KEY, "/v1/groups", Some(&json!({ "name": name })));
+    assert_eq!(created.status, 201, "{}", created.body);
+    created.json()["id"].as_str().unwrap().to_string()
+}
+
+fn add_sms_members(gw: &Gateway, group: &str, range: std::ops::Range<usize>) {
+    let members: Vec<Value> = range
+        .map(|i| json!({"channel": "sms", "address": phone(i), "language": "sw"}))
+        .collect();
+    for chunk in members.chunks(1000) {
+        let added = gw.call(
+            KEY,
+            &format!("/v1/groups/{group}/members"),
+            Some(&json!(chunk)),
+        );
+        assert_eq!(added.status, 200, "{}", added.body);
+    }
+}
+
+fn wait_state(gw: &Gateway, id: &str, state: &str) -> Value {
+    wait_for(60, &format!("broadcast {id} to be {state}"), || {
+        let view = gw.call(KEY, &format!("/v1/broadcasts/{id}"), None).json();
+        (view["state"] == state).then_some(view)
+    })
+}
+
+#[test]
+fn members_are_added_idempotently_removed_and_private_to_their_owner() {
+    let gw = Gateway::start();
+    let group = create_group(&gw, "Mothers of newborns");
+    let added = gw.call(
+        KEY,
+        &format!("/v1/groups/{group}/members"),
+        Some(&json!([
+            {"channel": "sms", "address": "+254712345678", "language": "sw"},
+            {"channel": "email", "address": "amina@example.org"},
+            {"channel": "sms", "address": "+254712345678"}
+        ])),
+    );
+    assert_eq!(added.status, 200, "{}", added.body);
+    assert_eq!(added.json()["added"], 2, "a repeated member is one member");
+    let again = gw.call(
+        KEY,
+        &format!("/v1/groups/{group}/members"),
+        Some(&json!({"channel": "sms", "address": "+254712345678"})),
+    );
+    assert_eq!(again.json()["added"], 0);
+    assert_eq!(again.json()["members"], 2);
+
+    let view = gw.call(KEY, &format!("/v1/groups/{group}"), None);
+    assert_eq!(view.status, 200);
+    assert_eq!(view.json()["name"], "Mothers of newborns");
+    assert_eq!(view.json()["members"], 2);
+
+    // Another caller cannot see or change the group.
+    assert_eq!(
+        gw.call(OTHER_KEY, &format!("/v1/groups/{group}"), None)
+            .status,
+        404
+    );
+    let foreign = gw.call(
+        OTHER_KEY,
+        &format!("/v1/groups/{group}/members"),
+        Some(&json!({"channel": "sms", "address": "+254700000009"})),
+    );
+    assert_eq!(foreign.status, 404);
+
+    // One bad member refuses the whole list, naming it; nothing is added.
+    let rows_before = gw.stored_rows().len();
+    let bad = gw.call(
+        KEY,
+        &format!("/v1/groups/{group}/members"),
+        Some(&json!([
+            {"channel": "sms", "address": "+254700000001"},
+            {"channel": "sms", "address": "0712"}
+        ])),
+    );
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("members[1].address"), "{}", bad.body);
+    assert_eq!(gw.stored_rows().len(), rows_before);
+
+    let removed = gw.call(
+        KEY,
+        &format!("/v1/groups/{group}/members/remove"),
+        Some(
+            &json!([{"channel": "email", "address": "amina@example.org"},
+                     {"channel": "email", "address": "never@example.org"}]),
+        ),
+    );
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    assert_eq!(removed.json()["removed"], 1);
+    assert_eq!(removed.json()["members"], 1);
+
+    // Addresses are at rest only sealed; keys hold keyed hashes.
+    for (_, key, value) in gw.stored_rows() {
+        assert!(!key.contains("254712345678"), "{key}");
+        assert!(
+            !String::from_utf8_lossy(&value).contains("254712345678"),
+            "{key} holds the number in clear"
+        );
+    }
+}
+
+#[test]
+fn a_broadcast_reaches_every_member_once_and_reports_progress() {
+    let gw = Gateway::start_with_policies(
+        &[],
+        &[(
+            "sms-only.toml",
+            "description = \"SMS only\"\nroles = [\"*\"]\nvalidity = \"1h\"\n[channels.sms]\ncell = \"deliver-sms\"\n",
+        )],
+    );
+    let group = create_group(&gw, "District 4 households");
+    // Three pages of members: the fan-out resumes from its cursor between them.
+    let members = 1_234;
+    add_sms_members(&gw, &group, 0..members);
+    // A member on a channel the policy below does not offer fails alone.
+    gw.call(
+        KEY,
+        &format!("/v1/groups/{group}/members"),
+        Some(&json!({"channel": "email", "address": "clerk@example.org"})),
+    );
+
+    let accepted = gw.call(
+        KEY,
+        "/v1/broadcasts",
+        Some(
+            &json!({"group": group, "body": "Polio vaccination on Saturday at the clinic",
+                     "policy": "sms-only", "reference": "campaign-7"}),
+        ),
+    );
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let id = accepted.json()["id"].as_str().unwrap().to_string();
+    let view = wait_state(&gw, &id, "done");
+    assert_eq!(view["recipients"], members + 1);
+    assert_eq!(view["counts"]["delivered"], members, "{view}");
+    assert_eq!(view["counts"]["failed"], 1, "{view}");
+    assert_eq!(view["counts"]["queued"], 0);
+    assert_eq!(view["reference"], "campaign-7");
+
+    // The outbox (the development provider) got each member exactly once.
+    let entries = gw.outbox_entries();
+    assert_eq!(entries.len(), members, "one message per member");
+    let to: HashSet<String> = entries
+        .iter()
+        .map(|e| e["to"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(to.len(), members, "no member twice");
+    assert!(to.contains(&phone(0)) && to.contains(&phone(members - 1)));
+
+    // Once sent, no batch (and so no address) is left; outcomes are rows without one.
+    gw.wait_log("fanout.done");
+    let rows = gw.opened_rows();
+    assert!(
+        !rows.iter().any(|(_, k, _)| k.contains("/batch/")),
+        "settled batches are erased"
+    );
+    let outcomes = rows
+        .iter()
+        .filter(|(_, k, _)| k.starts_with(&format!("brd/{id}/r/")))
+        .count();
+    assert_eq!(outcomes, members, "one outcome row per recipient sent");
+    assert!(
+        !rows
+            .iter()
+            .any(|(s, k, _)| s == "pending" && k.contains(&id)),
+        "no pending work left"
+    );
+
+    // Another caller cannot read it.
+    assert_eq!(
+        gw.call(OTHER_KEY, &format!("/v1/broadcasts/{id}"), None)
+            .status,
+        404
+    );
+}
+
+#[test]
+fn listed_recipients_bad_input_and_policy_refusals() {
+    let gw = Gateway::start();
+    let accepted = gw.call(
+        KEY,
+        "/v1/broadcasts",
+        Some(&json!({"recipients": [
+            {"channel": "sms", "address": "+254711111111"},
+            {"channel": "email", "address": "juma@example.org"}
+        ], "subject": "Flood warning", "body": "Move to higher ground."})),
+    );
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let id = accepted.json()["id"].as_str().unwrap().to_string();
+    let view = wait_state(&gw, &id, "done");
+    assert_eq!(view["counts"]["delivered"], 2, "{view}");
+    let entries = gw.outbox_entries();
+    let email = entries.iter().find(|e| e["channel"] == "email").unwrap();
+    assert_eq!(email["subject"], "Flood warning");
+    let sms = entries.iter().find(|e| e["channel"] == "sms").unwrap();
+    assert!(sms["subject"].is_null(), "SMS carries no subject");
+
+    let rows_before = gw.stored_rows().len();
+    for (body, status) in [
+        (json!({"body": "no audience"}), 400),
+        (
+            json!({"group": "grp_0000000000000000000000000", "body": "x"}),
+            400,
+        ),
+        (
+            json!({"group": "grp_00000000000000000000000000", "body": "x"}),
+            404,
+        ),
+        (
+            json!({"recipients": [{"channel": "sms", "address": "12"}], "body": "x"}),
+            422,
+        ),
+        (
+            json!({"recipients": [{"channel": "sms", "address": "+254711111111"}], "body": "x", "policy": "nope"}),
+            422,
+        ),
+    ] {
+        let refused = gw.call(KEY, "/v1/broadcasts", Some(&body));
+        assert_eq!(refused.status, status, "{body}: {}", refused.body);
+        assert!(refused.json()["error"]["code"].is_string());
+    }
+    assert_eq!(
+        gw.stored_rows().len(),
+        rows_before,
+        "refusals store nothing"
+    );
+}
+
+#[test]
+fn cancelling_stops_what_has_not_left() {
+    // The provider is down: every batch is deferred, nothing leaves.
+    let twilio = Recorder::start();
+    twilio.answer_json(503, "{}");
+    let gw = Gateway::start_with(&[
+        ("sms_provider", "twilio"),
+        ("twilio_url", &twilio.url),
+        ("twilio_account_sid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
+        ("twilio_auth_token", "token"),
+        ("twilio_from", "+15005550006"),
+        ("retry_base_ms", "60000"),
+    ]);
+    let group = create_group(&gw, "Voters of ward 3");
+    add_sms_members(&gw, &group, 0..20);
+    let accepted = gw.call(
+        KEY,
+        "/v1/broadcasts",
+        Some(&json!({"group": group, "body": "Polling stations open at 7"})),
+    );
+    let id = accepted.json()["id"].as_str().unwrap().to_string();
+    gw.wait_log("batch.deferred");
+    let tried = twilio.received().len();
+    assert_eq!(tried, 20, "each member was tried once");
+
+    let cancelled = gw.call(
+        KEY,
+        &format!("/v1/broadcasts/{id}/cancel"),
+        Some(&json!({})),
+    );
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    // The cell's tick settles the waiting batch as cancelled, without sending.
+    let view = wait_state(&gw, &id, "cancelled");
+    assert_eq!(view["counts"]["cancelled"], 20, "{view}");
+    assert_eq!(twilio.received().len(), tried, "nothing more left");
+}
