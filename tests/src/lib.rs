@@ -1,6 +1,7 @@
 //! Test harness: starts the real host with the real components (built by `cargo xtask
 //! build`), and real protocol peers (Kannel), each in a temporary folder, on loopback.
 
+pub mod africastalking;
 pub mod gateway;
 pub mod http;
 pub mod kannel;

@@ -27,7 +27,12 @@ pub struct Recorder {
     pub url: String,
     received: Arc<Mutex<Vec<Recorded>>>,
     answer: Arc<Mutex<Answer>>,
+    responder: Arc<Mutex<Option<Responder>>>,
 }
+
+/// Builds the answer (status, JSON body) from the request, for doubles whose answer
+/// depends on what was sent (a bulk send answers per number).
+pub type Responder = Arc<dyn Fn(&Recorded) -> (u16, String) + Send + Sync>;
 
 /// What the recorder answers every request with.
 #[derive(Clone)]
@@ -95,15 +100,27 @@ impl Recorder {
             content_type: "application/json".into(),
             body: b"{}".to_vec(),
         }));
-        let (r, s) = (received.clone(), answer.clone());
+        let responder: Arc<Mutex<Option<Responder>>> = Arc::new(Mutex::new(None));
+        let (r, s, f) = (received.clone(), answer.clone(), responder.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
-                let (r, s) = (r.clone(), s.clone());
+                let (r, s, f) = (r.clone(), s.clone(), f.clone());
                 std::thread::spawn(move || {
                     if let Some(request) = read_request(&mut stream) {
+                        let dynamic = f.lock().unwrap().clone();
+                        let a = match dynamic {
+                            Some(respond) => {
+                                let (status, body) = respond(&request);
+                                Answer {
+                                    status,
+                                    content_type: "application/json".into(),
+                                    body: body.into_bytes(),
+                                }
+                            }
+                            None => s.lock().unwrap().clone(),
+                        };
                         r.lock().unwrap().push(request);
-                        let a = s.lock().unwrap().clone();
                         let _ = write!(
                             stream,
                             "HTTP/1.1 {} X\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
@@ -120,7 +137,13 @@ impl Recorder {
             url,
             received,
             answer,
+            responder,
         }
+    }
+
+    /// Answers each request with what `respond` makes of it.
+    pub fn answer_by(&self, respond: impl Fn(&Recorded) -> (u16, String) + Send + Sync + 'static) {
+        *self.responder.lock().unwrap() = Some(Arc::new(respond));
     }
 
     /// Every status answered from now on.

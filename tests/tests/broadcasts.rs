@@ -2,6 +2,7 @@
 //! several batches reaching every member exactly once, progress counts, channels the
 //! policy does not offer, cancellation, and nothing readable left at rest.
 
+use integration_tests::africastalking;
 use integration_tests::gateway::{Gateway, KEY, OTHER_KEY};
 use integration_tests::recorder::Recorder;
 use integration_tests::wait_for;
@@ -277,4 +278,42 @@ fn cancelling_stops_what_has_not_left() {
     let view = wait_state(&gw, &id, "cancelled");
     assert_eq!(view["counts"]["cancelled"], 20, "{view}");
     assert_eq!(twilio.received().len(), tried, "nothing more left");
+}
+
+#[test]
+fn africas_talking_takes_a_batch_in_one_request_with_an_answer_per_number() {
+    let at = africastalking::bulk_double();
+    let gw = Gateway::start_with(&[
+        ("sms_provider", "africastalking"),
+        ("africastalking_url", &at.url),
+        ("africastalking_username", "sandbox"),
+        ("africastalking_api_key", "at-test-api-key"),
+    ]);
+    let group = create_group(&gw, "Farmers of the valley");
+    let members = 1_100;
+    add_sms_members(&gw, &group, 0..members);
+    let accepted = gw.call(
+        KEY,
+        "/v1/broadcasts",
+        Some(&json!({"group": group, "body": "Rains expected from Monday"})),
+    );
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let id = accepted.json()["id"].as_str().unwrap().to_string();
+    let view = wait_state(&gw, &id, "done");
+    // Numbers ending in 00 are refused by the double: 11 of them.
+    assert_eq!(view["counts"]["failed"], 11, "{view}");
+    assert_eq!(view["counts"]["sent"], members - 11, "{view}");
+
+    let requests = at.received();
+    assert_eq!(requests.len(), 3, "one request per batch of at most 500");
+    let mut sent: Vec<String> = requests.iter().flat_map(africastalking::numbers).collect();
+    assert_eq!(sent.len(), members);
+    sent.sort();
+    sent.dedup();
+    assert_eq!(sent.len(), members, "each number once");
+    assert!(
+        requests
+            .iter()
+            .all(|r| String::from_utf8_lossy(&r.body).contains("message=Rains+expected"))
+    );
 }

@@ -5,6 +5,8 @@
 //! - `test`: install what the tests need, build, run every test.
 //! - `bench [SECONDS [CONNECTIONS]]`: release build; the fresh-instance benchmark, then the
 //!   accept-path benchmark (bench/accept.sh, wrk).
+//! - `bench-broadcast [MEMBERS]`: release build; a broadcast to a group of MEMBERS
+//!   (1,000,000 by default) through a provider double (bench/broadcast.py).
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -266,12 +268,26 @@ fn default_members_args() -> Vec<&'static str> {
 
 fn bench(args: &[String]) -> Result<()> {
     let host = build(true)?;
-    run(Command::new("python3")
+    run(Command::new("bash")
         .current_dir(root())
-        .arg("bench/accept.py")
-        .arg("--host")
+        .arg("bench/accept.sh")
         .arg(host)
         .args(args))
+}
+
+/// `bench-broadcast [MEMBERS]`: the broadcast benchmark (bench/broadcast.py).
+fn bench_broadcast(args: &[String]) -> Result<()> {
+    let host = build(true)?;
+    let mut command = Command::new("python3");
+    command
+        .current_dir(root())
+        .arg("bench/broadcast.py")
+        .arg("--host")
+        .arg(host);
+    if let Some(members) = args.first() {
+        command.arg("--members").arg(members);
+    }
+    run(&mut command)
 }
 
 /// Prints a new VAPID key pair for the push channel: the private half for the
@@ -304,10 +320,11 @@ fn main() -> Result<()> {
         "up" => up(rest),
         "test" => test(rest),
         "bench" => bench(rest),
+        "bench-broadcast" => bench_broadcast(rest),
         "vapid-keys" => vapid_keys(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <build | up [--listen ADDR] | test [cargo test args] | bench [args] | vapid-keys>"
+                "usage: cargo xtask <build | up [--listen ADDR] | test [cargo test args] | bench [args] | bench-broadcast [members] | vapid-keys>"
             );
             Ok(())
         }

@@ -20,9 +20,17 @@ use messaging_domain::providers::outbox;
 struct SenderSms;
 
 impl Guest for SenderSms {
-    /// One by one: this channel's providers have no bulk API that keeps one outcome per
-    /// recipient.
+    /// Africa's Talking takes a batch in one request (one outcome per number); the other
+    /// providers get the messages one by one.
     async fn send_batch(messages: Vec<OutboundMessage>) -> Vec<SendOutcome> {
+        if spin_sdk::variables::get("sms_provider")
+            .await
+            .ok()
+            .as_deref()
+            == Some("africastalking")
+        {
+            return africastalking::send_batch(&messages).await;
+        }
         let mut outcomes = Vec::with_capacity(messages.len());
         for message in messages {
             outcomes.push(<SenderSms as Guest>::send(message).await);

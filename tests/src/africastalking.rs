@@ -1,0 +1,44 @@
+//! A double of Africa's Talking's SMS API that answers a (bulk) send as the real one
+//! does: one `Recipients[]` entry per number of `to`. Numbers ending in `00` are refused
+//! as `InvalidPhoneNumber`, so tests see a mixed answer.
+
+use crate::recorder::{Recorded, Recorder};
+use messaging_domain::providers::form::{field, parse_form};
+use serde_json::json;
+
+pub fn bulk_double() -> Recorder {
+    let double = Recorder::start();
+    double.answer_by(answer);
+    double
+}
+
+/// The numbers a recorded send went to.
+pub fn numbers(request: &Recorded) -> Vec<String> {
+    let form = parse_form(std::str::from_utf8(&request.body).unwrap_or_default());
+    field(&form, "to")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn answer(request: &Recorded) -> (u16, String) {
+    let recipients: Vec<_> = numbers(request)
+        .iter()
+        .enumerate()
+        .map(|(i, number)| {
+            if number.ends_with("00") {
+                json!({"statusCode": 403, "number": number, "status": "InvalidPhoneNumber",
+                       "cost": "0", "messageId": "None"})
+            } else {
+                json!({"statusCode": 101, "number": number, "status": "Success",
+                       "cost": "KES 0.8000", "messageId": format!("ATXid_{i:032x}")})
+            }
+        })
+        .collect();
+    let body = json!({"SMSMessageData": {
+        "Message": format!("Sent to {}/{}", recipients.len(), recipients.len()),
+        "Recipients": recipients}});
+    (201, body.to_string())
+}
