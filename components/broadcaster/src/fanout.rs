@@ -168,6 +168,11 @@ fn split(
     }
     let batches = by_channel
         .into_iter()
+        .map(|(channel, mut recipients)| {
+            // Same language, same text: a bulk provider API takes each run in one request.
+            recipients.sort_by(|a, b| a.language.cmp(&b.language));
+            (channel, recipients)
+        })
         .enumerate()
         .map(|(i, (channel, recipients))| {
             (

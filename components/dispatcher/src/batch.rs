@@ -164,15 +164,16 @@ fn outbound(
     content: &messaging_domain::broadcast::Content,
 ) -> OutboundMessage {
     let recipient = &batch.recipients[i];
+    let (subject, body) = content.text_for(recipient.language.as_ref());
     OutboundMessage {
         id: recipient_message_id(&record.id, &recipient.hash).to_string(),
         channel: wit_channel(batch.channel),
         to: recipient.to.clone(),
         // Only email has a subject line; push shows it as the title.
         subject: matches!(batch.channel, Channel::Email | Channel::Push)
-            .then(|| content.subject.clone())
+            .then(|| subject.map(String::from))
             .flatten(),
-        body: content.body.clone(),
+        body: body.to_string(),
         receipt_url: None,
         email: None,
     }

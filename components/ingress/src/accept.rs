@@ -1,15 +1,20 @@
 //! Accepting messages, shared by the `/v1` API and the GovStack email API: plan with the
 //! policy, persist, and hand the accepted messages to their delivery cell after the answer.
 
-use crate::govstack::messaging::policy::{self, DeliveryPlan, PlanRequest, PolicyError};
+use crate::govstack::messaging::policy::{
+    self, DeliveryPlan, PlanRequest, PolicyError, TemplateError,
+};
 use crate::govstack::messaging::types::{Caller, Channel as WitChannel};
 use crate::idempotency;
 use message_store as store;
 use messaging_domain::api::Fallback;
+use messaging_domain::api::TemplateRef;
 use messaging_domain::conversation::ExpectsReply;
+use messaging_domain::group::Language;
 use messaging_domain::hashing::keyed_hash;
 use messaging_domain::providers::gsm7::Segments;
 use messaging_domain::record::{EmailDetails, FallbackPayload, FallbackRoute, Payload};
+use messaging_domain::template::{Rendered, Text};
 use messaging_domain::{ApiError, Channel, ErrorCode, MessageId, MessageRecord, Recipient};
 use spin_sdk::key_value::Store;
 
@@ -83,6 +88,48 @@ fn domain_channel(channel: WitChannel) -> Channel {
         WitChannel::Telegram => Channel::Telegram,
         WitChannel::Push => Channel::Push,
     }
+}
+
+/// Asks policy-router to render a template with the request's values.
+pub async fn render(template: &TemplateRef) -> Result<Rendered, ApiError> {
+    let values = template
+        .values
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let rendered = policy::render(template.name.clone(), values)
+        .await
+        .map_err(|e| match e {
+            TemplateError::UnknownTemplate(name) => ApiError::new(
+                ErrorCode::UnknownTemplate,
+                format!("no template named {name}"),
+            ),
+            TemplateError::InvalidValues(m) => ApiError::new(ErrorCode::InvalidTemplateValues, m),
+            TemplateError::InvalidTemplate(m) => {
+                eprintln!("invalid template: {m}");
+                ApiError::new(ErrorCode::Internal, "the template is misconfigured")
+            }
+        })?;
+    let language = |tag: &str| {
+        Language::parse(tag)
+            .map_err(|_| ApiError::new(ErrorCode::Internal, "the template is misconfigured"))
+    };
+    Ok(Rendered {
+        default_language: language(&rendered.default_language)?,
+        variants: rendered
+            .variants
+            .into_iter()
+            .map(|v| {
+                Ok((
+                    language(&v.language)?,
+                    Text {
+                        subject: v.subject,
+                        body: v.body,
+                    },
+                ))
+            })
+            .collect::<Result<_, ApiError>>()?,
+    })
 }
 
 pub fn new_id() -> Result<MessageId, ApiError> {

@@ -1,13 +1,13 @@
 //! `/v1/broadcasts`: accept a broadcast to a group or a list (202 at once), read its
 //! progress, cancel it. The fan-out itself happens in the broadcaster component.
 
-use crate::accept::{hashing_key, new_random, plan, unavailable};
+use crate::accept::{self, hashing_key, new_random, plan, unavailable};
 use crate::govstack::messaging::policy::Priority;
 use crate::govstack::messaging::types::Caller;
 use crate::respond::{HttpResponse, error, json};
 use message_store::{self as store, broadcasts, groups};
 use messaging_domain::broadcast::{
-    Audience, BroadcastCommand, BroadcastRecord, BroadcastView, Content, not_found,
+    Audience, BroadcastCommand, BroadcastRecord, BroadcastView, Content, check_rendered, not_found,
 };
 use messaging_domain::{ApiError, BroadcastId, Channel, ErrorCode, keys};
 use spin_sdk::http::Request;
@@ -31,6 +31,14 @@ pub async fn create(caller: Caller, req: Request) -> HttpResponse {
 
 async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiError> {
     let command = BroadcastCommand::parse(&crate::body::json(req).await?)?;
+    let rendered = match &command.template {
+        Some(template) => {
+            let rendered = accept::render(template).await?;
+            check_rendered(&rendered)?;
+            Some(rendered)
+        }
+        None => None,
+    };
     let kv = open().await?;
     if let Audience::Group(group) = &command.audience {
         crate::groups::owned(&kv, &caller, group.as_str()).await?;
@@ -87,6 +95,7 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
     let content = Content {
         subject: command.subject,
         body: command.body,
+        rendered,
     };
     broadcasts::insert(&kv, &record, &content)
         .await

@@ -9,7 +9,7 @@ use messaging_domain::api::{
     rfc3339_millis,
 };
 use messaging_domain::hashing::secret_digest;
-use messaging_domain::{ApiError, ErrorCode, MessageId, Status, keys};
+use messaging_domain::{ApiError, Channel, ErrorCode, MessageId, Status, keys};
 use spin_sdk::http::Request;
 
 pub async fn create(caller: Caller, req: Request) -> HttpResponse {
@@ -34,7 +34,16 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         None => None,
     };
     let body = crate::body::json(req).await?;
-    let command = SendCommand::parse(&body)?;
+    let mut command = SendCommand::parse(&body)?;
+    if let Some(template) = command.template.take() {
+        let rendered = accept::render(&template).await?;
+        let text = rendered.for_language(command.language.as_ref()).clone();
+        // A variant's subject is for the channels that show one.
+        let subject = text
+            .subject
+            .filter(|_| matches!(command.channel, Channel::Email | Channel::Push));
+        command = command.fill(subject, text.body)?;
+    }
     crate::callback_guard::check(command.callback_url.as_deref())
         .await
         .map_err(|m| ApiError::new(ErrorCode::InvalidRequest, format!("callback_url: {m}")))?;

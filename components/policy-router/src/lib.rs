@@ -8,10 +8,12 @@ spin_sdk::wit_bindgen::generate!({
 });
 
 use exports::govstack::messaging::policy::{
-    DeliveryPlan, FallbackPlan, Guest, PlanRequest, PolicyError, Priority,
+    DeliveryPlan, FallbackPlan, Guest, PlanRequest, PolicyError, Priority, RenderedTemplate,
+    RenderedText, TemplateError,
 };
 use govstack::messaging::types::Channel as WitChannel;
 use messaging_domain::policy::Priority as DomainPriority;
+use messaging_domain::template::Template;
 use messaging_domain::{Channel, policy::Policy};
 
 /// Where spin.toml mounts `policies/`.
@@ -53,7 +55,44 @@ fn load(name: &str) -> Result<Policy, PolicyError> {
     Policy::parse(&file, &text).map_err(PolicyError::InvalidPolicy)
 }
 
+fn load_template(name: &str) -> Result<Template, TemplateError> {
+    if !messaging_domain::api::is_policy_name(name) {
+        return Err(TemplateError::UnknownTemplate(name.to_string()));
+    }
+    let file = format!("{name}.toml");
+    let text = match std::fs::read_to_string(format!("{POLICY_DIR}/templates/{file}")) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(TemplateError::UnknownTemplate(name.to_string()));
+        }
+        Err(e) => return Err(TemplateError::InvalidTemplate(format!("{file}: {e}"))),
+    };
+    Template::parse(&file, &text).map_err(TemplateError::InvalidTemplate)
+}
+
 impl Guest for PolicyRouter {
+    async fn render(
+        name: String,
+        values: Vec<(String, String)>,
+    ) -> Result<RenderedTemplate, TemplateError> {
+        let template = load_template(&name)?;
+        let rendered = template
+            .render(&values.into_iter().collect())
+            .map_err(TemplateError::InvalidValues)?;
+        Ok(RenderedTemplate {
+            default_language: rendered.default_language.as_str().to_string(),
+            variants: rendered
+                .variants
+                .into_iter()
+                .map(|(language, text)| RenderedText {
+                    language: language.as_str().to_string(),
+                    subject: text.subject,
+                    body: text.body,
+                })
+                .collect(),
+        })
+    }
+
     async fn plan(request: PlanRequest) -> Result<DeliveryPlan, PolicyError> {
         let name = request.policy.as_deref().unwrap_or(DEFAULT_POLICY);
         let policy = load(name)?;

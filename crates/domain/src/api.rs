@@ -3,6 +3,7 @@
 
 use crate::conversation::ExpectsReply;
 use crate::error::{ApiError, ErrorCode};
+use crate::group::Language;
 use crate::providers::gsm7::{Encoding, Segments, segments};
 use crate::providers::webpush;
 use crate::{
@@ -26,8 +27,10 @@ pub const MAX_SMS_SEGMENTS: usize = 10;
 struct SendRequestBody {
     channel: String,
     to: AddressBody,
-    body: String,
+    body: Option<String>,
     subject: Option<String>,
+    template: Option<TemplateRefBody>,
+    language: Option<String>,
     reference: Option<String>,
     callback_url: Option<String>,
     policy: Option<String>,
@@ -119,8 +122,13 @@ pub(crate) fn check_subject(subject: &str) -> Result<(), ApiError> {
 pub struct SendCommand {
     pub channel: Channel,
     pub to: Recipient,
+    /// Empty until [`SendCommand::fill`] when the request names a template.
     pub body: String,
     pub subject: Option<String>,
+    /// The template to render instead of a body; ingress renders it and calls `fill`.
+    pub template: Option<TemplateRef>,
+    /// The recipient's language: picks the template's variant.
+    pub language: Option<Language>,
     pub reference: Option<String>,
     pub callback_url: Option<String>,
     pub policy: Option<String>,
@@ -160,28 +168,22 @@ impl SendCommand {
             )
         })?;
         let to = recipient(channel, &raw.to, "to")?;
-        if raw.body.trim().is_empty() {
-            return Err(invalid("body must not be empty"));
-        }
-        if raw.body.chars().count() > MAX_CONTENT_CHARS {
-            return Err(invalid(format!(
-                "body has more than {MAX_CONTENT_CHARS} characters"
-            )));
-        }
-        if let Some(subject) = &raw.subject {
-            if !matches!(channel, Channel::Email | Channel::Push) {
-                return Err(invalid(
-                    "subject is only for the email channel (and the title of a push message)",
-                ));
+        let template = match (&raw.body, raw.template) {
+            (Some(_), None) => None,
+            (None, Some(t)) => {
+                if raw.subject.is_some() {
+                    return Err(invalid("subject comes from the template"));
+                }
+                Some(TemplateRef::parse(t)?)
             }
-            check_subject(subject)?;
-        }
-        if channel == Channel::Push && !webpush::fits(raw.subject.as_deref(), &raw.body) {
-            return Err(invalid(format!(
-                "subject and body are too long for one push message ({} bytes encrypted)",
-                webpush::MAX_PLAINTEXT
-            )));
-        }
+            _ => return Err(invalid("give exactly one of body and template")),
+        };
+        let language = raw
+            .language
+            .as_deref()
+            .map(Language::parse)
+            .transpose()
+            .map_err(|m| invalid(format!("language: {m}")))?;
         if let Some(reference) = &raw.reference
             && (reference.is_empty()
                 || reference.chars().count() > MAX_REFERENCE_CHARS
@@ -231,30 +233,106 @@ impl SendCommand {
                 })
             }
         };
-        let segments = (channel == Channel::Sms).then(|| segments(&raw.body));
-        if let Some(s) = segments
-            && s.count > MAX_SMS_SEGMENTS
-        {
-            return Err(invalid(format!(
-                "body needs {} SMS ({}); at most {MAX_SMS_SEGMENTS} are sent as one message",
-                s.count,
-                match s.encoding {
-                    Encoding::Gsm7 => "GSM-7, 153 characters each",
-                    Encoding::Ucs2 => "UCS-2, 67 characters each",
-                }
-            )));
-        }
-        Ok(SendCommand {
+        let mut command = SendCommand {
             channel,
             to,
-            body: raw.body,
-            subject: raw.subject,
+            body: String::new(),
+            subject: None,
+            template,
+            language,
             reference: raw.reference,
             callback_url: raw.callback_url,
             policy: raw.policy,
             expects_reply,
-            segments,
+            segments: None,
             fallback,
+        };
+        if let Some(body) = raw.body {
+            command = command.fill(raw.subject, body)?;
+        }
+        Ok(command)
+    }
+
+    /// Sets the text (given in the request, or rendered from its template) and checks it
+    /// for the channel: not empty, not too long, at most ten SMS, one push record.
+    pub fn fill(mut self, subject: Option<String>, body: String) -> Result<SendCommand, ApiError> {
+        let channel = self.channel;
+        self.segments = check_text(channel, subject.as_deref(), &body)?;
+        self.subject = subject;
+        self.body = body;
+        Ok(self)
+    }
+}
+
+/// The checks every text meets before it is accepted; for SMS, the segments it takes.
+pub(crate) fn check_text(
+    channel: Channel,
+    subject: Option<&str>,
+    body: &str,
+) -> Result<Option<Segments>, ApiError> {
+    if body.trim().is_empty() {
+        return Err(invalid("body must not be empty"));
+    }
+    if body.chars().count() > MAX_CONTENT_CHARS {
+        return Err(invalid(format!(
+            "body has more than {MAX_CONTENT_CHARS} characters"
+        )));
+    }
+    if let Some(subject) = subject {
+        if !matches!(channel, Channel::Email | Channel::Push) {
+            return Err(invalid(
+                "subject is only for the email channel (and the title of a push message)",
+            ));
+        }
+        check_subject(subject)?;
+    }
+    if channel == Channel::Push && !webpush::fits(subject, body) {
+        return Err(invalid(format!(
+            "subject and body are too long for one push message ({} bytes encrypted)",
+            webpush::MAX_PLAINTEXT
+        )));
+    }
+    let segments = (channel == Channel::Sms).then(|| segments(body));
+    if let Some(s) = segments
+        && s.count > MAX_SMS_SEGMENTS
+    {
+        return Err(invalid(format!(
+            "body needs {} SMS ({}); at most {MAX_SMS_SEGMENTS} are sent as one message",
+            s.count,
+            match s.encoding {
+                Encoding::Gsm7 => "GSM-7, 153 characters each",
+                Encoding::Ucs2 => "UCS-2, 67 characters each",
+            }
+        )));
+    }
+    Ok(segments)
+}
+
+/// A request's template: its name and the placeholder values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateRef {
+    pub name: String,
+    pub values: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TemplateRefBody {
+    name: String,
+    #[serde(default)]
+    values: std::collections::BTreeMap<String, String>,
+}
+
+impl TemplateRef {
+    pub(crate) fn parse(raw: TemplateRefBody) -> Result<TemplateRef, ApiError> {
+        if !is_policy_name(&raw.name) {
+            return Err(invalid(
+                "template.name must be lowercase letters, digits and hyphens",
+            ));
+        }
+        Ok(TemplateRef {
+            name: raw.name,
+            values: raw.values,
         })
     }
 }
@@ -418,6 +496,32 @@ mod tests {
             "fallback":{"channel":"sms","to":"+254712345679"}}),
         );
         assert_eq!(same.unwrap_err().code, ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn a_template_stands_for_the_body_until_filled() {
+        let c = SendCommand::parse(
+            br#"{"channel":"sms","to":"+254712345678","language":"SW","template":{"name":"reminder","values":{"a":"1"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.template.as_ref().unwrap().name, "reminder");
+        assert_eq!(c.language.as_ref().unwrap().as_str(), "sw");
+        assert!(c.body.is_empty());
+        let filled = c.fill(None, "Habari".into()).unwrap();
+        assert_eq!(filled.segments.unwrap().count, 1);
+        for bad in [
+            r#"{"channel":"sms","to":"+254712345678"}"#,
+            r#"{"channel":"sms","to":"+254712345678","body":"x","template":{"name":"r"}}"#,
+            r#"{"channel":"sms","to":"+254712345678","template":{"name":"../r"}}"#,
+            r#"{"channel":"email","to":"a@b.org","subject":"s","template":{"name":"r"}}"#,
+            r#"{"channel":"sms","to":"+254712345678","body":"x","language":"english"}"#,
+        ] {
+            assert_eq!(
+                SendCommand::parse(bad.as_bytes()).unwrap_err().code,
+                ErrorCode::InvalidRequest,
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -6,10 +6,12 @@
 //! channel, that a delivery cell sends in one go. Each recipient's outcome is one small
 //! row ([`Outcome`]) and each batch keeps a [`Tally`], so progress is a sum of tallies.
 
-use crate::api::{check_subject, invalid, is_policy_name};
+use crate::api::{
+    TemplateRef, TemplateRefBody, check_subject, check_text, invalid, is_policy_name,
+};
 use crate::error::{ApiError, ErrorCode};
 use crate::group::{Language, Member, MemberBody, parse_json, parse_member_list};
-use crate::providers::gsm7::segments;
+use crate::template::Rendered;
 use crate::{BroadcastId, Channel, GroupId, MessageId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -32,7 +34,9 @@ pub enum Audience {
 pub struct BroadcastCommand {
     pub audience: Audience,
     pub subject: Option<String>,
+    /// Empty when the request names a template instead.
     pub body: String,
+    pub template: Option<TemplateRef>,
     pub policy: Option<String>,
     pub reference: Option<String>,
 }
@@ -42,7 +46,8 @@ pub struct BroadcastCommand {
 struct BroadcastBody {
     group: Option<String>,
     recipients: Option<Vec<MemberBody>>,
-    body: String,
+    body: Option<String>,
+    template: Option<TemplateRefBody>,
     subject: Option<String>,
     policy: Option<String>,
     reference: Option<String>,
@@ -62,26 +67,17 @@ impl BroadcastCommand {
             (None, Some(list)) => Audience::Recipients(parse_member_list(&list)?),
             _ => return Err(invalid("give exactly one of group and recipients")),
         };
-        if raw.body.trim().is_empty() {
-            return Err(invalid("body must not be empty"));
-        }
-        if raw.body.chars().count() > crate::api::MAX_CONTENT_CHARS {
-            return Err(invalid(format!(
-                "body has more than {} characters",
-                crate::api::MAX_CONTENT_CHARS
-            )));
-        }
-        // A broadcast may reach SMS members: its body must fit what one SMS message may take.
-        let parts = segments(&raw.body).count;
-        if parts > crate::api::MAX_SMS_SEGMENTS {
-            return Err(invalid(format!(
-                "body needs {parts} SMS; a broadcast body must fit {} SMS",
-                crate::api::MAX_SMS_SEGMENTS
-            )));
-        }
-        if let Some(subject) = &raw.subject {
-            check_subject(subject)?;
-        }
+        let (body, template) = match (raw.body, raw.template) {
+            (Some(body), None) => {
+                check_broadcast_text(raw.subject.as_deref(), &body)?;
+                (body, None)
+            }
+            (None, Some(template)) if raw.subject.is_none() => {
+                (String::new(), Some(TemplateRef::parse(template)?))
+            }
+            (None, Some(_)) => return Err(invalid("subject comes from the template")),
+            _ => return Err(invalid("give exactly one of body and template")),
+        };
         if let Some(policy) = &raw.policy
             && !is_policy_name(policy)
         {
@@ -99,11 +95,35 @@ impl BroadcastCommand {
         Ok(BroadcastCommand {
             audience,
             subject: raw.subject,
-            body: raw.body,
+            body,
+            template,
             policy: raw.policy,
             reference: raw.reference,
         })
     }
+}
+
+/// A broadcast text may reach SMS members: it must fit what one SMS message may take, and
+/// its subject must be one line.
+pub fn check_broadcast_text(subject: Option<&str>, body: &str) -> Result<(), ApiError> {
+    check_text(Channel::Sms, None, body)?;
+    if let Some(subject) = subject {
+        check_subject(subject)?;
+    }
+    Ok(())
+}
+
+/// Checks every rendered variant of a broadcast's template.
+pub fn check_rendered(rendered: &Rendered) -> Result<(), ApiError> {
+    for (language, text) in &rendered.variants {
+        check_broadcast_text(text.subject.as_deref(), &text.body).map_err(|e| {
+            ApiError::new(
+                e.code,
+                format!("template variant {}: {}", language.as_str(), e.message),
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// The immutable part of a broadcast.
@@ -130,6 +150,22 @@ pub struct BroadcastRecord {
 pub struct Content {
     pub subject: Option<String>,
     pub body: String,
+    /// A template's variants; then `subject` and `body` are unused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rendered: Option<Rendered>,
+}
+
+impl Content {
+    /// The subject and body for a recipient's language.
+    pub fn text_for(&self, language: Option<&Language>) -> (Option<&str>, &str) {
+        match &self.rendered {
+            Some(rendered) => {
+                let text = rendered.for_language(language);
+                (text.subject.as_deref(), &text.body)
+            }
+            None => (self.subject.as_deref(), &self.body),
+        }
+    }
 }
 
 /// How far the fan-out has walked the members. Written by compare-and-swap only after the

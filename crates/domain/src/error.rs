@@ -27,6 +27,10 @@ pub enum ErrorCode {
     /// The caller's rate limit is spent (429, with Retry-After).
     RateLimited,
     UnknownPolicy,
+    /// No template of that name (`policies/templates/`).
+    UnknownTemplate,
+    /// A template placeholder without a value, or a value without a placeholder.
+    InvalidTemplateValues,
     Unavailable,
     Internal,
 }
@@ -40,7 +44,9 @@ impl ErrorCode {
             | ErrorCode::InvalidChatId
             | ErrorCode::InvalidPushSubscription
             | ErrorCode::UnknownChannel
-            | ErrorCode::UnknownPolicy => 422,
+            | ErrorCode::UnknownPolicy
+            | ErrorCode::UnknownTemplate
+            | ErrorCode::InvalidTemplateValues => 422,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::Unauthorized => 401,

@@ -30,6 +30,7 @@ pub mod redact;
 pub mod retry;
 pub mod sealing;
 pub mod status;
+pub mod template;
 pub mod tokens;
 
 pub use address::{ChatId, EmailAddress, PhoneNumber, PushSubscription, Recipient};
