@@ -34,8 +34,12 @@ fn add_sms_members(gw: &Gateway, group: &str, range: std::ops::Range<usize>) {
 }
 
 fn wait_state(gw: &Gateway, id: &str, state: &str) -> Value {
+    wait_state_as(gw, KEY, id, state)
+}
+
+fn wait_state_as(gw: &Gateway, key: &str, id: &str, state: &str) -> Value {
     wait_for(60, &format!("broadcast {id} to be {state}"), || {
-        let view = gw.call(KEY, &format!("/v1/broadcasts/{id}"), None).json();
+        let view = gw.call(key, &format!("/v1/broadcasts/{id}"), None).json();
         (view["state"] == state).then_some(view)
     })
 }
@@ -316,4 +320,44 @@ fn africas_talking_takes_a_batch_in_one_request_with_an_answer_per_number() {
             .iter()
             .all(|r| String::from_utf8_lossy(&r.body).contains("message=Rains+expected"))
     );
+}
+
+#[test]
+fn the_same_request_within_the_window_gets_the_first_answer_and_sends_nothing() {
+    let gw = Gateway::start();
+    let request = json!({"recipients": [{"channel": "sms", "address": "+254733333333"}],
+                         "body": "Water will be off on Tuesday"});
+    let first = gw.call(KEY, "/v1/broadcasts", Some(&request));
+    let second = gw.call(KEY, "/v1/broadcasts", Some(&request));
+    assert_eq!(first.status, 202);
+    assert_eq!(second.status, 202);
+    assert_eq!(first.json()["id"], second.json()["id"], "the first answer");
+    // Another caller's identical request is its own.
+    let other = gw.call(OTHER_KEY, "/v1/broadcasts", Some(&request));
+    assert_ne!(other.json()["id"], first.json()["id"]);
+
+    let message = json!({"channel": "sms", "to": "+254744444444", "body": "Your permit is ready"});
+    let a = gw.accept(message.clone());
+    let b = gw.accept(message);
+    assert_eq!(a, b, "messages too (MHASH)");
+
+    let id = first.json()["id"].as_str().unwrap().to_string();
+    wait_state(&gw, &id, "done");
+    gw.wait_status(&a, "delivered");
+    let other_id = other.json()["id"].as_str().unwrap().to_string();
+    wait_state_as(&gw, OTHER_KEY, &other_id, "done");
+    let to = |n: &str| gw.outbox_entries().iter().filter(|e| e["to"] == n).count();
+    assert_eq!(to("+254733333333"), 2, "once per caller");
+    assert_eq!(
+        to("+254744444444"),
+        1,
+        "the repeated message was not sent again"
+    );
+}
+
+#[test]
+fn the_duplicate_window_can_be_turned_off() {
+    let gw = Gateway::start_with(&[("duplicate_window", "0")]);
+    let message = json!({"channel": "sms", "to": "+254744444444", "body": "Reminder"});
+    assert_ne!(gw.accept(message.clone()), gw.accept(message));
 }

@@ -176,6 +176,8 @@ fn credentials_are_required_and_checked_in_every_documented_header() {
     );
     assert_eq!(wrong.status, 401);
     for header in ["apiKey", "api_key"] {
+        // Different bodies: the same request twice would be one message (MHASH).
+        let body = json!({"channel":"sms","to":"+254712345678","body":header}).to_string();
         let ok = http::request(
             "POST",
             &url,

@@ -151,15 +151,16 @@ pub enum Persisted {
     Suppressed(MessageId),
 }
 
-/// Persists one message planned by `plan`. With an idempotency key, the key is reserved
-/// first (atomically), so a repeated request yields the earlier message instead.
+/// Persists one message planned by `plan`. With `dedup` (an idempotency key or the
+/// request's hash), it is reserved first (atomically), so a repeated request yields the
+/// earlier message instead.
 pub async fn persist(
     kv: &Store,
     caller: &Caller,
     plan: &DeliveryPlan,
     hashing_key: &str,
     message: NewMessage,
-    idempotency_key: Option<&str>,
+    dedup: Option<&idempotency::Dedup>,
 ) -> Result<Persisted, ApiError> {
     // Checked before anything is reserved or stored: bad input changes nothing.
     let fallback_route = match (&message.fallback, &plan.fallback) {
@@ -183,19 +184,27 @@ pub async fn persist(
         }
     };
     let id = new_id()?;
-    if let Some(key) = idempotency_key {
-        match idempotency::reserve(kv, key, &id)
+    if let Some(dedup) = dedup {
+        let outcome =
+            idempotency::reserve(dedup, id.as_str(), async |existing| match MessageId::parse(
+                existing,
+            ) {
+                Some(existing) => Ok(store::record(kv, &existing).await?.is_some()),
+                None => Ok(false),
+            })
             .await
-            .map_err(|e| unavailable("idempotency", e))?
-        {
+            .map_err(|e| unavailable("idempotency", e))?;
+        match outcome {
             Some(idempotency::Outcome::Reserved) => {}
             Some(idempotency::Outcome::Existing(existing)) => {
-                return Ok(Persisted::Existing(existing));
+                if let Some(existing) = MessageId::parse(&existing) {
+                    return Ok(Persisted::Existing(existing));
+                }
             }
             None => {
                 return Err(ApiError::new(
                     ErrorCode::IdempotencyConflict,
-                    "the Idempotency-Key is in use by concurrent requests; retry",
+                    "the same request is in flight concurrently; retry",
                 ));
             }
         }

@@ -4,6 +4,7 @@
 use crate::accept::{self, hashing_key, new_random, plan, unavailable};
 use crate::govstack::messaging::policy::Priority;
 use crate::govstack::messaging::types::Caller;
+use crate::idempotency::{self, Dedup, Outcome};
 use crate::respond::{HttpResponse, error, json};
 use message_store::{self as store, broadcasts, groups};
 use messaging_domain::broadcast::{
@@ -30,7 +31,8 @@ pub async fn create(caller: Caller, req: Request) -> HttpResponse {
 }
 
 async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiError> {
-    let command = BroadcastCommand::parse(&crate::body::json(req).await?)?;
+    let body = crate::body::json(req).await?;
+    let command = BroadcastCommand::parse(&body)?;
     let rendered = match &command.template {
         Some(template) => {
             let rendered = accept::render(template).await?;
@@ -67,9 +69,16 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
             ApiError::new(ErrorCode::UnknownChannel, "the policy offers no channel")
         }));
     };
+    let id = BroadcastId::from_random(new_random());
+    // The same request within the duplicate window gets the first answer.
+    if let Some(dedup) = Dedup::request(&caller.id, "/v1/broadcasts", &body).await
+        && let Some(existing) = reserve_broadcast(&kv, &dedup, &id).await?
+    {
+        return Ok(json(202, &serde_json::json!({ "id": existing })));
+    }
     let now = store::now_ms();
     let record = BroadcastRecord {
-        id: BroadcastId::from_random(new_random()),
+        id,
         owner: caller.id.clone(),
         policy: policy_name,
         emergency,
@@ -109,6 +118,32 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         serde_json::json!({ "id": record.id }),
     );
     Ok(json(202, &serde_json::json!({ "id": record.id })))
+}
+
+/// Reserves the request's hash for `id`; `Some(existing)`: an earlier request created it.
+pub async fn reserve_broadcast(
+    kv: &Store,
+    dedup: &Dedup,
+    id: &BroadcastId,
+) -> Result<Option<BroadcastId>, ApiError> {
+    let outcome = idempotency::reserve(
+        dedup,
+        id.as_str(),
+        async |existing| match BroadcastId::parse(existing) {
+            Some(existing) => Ok(broadcasts::record(kv, &existing).await?.is_some()),
+            None => Ok(false),
+        },
+    )
+    .await
+    .map_err(|e| unavailable("duplicate check", e))?;
+    match outcome {
+        Some(Outcome::Reserved) => Ok(None),
+        Some(Outcome::Existing(existing)) => Ok(BroadcastId::parse(&existing)),
+        None => Err(ApiError::new(
+            ErrorCode::IdempotencyConflict,
+            "the same request is in flight concurrently; retry",
+        )),
+    }
 }
 
 pub async fn read(caller: Caller, id: &str) -> HttpResponse {

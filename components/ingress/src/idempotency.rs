@@ -1,33 +1,73 @@
-//! `Idempotency-Key`: the same key from the same caller yields the same message, once,
-//! even when the two requests race (atomic compare-and-swap on the reservation).
+//! Answering a repeated request with its first answer: an `Idempotency-Key` (forever) or
+//! the request's hash, MHASH, within the duplicate window (`duplicate_window`, 24 h by
+//! default, GovStack spec 6.1.1/6.1.2). Two racing requests resolve by atomic
+//! compare-and-swap on the reservation: one creates, the other gets its id.
 
 use message_store::{self as store, StoreResult, Swap};
-use messaging_domain::MessageId;
-use messaging_domain::idempotency::Reservation;
-use spin_sdk::key_value::Store;
+use messaging_domain::idempotency::{Reservation, request_hash};
+use messaging_domain::keys;
+use messaging_domain::policy::parse_duration;
+
+/// Where a request's first answer is remembered, and for how long.
+#[derive(Debug, Clone)]
+pub struct Dedup {
+    pub key: String,
+    /// `None`: for as long as the key exists.
+    pub window_ms: Option<u64>,
+}
+
+impl Dedup {
+    /// The reservation of an `Idempotency-Key` (already hashed).
+    pub fn idempotency_key(caller: &str, key_hash: &str) -> Dedup {
+        Dedup {
+            key: keys::idempotency(caller, key_hash),
+            window_ms: None,
+        }
+    }
+
+    /// The reservation of a request's hash, unless the deployment turned it off
+    /// (`duplicate_window = "0"`).
+    pub async fn request(caller: &str, route: &str, body: &[u8]) -> Option<Dedup> {
+        let window = spin_sdk::variables::get("duplicate_window")
+            .await
+            .unwrap_or_else(|_| "24h".into());
+        let window_s = parse_duration(&window)?;
+        Some(Dedup {
+            key: keys::duplicate(caller, &request_hash(caller, route, body)),
+            window_ms: Some(window_s * 1000),
+        })
+    }
+}
 
 pub enum Outcome {
-    /// The key is ours: persist the new message.
+    /// The request is the first: create.
     Reserved,
-    /// The key already names a message: answer with it, send nothing.
-    Existing(MessageId),
+    /// An earlier request created this id: answer with it, send nothing.
+    Existing(String),
 }
 
 /// Attempts before giving up on a key that keeps changing under us.
 const ATTEMPTS: usize = 5;
 
-pub async fn reserve(kv: &Store, key: &str, id: &MessageId) -> StoreResult<Option<Outcome>> {
+/// Reserves `dedup` for `id`. `persisted` says whether an id's record exists, so that a
+/// reservation whose request died before persisting can be taken over. `Ok(None)`: the key
+/// kept changing under us (concurrent requests), the caller should retry.
+pub async fn reserve(
+    dedup: &Dedup,
+    id: &str,
+    persisted: impl AsyncFn(&str) -> StoreResult<bool>,
+) -> StoreResult<Option<Outcome>> {
     for _ in 0..ATTEMPTS {
-        let swap = Swap::read("default", key)?;
+        let swap = Swap::read("default", &dedup.key)?;
         let now = store::now_ms();
-        if let Some(existing) = swap.current.as_deref().and_then(Reservation::decode) {
-            let persisted = store::record(kv, &existing.id).await?.is_some();
-            if persisted || !existing.is_stale(now) {
-                return Ok(Some(Outcome::Existing(existing.id)));
-            }
+        if let Some(existing) = swap.current.as_deref().and_then(Reservation::decode)
+            && !existing.outlived(now, dedup.window_ms)
+            && (!existing.is_stale(now) || persisted(&existing.id).await?)
+        {
+            return Ok(Some(Outcome::Existing(existing.id)));
         }
         let ours = Reservation {
-            id: id.clone(),
+            id: id.to_string(),
             reserved_ms: now,
         };
         if swap.put(ours.encode().as_bytes())? {

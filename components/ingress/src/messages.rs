@@ -2,6 +2,7 @@
 
 use crate::accept::{self, NewMessage, Persisted, unavailable};
 use crate::govstack::messaging::types::Caller;
+use crate::idempotency::Dedup;
 use crate::respond::{HttpResponse, error, json};
 use message_store as store;
 use messaging_domain::api::{
@@ -9,7 +10,7 @@ use messaging_domain::api::{
     rfc3339_millis,
 };
 use messaging_domain::hashing::secret_digest;
-use messaging_domain::{ApiError, Channel, ErrorCode, MessageId, Status, keys};
+use messaging_domain::{ApiError, Channel, ErrorCode, MessageId, Status};
 use spin_sdk::http::Request;
 
 pub async fn create(caller: Caller, req: Request) -> HttpResponse {
@@ -52,7 +53,10 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
     let kv = store::open()
         .await
         .map_err(|e| unavailable("open store", e))?;
-    let idem_key = idempotency_key.map(|hash| keys::idempotency(&caller.id, &hash));
+    let dedup = match &idempotency_key {
+        Some(hash) => Some(Dedup::idempotency_key(&caller.id, hash)),
+        None => Dedup::request(&caller.id, "/v1/messages", &body).await,
+    };
     let plan = accept::plan(&caller, command.channel, command.policy.clone()).await?;
     let hashing_key = accept::hashing_key().await?;
     let message = NewMessage {
@@ -67,23 +71,15 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         fallback: command.fallback,
         client,
     };
-    let (id, status) = match accept::persist(
-        &kv,
-        &caller,
-        &plan,
-        &hashing_key,
-        message,
-        idem_key.as_deref(),
-    )
-    .await?
-    {
-        Persisted::New(id) => {
-            accept::hand_over(plan.cell, vec![id.clone()]);
-            (id, Status::Accepted)
-        }
-        Persisted::Existing(id) => (id, Status::Accepted),
-        Persisted::Suppressed(id) => (id, Status::Suppressed),
-    };
+    let (id, status) =
+        match accept::persist(&kv, &caller, &plan, &hashing_key, message, dedup.as_ref()).await? {
+            Persisted::New(id) => {
+                accept::hand_over(plan.cell, vec![id.clone()]);
+                (id, Status::Accepted)
+            }
+            Persisted::Existing(id) => (id, Status::Accepted),
+            Persisted::Suppressed(id) => (id, Status::Suppressed),
+        };
     Ok(json(
         202,
         &Accepted {

@@ -30,6 +30,11 @@ pub fn idempotency(caller: &str, key_hash: &str) -> String {
     format!("idem/{caller}/{key_hash}")
 }
 
+/// A request's hash (MHASH) within the duplicate window: the id of what it created.
+pub fn duplicate(caller: &str, request_hash: &str) -> String {
+    format!("mhash/{caller}/{request_hash}")
+}
+
 /// A GovStack email request (`requestUid`) of a caller: the messages it created.
 pub fn govstack_request(caller: &str, request_uid: &str) -> String {
     format!("govstack/request/{caller}/{request_uid}")
