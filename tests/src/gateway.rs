@@ -27,6 +27,15 @@ pub struct Gateway {
     env: Vec<(String, String)>,
 }
 
+/// An `api_keys` value for these (caller, roles joined by `+`, key) entries.
+pub fn api_keys(entries: &[(&str, &str, &str)]) -> String {
+    entries
+        .iter()
+        .map(|(caller, roles, key)| format!("{caller}:{roles}:{}", digest(key)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn digest(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
@@ -253,6 +262,20 @@ impl Gateway {
             &format!("{}/v1/messages", self.base),
             &headers,
             Some(body.to_string().as_bytes()),
+        )
+    }
+
+    /// A request with a raw body and content type to any route, as the caller with `key`.
+    pub fn post_raw(&self, key: &str, path: &str, content_type: &str, body: &[u8]) -> Response {
+        let auth = format!("Bearer {key}");
+        http::request(
+            "POST",
+            &format!("{}{path}", self.base),
+            &[
+                ("authorization", auth.as_str()),
+                ("content-type", content_type),
+            ],
+            Some(body),
         )
     }
 

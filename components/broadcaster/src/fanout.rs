@@ -74,6 +74,7 @@ async fn try_run(id: &BroadcastId) -> store::StoreResult<FanoutReport> {
                 // their cells now, which settle them as cancelled without sending.
                 let done = Cursor {
                     done: true,
+                    cut_short: true,
                     ..cursor
                 };
                 if !cursor.done {
@@ -106,6 +107,7 @@ async fn try_run(id: &BroadcastId) -> store::StoreResult<FanoutReport> {
                         .map(|(_, b)| b.recipients.len() as u64)
                         .sum::<u64>(),
                 unroutable: cursor.unroutable + unroutable,
+                cut_short: false,
             };
             if !broadcasts::advance(swap, &next)? {
                 // Another fan-out moved the cursor: it owns the walk now.

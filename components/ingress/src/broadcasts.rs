@@ -45,6 +45,44 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
     if let Audience::Group(group) = &command.audience {
         crate::groups::owned(&kv, &caller, group.as_str()).await?;
     }
+    let started = start(
+        &kv,
+        &caller,
+        NewBroadcast {
+            audience: command.audience,
+            content: Content {
+                subject: command.subject,
+                body: command.body,
+                rendered,
+            },
+            policy: command.policy,
+            reference: command.reference,
+            expires_ms: None,
+            dedup: Dedup::request(&caller.id, "/v1/broadcasts", &body).await,
+        },
+    )
+    .await?;
+    Ok(json(202, &serde_json::json!({ "id": started })))
+}
+
+/// A broadcast to start, as `/v1/broadcasts` or `/v1/alerts` asked for it, validated.
+pub struct NewBroadcast {
+    pub audience: Audience,
+    pub content: Content,
+    pub policy: Option<String>,
+    pub reference: Option<String>,
+    /// Ends the validity earlier than the policy's (a CAP alert's `expires`).
+    pub expires_ms: Option<u64>,
+    pub dedup: Option<Dedup>,
+}
+
+/// Plans a broadcast with its policy, persists it and hands it to the broadcaster after
+/// the response. Returns its id, or the id of the earlier identical request.
+pub async fn start(
+    kv: &Store,
+    caller: &Caller,
+    new: NewBroadcast,
+) -> Result<BroadcastId, ApiError> {
     // The policy decides per channel; a member on a channel it does not offer fails
     // alone, the broadcast goes on.
     let mut cells = BTreeMap::new();
@@ -53,7 +91,7 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
     let mut policy_name = None;
     let mut refusal = None;
     for channel in CHANNELS {
-        match plan(&caller, channel, command.policy.clone()).await {
+        match plan(caller, channel, new.policy.clone()).await {
             Ok(plan) => {
                 cells.insert(channel, plan.cell);
                 validity_seconds = validity_seconds.max(plan.validity_seconds);
@@ -71,27 +109,30 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
     };
     let id = BroadcastId::from_random(new_random());
     // The same request within the duplicate window gets the first answer.
-    if let Some(dedup) = Dedup::request(&caller.id, "/v1/broadcasts", &body).await
-        && let Some(existing) = reserve_broadcast(&kv, &dedup, &id).await?
+    if let Some(dedup) = &new.dedup
+        && let Some(existing) = reserve_broadcast(kv, dedup, &id).await?
     {
-        return Ok(json(202, &serde_json::json!({ "id": existing })));
+        return Ok(existing);
     }
     let now = store::now_ms();
+    let policy_expiry = now.saturating_add(validity_seconds.saturating_mul(1000));
     let record = BroadcastRecord {
         id,
         owner: caller.id.clone(),
         policy: policy_name,
         emergency,
-        group: match &command.audience {
+        group: match &new.audience {
             Audience::Group(g) => Some(g.clone()),
             Audience::Recipients(_) => None,
         },
         cells,
         created_ms: now,
-        expires_ms: now.saturating_add(validity_seconds.saturating_mul(1000)),
-        reference: command.reference,
+        expires_ms: new
+            .expires_ms
+            .map_or(policy_expiry, |e| e.min(policy_expiry)),
+        reference: new.reference,
     };
-    if let Audience::Recipients(members) = &command.audience {
+    if let Audience::Recipients(members) = &new.audience {
         let key = hashing_key().await?;
         groups::put_members(
             &keys::broadcast_members(&record.id),
@@ -101,23 +142,24 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         .await
         .map_err(|e| unavailable("broadcast recipients", e))?;
     }
-    let content = Content {
-        subject: command.subject,
-        body: command.body,
-        rendered,
-    };
-    broadcasts::insert(&kv, &record, &content)
+    broadcasts::insert(kv, &record, &new.content)
         .await
         .map_err(|e| unavailable("broadcast", e))?;
     println!(
         "{}",
         serde_json::json!({"event": "broadcast.accepted", "id": record.id.as_str(), "caller": caller.id, "policy": record.policy, "emergency": emergency})
     );
+    wake_fanout(&record.id);
+    Ok(record.id)
+}
+
+/// Asks the broadcaster to walk (or, after a cancel, settle) the broadcast, after the
+/// response; its tick finds the broadcast if this is lost.
+fn wake_fanout(id: &BroadcastId) {
     store::work::post_after_response(
         "http://broadcaster.spin.internal/fanout".into(),
-        serde_json::json!({ "id": record.id }),
+        serde_json::json!({ "id": id }),
     );
-    Ok(json(202, &serde_json::json!({ "id": record.id })))
 }
 
 /// Reserves the request's hash for `id`; `Some(existing)`: an earlier request created it.
@@ -164,22 +206,24 @@ pub async fn cancel(caller: Caller, id: &str) -> HttpResponse {
         async {
             let kv = open().await?;
             let record = owned(&kv, &caller, id).await?;
-            broadcasts::cancel(&kv, &record.id)
-                .await
-                .map_err(|e| unavailable("broadcast", e))?;
-            println!(
-                "{}",
-                serde_json::json!({"event": "broadcast.cancelled", "id": record.id.as_str(), "caller": caller.id})
-            );
-            // Wake the fan-out so queued batches are settled as cancelled soon.
-            store::work::post_after_response(
-                "http://broadcaster.spin.internal/fanout".into(),
-                serde_json::json!({ "id": record.id }),
-            );
+            stop(&kv, &caller, &record.id).await?;
             Ok(json(200, &progress(&kv, &record).await?))
         }
         .await,
     )
+}
+
+/// Cancels a broadcast: nothing more leaves; the cells settle what waits as cancelled.
+pub async fn stop(kv: &Store, caller: &Caller, id: &BroadcastId) -> Result<(), ApiError> {
+    broadcasts::cancel(kv, id)
+        .await
+        .map_err(|e| unavailable("broadcast", e))?;
+    println!(
+        "{}",
+        serde_json::json!({"event": "broadcast.cancelled", "id": id.as_str(), "caller": caller.id})
+    );
+    wake_fanout(id);
+    Ok(())
 }
 
 async fn progress(kv: &Store, record: &BroadcastRecord) -> Result<BroadcastView, ApiError> {
@@ -198,7 +242,7 @@ async fn open() -> Result<Store, ApiError> {
         .map_err(|e| unavailable("open store", e))
 }
 
-async fn owned(kv: &Store, caller: &Caller, id: &str) -> Result<BroadcastRecord, ApiError> {
+pub async fn owned(kv: &Store, caller: &Caller, id: &str) -> Result<BroadcastRecord, ApiError> {
     let id = BroadcastId::parse(id).ok_or_else(not_found)?;
     broadcasts::record(kv, &id)
         .await

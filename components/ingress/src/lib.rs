@@ -13,6 +13,7 @@ spin_sdk::wit_bindgen::generate!({
 });
 
 mod accept;
+mod alerts;
 mod body;
 mod broadcasts;
 mod callback_guard;
@@ -80,6 +81,13 @@ async fn handle(req: Request) -> HttpResponse {
         ["v1", "groups", id, "members", "remove"] => match method {
             Method::POST => match authenticate(&req).await {
                 Ok(caller) => groups::change_members(caller, id, req, true).await,
+                Err(response) => response,
+            },
+            _ => respond::method_not_allowed("POST"),
+        },
+        ["v1", "alerts"] => match method {
+            Method::POST => match authenticate(&req).await {
+                Ok(caller) => alerts::create(caller, req).await,
                 Err(response) => response,
             },
             _ => respond::method_not_allowed("POST"),

@@ -182,6 +182,9 @@ pub struct Cursor {
     pub total: u64,
     /// Members on a channel the policy does not offer (failed at fan-out).
     pub unroutable: u64,
+    /// The walk stopped at a cancel before reaching the last member.
+    #[serde(default)]
+    pub cut_short: bool,
 }
 
 /// One recipient in a batch.
@@ -309,7 +312,8 @@ impl BroadcastView {
     pub fn new(record: &BroadcastRecord, cursor: &Cursor, tally: &Tally, cancelled: bool) -> Self {
         let settled = tally.settled() + cursor.unroutable;
         let queued = cursor.total.saturating_sub(settled);
-        let state = if cancelled && queued == 0 {
+        // Cancelling a broadcast that had reached everyone changes nothing: it is done.
+        let state = if cancelled && queued == 0 && (tally.cancelled > 0 || cursor.cut_short) {
             "cancelled"
         } else if !cursor.done {
             "queued"
@@ -517,6 +521,13 @@ mod tests {
             BroadcastView::new(&record(), &cursor, &tally, false).state,
             "done"
         );
+        assert_eq!(
+            BroadcastView::new(&record(), &cursor, &tally, true).state,
+            "done",
+            "cancelled after everyone was reached"
+        );
+        tally.count(Outcome::Cancelled);
+        cursor.total += 1;
         assert_eq!(
             BroadcastView::new(&record(), &cursor, &tally, true).state,
             "cancelled"

@@ -200,3 +200,20 @@ pub fn pending_batches(cell: &str) -> String {
 pub fn pending_batch(cell: &str, emergency: bool, id: &crate::BroadcastId, seq: u64) -> String {
     format!("batch/{cell}/{}/{id}/{seq:010}", u8::from(!emergency))
 }
+
+/// A caller's group by its name (lowercase, hashed): the group's id. CAP alerts find
+/// their target groups by area names this way. The latest group of a name wins.
+pub fn group_by_name(owner: &str, name: &str) -> String {
+    format!(
+        "grpname/{owner}/{}",
+        crate::hashing::secret_digest(&name.to_lowercase())
+    )
+}
+
+/// A CAP alert a caller sent (by sender and identifier, hashed): the broadcasts it started.
+pub fn alert(owner: &str, sender: &str, identifier: &str) -> String {
+    format!(
+        "cap/{owner}/{}",
+        crate::hashing::secret_digest(&format!("{sender},{identifier}"))
+    )
+}

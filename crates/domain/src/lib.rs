@@ -10,6 +10,7 @@ pub mod api;
 pub mod broadcast;
 pub mod callback_target;
 pub mod caller_entries;
+pub mod cap;
 pub mod conversation;
 pub mod error;
 pub mod govstack;

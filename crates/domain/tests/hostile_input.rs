@@ -4,11 +4,15 @@
 //! cases per property (`PROPTEST_CASES` raises it for a longer run).
 
 use messaging_domain::api::SendCommand;
+use messaging_domain::broadcast::BroadcastCommand;
+use messaging_domain::cap::{self, Alert};
 use messaging_domain::govstack::{CallbackReply, EmailRequest, status_selection};
+use messaging_domain::group;
 use messaging_domain::inbound::classify;
 use messaging_domain::providers::{form, kannel, smtp, telegram, webpush};
 use messaging_domain::rate_limit;
 use messaging_domain::sealing::Keyring;
+use messaging_domain::template::Template;
 use messaging_domain::tokens::{self, OidcSettings};
 use messaging_domain::{ChatId, EmailAddress, PhoneNumber, PushSubscription};
 use messaging_domain::{inbound_routes::InboundRoutes, policy::Policy};
@@ -92,7 +96,7 @@ proptest! {
     ) {
         match SendCommand::parse(&body) {
             Ok(command) => {
-                prop_assert!(!command.body.trim().is_empty());
+                prop_assert!(command.template.is_some() || !command.body.trim().is_empty());
                 prop_assert!(!command.to.as_str().is_empty());
             }
             Err(e) => prop_assert!((400..500).contains(&e.status())),
@@ -146,6 +150,32 @@ proptest! {
         let _ = InboundRoutes::parse("routes.toml", &text);
         let _ = rate_limit::limit_for(&text, "registry");
         let _ = tokens::parse_service_keys(&text);
+    }
+
+    #[test]
+    fn groups_broadcasts_templates_and_alerts_are_refused_not_crashed_on(
+        body in proptest::collection::vec(any::<u8>(), 0..512),
+        text in nasty(),
+    ) {
+        for result in [
+            group::parse_members(&body).map(|_| ()),
+            group::parse_create(&body).map(|_| ()),
+            BroadcastCommand::parse(&body).map(|_| ()),
+            BroadcastCommand::parse(format!(r#"{{"recipients":[{{"channel":"sms","address":"{text}","language":"{text}"}}],"body":"{text}"}}"#).as_bytes()).map(|_| ()),
+        ] {
+            if let Err(e) = result {
+                prop_assert!((400..500).contains(&e.status()));
+            }
+        }
+        let _ = Template::parse("fuzz.toml", &text);
+        if let Ok(t) = Template::parse("fuzz.toml", &format!("default_language = \"en\"\n[languages.en]\nbody = \"{}\"\n", text.replace(['"', '\\'], ""))) {
+            let _ = t.render(&[("a".to_string(), text.clone())].into_iter().collect());
+        }
+        let _ = Alert::parse(&text);
+        let _ = Alert::parse(&format!(
+            r#"<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>{text}</identifier><sender>s</sender><sent>{text}</sent><status>Actual</status><msgType>Alert</msgType><scope>Public</scope><info><category>Met</category><event>{text}</event><urgency>Immediate</urgency><severity>Extreme</severity><certainty>Observed</certainty><area><areaDesc>{text}</areaDesc></area></info></alert>"#
+        ));
+        let _ = cap::parse_datetime(&text);
     }
 
     #[test]

@@ -11,12 +11,37 @@ use spin_sdk::key_value::Store;
 use std::collections::BTreeMap;
 
 pub async fn create(kv: &Store, record: &GroupRecord) -> StoreResult<()> {
+    kv.set(
+        keys::group(&record.id),
+        serde_json::to_vec(record).expect("json"),
+    )
+    .await?;
     Ok(kv
         .set(
-            keys::group(&record.id),
-            serde_json::to_vec(record).expect("json"),
+            keys::group_by_name(&record.owner, &record.name),
+            record.id.as_str(),
         )
         .await?)
+}
+
+/// The owner's groups named (case-insensitively) by any of `names`.
+pub async fn named(
+    kv: &Store,
+    owner: &str,
+    names: impl IntoIterator<Item = &str>,
+) -> StoreResult<Vec<GroupId>> {
+    let mut found = Vec::new();
+    for name in names {
+        if let Some(id) = kv
+            .get(keys::group_by_name(owner, name))
+            .await?
+            .and_then(|b| GroupId::parse(std::str::from_utf8(&b).ok()?))
+            && !found.contains(&id)
+        {
+            found.push(id);
+        }
+    }
+    Ok(found)
 }
 
 pub async fn get(kv: &Store, id: &GroupId) -> StoreResult<Option<GroupRecord>> {
