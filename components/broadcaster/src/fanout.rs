@@ -55,6 +55,11 @@ async fn try_run(id: &BroadcastId) -> store::StoreResult<FanoutReport> {
         report.skipped = true;
         return Ok(report);
     };
+    if record.send_at_ms.is_some_and(|at| store::now_ms() < at) {
+        // Scheduled: the tick brings it back when due.
+        report.skipped = true;
+        return Ok(report);
+    }
     let lease = keys::broadcast_lease(id);
     if !store::work::take_lease(&lease, LEASE_MS)? {
         report.skipped = true;

@@ -117,6 +117,10 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
         return Ok(Outcome::Skipped);
     }
     let now = now_ms();
+    if record.send_at_ms.is_some_and(|at| now < at) {
+        // Scheduled for later: its pending entry brings it back when due.
+        return Ok(Outcome::Skipped);
+    }
     if now >= record.expires_ms {
         reach_and_notify(&kv, &record, Status::Expired).await?;
         settle(&kv, cell, id).await?;
@@ -248,6 +252,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
                 PendingEntry {
                     due_ms: now_ms() + backoff,
                     attempts,
+                    scheduled: false,
                 },
             )
             .await?;
@@ -293,6 +298,7 @@ async fn fail_over(
         PendingEntry {
             due_ms: now_ms(),
             attempts: 0,
+            scheduled: false,
         },
     )
     .await?;

@@ -28,6 +28,7 @@ pub fn unavailable(what: &str, e: impl std::fmt::Display) -> ApiError {
 }
 
 /// A message as a caller asked for it, validated.
+#[derive(Clone)]
 pub struct NewMessage {
     pub to: Recipient,
     pub subject: Option<String>,
@@ -44,6 +45,8 @@ pub struct NewMessage {
     /// The calling system as the Information Mediator names it (`X-Road-Client` or
     /// `X-GovStack-Client`), recorded in the audit log line of the acceptance.
     pub client: Option<String>,
+    /// Not to be sent before this instant; its validity counts from then.
+    pub send_at_ms: Option<u64>,
 }
 
 /// Asks policy-router how `channel` messages of this caller travel.
@@ -224,8 +227,13 @@ pub async fn persist(
         fallback: fallback_route,
         recipient_hash: keyed_hash(hashing_key.as_bytes(), message.to.as_str().as_bytes()),
         created_ms: now,
-        expires_ms: now.saturating_add(plan.validity_seconds.saturating_mul(1000)),
+        expires_ms: message
+            .send_at_ms
+            .unwrap_or(now)
+            .max(now)
+            .saturating_add(plan.validity_seconds.saturating_mul(1000)),
         segments: message.segments,
+        send_at_ms: message.send_at_ms,
     };
     let emergency = matches!(plan.priority, policy::Priority::Emergency);
     // A fallback address whose owner said STOP on its channel is never used.

@@ -201,6 +201,7 @@ async fn act(kv: &Store, caller: &Caller, alert: &Alert) -> Result<Recorded, Api
                 },
                 policy: Some(policy.clone()),
                 reference: Some(alert.identifier.clone()),
+                send_at_ms: None,
                 expires_ms: alert.expires_ms(),
                 dedup: None,
             },

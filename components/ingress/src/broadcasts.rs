@@ -57,6 +57,7 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
             },
             policy: command.policy,
             reference: command.reference,
+            send_at_ms: command.send_at_ms,
             expires_ms: None,
             dedup: Dedup::request(&caller.id, "/v1/broadcasts", &body).await,
         },
@@ -71,6 +72,8 @@ pub struct NewBroadcast {
     pub content: Content,
     pub policy: Option<String>,
     pub reference: Option<String>,
+    /// Not to start before this instant (its validity counts from then).
+    pub send_at_ms: Option<u64>,
     /// Ends the validity earlier than the policy's (a CAP alert's `expires`).
     pub expires_ms: Option<u64>,
     pub dedup: Option<Dedup>,
@@ -115,7 +118,18 @@ pub async fn start(
         return Ok(existing);
     }
     let now = store::now_ms();
-    let policy_expiry = now.saturating_add(validity_seconds.saturating_mul(1000));
+    if let Some(at) = new.send_at_ms
+        && at > now + messaging_domain::schedule::HORIZON_MS
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "a broadcast can be scheduled at most a year ahead",
+        ));
+    }
+    let send_at_ms = new.send_at_ms.filter(|&at| at > now);
+    let policy_expiry = send_at_ms
+        .unwrap_or(now)
+        .saturating_add(validity_seconds.saturating_mul(1000));
     let record = BroadcastRecord {
         id,
         owner: caller.id.clone(),
@@ -131,6 +145,7 @@ pub async fn start(
             .expires_ms
             .map_or(policy_expiry, |e| e.min(policy_expiry)),
         reference: new.reference,
+        send_at_ms,
     };
     if let Audience::Recipients(members) = &new.audience {
         let key = hashing_key().await?;
@@ -149,7 +164,10 @@ pub async fn start(
         "{}",
         serde_json::json!({"event": "broadcast.accepted", "id": record.id.as_str(), "caller": caller.id, "policy": record.policy, "emergency": emergency})
     );
-    wake_fanout(&record.id);
+    // A scheduled broadcast is the broadcaster's tick's to start when due.
+    if send_at_ms.is_none() {
+        wake_fanout(&record.id);
+    }
     Ok(record.id)
 }
 

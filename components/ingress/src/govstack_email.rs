@@ -135,6 +135,7 @@ async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
             segments: None,
             fallback: None,
             client: client.clone(),
+            send_at_ms: None,
         };
         match accept::persist(&kv, &caller, &plan, &hashing_key, message, None).await? {
             Persisted::New(id) | Persisted::Existing(id) => {

@@ -113,6 +113,13 @@ async fn handle(req: Request) -> HttpResponse {
             },
             _ => respond::method_not_allowed("POST"),
         },
+        ["v1", "messages", id, "cancel"] => match method {
+            Method::POST => match authenticate(&req).await {
+                Ok(caller) => messages::cancel(caller, id).await,
+                Err(response) => response,
+            },
+            _ => respond::method_not_allowed("POST"),
+        },
         ["v1", "inbound"] => match method {
             Method::GET => match authenticate(&req).await {
                 Ok(caller) => inbound::list(caller, req.uri().query().unwrap_or("")).await,

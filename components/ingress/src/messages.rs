@@ -10,8 +10,9 @@ use messaging_domain::api::{
     rfc3339_millis,
 };
 use messaging_domain::hashing::secret_digest;
-use messaging_domain::{ApiError, Channel, ErrorCode, MessageId, Status};
+use messaging_domain::{ApiError, Channel, ErrorCode, MessageId, MessageRecord, Status, keys};
 use spin_sdk::http::Request;
+use spin_sdk::key_value::Store;
 
 pub async fn create(caller: Caller, req: Request) -> HttpResponse {
     match try_create(caller, req).await {
@@ -59,6 +60,12 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
     };
     let plan = accept::plan(&caller, command.channel, command.policy.clone()).await?;
     let hashing_key = accept::hashing_key().await?;
+    let now = store::now_ms();
+    // One message per occurrence; a time already past means now.
+    let occurrences = match &command.schedule {
+        Some(schedule) => schedule.occurrences(now)?,
+        None => vec![now],
+    };
     let message = NewMessage {
         to: command.to,
         subject: command.subject,
@@ -70,24 +77,113 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         segments: command.segments,
         fallback: command.fallback,
         client,
+        send_at_ms: None,
     };
-    let (id, status) =
-        match accept::persist(&kv, &caller, &plan, &hashing_key, message, dedup.as_ref()).await? {
+    let mut series = Vec::new();
+    let mut first = None;
+    let mut to_hand_over = Vec::new();
+    for (i, at) in occurrences.into_iter().enumerate() {
+        let occurrence = NewMessage {
+            send_at_ms: (at > now).then_some(at),
+            ..message.clone()
+        };
+        // The request's first answer covers the whole series.
+        let dedup = if i == 0 { dedup.as_ref() } else { None };
+        let persisted =
+            accept::persist(&kv, &caller, &plan, &hashing_key, occurrence, dedup).await?;
+        let (id, status) = match persisted {
             Persisted::New(id) => {
-                accept::hand_over(plan.cell, vec![id.clone()]);
+                if at <= now {
+                    to_hand_over.push(id.clone());
+                }
                 (id, Status::Accepted)
             }
-            Persisted::Existing(id) => (id, Status::Accepted),
+            Persisted::Existing(id) => {
+                // Repeated request: answer as the first time, create nothing more.
+                first = Some((id, Status::Accepted));
+                series.clear();
+                break;
+            }
             Persisted::Suppressed(id) => (id, Status::Suppressed),
         };
+        series.push(id.clone());
+        first.get_or_insert((id, status));
+    }
+    accept::hand_over(plan.cell, to_hand_over);
+    let (id, status) = first.expect("at least one occurrence");
     Ok(json(
         202,
         &Accepted {
             id,
             status,
             sms: command_segments,
+            series: (series.len() > 1).then_some(series),
         },
     ))
+}
+
+/// `POST /v1/messages/{id}/cancel`: a message that has not left yet (scheduled, or
+/// waiting for a provider) becomes `cancelled` and its address and content are erased.
+pub async fn cancel(caller: Caller, id: &str) -> HttpResponse {
+    match try_cancel(caller, id).await {
+        Ok(response) => response,
+        Err(e) => error(&e),
+    }
+}
+
+async fn try_cancel(caller: Caller, id: &str) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::new(ErrorCode::NotFound, "no such message");
+    let id = MessageId::parse(id).ok_or_else(not_found)?;
+    let kv = store::open()
+        .await
+        .map_err(|e| unavailable("open store", e))?;
+    let record = store::record(&kv, &id)
+        .await
+        .map_err(|e| unavailable("read", e))?
+        .filter(|r| r.owner == caller.id)
+        .ok_or_else(not_found)?;
+    let too_late = || {
+        ApiError::new(
+            ErrorCode::Conflict,
+            "the message has left the gateway or is settled; it cannot be cancelled",
+        )
+    };
+    let awaits =
+        |reached: &[(Status, u64)]| Status::current(reached).is_some_and(Status::awaits_sending);
+    if !awaits(
+        &store::history(&kv, &id)
+            .await
+            .map_err(|e| unavailable("read", e))?,
+    ) {
+        return Err(too_late());
+    }
+    // Holding the claim, no dispatcher can be sending it meanwhile.
+    if !store::work::take_lease(&keys::claim(&id), 60_000).map_err(|e| unavailable("claim", e))? {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "the message is being handed to its provider right now",
+        ));
+    }
+    if !awaits(
+        &store::history(&kv, &id)
+            .await
+            .map_err(|e| unavailable("read", e))?,
+    ) {
+        return Err(too_late());
+    }
+    let fail = |e| unavailable("cancel", e);
+    store::notifications::reach_and_notify(&kv, &record, Status::Cancelled)
+        .await
+        .map_err(fail)?;
+    store::erase_payload(&kv, &id).await.map_err(fail)?;
+    store::clear_pending(&record.cell, &id)
+        .await
+        .map_err(fail)?;
+    println!(
+        "{}",
+        serde_json::json!({"event": "message.cancelled", "id": id.as_str(), "caller": caller.id})
+    );
+    read_view(&kv, &record).await
 }
 
 pub async fn read(caller: Caller, id: &str) -> HttpResponse {
@@ -99,49 +195,54 @@ pub async fn read(caller: Caller, id: &str) -> HttpResponse {
         Ok(kv) => kv,
         Err(e) => return error(&unavailable("open store", e)),
     };
-    let record = match store::record(&kv, &id).await {
-        Ok(Some(record)) if record.owner == caller.id => record,
+    match store::record(&kv, &id).await {
+        Ok(Some(record)) if record.owner == caller.id => {
+            read_view(&kv, &record).await.unwrap_or_else(|e| error(&e))
+        }
         // Another caller's message is indistinguishable from a missing one.
-        Ok(_) => return not_found(),
-        Err(e) => return error(&unavailable("read", e)),
-    };
-    let reached = match store::history(&kv, &id).await {
-        Ok(reached) => reached,
-        Err(e) => return error(&unavailable("history", e)),
-    };
-    let Some(status) = Status::current(&reached) else {
-        return not_found();
-    };
-    let reply = match store::conversations::reply(&kv, &id).await {
-        Ok(reply) => reply.map(|r| ReplyView {
+        Ok(_) => not_found(),
+        Err(e) => error(&unavailable("read", e)),
+    }
+}
+
+/// The message as `GET /v1/messages/{id}` shows it: status, history, attempts, answer.
+async fn read_view(kv: &Store, record: &MessageRecord) -> Result<HttpResponse, ApiError> {
+    let id = &record.id;
+    let reached = store::history(kv, id)
+        .await
+        .map_err(|e| unavailable("history", e))?;
+    let status = Status::current(&reached)
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such message"))?;
+    let reply = store::conversations::reply(kv, id)
+        .await
+        .map_err(|e| unavailable("reply", e))?
+        .map(|r| ReplyView {
             answer: r.answer,
             at: rfc3339_millis(r.at_ms),
-        }),
-        Err(e) => return error(&unavailable("reply", e)),
-    };
-    let attempts = match store::attempts(&kv, &id).await {
-        Ok(attempts) => attempts
-            .into_iter()
-            .map(|a| AttemptView {
-                cell: a.cell,
-                outcome: a.outcome,
-                reason: a.reason,
-                at: rfc3339_millis(a.at_ms),
-            })
-            .collect(),
-        Err(e) => return error(&unavailable("attempts", e)),
-    };
-    json(
+        });
+    let attempts = store::attempts(kv, id)
+        .await
+        .map_err(|e| unavailable("attempts", e))?
+        .into_iter()
+        .map(|a| AttemptView {
+            cell: a.cell,
+            outcome: a.outcome,
+            reason: a.reason,
+            at: rfc3339_millis(a.at_ms),
+        })
+        .collect();
+    Ok(json(
         200,
         &MessageView {
-            id,
+            id: id.clone(),
             channel: record.channel,
             status,
-            reference: record.reference,
+            reference: record.reference.clone(),
             history: store::history_entries(&reached),
             reply,
             sms: record.segments,
+            send_at: record.send_at_ms.map(rfc3339_millis),
             attempts,
         },
-    )
+    ))
 }

@@ -85,7 +85,16 @@ async fn try_attempt(id: &NotificationId) -> store::StoreResult<Outcome> {
         Err(Failure::Temporary(reason)) => {
             let attempts = store::pending(CELL, id).await?.map_or(0, |p| p.attempts) + 1;
             let due_ms = now_ms() + backoff_ms(store::work::retry_base_ms().await, attempts);
-            store::set_pending(CELL, id, PendingEntry { due_ms, attempts }).await?;
+            store::set_pending(
+                CELL,
+                id,
+                PendingEntry {
+                    due_ms,
+                    attempts,
+                    scheduled: false,
+                },
+            )
+            .await?;
             kv.delete(keys::notification_claim(id)).await?;
             log("notify.retry", id, &provider_reason(&reason));
             Ok(Outcome::Retrying)

@@ -201,6 +201,7 @@ async fn acknowledge(
         expires_ms: now + 3_600_000,
         segments: (message.channel == Channel::Sms)
             .then(|| messaging_domain::providers::gsm7::segments(text)),
+        send_at_ms: None,
     };
     let payload = Payload {
         to: message.from.clone(),

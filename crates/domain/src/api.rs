@@ -36,6 +36,8 @@ struct SendRequestBody {
     policy: Option<String>,
     expects_reply: Option<crate::conversation::ExpectsReplyBody>,
     fallback: Option<FallbackBody>,
+    send_at: Option<String>,
+    repeat: Option<crate::schedule::RepeatBody>,
 }
 
 #[derive(Deserialize)]
@@ -138,6 +140,8 @@ pub struct SendCommand {
     pub segments: Option<Segments>,
     /// The address on another channel if this one's providers all refuse.
     pub fallback: Option<Fallback>,
+    /// When to send (and repeat); none: now.
+    pub schedule: Option<crate::schedule::Schedule>,
 }
 
 pub(crate) fn invalid(message: impl Into<String>) -> ApiError {
@@ -233,6 +237,12 @@ impl SendCommand {
                 })
             }
         };
+        let schedule = crate::schedule::Schedule::parse(raw.send_at.as_deref(), raw.repeat)?;
+        if schedule.is_some() && expects_reply.is_some() {
+            return Err(invalid(
+                "a reminder that expects a reply cannot be scheduled yet",
+            ));
+        }
         let mut command = SendCommand {
             channel,
             to,
@@ -246,6 +256,7 @@ impl SendCommand {
             expects_reply,
             segments: None,
             fallback,
+            schedule,
         };
         if let Some(body) = raw.body {
             command = command.fill(raw.subject, body)?;
@@ -366,6 +377,9 @@ pub struct Accepted {
     /// For SMS: encoding and number of SMS, so callers see what a message costs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms: Option<Segments>,
+    /// With `repeat`: every occurrence's message, the first being `id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<Vec<MessageId>>,
 }
 
 /// One step of a message's history.
@@ -390,6 +404,9 @@ pub struct MessageView {
     /// For SMS: encoding and number of SMS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms: Option<Segments>,
+    /// When it is scheduled to be sent (`send_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_at: Option<String>,
     /// Each delivery attempt: which cell (provider), what came of it, when.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<AttemptView>,

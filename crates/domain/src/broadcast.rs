@@ -39,6 +39,8 @@ pub struct BroadcastCommand {
     pub template: Option<TemplateRef>,
     pub policy: Option<String>,
     pub reference: Option<String>,
+    /// When to start; none: now. Broadcasts do not repeat.
+    pub send_at_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -51,6 +53,7 @@ struct BroadcastBody {
     subject: Option<String>,
     policy: Option<String>,
     reference: Option<String>,
+    send_at: Option<String>,
 }
 
 impl BroadcastCommand {
@@ -99,6 +102,8 @@ impl BroadcastCommand {
             template,
             policy: raw.policy,
             reference: raw.reference,
+            send_at_ms: crate::schedule::Schedule::parse(raw.send_at.as_deref(), None)?
+                .map(|s| s.send_at_ms),
         })
     }
 }
@@ -143,6 +148,9 @@ pub struct BroadcastRecord {
     pub expires_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+    /// Not to start before this instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_at_ms: Option<u64>,
 }
 
 /// What the broadcast says (sealed at rest).
@@ -294,6 +302,9 @@ pub struct BroadcastView {
     pub reference: Option<String>,
     /// Recipients found so far (final once `state` is not `queued`).
     pub recipients: u64,
+    /// When it is scheduled to start (`send_at`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send_at: Option<String>,
     pub counts: Counts,
     pub created_at: String,
 }
@@ -329,6 +340,7 @@ impl BroadcastView {
             group: record.group.clone(),
             reference: record.reference.clone(),
             recipients: cursor.total,
+            send_at: record.send_at_ms.map(crate::api::rfc3339_millis),
             counts: Counts {
                 queued,
                 sent: tally.sent,
@@ -450,6 +462,7 @@ mod tests {
             created_ms: 0,
             expires_ms: 1,
             reference: None,
+            send_at_ms: None,
         }
     }
 

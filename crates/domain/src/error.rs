@@ -24,6 +24,8 @@ pub enum ErrorCode {
     /// The GovStack API's answer to invalid input: 405, as its specification prescribes.
     InvalidInput,
     IdempotencyConflict,
+    /// The request conflicts with the resource's state (cancelling a sent message).
+    Conflict,
     /// The caller's rate limit is spent (429, with Retry-After).
     RateLimited,
     UnknownPolicy,
@@ -53,7 +55,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed | ErrorCode::InvalidInput => 405,
-            ErrorCode::IdempotencyConflict => 409,
+            ErrorCode::IdempotencyConflict | ErrorCode::Conflict => 409,
             ErrorCode::RateLimited => 429,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,

@@ -269,7 +269,7 @@ impl EmailStatus {
             Accepted | Queued => EmailStatus::Processing,
             Sent | Delivered => EmailStatus::Delivered,
             Failed => EmailStatus::Bounced,
-            Expired | Suppressed => EmailStatus::NotSent,
+            Expired | Suppressed | Cancelled => EmailStatus::NotSent,
         }
     }
 }

@@ -29,6 +29,7 @@ pub mod rate_limit;
 pub mod record;
 pub mod redact;
 pub mod retry;
+pub mod schedule;
 pub mod sealing;
 pub mod status;
 pub mod template;

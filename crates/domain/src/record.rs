@@ -37,6 +37,9 @@ pub struct MessageRecord {
     /// For SMS: encoding and number of SMS (for costs; no content).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segments: Option<crate::providers::gsm7::Segments>,
+    /// Not to be sent before this instant (`send_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_at_ms: Option<u64>,
 }
 
 #[cfg(test)]
@@ -58,6 +61,7 @@ impl MessageRecord {
             created_ms: 1,
             expires_ms: 2,
             segments: None,
+            send_at_ms: None,
         }
     }
 }
@@ -194,6 +198,7 @@ mod tests {
             created_ms: 1,
             expires_ms: 2,
             segments: None,
+            send_at_ms: None,
         };
         assert_eq!(record.cell_at(1), Some("deliver-sms-backup"));
         assert_eq!(record.cell_at(2), Some("deliver-email"));

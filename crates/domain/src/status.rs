@@ -25,10 +25,13 @@ pub enum Status {
     /// Final: not sent, because the recipient opted out (STOP) of non-emergency messages
     /// on this channel.
     Suppressed,
+    /// Final: not sent, because its caller cancelled it before it left (a scheduled
+    /// message, most often).
+    Cancelled,
 }
 
 impl Status {
-    pub const ALL: [Status; 7] = [
+    pub const ALL: [Status; 8] = [
         Status::Accepted,
         Status::Queued,
         Status::Sent,
@@ -36,6 +39,7 @@ impl Status {
         Status::Failed,
         Status::Expired,
         Status::Suppressed,
+        Status::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,13 +51,18 @@ impl Status {
             Status::Failed => "failed",
             Status::Expired => "expired",
             Status::Suppressed => "suppressed",
+            Status::Cancelled => "cancelled",
         }
     }
 
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            Status::Delivered | Status::Failed | Status::Expired | Status::Suppressed
+            Status::Delivered
+                | Status::Failed
+                | Status::Expired
+                | Status::Suppressed
+                | Status::Cancelled
         )
     }
 

@@ -22,11 +22,12 @@ pub async fn insert(kv: &Store, record: &BroadcastRecord, content: &Content) -> 
         serde_json::to_vec(record).expect("json"),
     )
     .await?;
-    queue_fanout(record, record.created_ms).await
+    queue_fanout(record).await
 }
 
-/// Puts (or moves) the broadcast's fan-out entry in the pending store.
-pub async fn queue_fanout(record: &BroadcastRecord, due_ms: u64) -> StoreResult<()> {
+/// Puts the broadcast's fan-out entry in the pending store, due at its `send_at`.
+pub async fn queue_fanout(record: &BroadcastRecord) -> StoreResult<()> {
+    let due_ms = record.send_at_ms.unwrap_or(record.created_ms);
     Ok(open_pending()
         .await?
         .set(
@@ -34,6 +35,7 @@ pub async fn queue_fanout(record: &BroadcastRecord, due_ms: u64) -> StoreResult<
             serde_json::to_vec(&PendingEntry {
                 due_ms,
                 attempts: 0,
+                scheduled: record.send_at_ms.is_some(),
             })
             .expect("json"),
         )
@@ -98,6 +100,7 @@ pub async fn put_batches(record: &BroadcastRecord, batches: &[(u64, Batch)]) -> 
     let entry = serde_json::to_vec(&PendingEntry {
         due_ms: now_ms(),
         attempts: 0,
+        scheduled: false,
     })
     .expect("json");
     let pending: Vec<(String, Vec<u8>)> = batches
@@ -148,6 +151,7 @@ pub async fn retry_batch(
             serde_json::to_vec(&PendingEntry {
                 due_ms,
                 attempts: batch.attempts,
+                scheduled: false,
             })
             .expect("json"),
         )

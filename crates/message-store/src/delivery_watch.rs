@@ -76,6 +76,7 @@ pub async fn start(kv: &Store, record: &MessageRecord) -> StoreResult<bool> {
         PendingEntry {
             due_ms,
             attempts: 0,
+            scheduled: false,
         },
     )
     .await?;
@@ -104,6 +105,7 @@ pub async fn fall_back_now(kv: &Store, record: &MessageRecord, reason: &str) -> 
         PendingEntry {
             due_ms: watch.due_ms,
             attempts: 0,
+            scheduled: false,
         },
     )
     .await?;

@@ -113,8 +113,9 @@ pub async fn insert(store: &Store, record: &MessageRecord, payload: &Payload) ->
         &record.cell,
         id,
         PendingEntry {
-            due_ms: record.created_ms,
+            due_ms: record.send_at_ms.unwrap_or(record.created_ms),
             attempts: 0,
+            scheduled: record.send_at_ms.is_some(),
         },
     )
     .await
@@ -158,6 +159,10 @@ pub fn history_entries(reached: &[(Status, u64)]) -> Vec<HistoryEntry> {
 pub struct PendingEntry {
     pub due_ms: u64,
     pub attempts: u32,
+    /// Due at a time the caller chose (`send_at`): nobody hands it over, so the tick takes
+    /// it when due, without the grace it gives work a producer is still handing over.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scheduled: bool,
 }
 
 fn pending_key(cell: &str, id: &impl std::fmt::Display) -> String {

@@ -31,6 +31,7 @@ pub async fn enqueue_at(
         PendingEntry {
             due_ms,
             attempts: 0,
+            scheduled: false,
         },
     )
     .await

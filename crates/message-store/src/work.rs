@@ -74,7 +74,13 @@ pub async fn due<T: Clone + std::fmt::Display>(
         for id in ids {
             examined += 1;
             if let Some(entry) = pending(cell, &id).await?
-                && entry.due_ms + if entry.attempts == 0 { grace_ms } else { 0 } <= now
+                && entry.due_ms
+                    + if entry.attempts == 0 && !entry.scheduled {
+                        grace_ms
+                    } else {
+                        0
+                    }
+                    <= now
             {
                 due.push(id);
             }
