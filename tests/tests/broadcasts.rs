@@ -361,3 +361,76 @@ fn the_duplicate_window_can_be_turned_off() {
     let message = json!({"channel": "sms", "to": "+254744444444", "body": "Reminder"});
     assert_ne!(gw.accept(message.clone()), gw.accept(message));
 }
+
+/// Plays an inbound SMS from `from` through Africa's Talking's inbound webhook.
+fn text_in(gw: &Gateway, from: &str, text: &str, id: &str) {
+    let form = format!(
+        "linkId=x&text={}&to=22384&id={id}&date=2026-11-25+10%3A00%3A00&from={}&networkCode=63902",
+        text.replace(' ', "+"),
+        from.replace('+', "%2B")
+    );
+    let answer = integration_tests::http::request(
+        "POST",
+        &format!("{}/webhooks/africastalking/at-token/inbound", gw.base),
+        &[("content-type", "application/x-www-form-urlencoded")],
+        Some(form.as_bytes()),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}
+
+#[test]
+fn citizens_join_and_leave_a_group_by_keyword() {
+    let gw = Gateway::start_with(&[("africastalking_webhook_token", "at-token")]);
+    let created = gw.call(
+        KEY,
+        "/v1/groups",
+        Some(&json!({"name": "Mothers of newborns", "keyword": "Mothers"})),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.json()["keyword"], "MOTHERS");
+    let group = created.json()["id"].as_str().unwrap().to_string();
+    // Keywords are unique in the deployment: texts name no caller.
+    let taken = gw.call(
+        OTHER_KEY,
+        "/v1/groups",
+        Some(&json!({"name": "Other", "keyword": "MOTHERS"})),
+    );
+    assert_eq!(taken.status, 409, "{}", taken.body);
+
+    text_in(&gw, "+254755555551", "JOIN mothers", "in-1");
+    text_in(&gw, "+254755555552", "jiunge MOTHERS", "in-2");
+    text_in(&gw, "+254755555553", "JOIN fathers", "in-3");
+    let members = || gw.call(KEY, &format!("/v1/groups/{group}"), None).json()["members"].clone();
+    assert_eq!(members(), 2);
+    // Each joiner is told how to leave.
+    wait_for(20, "two acknowledgements", || {
+        let acks = gw
+            .outbox_entries()
+            .into_iter()
+            .filter(|e| {
+                e["body"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("You have joined")
+            })
+            .count();
+        (acks == 2).then_some(())
+    });
+
+    text_in(&gw, "+254755555552", "LEAVE mothers", "in-4");
+    assert_eq!(members(), 1);
+    let accepted = gw.call(
+        KEY,
+        "/v1/broadcasts",
+        Some(&json!({"group": group, "body": "Free checkups on Monday"})),
+    );
+    let id = accepted.json()["id"].as_str().unwrap().to_string();
+    wait_state(&gw, &id, "done");
+    let reached: Vec<String> = gw
+        .outbox_entries()
+        .into_iter()
+        .filter(|e| e["body"] == "Free checkups on Monday")
+        .map(|e| e["to"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(reached, ["+254755555551"]);
+}

@@ -18,17 +18,24 @@ fn respond(result: Result<HttpResponse, ApiError>) -> HttpResponse {
 pub async fn create(caller: Caller, req: Request) -> HttpResponse {
     respond(
         async {
-            let name = parse_create(&crate::body::json(req).await?)?;
+            let (name, keyword) = parse_create(&crate::body::json(req).await?)?;
             let kv = open().await?;
             let record = GroupRecord {
                 id: GroupId::from_random(new_random()),
                 owner: caller.id.clone(),
                 name: name.as_str().to_string(),
+                keyword,
                 created_ms: store::now_ms(),
             };
-            groups::create(&kv, &record)
+            if !groups::create(&kv, &record)
                 .await
-                .map_err(|e| unavailable("group", e))?;
+                .map_err(|e| unavailable("group", e))?
+            {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    "another group has this keyword",
+                ));
+            }
             println!(
                 "{}",
                 serde_json::json!({"event": "group.created", "id": record.id.as_str(), "caller": caller.id})
@@ -104,6 +111,7 @@ fn view(record: &GroupRecord, members: u64) -> GroupView {
     GroupView {
         id: record.id.clone(),
         name: record.name.clone(),
+        keyword: record.keyword.clone(),
         members,
         created_at: rfc3339_millis(record.created_ms),
     }

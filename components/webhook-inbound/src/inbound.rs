@@ -74,6 +74,9 @@ pub async fn handle(message: Inbound) -> HttpResponse {
         Intent::OptOut | Intent::OptIn => {
             opt(&kv, &message, &sender_hash, &intent, &hashing_key).await
         }
+        Intent::Join { keyword } | Intent::Leave { keyword } => {
+            membership(&kv, &message, &intent, keyword, &hashing_key).await
+        }
         Intent::Answer(answer) => {
             let conversation = conversation.expect("an answer needs a conversation");
             let reference = store::record(&kv, &conversation.message_id)
@@ -123,6 +126,47 @@ pub async fn handle(message: Inbound) -> HttpResponse {
         Ok(code) => reply(200, code, ""),
         Err(e) => unavailable("inbound", e),
     }
+}
+
+/// `JOIN <keyword>` / `LEAVE <keyword>`: the sender joins or leaves the group with that
+/// keyword, and is told so. An unknown keyword is only logged (the text is not routed:
+/// it was addressed to the gateway, not to a system).
+async fn membership(
+    kv: &Store,
+    message: &Inbound,
+    intent: &Intent,
+    keyword: &str,
+    hashing_key: &str,
+) -> store::StoreResult<&'static str> {
+    let Some(group) = store::groups::by_keyword(kv, keyword).await? else {
+        log(
+            "inbound.unknown_group",
+            serde_json::json!({"provider": message.provider, "channel": message.channel}),
+        );
+        return Ok("unknown_group");
+    };
+    let Some(member) = messaging_domain::group::member_from_inbound(message.channel, &message.from)
+    else {
+        return Ok("unknown_group");
+    };
+    let joined = matches!(intent, Intent::Join { .. });
+    if joined {
+        store::groups::add(&group, hashing_key.as_bytes(), &[member]).await?;
+    } else {
+        store::groups::remove(&group, hashing_key.as_bytes(), &[member]).await?;
+    }
+    log(
+        if joined {
+            "inbound.joined"
+        } else {
+            "inbound.left"
+        },
+        serde_json::json!({"group": group, "channel": message.channel}),
+    );
+    if let Some(text) = acknowledgement(intent) {
+        acknowledge(kv, message, text, hashing_key).await?;
+    }
+    Ok(if joined { "joined" } else { "left" })
 }
 
 /// Records the provider's id for a day; false if it was seen within that day (a repeated

@@ -97,6 +97,16 @@ impl Member {
     }
 }
 
+/// A member who joined by text: the sender's address on the channel, no language.
+pub fn member_from_inbound(channel: Channel, from: &str) -> Option<Member> {
+    let to = recipient(channel, &AddressBody::Text(from.to_string()), "from").ok()?;
+    Some(Member {
+        channel,
+        to,
+        language: None,
+    })
+}
+
 /// Names a member in storage keys: channel and address under the deployment's hashing key.
 pub fn member_hash(hashing_key: &[u8], channel: Channel, address: &str) -> String {
     let value = format!("{}:{address}", channel.as_str());
@@ -119,7 +129,26 @@ pub struct GroupRecord {
     pub id: GroupId,
     pub owner: String,
     pub name: String,
+    /// The word citizens text to join or leave (`JOIN <keyword>`, `LEAVE <keyword>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyword: Option<String>,
     pub created_ms: u64,
+}
+
+/// A group's keyword: 1 to 20 letters or digits, kept as [`crate::inbound::normalize_word`]
+/// makes it, the way inbound texts are matched.
+pub fn parse_keyword(input: &str) -> Result<String, ApiError> {
+    let keyword = crate::inbound::normalize_word(input);
+    if keyword.is_empty()
+        || keyword.chars().count() > 20
+        || !keyword.chars().all(char::is_alphanumeric)
+        || keyword != crate::inbound::normalize_word(&keyword)
+    {
+        return Err(invalid(
+            "keyword must be one word of 1 to 20 letters or digits",
+        ));
+    }
+    Ok(keyword)
 }
 
 /// `GET /v1/groups/{id}`.
@@ -127,6 +156,8 @@ pub struct GroupRecord {
 pub struct GroupView {
     pub id: GroupId,
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyword: Option<String>,
     pub members: u64,
     pub created_at: String,
 }
@@ -135,12 +166,17 @@ pub struct GroupView {
 #[serde(deny_unknown_fields)]
 struct CreateGroupBody {
     name: String,
+    keyword: Option<String>,
 }
 
-/// Parses `POST /v1/groups`.
-pub fn parse_create(bytes: &[u8]) -> Result<GroupName, ApiError> {
-    let body: CreateGroupBody = parse_json(bytes, "the group schema ({\"name\"})")?;
-    GroupName::parse(&body.name)
+/// Parses `POST /v1/groups`: the name and, for groups citizens may join by text, the
+/// keyword.
+pub fn parse_create(bytes: &[u8]) -> Result<(GroupName, Option<String>), ApiError> {
+    let body: CreateGroupBody = parse_json(bytes, "the group schema ({\"name\", \"keyword\"})")?;
+    Ok((
+        GroupName::parse(&body.name)?,
+        body.keyword.as_deref().map(parse_keyword).transpose()?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -297,9 +333,17 @@ mod tests {
         assert!(GroupName::parse("a\nb").is_err());
         assert!(GroupName::parse(&"x".repeat(101)).is_err());
         assert_eq!(
-            parse_create(br#"{"name":"Nurses"}"#).unwrap().as_str(),
+            parse_create(br#"{"name":"Nurses"}"#).unwrap().0.as_str(),
             "Nurses"
         );
+        assert_eq!(
+            parse_create(r#"{"name":"Mothers","keyword":"Mamá"}"#.as_bytes())
+                .unwrap()
+                .1
+                .as_deref(),
+            Some("MAMA")
+        );
+        assert!(parse_create(br#"{"name":"Mothers","keyword":"two words"}"#).is_err());
         assert!(parse_create(br#"{"name":"Nurses","x":1}"#).is_err());
     }
 }

@@ -44,6 +44,27 @@ const OPT_IN: &[&str] = &[
     "ابدأ",
 ];
 
+/// Words that join a group by its keyword (`JOIN MOTHERS`).
+const JOIN: &[&str] = &[
+    "JOIN",
+    "SUBSCRIBE",
+    "JIUNGE",
+    "REJOINDRE",
+    "UNIRSE",
+    "ENTRAR",
+    "انضم",
+];
+/// Words that leave a group by its keyword (`LEAVE MOTHERS`).
+const LEAVE: &[&str] = &[
+    "LEAVE",
+    "UNSUBSCRIBE",
+    "JITOE",
+    "QUITTER",
+    "SALIR",
+    "SAIR",
+    "غادر",
+];
+
 /// Common translations of YES and NO, for reminders whose options are YES and NO.
 const YES: &[&str] = &["YES", "Y", "OUI", "SI", "SIM", "NDIO", "NDIYO", "JA", "نعم"];
 const NO: &[&str] = &["NO", "N", "NON", "NAO", "HAPANA", "NEIN", "لا"];
@@ -53,6 +74,14 @@ const NO: &[&str] = &["NO", "N", "NON", "NAO", "HAPANA", "NEIN", "لا"];
 pub enum Intent {
     OptOut,
     OptIn,
+    /// `JOIN <keyword>`: become a member of the group with that keyword.
+    Join {
+        keyword: String,
+    },
+    /// `LEAVE <keyword>`: stop being one.
+    Leave {
+        keyword: String,
+    },
     /// One of the waiting reminder's options, as the reminder spelt it.
     Answer(String),
     /// Anything else; its first word (normalised) is the keyword for routing.
@@ -99,6 +128,16 @@ pub fn classify(text: &str, options: Option<&[String]>) -> Intent {
     if words.len() == 1 && OPT_IN.contains(&first.as_str()) {
         return Intent::OptIn;
     }
+    // Exactly two words: "join us at the clinic" is a message.
+    if words.len() == 2 {
+        let keyword = words[1].clone();
+        if JOIN.contains(&first.as_str()) {
+            return Intent::Join { keyword };
+        }
+        if LEAVE.contains(&first.as_str()) {
+            return Intent::Leave { keyword };
+        }
+    }
     if let Some(options) = options
         && let Some(answer) = match_option(&first, options)
     {
@@ -131,6 +170,8 @@ pub fn acknowledgement(intent: &Intent) -> Option<&'static str> {
             "You will receive no more messages from this service, except emergency alerts. Reply START to subscribe again.",
         ),
         Intent::OptIn => Some("You are subscribed again. Reply STOP to unsubscribe."),
+        Intent::Join { .. } => Some("You have joined. Reply LEAVE and the same word to leave."),
+        Intent::Leave { .. } => Some("You have left. Reply JOIN and the same word to join again."),
         _ => None,
     }
 }
@@ -160,6 +201,33 @@ mod tests {
         for text in ["START", "start", "Démarrer", "anza"] {
             assert_eq!(classify(text, None), Intent::OptIn, "{text}");
         }
+    }
+
+    #[test]
+    fn join_and_leave_take_exactly_a_keyword() {
+        assert_eq!(
+            classify("Join mothers", None),
+            Intent::Join {
+                keyword: "MOTHERS".into()
+            }
+        );
+        assert_eq!(
+            classify("jiunge Mamá!", None),
+            Intent::Join {
+                keyword: "MAMA".into()
+            }
+        );
+        assert_eq!(
+            classify("LEAVE MOTHERS", None),
+            Intent::Leave {
+                keyword: "MOTHERS".into()
+            }
+        );
+        assert!(matches!(
+            classify("join us at the clinic", None),
+            Intent::Message { .. }
+        ));
+        assert_eq!(classify("unsubscribe", None), Intent::OptOut, "alone: STOP");
     }
 
     #[test]

@@ -217,3 +217,9 @@ pub fn alert(owner: &str, sender: &str, identifier: &str) -> String {
         crate::hashing::secret_digest(&format!("{sender},{identifier}"))
     )
 }
+
+/// The group citizens join with `JOIN <keyword>`: its id. One group per keyword in a
+/// deployment, since a text from a phone names no caller.
+pub fn group_keyword(keyword: &str) -> String {
+    format!("grpkw/{keyword}")
+}

@@ -3,25 +3,41 @@
 //! million members is read a page at a time, never whole.
 
 use crate::many::{delete_many, get_many, seal_all, set_many};
-use crate::{StoreResult, page};
+use crate::{StoreResult, Swap, page};
 use messaging_domain::group::{GroupRecord, Member};
 use messaging_domain::{GroupId, keys};
 use spin_sdk::experimental::wasi::keyvalue::{atomics, store as wkv};
 use spin_sdk::key_value::Store;
 use std::collections::BTreeMap;
 
-pub async fn create(kv: &Store, record: &GroupRecord) -> StoreResult<()> {
+/// Stores a new group. `Ok(false)`: its keyword belongs to another group, and nothing
+/// was stored.
+pub async fn create(kv: &Store, record: &GroupRecord) -> StoreResult<bool> {
+    if let Some(keyword) = &record.keyword {
+        let swap = Swap::read("default", &keys::group_keyword(keyword))?;
+        if swap.current.is_some() || !swap.put(record.id.as_str().as_bytes())? {
+            return Ok(false);
+        }
+    }
     kv.set(
         keys::group(&record.id),
         serde_json::to_vec(record).expect("json"),
     )
     .await?;
+    kv.set(
+        keys::group_by_name(&record.owner, &record.name),
+        record.id.as_str(),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// The group whose keyword this is.
+pub async fn by_keyword(kv: &Store, keyword: &str) -> StoreResult<Option<GroupId>> {
     Ok(kv
-        .set(
-            keys::group_by_name(&record.owner, &record.name),
-            record.id.as_str(),
-        )
-        .await?)
+        .get(keys::group_keyword(keyword))
+        .await?
+        .and_then(|b| GroupId::parse(std::str::from_utf8(&b).ok()?)))
 }
 
 /// The owner's groups named (case-insensitively) by any of `names`.
