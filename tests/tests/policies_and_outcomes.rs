@@ -108,3 +108,62 @@ fn a_policy_without_the_channel_refuses_it() {
     );
     assert!(gw.stored_rows().is_empty());
 }
+
+const QUICK_RETRIES: &str = r#"
+description = "Retries one second apart, doubling to two, given up after six"
+roles = ["*"]
+validity = "1h"
+[channels.sms]
+cell = "deliver-sms"
+[retry]
+first = "1s"
+max_interval = "2s"
+give_up_after = "6s"
+"#;
+
+#[test]
+fn retries_follow_the_policys_schedule_then_the_message_fails() {
+    let twilio = integration_tests::recorder::Recorder::start();
+    twilio.answer_json(503, "{}");
+    let gw = Gateway::start_with_policies(
+        &[
+            ("sms_provider", "twilio"),
+            ("twilio_url", &twilio.url),
+            ("twilio_account_sid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
+            ("twilio_auth_token", "token"),
+            ("twilio_from", "+15005550006"),
+            // The cell's own default would retry every 50 ms: the policy must win.
+            ("retry_base_ms", "50"),
+        ],
+        &[("quick-retries.toml", QUICK_RETRIES)],
+    );
+    let id = gw
+        .accept(json!({"channel":"sms","to":"+254712345678","body":"x","policy":"quick-retries"}));
+    let view = integration_tests::wait_for(20, "the message to fail", || {
+        let view = gw.status(KEY, &id).json();
+        (view["status"] == "failed").then_some(view)
+    });
+    let attempts = view["attempts"].as_array().unwrap();
+    let outcomes: Vec<&str> = attempts
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes.last(), Some(&"gave_up"), "{outcomes:?}");
+    let at = |a: &serde_json::Value| {
+        messaging_domain::schedule::parse_rfc3339(a["at"].as_str().unwrap()).unwrap()
+    };
+    let tries: Vec<u64> = attempts.iter().map(at).collect();
+    // Tried at 0, 1 s, 3 s, 5 s (1 s, then 2 s apart); the try at 7 s, after 6 s, is
+    // deferred too and gives up.
+    assert!((4..=6).contains(&tries.len()), "{outcomes:?}");
+    assert!(
+        outcomes[..outcomes.len() - 1]
+            .iter()
+            .all(|o| *o == "deferred")
+    );
+    for pair in tries.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!((900..=3000).contains(&gap), "gap {gap} ms in {outcomes:?}");
+    }
+    assert_eq!(twilio.received().len(), tries.len(), "one request per try");
+}

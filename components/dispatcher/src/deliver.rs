@@ -11,7 +11,7 @@ use messaging_domain::broadcast::BatchRef;
 use messaging_domain::hashing::keyed_hash;
 use messaging_domain::record::AttemptRecord;
 use messaging_domain::redact::provider_reason;
-use messaging_domain::retry::backoff_ms;
+use messaging_domain::retry::{MAX_RETRY_MS, Schedule as RetrySchedule};
 use messaging_domain::{Channel, MessageId, Status, keys};
 use spin_sdk::key_value::Store;
 
@@ -236,6 +236,22 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
             Outcome::Delivered
         }
         SendOutcome::Deferred(reason) => {
+            let schedule = match record.retry {
+                Some(schedule) => schedule,
+                None => RetrySchedule {
+                    first_ms: store::work::retry_base_ms().await,
+                    max_interval_ms: MAX_RETRY_MS,
+                    give_up_after_ms: None,
+                },
+            };
+            if schedule.gives_up(record.created_ms, now_ms()) {
+                // The policy's retries are spent: the spec's "then failed".
+                store::record_attempt(&kv, id, &attempt("gave_up", Some(&reason))).await?;
+                reach_and_notify(&kv, &record, Status::Failed).await?;
+                settle(&kv, cell, id).await?;
+                log("dispatch.gave_up", id, &provider_reason(&reason));
+                return Ok(Outcome::Failed);
+            }
             store::record_attempt(&kv, id, &attempt("deferred", Some(&reason))).await?;
             let attempts = store::pending(cell, id).await?.map_or(0, |p| p.attempts) + 1;
             if attempts >= record.failover_after
@@ -245,7 +261,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
                 log("dispatch.failover", id, &next);
                 return Ok(Outcome::FailedOver);
             }
-            let backoff = backoff_ms(store::work::retry_base_ms().await, attempts);
+            let backoff = schedule.delay_ms(attempts);
             store::set_pending(
                 cell,
                 id,

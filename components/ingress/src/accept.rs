@@ -234,6 +234,11 @@ pub async fn persist(
             .saturating_add(plan.validity_seconds.saturating_mul(1000)),
         segments: message.segments,
         send_at_ms: message.send_at_ms,
+        retry: plan.retry.map(|r| messaging_domain::retry::Schedule {
+            first_ms: r.first_ms,
+            max_interval_ms: r.max_interval_ms,
+            give_up_after_ms: r.give_up_after_ms,
+        }),
     };
     let emergency = matches!(plan.priority, policy::Priority::Emergency);
     // A fallback address whose owner said STOP on its channel is never used.

@@ -9,7 +9,7 @@ spin_sdk::wit_bindgen::generate!({
 
 use exports::govstack::messaging::policy::{
     DeliveryPlan, FallbackPlan, Guest, PlanRequest, PolicyError, Priority, RenderedTemplate,
-    RenderedText, TemplateError,
+    RenderedText, RetrySchedule, TemplateError,
 };
 use govstack::messaging::types::Channel as WitChannel;
 use messaging_domain::policy::Priority as DomainPriority;
@@ -125,6 +125,11 @@ impl Guest for PolicyRouter {
                 DomainPriority::Transactional => Priority::Transactional,
                 DomainPriority::Bulk => Priority::Bulk,
             },
+            retry: policy.retry.map(|r| RetrySchedule {
+                first_ms: r.first_ms,
+                max_interval_ms: r.max_interval_ms,
+                give_up_after_ms: r.give_up_after_ms,
+            }),
         })
     }
 }

@@ -246,6 +246,7 @@ async fn acknowledge(
         segments: (message.channel == Channel::Sms)
             .then(|| messaging_domain::providers::gsm7::segments(text)),
         send_at_ms: None,
+        retry: None,
     };
     let payload = Payload {
         to: message.from.clone(),

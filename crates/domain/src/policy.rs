@@ -21,6 +21,11 @@
 //!
 //! [channels.email]
 //! cell = "deliver-email"
+//!
+//! [retry]                  # optional: without it, retries start at the cell's
+//! first = "30s"            # retry_base_ms and double up to 15m until the validity ends
+//! max_interval = "15m"
+//! give_up_after = "24h"    # a message still deferred this long after acceptance fails
 //! ```
 //!
 //! Later issues add fallbacks, priorities, retries and limits to this format.
@@ -46,6 +51,8 @@ pub struct Policy {
     pub validity_seconds: u64,
     pub priority: Priority,
     pub routes: BTreeMap<Channel, Route>,
+    /// The retry schedule, if the policy sets one.
+    pub retry: Option<crate::retry::Schedule>,
 }
 
 /// The delivery cells of one channel, in the order they are tried.
@@ -88,6 +95,15 @@ struct PolicyFile {
     #[serde(default)]
     priority: Priority,
     channels: BTreeMap<String, ChannelEntry>,
+    retry: Option<RetryEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetryEntry {
+    first: String,
+    max_interval: Option<String>,
+    give_up_after: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -224,12 +240,43 @@ impl Policy {
                 ));
             }
         }
+        let retry = match raw.retry {
+            None => None,
+            Some(retry) => {
+                let duration = |field: &str, value: &str| {
+                    parse_duration(value).map(|s| s * 1000).ok_or_else(|| {
+                        format!("{file_name}: retry.{field} must look like 90s, 15m, 24h or 7d")
+                    })
+                };
+                let first_ms = duration("first", &retry.first)?;
+                let max_interval_ms = match &retry.max_interval {
+                    Some(v) => duration("max_interval", v)?,
+                    None => crate::retry::MAX_RETRY_MS.max(first_ms),
+                };
+                if max_interval_ms < first_ms {
+                    return Err(format!(
+                        "{file_name}: retry.max_interval is shorter than retry.first"
+                    ));
+                }
+                let give_up_after_ms = retry
+                    .give_up_after
+                    .as_deref()
+                    .map(|v| duration("give_up_after", v))
+                    .transpose()?;
+                Some(crate::retry::Schedule {
+                    first_ms,
+                    max_interval_ms,
+                    give_up_after_ms,
+                })
+            }
+        };
         Ok(Policy {
             name: name.to_string(),
             roles: raw.roles,
             validity_seconds,
             priority: raw.priority,
             routes,
+            retry,
         })
     }
 
@@ -381,5 +428,34 @@ cell = "deliver-sms"
         assert_eq!(parse_duration("0h"), None);
         assert_eq!(parse_duration("h"), None);
         assert_eq!(parse_duration("5w"), None);
+    }
+
+    #[test]
+    fn a_retry_schedule_is_read_and_checked() {
+        let base = "roles = [\"*\"]\nvalidity = \"24h\"\n[channels.sms]\ncell = \"deliver-sms\"\n";
+        let p = Policy::parse(
+            "p.toml",
+            &format!(
+                "{base}[retry]\nfirst = \"30s\"\nmax_interval = \"10m\"\ngive_up_after = \"24h\"\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            p.retry,
+            Some(crate::retry::Schedule {
+                first_ms: 30_000,
+                max_interval_ms: 600_000,
+                give_up_after_ms: Some(86_400_000)
+            })
+        );
+        assert_eq!(Policy::parse("p.toml", base).unwrap().retry, None);
+        for bad in [
+            "[retry]\nfirst = \"soon\"\n",
+            "[retry]\nfirst = \"1h\"\nmax_interval = \"1m\"\n",
+            "[retry]\nmax_interval = \"1m\"\n",
+        ] {
+            let e = Policy::parse("p.toml", &format!("{base}{bad}")).unwrap_err();
+            assert!(e.starts_with("p.toml"), "{e}");
+        }
     }
 }

@@ -40,6 +40,9 @@ pub struct MessageRecord {
     /// Not to be sent before this instant (`send_at`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_at_ms: Option<u64>,
+    /// The policy's retry schedule; none: the cell's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<crate::retry::Schedule>,
 }
 
 #[cfg(test)]
@@ -62,6 +65,7 @@ impl MessageRecord {
             expires_ms: 2,
             segments: None,
             send_at_ms: None,
+            retry: None,
         }
     }
 }
@@ -199,6 +203,7 @@ mod tests {
             expires_ms: 2,
             segments: None,
             send_at_ms: None,
+            retry: None,
         };
         assert_eq!(record.cell_at(1), Some("deliver-sms-backup"));
         assert_eq!(record.cell_at(2), Some("deliver-email"));
