@@ -434,3 +434,41 @@ fn citizens_join_and_leave_a_group_by_keyword() {
         .collect();
     assert_eq!(reached, ["+254755555551"]);
 }
+
+#[test]
+fn a_cells_send_rate_paces_a_broadcast() {
+    let at = africastalking::bulk_double();
+    let gw = Gateway::start_with(&[
+        ("sms_provider", "africastalking"),
+        ("africastalking_url", &at.url),
+        ("africastalking_username", "sandbox"),
+        ("africastalking_api_key", "at-test-api-key"),
+        // 10 SMS a second, 10 at once.
+        ("sms_send_rate", "10:10"),
+    ]);
+    let group = create_group(&gw, "Paced");
+    add_sms_members(&gw, &group, 1..41);
+    let started = std::time::Instant::now();
+    let accepted = gw.call(
+        KEY,
+        "/v1/broadcasts",
+        Some(&json!({"group": group, "body": "Paced announcement"})),
+    );
+    let id = accepted.json()["id"].as_str().unwrap().to_string();
+    let view = wait_state(&gw, &id, "done");
+    let took = started.elapsed();
+    assert_eq!(view["counts"]["sent"], 40, "{view}");
+    // 10 at once, then 30 more at 10 a second: about three seconds, not at once.
+    assert!(took >= std::time::Duration::from_millis(2500), "{took:?}");
+    let requests = at.received();
+    assert!(
+        requests
+            .iter()
+            .all(|r| africastalking::numbers(r).len() <= 10),
+        "no request carries more than the bucket holds"
+    );
+    let mut numbers: Vec<String> = requests.iter().flat_map(africastalking::numbers).collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 40, "each once");
+}

@@ -31,3 +31,37 @@ fn a_caller_over_its_rate_gets_429_with_retry_after_and_others_are_unaffected() 
     std::thread::sleep(std::time::Duration::from_millis(1100));
     assert_eq!(gw.send(KEY, &message, &[]).status, 202, "refilled");
 }
+
+#[test]
+fn a_providers_send_rate_spaces_single_messages_without_losing_any() {
+    // One SMS a second through this cell, whoever sends.
+    let gw = Gateway::start_with(&[("sms_send_rate", "1:1")]);
+    let ids: Vec<String> = (0..3)
+        .map(|i| {
+            gw.accept(json!({"channel": "sms", "to": format!("+25471234567{i}"), "body": "x"}))
+        })
+        .collect();
+    let mut sent_at: Vec<u64> = ids
+        .iter()
+        .map(|id| {
+            let view = gw.wait_status(id, "delivered");
+            let sent = view["history"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|h| h["status"] == "sent")
+                .unwrap()["at"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            messaging_domain::schedule::parse_rfc3339(&sent).unwrap()
+        })
+        .collect();
+    sent_at.sort();
+    for pair in sent_at.windows(2) {
+        assert!(pair[1] - pair[0] >= 900, "sent {} ms apart", pair[1] - pair[0]);
+    }
+    // Throttling is not a failed attempt.
+    let view = gw.status(KEY, &ids[2]).json();
+    assert_eq!(view["attempts"].as_array().unwrap().len(), 1, "{view}");
+}

@@ -19,6 +19,9 @@ use messaging_domain::{BroadcastId, Channel, keys};
 
 /// How long a claim protects a batch that is with the sender.
 const CLAIM_MS: u64 = 120_000;
+/// Longest a batch instance waits for its provider's send-rate tokens before leaving the
+/// rest to the pending store.
+const THROTTLE_WAIT_MS: u64 = 5_000;
 /// Batches retried per tick.
 pub const TICK_BATCHES: usize = 20;
 
@@ -31,6 +34,8 @@ pub struct BatchReport {
     pub deferred: usize,
     pub expired: usize,
     pub cancelled: usize,
+    /// Left for later: the provider's send rate was spent.
+    pub throttled: usize,
     /// Another instance holds the batch, or it is settled already.
     pub skipped: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,6 +94,7 @@ async fn try_send(
     let mut report = BatchReport::default();
     let mut new: Vec<(&str, Outcome)> = Vec::new();
     let mut deferred_reason = None;
+    let mut throttle_wait: Option<u64> = None;
     let settle_all = if broadcasts::is_cancelled(&kv, broadcast).await? {
         Some(Outcome::Cancelled)
     } else if now_ms() >= record.expires_ms {
@@ -102,22 +108,42 @@ async fn try_send(
         let Some(content) = broadcasts::content(&kv, broadcast).await? else {
             return Err(store::StoreError::from_text("broadcast content is missing"));
         };
-        let messages = open
-            .iter()
-            .map(|&i| outbound(&record, &batch, i, &content))
-            .collect();
-        let outcomes = sender::send_batch(messages).await;
-        for (&i, outcome) in open.iter().zip(outcomes) {
-            match outcome {
-                SendOutcome::Accepted(_) => new.push((hashes[i], Outcome::Sent)),
-                SendOutcome::Delivered => new.push((hashes[i], Outcome::Delivered)),
-                SendOutcome::Rejected(reason) => {
-                    log_reason("batch.rejected", &record, seq, &reason);
-                    new.push((hashes[i], Outcome::Failed));
+        // As many at a time as the provider's send rate allows, waiting for tokens up to
+        // THROTTLE_WAIT_MS; what is left then waits in the pending store.
+        let started = now_ms();
+        let mut remaining: &[usize] = &open;
+        while !remaining.is_empty() {
+            let allowed = match crate::deliver::granted(cell, remaining.len() as u64).await? {
+                Ok(n) => (n as usize).min(remaining.len()),
+                Err(wait_ms) => {
+                    if now_ms().saturating_sub(started) + wait_ms > THROTTLE_WAIT_MS {
+                        report.throttled = remaining.len();
+                        throttle_wait = Some(wait_ms);
+                        break;
+                    }
+                    spin_sdk::wasip3::clocks::monotonic_clock::wait_for(wait_ms * 1_000_000).await;
+                    continue;
                 }
-                SendOutcome::Deferred(reason) => {
-                    report.deferred += 1;
-                    deferred_reason.get_or_insert(reason);
+            };
+            let (chunk, rest) = remaining.split_at(allowed);
+            remaining = rest;
+            let messages = chunk
+                .iter()
+                .map(|&i| outbound(&record, &batch, i, &content))
+                .collect();
+            let outcomes = sender::send_batch(messages).await;
+            for (&i, outcome) in chunk.iter().zip(outcomes) {
+                match outcome {
+                    SendOutcome::Accepted(_) => new.push((hashes[i], Outcome::Sent)),
+                    SendOutcome::Delivered => new.push((hashes[i], Outcome::Delivered)),
+                    SendOutcome::Rejected(reason) => {
+                        log_reason("batch.rejected", &record, seq, &reason);
+                        new.push((hashes[i], Outcome::Failed));
+                    }
+                    SendOutcome::Deferred(reason) => {
+                        report.deferred += 1;
+                        deferred_reason.get_or_insert(reason);
+                    }
                 }
             }
         }
@@ -138,8 +164,13 @@ async fn try_send(
         }
     }
     broadcasts::put_tally(&kv, broadcast, seq, &tally).await?;
-    if report.deferred == 0 {
+    if report.deferred == 0 && report.throttled == 0 {
         broadcasts::finish_batch(&kv, &record, seq, cell).await?;
+    } else if report.deferred == 0 {
+        // Throttled only: back when the provider's bucket has tokens, no attempt counted.
+        let due = now_ms() + throttle_wait.unwrap_or(100);
+        broadcasts::retry_batch(&kv, &record, seq, &batch, due).await?;
+        release(broadcast, seq).await?;
     } else {
         if let Some(reason) = &deferred_reason {
             log_reason("batch.deferred", &record, seq, reason);

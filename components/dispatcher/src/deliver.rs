@@ -40,6 +40,8 @@ pub enum Outcome {
     Skipped,
     /// The store could not be read or written; the tick will retry.
     StoreError,
+    /// The provider's send rate is spent; the pending entry brings it back.
+    Throttled,
 }
 
 impl Outcome {
@@ -53,6 +55,7 @@ impl Outcome {
             Outcome::FailedOver => "failed_over",
             Outcome::Skipped => "skipped",
             Outcome::StoreError => "store_error",
+            Outcome::Throttled => "throttled",
         }
     }
 }
@@ -209,6 +212,23 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
         at_ms: now_ms(),
     };
     let next_cell = record.cell_at(hop + 1).map(String::from);
+    if let Some(wait_ms) = throttled(cell, 1).await? {
+        // The provider's send rate is spent: come back when a token is there, without
+        // counting an attempt.
+        let attempts = store::pending(cell, id).await?.map_or(0, |p| p.attempts);
+        store::set_pending(
+            cell,
+            id,
+            PendingEntry {
+                due_ms: now_ms() + wait_ms,
+                attempts,
+                scheduled: true,
+            },
+        )
+        .await?;
+        kv.delete(keys::claim(id)).await?;
+        return Ok(Outcome::Throttled);
+    }
     let outcome = match sender::send(message).await {
         SendOutcome::Accepted(provider_id) => {
             store::record_attempt(&kv, id, &attempt("sent", None)).await?;
@@ -353,6 +373,21 @@ async fn receipt_url(id: &MessageId) -> Option<String> {
 pub struct TickReport {
     pub examined: usize,
     pub attempted: usize,
+}
+
+/// Takes `wanted` tokens (or as many as there are) from this cell's send-rate bucket.
+/// `None`: go ahead (all were granted, or the cell has no `send_rate`); `Some(ms)`: none now.
+pub async fn throttled(cell: &str, wanted: u64) -> store::StoreResult<Option<u64>> {
+    Ok(granted(cell, wanted).await?.err())
+}
+
+/// How many of `wanted` sends the cell's provider takes now (`Ok(wanted)` without a
+/// `send_rate`), or how long until the next.
+pub async fn granted(cell: &str, wanted: u64) -> store::StoreResult<Result<u64, u64>> {
+    match store::work::send_rate().await {
+        None => Ok(Ok(wanted)),
+        Some(limit) => store::work::take_tokens(&keys::send_rate_bucket(cell), limit, wanted),
+    }
 }
 
 /// The WIT name of a channel.

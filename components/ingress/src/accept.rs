@@ -135,8 +135,10 @@ pub async fn render(template: &TemplateRef) -> Result<Rendered, ApiError> {
     })
 }
 
+/// A new message id, ordered by time: the pending store lists work first in, first out
+/// (GovStack spec 6.1.1), emergency or not, since each message is handed over at once.
 pub fn new_id() -> Result<MessageId, ApiError> {
-    Ok(MessageId::from_random(new_random()))
+    Ok(MessageId::from_random(store::time_ordered_16()))
 }
 
 /// 16 random bytes for a new id of any kind.

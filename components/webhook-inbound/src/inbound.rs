@@ -227,7 +227,7 @@ async fn acknowledge(
     let Ok(cell) = spin_sdk::variables::get(&variable).await else {
         return Ok(());
     };
-    let id = MessageId::from_random(store::random_16());
+    let id = MessageId::from_random(store::time_ordered_16());
     let now = store::now_ms();
     let record = MessageRecord {
         id: id.clone(),
@@ -274,7 +274,7 @@ async fn route(
 ) -> store::StoreResult<&'static str> {
     let now = store::now_ms();
     let record = InboundRecord {
-        id: time_ordered_id(now),
+        id: time_ordered_id(),
         channel: message.channel,
         from: message.from.clone(),
         text: message.text.clone(),
@@ -324,8 +324,6 @@ async fn route(
 }
 
 /// An inbound id whose first 48 bits are the arrival time, so listing is oldest first.
-fn time_ordered_id(now_ms: u64) -> InboundId {
-    let mut bytes = store::random_16();
-    bytes[..6].copy_from_slice(&now_ms.to_be_bytes()[2..]);
-    InboundId::from_random(bytes)
+fn time_ordered_id() -> InboundId {
+    InboundId::from_random(store::time_ordered_16())
 }

@@ -223,3 +223,8 @@ pub fn alert(owner: &str, sender: &str, identifier: &str) -> String {
 pub fn group_keyword(keyword: &str) -> String {
     format!("grpkw/{keyword}")
 }
+
+/// A delivery cell's send-rate bucket (its provider's TPS, `send_rate`).
+pub fn send_rate_bucket(cell: &str) -> String {
+    format!("sendrate/{cell}")
+}

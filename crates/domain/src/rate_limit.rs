@@ -58,6 +58,17 @@ impl Bucket {
     /// Takes one token at `now_ms` from `previous` (none: a full bucket). Returns the new
     /// bucket, or how many milliseconds until a token is there.
     pub fn take(previous: Option<Bucket>, limit: Limit, now_ms: u64) -> Result<Bucket, u64> {
+        Bucket::take_up_to(previous, limit, now_ms, 1).map(|(bucket, _)| bucket)
+    }
+
+    /// Takes as many of `wanted` tokens as the bucket holds (at least one). Returns the new
+    /// bucket and how many were taken, or how many milliseconds until one is there.
+    pub fn take_up_to(
+        previous: Option<Bucket>,
+        limit: Limit,
+        now_ms: u64,
+        wanted: u64,
+    ) -> Result<(Bucket, u64), u64> {
         let tokens = match previous {
             None => limit.burst,
             Some(b) => {
@@ -66,19 +77,42 @@ impl Bucket {
             }
         };
         if tokens >= 1.0 {
-            Ok(Bucket {
-                tokens: tokens - 1.0,
-                at_ms: now_ms,
-            })
+            let taken = (tokens.floor() as u64).min(wanted.max(1));
+            Ok((
+                Bucket {
+                    tokens: tokens - taken as f64,
+                    at_ms: now_ms,
+                },
+                taken,
+            ))
         } else {
             Err((((1.0 - tokens) / limit.per_second) * 1000.0).ceil() as u64)
         }
     }
 }
 
+/// A provider's send rate (`send_rate` of a delivery cell): `per-second:burst`, or empty
+/// for no limit.
+pub fn parse_send_rate(config: &str) -> Option<Limit> {
+    parse_entry(&format!("cell:{}", config.trim())).map(|(_, limit)| limit)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_takes_what_the_bucket_holds() {
+        let limit = parse_send_rate("100:50").unwrap();
+        let (bucket, taken) = Bucket::take_up_to(None, limit, 0, 500).unwrap();
+        assert_eq!(taken, 50);
+        // 100 ms later, 10 more.
+        let (_, taken) = Bucket::take_up_to(Some(bucket), limit, 100, 500).unwrap();
+        assert_eq!(taken, 10);
+        assert_eq!(Bucket::take_up_to(Some(bucket), limit, 0, 5), Err(10));
+        assert_eq!(parse_send_rate(""), None);
+        assert_eq!(parse_send_rate("fast"), None);
+    }
 
     #[test]
     fn callers_get_their_own_limit_or_the_default() {

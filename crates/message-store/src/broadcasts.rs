@@ -148,10 +148,11 @@ pub async fn retry_batch(
         .await?
         .set(
             keys::pending_batch(&batch.cell, record.emergency, &record.id, seq),
+            // Due exactly then: no hand-over is in flight for a batch already tried.
             serde_json::to_vec(&PendingEntry {
                 due_ms,
                 attempts: batch.attempts,
-                scheduled: false,
+                scheduled: true,
             })
             .expect("json"),
         )

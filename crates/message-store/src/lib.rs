@@ -275,6 +275,15 @@ pub async fn opted_out(
     Ok(store.exists(keys::opt_out(channel, recipient_hash)).await?)
 }
 
+/// 16 bytes for an id that sorts by creation time: the first 6 are the time in Unix
+/// milliseconds, the other 10 random. Keys made from such ids list in the order the work
+/// arrived, so a tick scanning the pending store serves it first in, first out.
+pub fn time_ordered_16() -> [u8; 16] {
+    let mut bytes = random_16();
+    bytes[..6].copy_from_slice(&now_ms().to_be_bytes()[2..]);
+    bytes
+}
+
 /// 16 bytes from `wasi:random`, for the ids of the domain (`MessageId::from_random`, ...).
 pub fn random_16() -> [u8; 16] {
     let bytes = spin_sdk::wasip3::random::random::get_random_bytes(16);

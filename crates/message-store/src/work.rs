@@ -115,3 +115,42 @@ pub async fn post_json(uri: &str, body: &serde_json::Value) {
 pub fn post_after_response(uri: String, body: serde_json::Value) {
     spin_sdk::wasip3::spawn(async move { post_json(&uri, &body).await });
 }
+
+/// Attempts at a token bucket's compare-and-swap before a hot bucket counts as spent.
+const BUCKET_ATTEMPTS: usize = 8;
+
+/// Takes up to `wanted` tokens from the bucket at `key` (`messaging_domain::rate_limit`),
+/// shared by every instance through compare-and-swap. `Ok(Ok(n))`: `n` tokens taken (at
+/// least one); `Ok(Err(ms))`: none now, the next in `ms` milliseconds.
+pub fn take_tokens(
+    key: &str,
+    limit: messaging_domain::rate_limit::Limit,
+    wanted: u64,
+) -> StoreResult<Result<u64, u64>> {
+    use messaging_domain::rate_limit::Bucket;
+    let mut wait_ms = 1000;
+    for _ in 0..BUCKET_ATTEMPTS {
+        let swap = Swap::read("default", key)?;
+        let previous = swap
+            .current
+            .as_deref()
+            .and_then(|b| serde_json::from_slice(b).ok());
+        match Bucket::take_up_to(previous, limit, now_ms(), wanted) {
+            Ok((bucket, taken)) => {
+                if swap.put(&serde_json::to_vec(&bucket).expect("json"))? {
+                    return Ok(Ok(taken));
+                }
+                // Another instance took tokens meanwhile: read again.
+            }
+            Err(ms) => return Ok(Err(ms)),
+        }
+        wait_ms = 50;
+    }
+    Ok(Err(wait_ms))
+}
+
+/// The delivery cell's provider send rate (`send_rate`: `per-second:burst`; empty: none).
+pub async fn send_rate() -> Option<messaging_domain::rate_limit::Limit> {
+    let config = spin_sdk::variables::get("send_rate").await.ok()?;
+    messaging_domain::rate_limit::parse_send_rate(&config)
+}
