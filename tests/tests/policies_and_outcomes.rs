@@ -167,3 +167,55 @@ fn retries_follow_the_policys_schedule_then_the_message_fails() {
     }
     assert_eq!(twilio.received().len(), tries.len(), "one request per try");
 }
+
+/// A policy whose quiet hours are the three hours around now in UTC.
+fn quiet_now_policy() -> String {
+    let now_min = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 60)
+        % 1440;
+    let hhmm = |m: u64| format!("{:02}:{:02}", m / 60, m % 60);
+    format!(
+        "roles = [\"*\"]\nvalidity = \"1d\"\nquiet_hours = \"{}-{}\"\n[channels.sms]\ncell = \"deliver-sms\"\n",
+        hhmm((now_min + 1440 - 60) % 1440),
+        hhmm((now_min + 120) % 1440)
+    )
+}
+
+#[test]
+fn quiet_hours_hold_messages_in_the_recipients_night_only() {
+    let gw = Gateway::start_with_policies(&[], &[("quiet.toml", &quiet_now_policy())]);
+    let night = gw.accept(json!({"channel":"sms","to":"+254712345678","body":"Night",
+        "policy":"quiet","timezone":"+00:00"}));
+    let day = gw.accept(json!({"channel":"sms","to":"+254712345679","body":"Day",
+        "policy":"quiet","timezone":"+06:00"}));
+    gw.wait_status(&day, "delivered");
+    gw.wait_log("dispatch.quiet_hours");
+    let broadcast = gw.call(
+        KEY,
+        "/v1/broadcasts",
+        Some(&json!({"recipients": [
+            {"channel": "sms", "address": "+254700000001", "timezone": "+00:00"},
+            {"channel": "sms", "address": "+254700000002", "timezone": "+06:00"}
+        ], "body": "Both", "policy": "quiet"})),
+    );
+    let id = broadcast.json()["id"].as_str().unwrap().to_string();
+    let view = integration_tests::wait_for(20, "the daytime recipient", || {
+        let view = gw.call(KEY, &format!("/v1/broadcasts/{id}"), None).json();
+        (view["counts"]["delivered"] == 1).then_some(view)
+    });
+    assert_eq!(view["state"], "sending", "{view}");
+    assert_eq!(view["counts"]["queued"], 1, "{view}");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(gw.status(KEY, &night).json()["status"], "queued");
+    let to: Vec<String> = gw
+        .outbox_entries()
+        .iter()
+        .map(|e| e["to"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!to.contains(&"+254712345678".to_string()), "{to:?}");
+    assert!(!to.contains(&"+254700000001".to_string()), "{to:?}");
+    assert!(to.contains(&"+254700000002".to_string()), "{to:?}");
+}

@@ -59,7 +59,11 @@ fn a_providers_send_rate_spaces_single_messages_without_losing_any() {
         .collect();
     sent_at.sort();
     for pair in sent_at.windows(2) {
-        assert!(pair[1] - pair[0] >= 900, "sent {} ms apart", pair[1] - pair[0]);
+        assert!(
+            pair[1] - pair[0] >= 900,
+            "sent {} ms apart",
+            pair[1] - pair[0]
+        );
     }
     // Throttling is not a failed attempt.
     let view = gw.status(KEY, &ids[2]).json();

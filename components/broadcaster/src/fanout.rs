@@ -168,6 +168,7 @@ fn split(
                     hash,
                     to: member.to,
                     language: member.language,
+                    utc_offset_min: member.utc_offset_min,
                 });
         } else {
             unroutable += 1;

@@ -36,6 +36,8 @@ pub struct BatchReport {
     pub cancelled: usize,
     /// Left for later: the provider's send rate was spent.
     pub throttled: usize,
+    /// Left for later: in their quiet hours.
+    pub quiet: usize,
     /// Another instance holds the batch, or it is settled already.
     pub skipped: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -102,6 +104,29 @@ async fn try_send(
     } else {
         None
     };
+    // Recipients in their quiet hours wait for them to end.
+    let mut quiet_until: Option<u64> = None;
+    let mut in_quiet_hours = 0;
+    let open: Vec<usize> = match (settle_all, record.quiet_hours) {
+        (None, Some(quiet_hours)) => {
+            let default_offset = crate::deliver::default_utc_offset().await;
+            let now = now_ms();
+            open.into_iter()
+                .filter(|&i| {
+                    let offset = batch.recipients[i].utc_offset_min.unwrap_or(default_offset);
+                    match quiet_hours.ends_at(now, offset) {
+                        Some(until) => {
+                            quiet_until = Some(quiet_until.map_or(until, |u| u.min(until)));
+                            in_quiet_hours += 1;
+                            false
+                        }
+                        None => true,
+                    }
+                })
+                .collect()
+        }
+        _ => open,
+    };
     if let Some(outcome) = settle_all {
         new.extend(open.iter().map(|&i| (hashes[i], outcome)));
     } else if !open.is_empty() {
@@ -148,6 +173,7 @@ async fn try_send(
             }
         }
     }
+    report.quiet = in_quiet_hours;
     broadcasts::record_outcomes(broadcast, &new)?;
     let mut tally = Tally::default();
     for outcome in known.iter().flatten() {
@@ -164,11 +190,17 @@ async fn try_send(
         }
     }
     broadcasts::put_tally(&kv, broadcast, seq, &tally).await?;
-    if report.deferred == 0 && report.throttled == 0 {
+    if report.deferred == 0 && report.throttled == 0 && quiet_until.is_none() {
         broadcasts::finish_batch(&kv, &record, seq, cell).await?;
     } else if report.deferred == 0 {
-        // Throttled only: back when the provider's bucket has tokens, no attempt counted.
-        let due = now_ms() + throttle_wait.unwrap_or(100);
+        // Throttled or quiet only: back when the provider's bucket has tokens or the
+        // earliest quiet hours end, no attempt counted.
+        let due = match (report.throttled > 0, quiet_until) {
+            (true, Some(until)) => (now_ms() + throttle_wait.unwrap_or(100)).min(until),
+            (true, None) => now_ms() + throttle_wait.unwrap_or(100),
+            (false, Some(until)) => until,
+            (false, None) => now_ms(),
+        };
         broadcasts::retry_batch(&kv, &record, seq, &batch, due).await?;
         release(broadcast, seq).await?;
     } else {

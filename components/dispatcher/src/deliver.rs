@@ -124,6 +124,32 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
         // Scheduled for later: its pending entry brings it back when due.
         return Ok(Outcome::Skipped);
     }
+    if let Some(quiet) = record.quiet_hours {
+        let offset = match record.utc_offset_min {
+            Some(offset) => offset,
+            None => default_utc_offset().await,
+        };
+        if let Some(until) = quiet.ends_at(now, offset) {
+            // The recipient's quiet hours: back when they end, no attempt counted.
+            let attempts = store::pending(cell, id).await?.map_or(0, |p| p.attempts);
+            store::set_pending(
+                cell,
+                id,
+                PendingEntry {
+                    due_ms: until,
+                    attempts,
+                    scheduled: true,
+                },
+            )
+            .await?;
+            log(
+                "dispatch.quiet_hours",
+                id,
+                "waits for the recipient's morning",
+            );
+            return Ok(Outcome::Skipped);
+        }
+    }
     if now >= record.expires_ms {
         reach_and_notify(&kv, &record, Status::Expired).await?;
         settle(&kv, cell, id).await?;
@@ -373,6 +399,16 @@ async fn receipt_url(id: &MessageId) -> Option<String> {
 pub struct TickReport {
     pub examined: usize,
     pub attempted: usize,
+}
+
+/// The deployment's time zone for recipients who gave none (`default_timezone`, a UTC
+/// offset such as `+03:00`; UTC when unset).
+pub async fn default_utc_offset() -> i16 {
+    spin_sdk::variables::get("default_timezone")
+        .await
+        .ok()
+        .and_then(|t| messaging_domain::quiet_hours::parse_offset(t.trim()))
+        .unwrap_or(0)
 }
 
 /// Takes `wanted` tokens (or as many as there are) from this cell's send-rate bucket.

@@ -13,6 +13,7 @@ use messaging_domain::conversation::ExpectsReply;
 use messaging_domain::group::Language;
 use messaging_domain::hashing::keyed_hash;
 use messaging_domain::providers::gsm7::Segments;
+use messaging_domain::quiet_hours::QuietHours;
 use messaging_domain::record::{EmailDetails, FallbackPayload, FallbackRoute, Payload};
 use messaging_domain::template::{Rendered, Text};
 use messaging_domain::{ApiError, Channel, ErrorCode, MessageId, MessageRecord, Recipient};
@@ -47,6 +48,8 @@ pub struct NewMessage {
     pub client: Option<String>,
     /// Not to be sent before this instant; its validity counts from then.
     pub send_at_ms: Option<u64>,
+    /// The recipient's UTC offset, for the policy's quiet hours.
+    pub utc_offset_min: Option<i16>,
 }
 
 /// Asks policy-router how `channel` messages of this caller travel.
@@ -241,6 +244,11 @@ pub async fn persist(
             max_interval_ms: r.max_interval_ms,
             give_up_after_ms: r.give_up_after_ms,
         }),
+        quiet_hours: plan.quiet_hours.map(|q| QuietHours {
+            start_min: q.start_minute,
+            end_min: q.end_minute,
+        }),
+        utc_offset_min: message.utc_offset_min,
     };
     let emergency = matches!(plan.priority, policy::Priority::Emergency);
     // A fallback address whose owner said STOP on its channel is never used.

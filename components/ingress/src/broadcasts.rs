@@ -10,6 +10,7 @@ use message_store::{self as store, broadcasts, groups};
 use messaging_domain::broadcast::{
     Audience, BroadcastCommand, BroadcastRecord, BroadcastView, Content, check_rendered, not_found,
 };
+use messaging_domain::quiet_hours::QuietHours;
 use messaging_domain::{ApiError, BroadcastId, Channel, ErrorCode, keys};
 use spin_sdk::http::Request;
 use spin_sdk::key_value::Store;
@@ -92,6 +93,7 @@ pub async fn start(
     let mut validity_seconds = 0;
     let mut emergency = false;
     let mut policy_name = None;
+    let mut quiet_hours = None;
     let mut refusal = None;
     for channel in CHANNELS {
         match plan(caller, channel, new.policy.clone()).await {
@@ -100,6 +102,10 @@ pub async fn start(
                 validity_seconds = validity_seconds.max(plan.validity_seconds);
                 emergency |= matches!(plan.priority, Priority::Emergency);
                 policy_name = Some(plan.policy);
+                quiet_hours = plan.quiet_hours.map(|q| QuietHours {
+                    start_min: q.start_minute,
+                    end_min: q.end_minute,
+                });
             }
             Err(e) if e.code == ErrorCode::UnknownChannel => refusal = Some(e),
             Err(e) => return Err(e),
@@ -146,6 +152,7 @@ pub async fn start(
             .map_or(policy_expiry, |e| e.min(policy_expiry)),
         reference: new.reference,
         send_at_ms,
+        quiet_hours,
     };
     if let Audience::Recipients(members) = &new.audience {
         let key = hashing_key().await?;

@@ -136,6 +136,7 @@ async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
             fallback: None,
             client: client.clone(),
             send_at_ms: None,
+            utc_offset_min: None,
         };
         match accept::persist(&kv, &caller, &plan, &hashing_key, message, None).await? {
             Persisted::New(id) | Persisted::Existing(id) => {

@@ -78,6 +78,7 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         fallback: command.fallback,
         client,
         send_at_ms: None,
+        utc_offset_min: command.utc_offset_min,
     };
     let mut series = Vec::new();
     let mut first = None;

@@ -8,8 +8,8 @@ spin_sdk::wit_bindgen::generate!({
 });
 
 use exports::govstack::messaging::policy::{
-    DeliveryPlan, FallbackPlan, Guest, PlanRequest, PolicyError, Priority, RenderedTemplate,
-    RenderedText, RetrySchedule, TemplateError,
+    DeliveryPlan, FallbackPlan, Guest, PlanRequest, PolicyError, Priority, QuietHours,
+    RenderedTemplate, RenderedText, RetrySchedule, TemplateError,
 };
 use govstack::messaging::types::Channel as WitChannel;
 use messaging_domain::policy::Priority as DomainPriority;
@@ -129,6 +129,10 @@ impl Guest for PolicyRouter {
                 first_ms: r.first_ms,
                 max_interval_ms: r.max_interval_ms,
                 give_up_after_ms: r.give_up_after_ms,
+            }),
+            quiet_hours: policy.quiet_hours.map(|q| QuietHours {
+                start_minute: q.start_min,
+                end_minute: q.end_min,
             }),
         })
     }

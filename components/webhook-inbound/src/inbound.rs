@@ -247,6 +247,8 @@ async fn acknowledge(
             .then(|| messaging_domain::providers::gsm7::segments(text)),
         send_at_ms: None,
         retry: None,
+        quiet_hours: None,
+        utc_offset_min: None,
     };
     let payload = Payload {
         to: message.from.clone(),

@@ -38,6 +38,7 @@ struct SendRequestBody {
     fallback: Option<FallbackBody>,
     send_at: Option<String>,
     repeat: Option<crate::schedule::RepeatBody>,
+    timezone: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -142,6 +143,8 @@ pub struct SendCommand {
     pub fallback: Option<Fallback>,
     /// When to send (and repeat); none: now.
     pub schedule: Option<crate::schedule::Schedule>,
+    /// The recipient's UTC offset in minutes (`"timezone": "+03:00"`), for quiet hours.
+    pub utc_offset_min: Option<i16>,
 }
 
 pub(crate) fn invalid(message: impl Into<String>) -> ApiError {
@@ -257,6 +260,14 @@ impl SendCommand {
             segments: None,
             fallback,
             schedule,
+            utc_offset_min: raw
+                .timezone
+                .as_deref()
+                .map(|t| {
+                    crate::quiet_hours::parse_offset(t)
+                        .ok_or_else(|| invalid("timezone must be a UTC offset such as +03:00"))
+                })
+                .transpose()?,
         };
         if let Some(body) = raw.body {
             command = command.fill(raw.subject, body)?;

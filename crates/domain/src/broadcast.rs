@@ -151,6 +151,9 @@ pub struct BroadcastRecord {
     /// Not to start before this instant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_at_ms: Option<u64>,
+    /// The policy's quiet hours (recipients in them wait).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<crate::quiet_hours::QuietHours>,
 }
 
 /// What the broadcast says (sealed at rest).
@@ -203,6 +206,8 @@ pub struct BatchRecipient {
     pub to: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<Language>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utc_offset_min: Option<i16>,
 }
 
 /// Up to [`BATCH_SIZE`] recipients on one channel, for one cell (sealed at rest; erased
@@ -463,6 +468,7 @@ mod tests {
             expires_ms: 1,
             reference: None,
             send_at_ms: None,
+            quiet_hours: None,
         }
     }
 

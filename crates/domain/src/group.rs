@@ -78,6 +78,8 @@ pub struct Member {
     pub channel: Channel,
     pub to: Recipient,
     pub language: Option<Language>,
+    /// UTC offset in minutes (`"timezone": "+03:00"`), for quiet hours.
+    pub utc_offset_min: Option<i16>,
 }
 
 impl Member {
@@ -93,6 +95,7 @@ impl Member {
             channel: self.channel,
             to: self.to.as_str().to_string(),
             language: self.language.clone(),
+            utc_offset_min: self.utc_offset_min,
         }
     }
 }
@@ -104,6 +107,7 @@ pub fn member_from_inbound(channel: Channel, from: &str) -> Option<Member> {
         channel,
         to,
         language: None,
+        utc_offset_min: None,
     })
 }
 
@@ -121,6 +125,8 @@ pub struct StoredMember {
     pub to: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<Language>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utc_offset_min: Option<i16>,
 }
 
 /// What the store keeps about a group; members are kept apart, one key each.
@@ -185,6 +191,7 @@ pub(crate) struct MemberBody {
     channel: String,
     address: AddressBody,
     language: Option<String>,
+    timezone: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -210,10 +217,22 @@ impl MemberBody {
             .map(Language::parse)
             .transpose()
             .map_err(|m| invalid(format!("{field}.language: {m}")))?;
+        let utc_offset_min = self
+            .timezone
+            .as_deref()
+            .map(|t| {
+                crate::quiet_hours::parse_offset(t).ok_or_else(|| {
+                    invalid(format!(
+                        "{field}.timezone must be a UTC offset such as +03:00"
+                    ))
+                })
+            })
+            .transpose()?;
         Ok(Member {
             channel,
             to,
             language,
+            utc_offset_min,
         })
     }
 }

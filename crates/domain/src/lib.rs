@@ -25,6 +25,7 @@ pub mod notification;
 pub mod policy;
 pub mod providers;
 pub mod push_subscription;
+pub mod quiet_hours;
 pub mod rate_limit;
 pub mod record;
 pub mod redact;

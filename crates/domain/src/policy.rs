@@ -22,6 +22,10 @@
 //! [channels.email]
 //! cell = "deliver-email"
 //!
+//! quiet_hours = "21:00-07:00"  # optional: not sent in this window of the recipient's
+//!                          # local day (its "timezone", else default_timezone); not
+//!                          # for emergency policies
+//!
 //! [retry]                  # optional: without it, retries start at the cell's
 //! first = "30s"            # retry_base_ms and double up to 15m until the validity ends
 //! max_interval = "15m"
@@ -53,6 +57,8 @@ pub struct Policy {
     pub routes: BTreeMap<Channel, Route>,
     /// The retry schedule, if the policy sets one.
     pub retry: Option<crate::retry::Schedule>,
+    /// The window of the recipient's day in which its messages wait.
+    pub quiet_hours: Option<crate::quiet_hours::QuietHours>,
 }
 
 /// The delivery cells of one channel, in the order they are tried.
@@ -96,6 +102,7 @@ struct PolicyFile {
     priority: Priority,
     channels: BTreeMap<String, ChannelEntry>,
     retry: Option<RetryEntry>,
+    quiet_hours: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -270,6 +277,17 @@ impl Policy {
                 })
             }
         };
+        let quiet_hours = match raw.quiet_hours {
+            None => None,
+            Some(_) if raw.priority == Priority::Emergency => {
+                return Err(format!(
+                    "{file_name}: an emergency policy has no quiet hours: alerts go out at once"
+                ));
+            }
+            Some(text) => Some(crate::quiet_hours::QuietHours::parse(&text).ok_or_else(|| {
+                format!("{file_name}: quiet_hours must look like \"21:00-07:00\"")
+            })?),
+        };
         Ok(Policy {
             name: name.to_string(),
             roles: raw.roles,
@@ -277,6 +295,7 @@ impl Policy {
             priority: raw.priority,
             routes,
             retry,
+            quiet_hours,
         })
     }
 
@@ -457,5 +476,27 @@ cell = "deliver-sms"
             let e = Policy::parse("p.toml", &format!("{base}{bad}")).unwrap_err();
             assert!(e.starts_with("p.toml"), "{e}");
         }
+    }
+
+    #[test]
+    fn quiet_hours_are_read_and_refused_for_emergencies() {
+        let base = "roles = [\"*\"]\nvalidity = \"1h\"\n";
+        let sms = "[channels.sms]\ncell = \"deliver-sms\"\n";
+        let p = Policy::parse(
+            "p.toml",
+            &format!("{base}quiet_hours = \"21:00-07:00\"\n{sms}"),
+        )
+        .unwrap();
+        assert_eq!(
+            p.quiet_hours,
+            crate::quiet_hours::QuietHours::parse("21:00-07:00")
+        );
+        let e = Policy::parse(
+            "alerts.toml",
+            &format!("{base}priority = \"emergency\"\nquiet_hours = \"21:00-07:00\"\n{sms}"),
+        )
+        .unwrap_err();
+        assert!(e.contains("quiet hours"), "{e}");
+        assert!(Policy::parse("p.toml", &format!("{base}quiet_hours = \"late\"\n{sms}")).is_err());
     }
 }

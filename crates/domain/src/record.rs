@@ -43,6 +43,12 @@ pub struct MessageRecord {
     /// The policy's retry schedule; none: the cell's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<crate::retry::Schedule>,
+    /// The policy's quiet hours, and the recipient's UTC offset in minutes if the request
+    /// gave one (else the deployment's `default_timezone`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<crate::quiet_hours::QuietHours>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utc_offset_min: Option<i16>,
 }
 
 #[cfg(test)]
@@ -66,6 +72,8 @@ impl MessageRecord {
             segments: None,
             send_at_ms: None,
             retry: None,
+            quiet_hours: None,
+            utc_offset_min: None,
         }
     }
 }
@@ -204,6 +212,8 @@ mod tests {
             segments: None,
             send_at_ms: None,
             retry: None,
+            quiet_hours: None,
+            utc_offset_min: None,
         };
         assert_eq!(record.cell_at(1), Some("deliver-sms-backup"));
         assert_eq!(record.cell_at(2), Some("deliver-email"));
