@@ -129,3 +129,56 @@ fn forged_or_unknown_receipts_are_refused_and_change_nothing() {
     );
     assert_eq!(gw.status(KEY, &id).json()["status"], "delivered");
 }
+
+#[test]
+fn a_broadcast_through_kannel_is_delivered_recipient_by_recipient_by_its_receipts() {
+    let kannel = Kannel::start();
+    let gw = gateway_on(&kannel);
+    let accepted = gw.call(
+        KEY,
+        "/v1/broadcasts",
+        Some(&json!({"recipients": [
+            {"channel": "sms", "address": "+254700000001"},
+            {"channel": "sms", "address": "+254700000002"},
+            {"channel": "sms", "address": "+254700000003"}
+        ], "body": "Clinic closed on Friday"})),
+    );
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let id = accepted.json()["id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let view = loop {
+        let view = gw.call(KEY, &format!("/v1/broadcasts/{id}"), None).json();
+        if view["counts"]["delivered"] == 3 {
+            break view;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no three receipts: {view}\n{}",
+            gw.logs()
+                .lines()
+                .filter(|l| l.contains("receipt") || l.contains("batch"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(view["counts"]["sent"], 0, "{view}");
+    assert_eq!(view["state"], "done");
+    let mut to: Vec<String> = kannel.received().into_iter().map(|(to, _)| to).collect();
+    to.sort();
+    assert_eq!(to, ["+254700000001", "+254700000002", "+254700000003"]);
+
+    // A forged receipt changes nothing.
+    let forged = http::request(
+        "GET",
+        &format!(
+            "{}/webhooks/receipts/b/{id}/{}/{}?kannel_type=2",
+            gw.base,
+            "0".repeat(32),
+            "f".repeat(32)
+        ),
+        &[],
+        None,
+    );
+    assert_eq!(forged.status, 401);
+}

@@ -12,7 +12,9 @@ use crate::deliver::wit_channel;
 use crate::govstack::messaging::sender;
 use crate::govstack::messaging::types::{OutboundMessage, SendOutcome};
 use message_store::{self as store, broadcasts, now_ms};
-use messaging_domain::broadcast::{Batch, BroadcastRecord, Outcome, Tally, recipient_message_id};
+use messaging_domain::broadcast::{
+    Batch, BroadcastRecord, Outcome, Tally, receipt_token, recipient_message_id,
+};
 use messaging_domain::redact::provider_reason;
 use messaging_domain::retry::backoff_ms;
 use messaging_domain::{BroadcastId, Channel, keys};
@@ -135,6 +137,7 @@ async fn try_send(
         };
         // As many at a time as the provider's send rate allows, waiting for tokens up to
         // THROTTLE_WAIT_MS; what is left then waits in the pending store.
+        let receipt_base = receipt_base().await;
         let started = now_ms();
         let mut remaining: &[usize] = &open;
         while !remaining.is_empty() {
@@ -154,7 +157,7 @@ async fn try_send(
             remaining = rest;
             let messages = chunk
                 .iter()
-                .map(|&i| outbound(&record, &batch, i, &content))
+                .map(|&i| outbound(&record, &batch, i, &content, receipt_base.as_ref()))
                 .collect();
             let outcomes = sender::send_batch(messages).await;
             for (&i, outcome) in chunk.iter().zip(outcomes) {
@@ -175,6 +178,17 @@ async fn try_send(
     }
     report.quiet = in_quiet_hours;
     broadcasts::record_outcomes(broadcast, &new)?;
+    // Receipts that overtook the rows just written (fast providers report at once).
+    let sent: Vec<&str> = new
+        .iter()
+        .filter(|(_, o)| *o == Outcome::Sent)
+        .map(|(h, _)| *h)
+        .collect();
+    for (hash, outcome) in broadcasts::apply_early_receipts(broadcast, &sent)? {
+        if let Some(entry) = new.iter_mut().find(|(h, _)| *h == hash) {
+            entry.1 = outcome;
+        }
+    }
     let mut tally = Tally::default();
     for outcome in known.iter().flatten() {
         tally.count(*outcome);
@@ -225,6 +239,7 @@ fn outbound(
     batch: &Batch,
     i: usize,
     content: &messaging_domain::broadcast::Content,
+    receipt_url: Option<&(String, String)>,
 ) -> OutboundMessage {
     let recipient = &batch.recipients[i];
     let (subject, body) = content.text_for(recipient.language.as_ref());
@@ -237,9 +252,23 @@ fn outbound(
             .then(|| subject.map(String::from))
             .flatten(),
         body: body.to_string(),
-        receipt_url: None,
+        receipt_url: receipt_url.map(|(base, secret)| {
+            format!(
+                "{base}/webhooks/receipts/b/{}/{}/{}",
+                record.id,
+                recipient.hash,
+                receipt_token(secret.as_bytes(), &record.id, &recipient.hash)
+            )
+        }),
         email: None,
     }
+}
+
+/// The public address and the secret that make receipt URLs, when both are configured.
+async fn receipt_base() -> Option<(String, String)> {
+    let base = spin_sdk::variables::get("public_url").await.ok()?;
+    let secret = spin_sdk::variables::get("receipt_secret").await.ok()?;
+    Some((base.trim_end_matches('/').to_string(), secret))
 }
 
 fn log_reason(event: &str, record: &BroadcastRecord, seq: u64, reason: &str) {

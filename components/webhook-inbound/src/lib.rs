@@ -98,6 +98,15 @@ async fn handle(req: Request) -> HttpResponse {
     }
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
+        ["webhooks", "receipts", "b", broadcast, member, token] => {
+            let request = receipts::Request {
+                query: &query,
+                path: &path,
+                twilio_signature: twilio_signature.as_deref(),
+                body: &body,
+            };
+            receipts::broadcast_receipt(broadcast, member, token, request).await
+        }
         ["webhooks", "receipts", id, token] => {
             let request = receipts::Request {
                 query: &query,

@@ -9,6 +9,7 @@
 use crate::{HttpResponse, query_param, reply};
 use message_store::delivery_watch;
 use message_store::notifications::reach_and_notify;
+use messaging_domain::broadcast::{Outcome as BroadcastOutcome, receipt_token};
 use messaging_domain::hashing::keyed_hash;
 use messaging_domain::providers::{kannel, twilio};
 use messaging_domain::{MessageId, Status};
@@ -21,8 +22,66 @@ pub struct Request<'a> {
     pub body: &'a [u8],
 }
 
+/// A receipt for a broadcast recipient: `/webhooks/receipts/b/{broadcast}/{member}/{token}`.
+/// Moves the recipient's outcome from `sent` to `delivered` or `failed`, once.
+pub async fn broadcast_receipt(
+    broadcast: &str,
+    member: &str,
+    token: &str,
+    request: Request<'_>,
+) -> HttpResponse {
+    let Some(broadcast) = messaging_domain::BroadcastId::parse(broadcast) else {
+        return reply(404, "not_found", "no such broadcast");
+    };
+    if member.len() != 32 || !member.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return reply(404, "not_found", "no such recipient");
+    }
+    let Ok(secret) = spin_sdk::variables::get("receipt_secret").await else {
+        return reply(503, "unavailable", "receipts cannot be verified now");
+    };
+    let expected = receipt_token(secret.as_bytes(), &broadcast, member);
+    if !messaging_domain::hashing::constant_time_eq(&expected, token) {
+        println!(
+            "{}",
+            serde_json::json!({"event":"receipt.refused","broadcast":broadcast.as_str(),"reason":"bad token"})
+        );
+        return reply(401, "invalid_signature", "the receipt token is not valid");
+    }
+    let reported = match provider_status(&request).await {
+        Ok(reported) => reported,
+        Err(response) => return response,
+    };
+    let outcome = match reported {
+        Some(Status::Delivered) => BroadcastOutcome::Delivered,
+        Some(Status::Failed | Status::Expired) => BroadcastOutcome::Failed,
+        // Intermediate and unknown reports are acknowledged so they are not resent.
+        _ => return reply(200, "ignored", ""),
+    };
+    match message_store::broadcasts::receive(&broadcast, member, outcome) {
+        Ok(moved) => {
+            println!(
+                "{}",
+                serde_json::json!({"event":"receipt.broadcast","broadcast":broadcast.as_str(),"status":outcome.as_str(),"recorded":moved})
+            );
+            reply(200, outcome.as_str(), "")
+        }
+        Err(_) => reply(503, "unavailable", "store unavailable"),
+    }
+}
+
+/// What the provider reported: Twilio's signed status callback, or Kannel's DLR type.
+async fn provider_status(request: &Request<'_>) -> Result<Option<Status>, HttpResponse> {
+    if query_param(request.query, "provider") == Some("twilio") {
+        twilio_status(request).await
+    } else {
+        match query_param(request.query, "kannel_type").and_then(|t| t.parse::<u32>().ok()) {
+            Some(dlr_type) => Ok(kannel::dlr_status(dlr_type)),
+            None => Err(reply(400, "invalid_request", "kannel_type is missing")),
+        }
+    }
+}
+
 pub async fn receipt(id: &str, token: &str, request: Request<'_>) -> HttpResponse {
-    let query = request.query;
     let Some(id) = MessageId::parse(id) else {
         return reply(404, "not_found", "no such message");
     };
@@ -37,15 +96,7 @@ pub async fn receipt(id: &str, token: &str, request: Request<'_>) -> HttpRespons
         );
         return reply(401, "invalid_signature", "the receipt token is not valid");
     }
-    let reported = if query_param(query, "provider") == Some("twilio") {
-        twilio_status(&request).await
-    } else {
-        match query_param(query, "kannel_type").and_then(|t| t.parse::<u32>().ok()) {
-            Some(dlr_type) => Ok(kannel::dlr_status(dlr_type)),
-            None => Err(reply(400, "invalid_request", "kannel_type is missing")),
-        }
-    };
-    let reported = match reported {
+    let reported = match provider_status(&request).await {
         Ok(reported) => reported,
         Err(response) => return response,
     };

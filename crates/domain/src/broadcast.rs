@@ -247,6 +247,23 @@ impl Outcome {
         format!("{} {at_ms}", self.as_str())
     }
 
+    /// The row of a recipient a delivery receipt moved from `sent`: the move is counted
+    /// apart (`keys::broadcast_receipts`), so a batch tally counts such a row as `sent`.
+    pub fn encode_by_receipt(self, at_ms: u64) -> String {
+        format!("{} {at_ms} receipt", self.as_str())
+    }
+
+    /// How a batch tally counts a stored row: as its outcome, or as `sent` when a receipt
+    /// moved it ([`Outcome::encode_by_receipt`]).
+    pub fn tallied(bytes: &[u8]) -> Option<Outcome> {
+        let outcome = Outcome::decode(bytes)?;
+        Some(if bytes.ends_with(b" receipt") {
+            Outcome::Sent
+        } else {
+            outcome
+        })
+    }
+
     pub fn decode(bytes: &[u8]) -> Option<Outcome> {
         let text = std::str::from_utf8(bytes).ok()?;
         Some(match text.split(' ').next()? {
@@ -447,6 +464,26 @@ impl std::fmt::Display for FanoutRef {
     }
 }
 
+/// The token in a broadcast recipient's receipt URL
+/// (`/webhooks/receipts/b/<broadcast>/<member hash>/<token>`): an HMAC under
+/// `receipt_secret`, so only the provider that was given the URL can report.
+pub fn receipt_token(secret: &[u8], broadcast: &BroadcastId, member_hash: &str) -> String {
+    crate::hashing::keyed_hash(secret, format!("{broadcast}/{member_hash}").as_bytes())[..32]
+        .to_string()
+}
+
+impl Tally {
+    /// Folds in delivery receipts that arrived after the batches' tallies: each moved a
+    /// recipient from `sent` to `delivered` or `failed`.
+    pub fn with_receipts(mut self, delivered: u64, failed: u64) -> Tally {
+        let moved = (delivered + failed).min(self.sent);
+        self.sent -= moved;
+        self.delivered += delivered;
+        self.failed += failed;
+        self
+    }
+}
+
 /// Refuses what no caller may see: the store error text stays in the logs.
 pub fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such broadcast")
@@ -513,6 +550,13 @@ mod tests {
             assert_eq!(Outcome::decode(o.encode(5).as_bytes()), Some(o));
         }
         assert_eq!(Outcome::decode(b"queued 1"), None);
+        let by_receipt = Outcome::Delivered.encode_by_receipt(5);
+        assert_eq!(Outcome::decode(by_receipt.as_bytes()), Some(Outcome::Delivered));
+        assert_eq!(Outcome::tallied(by_receipt.as_bytes()), Some(Outcome::Sent));
+        assert_eq!(
+            Outcome::tallied(Outcome::Delivered.encode(5).as_bytes()),
+            Some(Outcome::Delivered)
+        );
     }
 
     #[test]

@@ -228,3 +228,15 @@ pub fn group_keyword(keyword: &str) -> String {
 pub fn send_rate_bucket(cell: &str) -> String {
     format!("sendrate/{cell}")
 }
+
+/// How many of a broadcast's recipients a delivery receipt moved from `sent` to `status`
+/// (`delivered` or `failed`).
+pub fn broadcast_receipts(id: &crate::BroadcastId, status: &str) -> String {
+    format!("brd/{id}/receipts/{status}")
+}
+
+/// A receipt that arrived before its recipient's outcome row (fast providers report
+/// before the batch has written `sent`); the batch applies it.
+pub fn broadcast_early_receipt(id: &crate::BroadcastId, member_hash: &str) -> String {
+    format!("brd/{id}/early/{member_hash}")
+}

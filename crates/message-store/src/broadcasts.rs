@@ -173,8 +173,8 @@ pub async fn finish_batch(
         .await?)
 }
 
-/// The outcomes already recorded for these members (a batch retried after a crash skips
-/// them).
+/// The outcomes already recorded for these members, as a batch tally counts them (a
+/// batch retried after a crash or a deferral skips them).
 pub fn outcomes(id: &BroadcastId, hashes: &[&str]) -> StoreResult<Vec<Option<Outcome>>> {
     let keys = hashes
         .iter()
@@ -182,7 +182,7 @@ pub fn outcomes(id: &BroadcastId, hashes: &[&str]) -> StoreResult<Vec<Option<Out
         .collect();
     Ok(get_many("default", keys)?
         .into_iter()
-        .map(|(_, v)| v.as_deref().and_then(Outcome::decode))
+        .map(|(_, v)| v.as_deref().and_then(Outcome::tallied))
         .collect())
 }
 
@@ -205,8 +205,95 @@ pub async fn put_tally(kv: &Store, id: &BroadcastId, seq: u64, tally: &Tally) ->
         .await?)
 }
 
-/// The sum of every batch's tally.
+/// Records a delivery receipt for one recipient. Only a recipient whose outcome is `sent`
+/// moves (compare-and-swap, so a repeated or late receipt changes nothing), and the move
+/// is counted under `brd/<id>/receipts/<status>`. A receipt that overtakes the batch's own
+/// `sent` row is kept aside (`early/`) for the batch to apply; both sides look again after
+/// writing, so the receipt is applied once whichever comes second.
+pub fn receive(id: &BroadcastId, member_hash: &str, outcome: Outcome) -> StoreResult<bool> {
+    match move_sent(id, member_hash, outcome)? {
+        Some(moved) => Ok(moved),
+        None => {
+            let early = keys::broadcast_early_receipt(id, member_hash);
+            set_many(
+                "default",
+                &[(early.clone(), outcome.encode(now_ms()).into_bytes())],
+            )?;
+            // The batch may have written `sent` meanwhile, without seeing this.
+            let moved = move_sent(id, member_hash, outcome)?.unwrap_or(false);
+            if moved {
+                crate::many::delete_many("default", &[early])?;
+            }
+            Ok(true)
+        }
+    }
+}
+
+/// Moves `sent` to `outcome` and counts it. `None`: there is no row yet.
+fn move_sent(id: &BroadcastId, member_hash: &str, outcome: Outcome) -> StoreResult<Option<bool>> {
+    let swap = Swap::read("default", &keys::broadcast_outcome(id, member_hash))?;
+    match swap.current.as_deref().map(Outcome::decode) {
+        None => return Ok(None),
+        Some(Some(Outcome::Sent)) => {}
+        Some(_) => return Ok(Some(false)),
+    }
+    if !swap.put(outcome.encode_by_receipt(now_ms()).as_bytes())? {
+        return Ok(Some(false));
+    }
+    let bucket = spin_sdk::experimental::wasi::keyvalue::store::open("default")?;
+    spin_sdk::experimental::wasi::keyvalue::atomics::increment(
+        &bucket,
+        &keys::broadcast_receipts(id, outcome.as_str()),
+        1,
+    )?;
+    Ok(Some(true))
+}
+
+/// After a batch wrote `sent` rows: applies receipts that arrived before them, each by
+/// compare-and-swap from `sent`, and returns the recipients it moved (the batch counts
+/// them as their receipt says; the ones the receipt handler moved itself are counted by it).
+pub fn apply_early_receipts(
+    id: &BroadcastId,
+    sent: &[&str],
+) -> StoreResult<Vec<(String, Outcome)>> {
+    let keys_: Vec<String> = sent
+        .iter()
+        .map(|h| keys::broadcast_early_receipt(id, h))
+        .collect();
+    let mut applied = Vec::new();
+    let mut seen = Vec::new();
+    for ((key, value), hash) in get_many("default", keys_)?.into_iter().zip(sent) {
+        let Some(outcome) = value.as_deref().and_then(Outcome::decode) else {
+            continue;
+        };
+        seen.push(key);
+        let swap = Swap::read("default", &keys::broadcast_outcome(id, hash))?;
+        if swap.current.as_deref().and_then(Outcome::decode) == Some(Outcome::Sent)
+            && swap.put(outcome.encode(now_ms()).as_bytes())?
+        {
+            applied.push((hash.to_string(), outcome));
+        }
+    }
+    crate::many::delete_many("default", &seen)?;
+    Ok(applied)
+}
+
+/// The sum of every batch's tally, with the receipts that came after.
 pub fn tally(id: &BroadcastId) -> StoreResult<Tally> {
+    let counter = |status: &str| -> StoreResult<u64> {
+        Ok(
+            get_many("default", vec![keys::broadcast_receipts(id, status)])?
+                .pop()
+                .and_then(|(_, v)| v)
+                .and_then(|b| std::str::from_utf8(&b).ok()?.parse().ok())
+                .unwrap_or(0),
+        )
+    };
+    let receipts = (counter("delivered")?, counter("failed")?);
+    Ok(batch_tally(id)?.with_receipts(receipts.0, receipts.1))
+}
+
+fn batch_tally(id: &BroadcastId) -> StoreResult<Tally> {
     let prefix = keys::broadcast_tallies(id);
     let mut sum = Tally::default();
     let mut after: Option<String> = None;
