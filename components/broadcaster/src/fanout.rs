@@ -164,12 +164,7 @@ fn split(
             by_channel
                 .entry(member.channel)
                 .or_default()
-                .push(BatchRecipient {
-                    hash,
-                    to: member.to,
-                    language: member.language,
-                    utc_offset_min: member.utc_offset_min,
-                });
+                .push(BatchRecipient { hash, member });
         } else {
             unroutable += 1;
         }
@@ -178,7 +173,7 @@ fn split(
         .into_iter()
         .map(|(channel, mut recipients)| {
             // Same language, same text: a bulk provider API takes each run in one request.
-            recipients.sort_by(|a, b| a.language.cmp(&b.language));
+            recipients.sort_by(|a, b| a.member.language.cmp(&b.member.language));
             (channel, recipients)
         })
         .enumerate()

@@ -9,24 +9,14 @@
 
 mod fanout;
 
+use message_store::private_route::{Response, json, no_such_route, read};
 use messaging_domain::BroadcastId;
 use messaging_domain::broadcast::FanoutRef;
-use spin_sdk::http::body::IncomingBodyExt;
-use spin_sdk::http::{FullBody, Method, Request};
+use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
-
-type HttpResponse = http::Response<FullBody<bytes::Bytes>>;
 
 /// Fan-outs resumed per tick.
 const TICK_FANOUTS: usize = 10;
-
-fn json(status: u16, body: serde_json::Value) -> HttpResponse {
-    http::Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(FullBody::new(body.to_string().into()))
-        .expect("static response parts are valid")
-}
 
 #[derive(serde::Deserialize)]
 struct FanoutRequest {
@@ -34,17 +24,12 @@ struct FanoutRequest {
 }
 
 #[http_service]
-async fn handle(req: Request) -> HttpResponse {
+async fn handle(req: Request) -> Response {
     match (req.method().clone(), req.uri().path()) {
         (Method::POST, "/fanout") => {
-            let Ok(body) = req.into_body().bytes().await else {
-                return json(400, serde_json::json!({"error": "unreadable body"}));
-            };
-            let Ok(request) = serde_json::from_slice::<FanoutRequest>(&body) else {
-                return json(
-                    400,
-                    serde_json::json!({"error": "expected {\"id\": \"brd_...\"}"}),
-                );
+            let request: FanoutRequest = match read(req, r#"{"id": "brd_..."}"#).await {
+                Ok(request) => request,
+                Err(response) => return response,
             };
             let report = fanout::run(&request.id).await;
             json(200, serde_json::to_value(report).expect("json"))
@@ -67,6 +52,6 @@ async fn handle(req: Request) -> HttpResponse {
                 serde_json::json!({"examined": examined, "resumed": resumed}),
             )
         }
-        _ => json(404, serde_json::json!({"error": "no such route"})),
+        _ => no_such_route(),
     }
 }

@@ -115,7 +115,10 @@ async fn try_send(
             let now = now_ms();
             open.into_iter()
                 .filter(|&i| {
-                    let offset = batch.recipients[i].utc_offset_min.unwrap_or(default_offset);
+                    let offset = batch.recipients[i]
+                        .member
+                        .utc_offset_min
+                        .unwrap_or(default_offset);
                     match quiet_hours.ends_at(now, offset) {
                         Some(until) => {
                             quiet_until = Some(quiet_until.map_or(until, |u| u.min(until)));
@@ -242,11 +245,11 @@ fn outbound(
     receipt_url: Option<&(String, String)>,
 ) -> OutboundMessage {
     let recipient = &batch.recipients[i];
-    let (subject, body) = content.text_for(recipient.language.as_ref());
+    let (subject, body) = content.text_for(recipient.member.language.as_ref());
     OutboundMessage {
         id: recipient_message_id(&record.id, &recipient.hash).to_string(),
         channel: wit_channel(batch.channel),
-        to: recipient.to.clone(),
+        to: recipient.member.to.clone(),
         // Only email has a subject line; push shows it as the title.
         subject: matches!(batch.channel, Channel::Email | Channel::Push)
             .then(|| subject.map(String::from))

@@ -21,19 +21,9 @@ spin_sdk::wit_bindgen::generate!({
 mod batch;
 mod deliver;
 
-use spin_sdk::http::body::IncomingBodyExt;
-use spin_sdk::http::{FullBody, Method, Request};
+use message_store::private_route::{Response, json, no_such_route, read};
+use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
-
-type HttpResponse = http::Response<FullBody<bytes::Bytes>>;
-
-fn text(status: u16, body: String) -> HttpResponse {
-    http::Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(FullBody::new(body.into()))
-        .expect("static response parts are valid")
-}
 
 #[derive(serde::Deserialize)]
 struct DispatchRequest {
@@ -41,48 +31,48 @@ struct DispatchRequest {
 }
 
 #[http_service]
-async fn handle(req: Request) -> HttpResponse {
+async fn handle(req: Request) -> Response {
     let path = req.uri().path().to_string();
     match (req.method().clone(), path.as_str()) {
         (Method::POST, "/dispatch") => {
-            let Ok(body) = req.into_body().bytes().await else {
-                return text(400, r#"{"error":"unreadable body"}"#.into());
-            };
-            let Ok(request) = serde_json::from_slice::<DispatchRequest>(&body) else {
-                return text(400, r#"{"error":"expected {\"id\": \"msg_...\"}"}"#.into());
+            let request: DispatchRequest = match read(req, r#"{"id": "msg_..."}"#).await {
+                Ok(request) => request,
+                Err(response) => return response,
             };
             let Some(cell) = deliver::own_cell().await else {
-                return text(500, r#"{"error":"the cell variable is not set"}"#.into());
-            };
-            let outcome = deliver::attempt(&cell, &request.id).await;
-            text(
-                200,
-                serde_json::json!({ "outcome": outcome.as_str() }).to_string(),
-            )
-        }
-        (Method::POST, "/batch") => {
-            let Ok(body) = req.into_body().bytes().await else {
-                return text(400, r#"{"error":"unreadable body"}"#.into());
-            };
-            let Ok(request) = serde_json::from_slice::<batch::BatchRequest>(&body) else {
-                return text(
-                    400,
-                    r#"{"error":"expected {\"broadcast\": \"brd_...\", \"seq\": n}"}"#.into(),
+                return json(
+                    500,
+                    serde_json::json!({"error": "the cell variable is not set"}),
                 );
             };
+            let outcome = deliver::attempt(&cell, &request.id).await;
+            json(200, serde_json::json!({ "outcome": outcome.as_str() }))
+        }
+        (Method::POST, "/batch") => {
+            let request: batch::BatchRequest =
+                match read(req, r#"{"broadcast": "brd_...", "seq": n}"#).await {
+                    Ok(request) => request,
+                    Err(response) => return response,
+                };
             let Some(cell) = deliver::own_cell().await else {
-                return text(500, r#"{"error":"the cell variable is not set"}"#.into());
+                return json(
+                    500,
+                    serde_json::json!({"error": "the cell variable is not set"}),
+                );
             };
             let report = batch::send(&cell, &request.broadcast, request.seq).await;
-            text(200, serde_json::to_string(&report).expect("json"))
+            json(200, serde_json::to_value(&report).expect("json"))
         }
         (Method::POST, "/tick") => {
             let Some(cell) = deliver::own_cell().await else {
-                return text(500, r#"{"error":"the cell variable is not set"}"#.into());
+                return json(
+                    500,
+                    serde_json::json!({"error": "the cell variable is not set"}),
+                );
             };
             let report = deliver::tick(&cell).await;
-            text(200, serde_json::to_string(&report).expect("json"))
+            json(200, serde_json::to_value(&report).expect("json"))
         }
-        _ => text(404, r#"{"error":"no such route"}"#.into()),
+        _ => no_such_route(),
     }
 }

@@ -10,19 +10,9 @@
 
 mod deliver;
 
-use spin_sdk::http::body::IncomingBodyExt;
-use spin_sdk::http::{FullBody, Method, Request};
+use message_store::private_route::{Response, json, no_such_route, read};
+use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
-
-type HttpResponse = http::Response<FullBody<bytes::Bytes>>;
-
-fn json(status: u16, body: serde_json::Value) -> HttpResponse {
-    http::Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(FullBody::new(body.to_string().into()))
-        .expect("static response parts are valid")
-}
 
 #[derive(serde::Deserialize)]
 struct DeliverRequest {
@@ -30,18 +20,13 @@ struct DeliverRequest {
 }
 
 #[http_service]
-async fn handle(req: Request) -> HttpResponse {
+async fn handle(req: Request) -> Response {
     let path = req.uri().path().to_string();
     match (req.method().clone(), path.as_str()) {
         (Method::POST, "/deliver") => {
-            let Ok(body) = req.into_body().bytes().await else {
-                return json(400, serde_json::json!({"error": "unreadable body"}));
-            };
-            let Ok(request) = serde_json::from_slice::<DeliverRequest>(&body) else {
-                return json(
-                    400,
-                    serde_json::json!({"error": "expected {\"id\": \"ntf_...\"}"}),
-                );
+            let request: DeliverRequest = match read(req, r#"{"id": "ntf_..."}"#).await {
+                Ok(request) => request,
+                Err(response) => return response,
             };
             let outcome = deliver::attempt(&request.id).await;
             json(200, serde_json::json!({ "outcome": outcome.as_str() }))
@@ -50,6 +35,6 @@ async fn handle(req: Request) -> HttpResponse {
             let report = deliver::tick().await;
             json(200, serde_json::to_value(report).expect("json"))
         }
-        _ => json(404, serde_json::json!({"error": "no such route"})),
+        _ => no_such_route(),
     }
 }

@@ -3,27 +3,18 @@
 //!
 //! - `POST /tick`: the host timer (or Spin's cron trigger) asks it to sweep one page.
 
+use message_store::private_route::{Response, json, no_such_route};
 use messaging_domain::policy::parse_duration;
-use spin_sdk::http::{FullBody, Method, Request};
+use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
-
-type HttpResponse = http::Response<FullBody<bytes::Bytes>>;
 
 /// Messages examined per tick, so a tick stays one short-lived instance.
 const PAGE: usize = 200;
 
-fn json(status: u16, body: serde_json::Value) -> HttpResponse {
-    http::Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(FullBody::new(body.to_string().into()))
-        .expect("static response parts are valid")
-}
-
 #[http_service]
-async fn handle(req: Request) -> HttpResponse {
+async fn handle(req: Request) -> Response {
     if (req.method(), req.uri().path()) != (&Method::POST, "/tick") {
-        return json(404, serde_json::json!({"error": "no such route"}));
+        return no_such_route();
     }
     let retention = spin_sdk::variables::get("retention")
         .await

@@ -203,11 +203,8 @@ pub struct Cursor {
 pub struct BatchRecipient {
     /// The member's keyed hash (its outcome row is keyed by it).
     pub hash: String,
-    pub to: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub language: Option<Language>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub utc_offset_min: Option<i16>,
+    #[serde(flatten)]
+    pub member: crate::group::StoredMember,
 }
 
 /// Up to [`BATCH_SIZE`] recipients on one channel, for one cell (sealed at rest; erased
@@ -551,7 +548,10 @@ mod tests {
         }
         assert_eq!(Outcome::decode(b"queued 1"), None);
         let by_receipt = Outcome::Delivered.encode_by_receipt(5);
-        assert_eq!(Outcome::decode(by_receipt.as_bytes()), Some(Outcome::Delivered));
+        assert_eq!(
+            Outcome::decode(by_receipt.as_bytes()),
+            Some(Outcome::Delivered)
+        );
         assert_eq!(Outcome::tallied(by_receipt.as_bytes()), Some(Outcome::Sent));
         assert_eq!(
             Outcome::tallied(Outcome::Delivered.encode(5).as_bytes()),

@@ -15,6 +15,7 @@ pub mod groups;
 pub mod inbound;
 pub mod many;
 pub mod notifications;
+pub mod private_route;
 pub mod retention;
 pub mod work;
 
