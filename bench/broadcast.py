@@ -70,8 +70,8 @@ class Double(BaseHTTPRequestHandler):
                 Double.emergency_seen_at = time.monotonic()
         recipients = [
             {"statusCode": 101, "number": n, "status": "Success", "cost": "KES 0.8000",
-             "messageId": f"ATXid_{i}"}
-            for i, n in enumerate(to)
+             "messageId": f"ATXid_{n.lstrip('+')}"}
+            for n in to
         ]
         answer = json.dumps({"SMSMessageData": {"Message": "ok", "Recipients": recipients}})
         data = answer.encode()

@@ -12,6 +12,11 @@ pub fn bulk_double() -> Recorder {
     double
 }
 
+/// The id the double gives the message to `number` (its delivery reports name it).
+pub fn message_id(number: &str) -> String {
+    format!("ATXid_{}", number.trim_start_matches('+'))
+}
+
 /// The numbers a recorded send went to.
 pub fn numbers(request: &Recorded) -> Vec<String> {
     let form = parse_form(std::str::from_utf8(&request.body).unwrap_or_default());
@@ -26,14 +31,13 @@ pub fn numbers(request: &Recorded) -> Vec<String> {
 fn answer(request: &Recorded) -> (u16, String) {
     let recipients: Vec<_> = numbers(request)
         .iter()
-        .enumerate()
-        .map(|(i, number)| {
+        .map(|number| {
             if number.ends_with("00") {
                 json!({"statusCode": 403, "number": number, "status": "InvalidPhoneNumber",
                        "cost": "0", "messageId": "None"})
             } else {
                 json!({"statusCode": 101, "number": number, "status": "Success",
-                       "cost": "KES 0.8000", "messageId": format!("ATXid_{i:032x}")})
+                       "cost": "KES 0.8000", "messageId": message_id(number)})
             }
         })
         .collect();

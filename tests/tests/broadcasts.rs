@@ -292,6 +292,7 @@ fn africas_talking_takes_a_batch_in_one_request_with_an_answer_per_number() {
         ("africastalking_url", &at.url),
         ("africastalking_username", "sandbox"),
         ("africastalking_api_key", "at-test-api-key"),
+        ("africastalking_webhook_token", "at-token"),
     ]);
     let group = create_group(&gw, "Farmers of the valley");
     let members = 1_100;
@@ -320,6 +321,26 @@ fn africas_talking_takes_a_batch_in_one_request_with_an_answer_per_number() {
             .iter()
             .all(|r| String::from_utf8_lossy(&r.body).contains("message=Rains+expected"))
     );
+
+    // Its delivery reports name only its own ids; they find the recipients.
+    for (number, status) in [("+254700000001", "Success"), ("+254700000002", "Failed")] {
+        let form = format!(
+            "id={}&status={status}&phoneNumber=%2B{}&networkCode=63902",
+            africastalking::message_id(number),
+            &number[1..]
+        );
+        let answer = integration_tests::http::request(
+            "POST",
+            &format!("{}/webhooks/africastalking/at-token/delivery", gw.base),
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some(form.as_bytes()),
+        );
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let view = gw.call(KEY, &format!("/v1/broadcasts/{id}"), None).json();
+    assert_eq!(view["counts"]["delivered"], 1, "{view}");
+    assert_eq!(view["counts"]["failed"], 12, "11 refused, 1 reported {view}");
+    assert_eq!(view["counts"]["sent"], members - 13, "{view}");
 }
 
 #[test]

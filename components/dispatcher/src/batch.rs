@@ -13,7 +13,7 @@ use crate::govstack::messaging::sender;
 use crate::govstack::messaging::types::{OutboundMessage, SendOutcome};
 use message_store::{self as store, broadcasts, now_ms};
 use messaging_domain::broadcast::{
-    Batch, BroadcastRecord, Outcome, Tally, receipt_token, recipient_message_id,
+    Batch, BroadcastRecord, Outcome, Tally, receipt_token, recipient_message_id, recipient_ref,
 };
 use messaging_domain::redact::provider_reason;
 use messaging_domain::retry::backoff_ms;
@@ -99,6 +99,7 @@ async fn try_send(
     let mut new: Vec<(&str, Outcome)> = Vec::new();
     let mut deferred_reason = None;
     let mut throttle_wait: Option<u64> = None;
+    let mut mappings: Vec<(String, Vec<u8>)> = Vec::new();
     let settle_all = if broadcasts::is_cancelled(&kv, broadcast).await? {
         Some(Outcome::Cancelled)
     } else if now_ms() >= record.expires_ms {
@@ -165,7 +166,17 @@ async fn try_send(
             let outcomes = sender::send_batch(messages).await;
             for (&i, outcome) in chunk.iter().zip(outcomes) {
                 match outcome {
-                    SendOutcome::Accepted(_) => new.push((hashes[i], Outcome::Sent)),
+                    SendOutcome::Accepted(provider_id) => {
+                        // Providers whose reports name only their own id (Africa's
+                        // Talking) find the recipient through this mapping.
+                        if let Some(provider_id) = provider_id {
+                            mappings.push((
+                                keys::provider_message(&provider_id),
+                                recipient_ref(broadcast, hashes[i]).into_bytes(),
+                            ));
+                        }
+                        new.push((hashes[i], Outcome::Sent))
+                    }
                     SendOutcome::Delivered => new.push((hashes[i], Outcome::Delivered)),
                     SendOutcome::Rejected(reason) => {
                         log_reason("batch.rejected", &record, seq, &reason);
@@ -180,6 +191,8 @@ async fn try_send(
         }
     }
     report.quiet = in_quiet_hours;
+    // The mappings first: a report that comes at once must find its recipient.
+    message_store::many::set_many("default", &mappings)?;
     broadcasts::record_outcomes(broadcast, &new)?;
     // Receipts that overtook the rows just written (fast providers report at once).
     let sent: Vec<&str> = new

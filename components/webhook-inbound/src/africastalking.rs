@@ -10,9 +10,10 @@
 
 use crate::inbound::{self, Inbound};
 use crate::{HttpResponse, reply};
+use messaging_domain::broadcast::{Outcome as BroadcastOutcome, parse_recipient_ref};
 use messaging_domain::providers::africastalking::status_of;
 use messaging_domain::providers::form::{field, parse_form};
-use messaging_domain::{Channel, MessageId, PhoneNumber, keys};
+use messaging_domain::{Channel, MessageId, PhoneNumber, Status, keys};
 
 pub async fn handle(token: &str, kind: &str, body: &[u8]) -> HttpResponse {
     if let Err(refusal) = crate::check_secret(
@@ -59,11 +60,24 @@ async fn delivery(params: &[(String, String)]) -> HttpResponse {
         return reply(503, "unavailable", "store unavailable");
     };
     let key = keys::provider_message(&format!("africastalking:{provider_id}"));
-    let id = match kv.get(&key).await {
-        Ok(Some(bytes)) => std::str::from_utf8(&bytes).ok().and_then(MessageId::parse),
+    let mapped = match kv.get(&key).await {
+        Ok(Some(bytes)) => String::from_utf8(bytes).ok(),
         Ok(None) => None,
         Err(_) => return reply(503, "unavailable", "store unavailable"),
     };
+    // A broadcast recipient: the same receipt path as its receipt URL would take.
+    if let Some((broadcast, member)) = mapped.as_deref().and_then(parse_recipient_ref) {
+        let outcome = match status_of(report) {
+            Some(Status::Delivered) => BroadcastOutcome::Delivered,
+            Some(Status::Failed | Status::Expired) => BroadcastOutcome::Failed,
+            _ => return reply(200, "ignored", ""),
+        };
+        return match message_store::broadcasts::receive(&broadcast, &member, outcome) {
+            Ok(_) => reply(200, outcome.as_str(), ""),
+            Err(_) => reply(503, "unavailable", "store unavailable"),
+        };
+    }
+    let id = mapped.as_deref().and_then(MessageId::parse);
     let Some(id) = id else {
         return reply(404, "not_found", "no message with this id");
     };

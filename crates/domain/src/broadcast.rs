@@ -461,6 +461,20 @@ impl std::fmt::Display for FanoutRef {
     }
 }
 
+/// What a provider-id mapping (`keys::provider_message`) holds for a broadcast recipient:
+/// `b/<broadcast>/<member hash>` (a single message's mapping holds its message id).
+pub fn recipient_ref(broadcast: &BroadcastId, member_hash: &str) -> String {
+    format!("b/{broadcast}/{member_hash}")
+}
+
+/// Reads [`recipient_ref`].
+pub fn parse_recipient_ref(text: &str) -> Option<(BroadcastId, String)> {
+    let rest = text.strip_prefix("b/")?;
+    let (broadcast, hash) = rest.split_once('/')?;
+    let ok = hash.len() == 32 && hash.bytes().all(|b| b.is_ascii_hexdigit());
+    Some((BroadcastId::parse(broadcast)?, hash.to_string())).filter(|_| ok)
+}
+
 /// The token in a broadcast recipient's receipt URL
 /// (`/webhooks/receipts/b/<broadcast>/<member hash>/<token>`): an HMAC under
 /// `receipt_secret`, so only the provider that was given the URL can report.
@@ -612,6 +626,18 @@ mod tests {
         let fanout = crate::keys::pending_fanout(false, &b);
         let f = FanoutRef::parse(fanout.strip_prefix("fanout/").unwrap()).unwrap();
         assert_eq!(f.broadcast, b);
+    }
+
+    #[test]
+    fn recipient_refs_round_trip() {
+        let b = BroadcastId::from_random([1; 16]);
+        let hash = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            parse_recipient_ref(&recipient_ref(&b, hash)),
+            Some((b.clone(), hash.to_string()))
+        );
+        assert_eq!(parse_recipient_ref(&b.to_string()), None);
+        assert_eq!(parse_recipient_ref(&format!("b/{b}/../x")), None);
     }
 
     #[test]
