@@ -339,7 +339,10 @@ fn africas_talking_takes_a_batch_in_one_request_with_an_answer_per_number() {
     }
     let view = gw.call(KEY, &format!("/v1/broadcasts/{id}"), None).json();
     assert_eq!(view["counts"]["delivered"], 1, "{view}");
-    assert_eq!(view["counts"]["failed"], 12, "11 refused, 1 reported {view}");
+    assert_eq!(
+        view["counts"]["failed"], 12,
+        "11 refused, 1 reported {view}"
+    );
     assert_eq!(view["counts"]["sent"], members - 13, "{view}");
 }
 
