@@ -28,6 +28,13 @@ pub fn unavailable(what: &str, e: impl std::fmt::Display) -> ApiError {
     )
 }
 
+/// The key-value store, or 503 for the caller.
+pub async fn open_store() -> Result<Store, ApiError> {
+    store::open()
+        .await
+        .map_err(|e| unavailable("open store", e))
+}
+
 /// A message as a caller asked for it, validated.
 #[derive(Clone)]
 pub struct NewMessage {

@@ -3,10 +3,10 @@
 //! act on the earlier alert their `<references>` name. Parsing and mapping are
 //! `messaging_domain::cap`.
 
-use crate::accept::unavailable;
+use crate::accept::{open_store, unavailable};
 use crate::broadcasts::{NewBroadcast, start, stop};
 use crate::govstack::messaging::types::Caller;
-use crate::respond::{HttpResponse, error, json};
+use crate::respond::{HttpResponse, error, json, or_error};
 use message_store::{self as store, Swap, groups};
 use messaging_domain::broadcast::{Audience, Content, check_rendered};
 use messaging_domain::cap::{Alert, MsgType};
@@ -38,10 +38,7 @@ fn invalid(message: impl Into<String>) -> ApiError {
 }
 
 pub async fn create(caller: Caller, req: Request) -> HttpResponse {
-    match try_create(caller, req).await {
-        Ok(response) => response,
-        Err(e) => error(&e),
-    }
+    or_error(try_create(caller, req).await)
 }
 
 async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiError> {
@@ -81,9 +78,7 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
             "Ack and Error messages are answers to alerts, not alerts",
         ));
     }
-    let kv = store::open()
-        .await
-        .map_err(|e| unavailable("open store", e))?;
+    let kv = open_store().await?;
     let identity = keys::alert(&caller.id, &alert.sender, &alert.identifier);
     // The same alert (sender and identifier) twice gets the first answer.
     let swap = Swap::read("default", &identity).map_err(|e| unavailable("alert", e))?;
@@ -94,10 +89,7 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         .and_then(|b| serde_json::from_slice::<Recorded>(b).ok())
     {
         Some(Recorded::Pending { at }) if now.saturating_sub(at) < STALE_MS => {
-            return Err(ApiError::new(
-                ErrorCode::IdempotencyConflict,
-                "this alert is being accepted by a concurrent request; retry",
-            ));
+            return Err(in_flight());
         }
         Some(done @ (Recorded::Sent { .. } | Recorded::Cancel { .. })) => {
             return Ok(answer(&alert, &done));
@@ -106,10 +98,7 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
     }
     let pending = serde_json::to_vec(&Recorded::Pending { at: now }).expect("json");
     if !swap.put(&pending).map_err(|e| unavailable("alert", e))? {
-        return Err(ApiError::new(
-            ErrorCode::IdempotencyConflict,
-            "this alert is being accepted by a concurrent request; retry",
-        ));
+        return Err(in_flight());
     }
     let result = act(&kv, &caller, &alert).await;
     match result {
@@ -244,9 +233,14 @@ fn answer(alert: &Alert, recorded: &Recorded) -> HttpResponse {
             200,
             &serde_json::json!({"identifier": alert.identifier, "cancelled": cancelled}),
         ),
-        Recorded::Pending { .. } => json(
-            409,
-            &serde_json::json!({"error": {"code": "idempotency_conflict", "message": "in flight"}}),
-        ),
+        Recorded::Pending { .. } => error(&in_flight()),
     }
+}
+
+/// The same alert is being accepted by another request right now.
+fn in_flight() -> ApiError {
+    ApiError::new(
+        ErrorCode::IdempotencyConflict,
+        "this alert is being accepted by a concurrent request; retry",
+    )
 }

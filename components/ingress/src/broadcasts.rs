@@ -1,11 +1,11 @@
 //! `/v1/broadcasts`: accept a broadcast to a group or a list (202 at once), read its
 //! progress, cancel it. The fan-out itself happens in the broadcaster component.
 
-use crate::accept::{self, hashing_key, new_random, plan, unavailable};
+use crate::accept::{self, hashing_key, new_random, open_store, plan, unavailable};
 use crate::govstack::messaging::policy::Priority;
 use crate::govstack::messaging::types::Caller;
 use crate::idempotency::{self, Dedup, Outcome};
-use crate::respond::{HttpResponse, error, json};
+use crate::respond::{HttpResponse, json, or_error};
 use message_store::{self as store, broadcasts, groups};
 use messaging_domain::broadcast::{
     Audience, BroadcastCommand, BroadcastRecord, BroadcastView, Content, check_rendered, not_found,
@@ -23,12 +23,8 @@ const CHANNELS: [Channel; 4] = [
     Channel::Push,
 ];
 
-fn respond(result: Result<HttpResponse, ApiError>) -> HttpResponse {
-    result.unwrap_or_else(|e| error(&e))
-}
-
 pub async fn create(caller: Caller, req: Request) -> HttpResponse {
-    respond(try_create(caller, req).await)
+    or_error(try_create(caller, req).await)
 }
 
 async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiError> {
@@ -42,7 +38,7 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         }
         None => None,
     };
-    let kv = open().await?;
+    let kv = open_store().await?;
     if let Audience::Group(group) = &command.audience {
         crate::groups::owned(&kv, &caller, group.as_str()).await?;
     }
@@ -214,9 +210,9 @@ pub async fn reserve_broadcast(
 }
 
 pub async fn read(caller: Caller, id: &str) -> HttpResponse {
-    respond(
+    or_error(
         async {
-            let kv = open().await?;
+            let kv = open_store().await?;
             let record = owned(&kv, &caller, id).await?;
             Ok(json(200, &progress(&kv, &record).await?))
         }
@@ -227,9 +223,9 @@ pub async fn read(caller: Caller, id: &str) -> HttpResponse {
 /// Stops what has not left yet: the fan-out stops at its next page and cells count the
 /// recipients of batches not yet sent as `cancelled`.
 pub async fn cancel(caller: Caller, id: &str) -> HttpResponse {
-    respond(
+    or_error(
         async {
-            let kv = open().await?;
+            let kv = open_store().await?;
             let record = owned(&kv, &caller, id).await?;
             stop(&kv, &caller, &record.id).await?;
             Ok(json(200, &progress(&kv, &record).await?))
@@ -259,12 +255,6 @@ async fn progress(kv: &Store, record: &BroadcastRecord) -> Result<BroadcastView,
         .await
         .map_err(fail)?;
     Ok(BroadcastView::new(record, &cursor, &tally, cancelled))
-}
-
-async fn open() -> Result<Store, ApiError> {
-    store::open()
-        .await
-        .map_err(|e| unavailable("open store", e))
 }
 
 pub async fn owned(kv: &Store, caller: &Caller, id: &str) -> Result<BroadcastRecord, ApiError> {

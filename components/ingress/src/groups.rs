@@ -1,9 +1,9 @@
 //! `/v1/groups`: create a group, read it, add and remove members. A caller sees only the
 //! groups it created.
 
-use crate::accept::{hashing_key, new_random, unavailable};
+use crate::accept::{hashing_key, new_random, open_store, unavailable};
 use crate::govstack::messaging::types::Caller;
-use crate::respond::{HttpResponse, error, json};
+use crate::respond::{HttpResponse, json, or_error};
 use message_store::{self as store, groups};
 use messaging_domain::api::rfc3339_millis;
 use messaging_domain::group::{GroupRecord, GroupView, parse_create, parse_members};
@@ -11,15 +11,11 @@ use messaging_domain::{ApiError, ErrorCode, GroupId};
 use spin_sdk::http::Request;
 use spin_sdk::key_value::Store;
 
-fn respond(result: Result<HttpResponse, ApiError>) -> HttpResponse {
-    result.unwrap_or_else(|e| error(&e))
-}
-
 pub async fn create(caller: Caller, req: Request) -> HttpResponse {
-    respond(
+    or_error(
         async {
             let (name, keyword) = parse_create(&crate::body::json(req).await?)?;
-            let kv = open().await?;
+            let kv = open_store().await?;
             let record = GroupRecord {
                 id: GroupId::from_random(new_random()),
                 owner: caller.id.clone(),
@@ -47,9 +43,9 @@ pub async fn create(caller: Caller, req: Request) -> HttpResponse {
 }
 
 pub async fn read(caller: Caller, id: &str) -> HttpResponse {
-    respond(
+    or_error(
         async {
-            let kv = open().await?;
+            let kv = open_store().await?;
             let record = owned(&kv, &caller, id).await?;
             let count = groups::member_count(&kv, &record.id)
                 .await
@@ -63,10 +59,10 @@ pub async fn read(caller: Caller, id: &str) -> HttpResponse {
 /// `POST /v1/groups/{id}/members` (`remove`: `.../members/remove`): one member or a list,
 /// all validated before any is written.
 pub async fn change_members(caller: Caller, id: &str, req: Request, remove: bool) -> HttpResponse {
-    respond(
+    or_error(
         async {
             let members = parse_members(&crate::body::json(req).await?)?;
-            let kv = open().await?;
+            let kv = open_store().await?;
             let record = owned(&kv, &caller, id).await?;
             let key = hashing_key().await?;
             let changed = if remove {
@@ -87,12 +83,6 @@ pub async fn change_members(caller: Caller, id: &str, req: Request, remove: bool
         }
         .await,
     )
-}
-
-async fn open() -> Result<Store, ApiError> {
-    store::open()
-        .await
-        .map_err(|e| unavailable("open store", e))
 }
 
 /// The group if it exists and belongs to the caller; otherwise 404, the same answer for

@@ -3,7 +3,7 @@
 use crate::accept::{self, NewMessage, Persisted, unavailable};
 use crate::govstack::messaging::types::Caller;
 use crate::idempotency::Dedup;
-use crate::respond::{HttpResponse, error, json};
+use crate::respond::{HttpResponse, error, json, or_error};
 use message_store as store;
 use messaging_domain::api::{
     Accepted, AttemptView, MessageView, ReplyView, SendCommand, parse_idempotency_key,
@@ -15,10 +15,7 @@ use spin_sdk::http::Request;
 use spin_sdk::key_value::Store;
 
 pub async fn create(caller: Caller, req: Request) -> HttpResponse {
-    match try_create(caller, req).await {
-        Ok(response) => response,
-        Err(e) => error(&e),
-    }
+    or_error(try_create(caller, req).await)
 }
 
 async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiError> {
@@ -51,9 +48,7 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         .map_err(|m| ApiError::new(ErrorCode::InvalidRequest, format!("callback_url: {m}")))?;
     let command_segments = command.segments;
 
-    let kv = store::open()
-        .await
-        .map_err(|e| unavailable("open store", e))?;
+    let kv = accept::open_store().await?;
     let dedup = match &idempotency_key {
         Some(hash) => Some(Dedup::idempotency_key(&caller.id, hash)),
         None => Dedup::request(&caller.id, "/v1/messages", &body).await,
@@ -126,18 +121,13 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
 /// `POST /v1/messages/{id}/cancel`: a message that has not left yet (scheduled, or
 /// waiting for a provider) becomes `cancelled` and its address and content are erased.
 pub async fn cancel(caller: Caller, id: &str) -> HttpResponse {
-    match try_cancel(caller, id).await {
-        Ok(response) => response,
-        Err(e) => error(&e),
-    }
+    or_error(try_cancel(caller, id).await)
 }
 
 async fn try_cancel(caller: Caller, id: &str) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::new(ErrorCode::NotFound, "no such message");
     let id = MessageId::parse(id).ok_or_else(not_found)?;
-    let kv = store::open()
-        .await
-        .map_err(|e| unavailable("open store", e))?;
+    let kv = accept::open_store().await?;
     let record = store::record(&kv, &id)
         .await
         .map_err(|e| unavailable("read", e))?

@@ -23,6 +23,11 @@ pub fn raw_json(status: u16, body: &'static str) -> HttpResponse {
         .expect("static response parts are valid")
 }
 
+/// The response, or the error as the API's one error shape.
+pub fn or_error(result: Result<HttpResponse, ApiError>) -> HttpResponse {
+    result.unwrap_or_else(|e| error(&e))
+}
+
 pub fn error(e: &ApiError) -> HttpResponse {
     http::Response::builder()
         .status(e.status())
