@@ -30,6 +30,16 @@ struct DispatchRequest {
     id: messaging_domain::MessageId,
 }
 
+/// This cell's id, or the 500 that says the deployment forgot to set it.
+async fn own_cell() -> Result<String, Response> {
+    deliver::own_cell().await.ok_or_else(|| {
+        json(
+            500,
+            serde_json::json!({"error": "the cell variable is not set"}),
+        )
+    })
+}
+
 #[http_service]
 async fn handle(req: Request) -> Response {
     let path = req.uri().path().to_string();
@@ -39,11 +49,9 @@ async fn handle(req: Request) -> Response {
                 Ok(request) => request,
                 Err(response) => return response,
             };
-            let Some(cell) = deliver::own_cell().await else {
-                return json(
-                    500,
-                    serde_json::json!({"error": "the cell variable is not set"}),
-                );
+            let cell = match own_cell().await {
+                Ok(cell) => cell,
+                Err(response) => return response,
             };
             let outcome = deliver::attempt(&cell, &request.id).await;
             json(200, serde_json::json!({ "outcome": outcome.as_str() }))
@@ -54,21 +62,17 @@ async fn handle(req: Request) -> Response {
                     Ok(request) => request,
                     Err(response) => return response,
                 };
-            let Some(cell) = deliver::own_cell().await else {
-                return json(
-                    500,
-                    serde_json::json!({"error": "the cell variable is not set"}),
-                );
+            let cell = match own_cell().await {
+                Ok(cell) => cell,
+                Err(response) => return response,
             };
             let report = batch::send(&cell, &request.broadcast, request.seq).await;
             json(200, serde_json::to_value(&report).expect("json"))
         }
         (Method::POST, "/tick") => {
-            let Some(cell) = deliver::own_cell().await else {
-                return json(
-                    500,
-                    serde_json::json!({"error": "the cell variable is not set"}),
-                );
+            let cell = match own_cell().await {
+                Ok(cell) => cell,
+                Err(response) => return response,
             };
             let report = deliver::tick(&cell).await;
             json(200, serde_json::to_value(&report).expect("json"))
