@@ -184,7 +184,6 @@ fn split(
                     channel,
                     cell: record.cells[&channel].clone(),
                     recipients,
-                    attempts: 0,
                 },
             )
         })

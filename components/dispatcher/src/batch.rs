@@ -231,16 +231,16 @@ async fn try_send(
             (false, Some(until)) => until,
             (false, None) => now_ms(),
         };
-        broadcasts::retry_batch(&kv, &record, seq, &batch, due).await?;
+        let attempts = broadcasts::batch_attempts(&record, cell, seq).await?;
+        broadcasts::requeue_batch(&record, cell, seq, attempts, due).await?;
         release(broadcast, seq).await?;
     } else {
         if let Some(reason) = &deferred_reason {
             log_reason("batch.deferred", &record, seq, reason);
         }
-        let attempts = batch.attempts + 1;
-        let retry = Batch { attempts, ..batch };
+        let attempts = broadcasts::batch_attempts(&record, cell, seq).await? + 1;
         let due = now_ms() + backoff_ms(store::work::retry_base_ms().await, attempts);
-        broadcasts::retry_batch(&kv, &record, seq, &retry, due).await?;
+        broadcasts::requeue_batch(&record, cell, seq, attempts, due).await?;
         release(broadcast, seq).await?;
     }
     println!(

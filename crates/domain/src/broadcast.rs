@@ -214,9 +214,6 @@ pub struct Batch {
     pub channel: Channel,
     pub cell: String,
     pub recipients: Vec<BatchRecipient>,
-    /// Attempts so far (deferred recipients are retried with backoff).
-    #[serde(default)]
-    pub attempts: u32,
 }
 
 /// A recipient's outcome, one row each: `"<status> <unix ms>"`.

@@ -4,7 +4,9 @@
 
 use crate::many::{get_many, open_one, seal_all, set_many};
 use crate::{PendingEntry, StoreResult, Swap, get_sealed, now_ms, open_pending, page, put_sealed};
-use messaging_domain::broadcast::{Batch, BroadcastRecord, Content, Cursor, Outcome, Tally};
+use messaging_domain::broadcast::{
+    Batch, BatchRef, BroadcastRecord, Content, Cursor, Outcome, Tally,
+};
 use messaging_domain::{BroadcastId, keys};
 use spin_sdk::key_value::Store;
 
@@ -135,23 +137,31 @@ pub async fn batch(kv: &Store, id: &BroadcastId, seq: u64) -> StoreResult<Option
     get_sealed(kv, &keys::broadcast_batch(id, seq)).await
 }
 
-/// Writes back the recipients still to send (after deferrals) and when to try again.
-pub async fn retry_batch(
-    kv: &Store,
+/// How often the batch was deferred so far (its pending entry keeps the count).
+pub async fn batch_attempts(record: &BroadcastRecord, cell: &str, seq: u64) -> StoreResult<u32> {
+    let batch = BatchRef::new(record.emergency, record.id.clone(), seq);
+    Ok(crate::pending(&format!("batch/{cell}"), &batch)
+        .await?
+        .map_or(0, |entry| entry.attempts))
+}
+
+/// When to try the batch again, and how often it was deferred. The batch itself is not
+/// rewritten: recipients with an outcome row are skipped when it comes back.
+pub async fn requeue_batch(
     record: &BroadcastRecord,
+    cell: &str,
     seq: u64,
-    batch: &Batch,
+    attempts: u32,
     due_ms: u64,
 ) -> StoreResult<()> {
-    put_sealed(kv, &keys::broadcast_batch(&record.id, seq), batch).await?;
     Ok(open_pending()
         .await?
         .set(
-            keys::pending_batch(&batch.cell, record.emergency, &record.id, seq),
+            keys::pending_batch(cell, record.emergency, &record.id, seq),
             // Due exactly then: no hand-over is in flight for a batch already tried.
             serde_json::to_vec(&PendingEntry {
                 due_ms,
-                attempts: batch.attempts,
+                attempts,
                 scheduled: true,
             })
             .expect("json"),
