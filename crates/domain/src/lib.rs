@@ -23,6 +23,7 @@ pub mod keys;
 pub mod message_id;
 pub mod notification;
 pub mod policy;
+pub mod policy_files;
 pub mod providers;
 pub mod push_subscription;
 pub mod quiet_hours;

@@ -6,6 +6,12 @@
 //! validity = "24h"         # how long an unsent message stays worth sending (s, m, h, d)
 //! priority = "transactional"  # emergency | transactional (default) | bulk; emergency
 //!                          # messages reach recipients who opted out of the others
+//! quiet_hours = "21:00-07:00"  # optional: not sent in this window of the recipient's
+//!                          # local day (its "timezone", else default_timezone); not
+//!                          # for emergency policies
+//! templates = ["vaccination-reminder"]  # optional, before the tables: the only
+//!                          # templates (policies/templates/<name>.toml) its messages may
+//!                          # use; without it, any template
 //!
 //! [channels.sms]
 //! cell = "deliver-sms"     # the delivery cell (Spin component id) for this channel
@@ -22,21 +28,20 @@
 //! [channels.email]
 //! cell = "deliver-email"
 //!
-//! quiet_hours = "21:00-07:00"  # optional: not sent in this window of the recipient's
-//!                          # local day (its "timezone", else default_timezone); not
-//!                          # for emergency policies
-//!
 //! [retry]                  # optional: without it, retries start at the cell's
 //! first = "30s"            # retry_base_ms and double up to 15m until the validity ends
 //! max_interval = "15m"
 //! give_up_after = "24h"    # a message still deferred this long after acceptance fails
 //! ```
 //!
-//! Later issues add fallbacks, priorities, retries and limits to this format.
+//! Every file is checked when the gateway starts (`policy_files::check`); a problem names
+//! the file and line.
 
 use crate::Channel;
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use toml::Spanned;
 
 /// A policy's priority class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -59,6 +64,8 @@ pub struct Policy {
     pub retry: Option<crate::retry::Schedule>,
     /// The window of the recipient's day in which its messages wait.
     pub quiet_hours: Option<crate::quiet_hours::QuietHours>,
+    /// The templates its messages may use; `None`: any template.
+    pub templates: Option<BTreeSet<String>>,
 }
 
 /// The delivery cells of one channel, in the order they are tried.
@@ -96,13 +103,14 @@ impl Ord for Channel {
 struct PolicyFile {
     #[allow(dead_code)]
     description: Option<String>,
-    roles: Vec<String>,
-    validity: String,
+    roles: Spanned<Vec<String>>,
+    validity: Spanned<String>,
     #[serde(default)]
     priority: Priority,
-    channels: BTreeMap<String, ChannelEntry>,
-    retry: Option<RetryEntry>,
-    quiet_hours: Option<String>,
+    channels: BTreeMap<String, Spanned<ChannelEntry>>,
+    retry: Option<Spanned<RetryEntry>>,
+    quiet_hours: Option<Spanned<String>>,
+    templates: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -145,8 +153,24 @@ pub fn parse_duration(s: &str) -> Option<u64> {
     n.checked_mul(factor).filter(|&v| v > 0)
 }
 
+/// Where a problem sits in a file: `name.toml:LINE`, so an operator goes straight to it.
+struct Place<'a> {
+    file_name: &'a str,
+    text: &'a str,
+}
+
+impl Place<'_> {
+    fn at(&self, span: Range<usize>, message: impl std::fmt::Display) -> String {
+        let line = self.text[..span.start.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1;
+        format!("{}:{line}: {message}", self.file_name)
+    }
+}
+
 impl Policy {
-    /// Parses one policy file. Errors name the file and, where TOML knows it, the line.
+    /// Parses one policy file. Every error names the file and the line it is about.
     pub fn parse(file_name: &str, text: &str) -> Result<Policy, String> {
         let name = file_name.strip_suffix(".toml").unwrap_or(file_name);
         if !crate::api::is_policy_name(name) {
@@ -154,105 +178,121 @@ impl Policy {
                 "{file_name}: a policy file name must be lowercase letters, digits and hyphens"
             ));
         }
-        let raw: PolicyFile = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|span| text[..span.start].matches('\n').count() + 1);
-            match line {
-                Some(line) => format!("{file_name}:{line}: {}", e.message()),
-                None => format!("{file_name}: {}", e.message()),
-            }
+        let place = Place { file_name, text };
+        let raw: PolicyFile = toml::from_str(text).map_err(|e| match e.span() {
+            Some(span) => place.at(span, e.message()),
+            None => format!("{file_name}: {}", e.message()),
         })?;
-        let validity_seconds = parse_duration(&raw.validity)
-            .ok_or_else(|| format!("{file_name}: validity must look like 90s, 15m, 24h or 7d"))?;
-        if raw.roles.is_empty() {
-            return Err(format!(
-                "{file_name}: roles must name at least one role, or \"*\""
+        let validity_seconds = parse_duration(raw.validity.get_ref()).ok_or_else(|| {
+            place.at(
+                raw.validity.span(),
+                "validity must look like 90s, 15m, 24h or 7d",
+            )
+        })?;
+        if raw.roles.get_ref().is_empty() {
+            return Err(place.at(
+                raw.roles.span(),
+                "roles must name at least one role, or \"*\"",
             ));
         }
         let mut routes = BTreeMap::new();
         for (channel, entry) in raw.channels {
+            let span = entry.span();
+            let entry = entry.into_inner();
             let channel = Channel::parse(&channel).ok_or_else(|| {
-                format!("{file_name}: unknown channel {channel:?} (sms, email, telegram, push)")
+                place.at(
+                    span.clone(),
+                    format!("unknown channel {channel:?} (sms, email, telegram, push)"),
+                )
             })?;
+            let channel_name = channel.as_str();
+            let fail = |message: String| place.at(span.clone(), message);
             let cells = match (entry.cell, entry.cells) {
                 (Some(cell), None) => vec![cell],
                 (None, Some(cells)) if !cells.is_empty() => cells,
                 _ => {
-                    return Err(format!(
-                        "{file_name}: channel {} needs either cell or a non-empty cells list",
-                        channel.as_str()
-                    ));
+                    return Err(fail(format!(
+                        "channel {channel_name} needs either cell or a non-empty cells list"
+                    )));
                 }
             };
             if !cells.iter().all(|c| is_cell_name(c)) {
-                return Err(format!("{file_name}: cell must be a Spin component id"));
+                return Err(fail("cell must be a Spin component id".into()));
             }
             let failover_after = entry.failover_after.unwrap_or(DEFAULT_FAILOVER_AFTER);
             if failover_after == 0 {
-                return Err(format!("{file_name}: failover_after must be at least 1"));
+                return Err(fail("failover_after must be at least 1".into()));
             }
             let fallback = match entry.fallback {
                 None => None,
                 Some(name) => match Channel::parse(&name) {
                     Some(fallback) if fallback != channel => Some(fallback),
                     _ => {
-                        return Err(format!(
-                            "{file_name}: fallback of {} must be another channel",
-                            channel.as_str()
-                        ));
+                        return Err(fail(format!(
+                            "fallback of {channel_name} must be another channel"
+                        )));
                     }
                 },
             };
-            let fallback_unless_delivered_within = match entry.fallback_unless_delivered_within
-            {
+            let fallback_unless_delivered_within = match entry.fallback_unless_delivered_within {
                 None => None,
                 Some(_) if fallback.is_none() => {
-                    return Err(format!(
-                        "{file_name}: fallback_unless_delivered_within of {} needs a fallback channel",
-                        channel.as_str()
-                    ));
+                    return Err(fail(format!(
+                        "fallback_unless_delivered_within of {channel_name} needs a fallback channel"
+                    )));
                 }
                 Some(_) if channel != Channel::Sms => {
-                    return Err(format!(
-                        "{file_name}: fallback_unless_delivered_within is for sms only: {} \
-                         providers send no delivery receipts",
-                        channel.as_str()
-                    ));
+                    return Err(fail(format!(
+                        "fallback_unless_delivered_within is for sms only: {channel_name} \
+                         providers send no delivery receipts"
+                    )));
                 }
                 Some(within) => Some(parse_duration(&within).ok_or_else(|| {
-                    format!(
-                        "{file_name}: fallback_unless_delivered_within must look like 90s, 15m or 2h"
-                    )
+                    fail("fallback_unless_delivered_within must look like 90s, 15m or 2h".into())
                 })?),
             };
             routes.insert(
                 channel,
-                Route {
-                    cells,
-                    failover_after,
-                    fallback,
-                    fallback_unless_delivered_within,
-                },
+                (
+                    span,
+                    Route {
+                        cells,
+                        failover_after,
+                        fallback,
+                        fallback_unless_delivered_within,
+                    },
+                ),
             );
         }
-        for (channel, route) in &routes {
+        for (channel, (span, route)) in &routes {
             if let Some(fallback) = route.fallback
                 && !routes.contains_key(&fallback)
             {
-                return Err(format!(
-                    "{file_name}: {} falls back to {}, which the policy has no cells for",
-                    channel.as_str(),
-                    fallback.as_str()
+                return Err(place.at(
+                    span.clone(),
+                    format!(
+                        "{} falls back to {}, which the policy has no cells for",
+                        channel.as_str(),
+                        fallback.as_str()
+                    ),
                 ));
             }
         }
+        let routes = routes
+            .into_iter()
+            .map(|(channel, (_, route))| (channel, route))
+            .collect();
         let retry = match raw.retry {
             None => None,
             Some(retry) => {
+                let span = retry.span();
+                let retry = retry.into_inner();
                 let duration = |field: &str, value: &str| {
                     parse_duration(value).map(|s| s * 1000).ok_or_else(|| {
-                        format!("{file_name}: retry.{field} must look like 90s, 15m, 24h or 7d")
+                        place.at(
+                            span.clone(),
+                            format!("retry.{field} must look like 90s, 15m, 24h or 7d"),
+                        )
                     })
                 };
                 let first_ms = duration("first", &retry.first)?;
@@ -261,8 +301,9 @@ impl Policy {
                     None => crate::retry::MAX_RETRY_MS.max(first_ms),
                 };
                 if max_interval_ms < first_ms {
-                    return Err(format!(
-                        "{file_name}: retry.max_interval is shorter than retry.first"
+                    return Err(place.at(
+                        span.clone(),
+                        "retry.max_interval is shorter than retry.first",
                     ));
                 }
                 let give_up_after_ms = retry
@@ -279,30 +320,55 @@ impl Policy {
         };
         let quiet_hours = match raw.quiet_hours {
             None => None,
-            Some(_) if raw.priority == Priority::Emergency => {
-                return Err(format!(
-                    "{file_name}: an emergency policy has no quiet hours: alerts go out at once"
+            Some(text) if raw.priority == Priority::Emergency => {
+                return Err(place.at(
+                    text.span(),
+                    "an emergency policy has no quiet hours: alerts go out at once",
                 ));
             }
-            Some(text) => Some(crate::quiet_hours::QuietHours::parse(&text).ok_or_else(|| {
-                format!("{file_name}: quiet_hours must look like \"21:00-07:00\"")
-            })?),
+            Some(text) => Some(
+                crate::quiet_hours::QuietHours::parse(text.get_ref()).ok_or_else(|| {
+                    place.at(text.span(), "quiet_hours must look like \"21:00-07:00\"")
+                })?,
+            ),
+        };
+        let templates = match raw.templates {
+            None => None,
+            Some(names) => {
+                let span = names.span();
+                let names = names.into_inner();
+                if let Some(bad) = names.iter().find(|n| !crate::api::is_policy_name(n)) {
+                    return Err(place.at(
+                        span,
+                        format!("templates: {bad:?} is not a template file name"),
+                    ));
+                }
+                Some(names.into_iter().collect())
+            }
         };
         Ok(Policy {
             name: name.to_string(),
-            roles: raw.roles,
+            roles: raw.roles.into_inner(),
             validity_seconds,
             priority: raw.priority,
             routes,
             retry,
             quiet_hours,
+            templates,
         })
     }
 
+    /// Whether a caller with these roles may use the policy.
     pub fn allows(&self, caller_roles: &[String]) -> bool {
         self.roles
             .iter()
             .any(|r| r == "*" || caller_roles.contains(r))
+    }
+
+    /// Whether messages under this policy may use the template `name`: a policy without a
+    /// `templates` list offers every template.
+    pub fn offers_template(&self, name: &str) -> bool {
+        self.templates.as_ref().is_none_or(|set| set.contains(name))
     }
 }
 
@@ -498,5 +564,36 @@ cell = "deliver-sms"
         .unwrap_err();
         assert!(e.contains("quiet hours"), "{e}");
         assert!(Policy::parse("p.toml", &format!("{base}quiet_hours = \"late\"\n{sms}")).is_err());
+    }
+    #[test]
+    fn errors_after_parsing_name_their_line_too() {
+        let text = "roles = [\"*\"]\nvalidity = \"1h\"\n\n[channels.sms]\ncell = \"deliver-sms\"\nfallback = \"sms\"\n";
+        let e = Policy::parse("p.toml", text).unwrap_err();
+        assert!(e.starts_with("p.toml:4:"), "{e}");
+        let e =
+            Policy::parse("p.toml", "roles = []\nvalidity = \"1h\"\nchannels = {}\n").unwrap_err();
+        assert!(e.starts_with("p.toml:1:") && e.contains("roles"), "{e}");
+        let e = Policy::parse(
+            "p.toml",
+            "roles = [\"*\"]\n\nvalidity = \"soon\"\nchannels = {}\n",
+        )
+        .unwrap_err();
+        assert!(e.starts_with("p.toml:3:") && e.contains("validity"), "{e}");
+    }
+
+    #[test]
+    fn a_template_set_limits_the_templates() {
+        let open = Policy::parse("default.toml", DEFAULT).unwrap();
+        assert!(open.offers_template("anything"));
+        let text = format!("templates = [\"vaccination-reminder\"]\n{DEFAULT}");
+        let limited = Policy::parse("clinic.toml", &text).unwrap();
+        assert!(limited.offers_template("vaccination-reminder"));
+        assert!(!limited.offers_template("tax-reminder"));
+        let bad = format!("templates = [\"Not A Name\"]\n{DEFAULT}");
+        let e = Policy::parse("clinic.toml", &bad).unwrap_err();
+        assert!(
+            e.starts_with("clinic.toml:1:") && e.contains("Not A Name"),
+            "{e}"
+        );
     }
 }
