@@ -73,6 +73,48 @@ fn app_dir() -> tempfile::TempDir {
     dir
 }
 
+/// An application folder with these files written into its `policies/`.
+fn app_dir_with(policies: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = app_dir();
+    for (name, text) in policies {
+        let path = dir.path().join("policies").join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).expect("policy folder");
+        std::fs::write(path, text).expect("write policy");
+    }
+    dir
+}
+
+/// The test deployment's secrets and callers, with `vars` added as Spin variables.
+fn environment(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![
+        (
+            "SPIN_VARIABLE_API_KEYS".into(),
+            format!(
+                "registry:notify:{},clinic:notify:{}",
+                digest(KEY),
+                digest(OTHER_KEY)
+            ),
+        ),
+        (
+            "SPIN_VARIABLE_HASHING_KEY".into(),
+            "test-hashing-key".into(),
+        ),
+        ("SPIN_VARIABLE_RECEIPT_SECRET".into(), RECEIPT_SECRET.into()),
+        (
+            "SPIN_VARIABLE_CALLBACK_SECRET".into(),
+            CALLBACK_SECRET.into(),
+        ),
+        ("SPIN_VARIABLE_STORAGE_KEYS".into(), STORAGE_KEY.into()),
+    ];
+    for (k, v) in vars {
+        env.push((
+            format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()),
+            v.to_string(),
+        ));
+    }
+    env
+}
+
 impl Gateway {
     /// Starts a gateway with the development outbox for every channel.
     pub fn start() -> Gateway {
@@ -97,39 +139,36 @@ impl Gateway {
     }
 
     fn start_full(port: Option<u16>, vars: &[(&str, &str)], policies: &[(&str, &str)]) -> Gateway {
-        let dir = app_dir();
-        for (name, text) in policies {
-            let path = dir.path().join("policies").join(name);
-            std::fs::create_dir_all(path.parent().unwrap()).expect("policy folder");
-            std::fs::write(path, text).expect("write policy");
-        }
-        let mut env: Vec<(String, String)> = vec![
-            (
-                "SPIN_VARIABLE_API_KEYS".into(),
-                format!(
-                    "registry:notify:{},clinic:notify:{}",
-                    digest(KEY),
-                    digest(OTHER_KEY)
-                ),
-            ),
-            (
-                "SPIN_VARIABLE_HASHING_KEY".into(),
-                "test-hashing-key".into(),
-            ),
-            ("SPIN_VARIABLE_RECEIPT_SECRET".into(), RECEIPT_SECRET.into()),
-            (
-                "SPIN_VARIABLE_CALLBACK_SECRET".into(),
-                CALLBACK_SECRET.into(),
-            ),
-            ("SPIN_VARIABLE_STORAGE_KEYS".into(), STORAGE_KEY.into()),
-        ];
-        for (k, v) in vars {
-            env.push((
-                format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()),
-                v.to_string(),
-            ));
-        }
-        Gateway::spawn(dir, env, port.unwrap_or_else(free_port))
+        let dir = app_dir_with(policies);
+        Gateway::spawn(dir, environment(vars), port.unwrap_or_else(free_port))
+    }
+
+    /// Runs a host whose `policies/` has these files written in, expecting it to refuse
+    /// to start; returns its log. Panics if it starts listening or runs past two minutes.
+    pub fn refused_start(policies: &[(&str, &str)]) -> String {
+        let dir = app_dir_with(policies);
+        let log = dir.path().join("host.log");
+        let mut child = Command::new(host_binary())
+            .arg("--manifest")
+            .arg(dir.path().join("spin.toml"))
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", free_port()))
+            .arg("--cache-dir")
+            .arg(workspace_root().join("target/component-cache"))
+            .envs(environment(&[]))
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start host");
+        let status = wait_for(120, "the host to exit", || child.try_wait().expect("wait"));
+        let mut stdout = String::new();
+        std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).ok();
+        assert!(!status.success(), "the host started:\n{stdout}");
+        assert!(
+            !stdout.contains("listening on"),
+            "the host listened:\n{stdout}"
+        );
+        std::fs::read_to_string(log).unwrap_or_default()
     }
 
     fn spawn(dir: tempfile::TempDir, mut env: Vec<(String, String)>, port: u16) -> Gateway {

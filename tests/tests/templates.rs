@@ -141,3 +141,54 @@ fn a_broadcast_speaks_each_members_language() {
     let email = entries.iter().find(|e| e["channel"] == "email").unwrap();
     assert_eq!(email["subject"], "Chanjo tarehe 12 May");
 }
+
+#[test]
+fn a_policy_with_a_template_set_offers_only_those_templates() {
+    let other =
+        "default_language = \"en\"\n[languages.en]\nbody = \"Your tax return is due on {date}.\"\n";
+    let clinic = "roles = [\"*\"]\nvalidity = \"24h\"\ntemplates = [\"vaccination-reminder\"]\n[channels.sms]\ncell = \"deliver-sms\"\n";
+    let gw = Gateway::start_with_policies(
+        &[],
+        &[
+            ("clinic.toml", clinic),
+            ("templates/tax-reminder.toml", other),
+        ],
+    );
+    let offered = gw.accept(
+        json!({"channel": "sms", "to": "+254712345678", "policy": "clinic",
+        "template": {"name": "vaccination-reminder", "values": values()}}),
+    );
+    gw.wait_status(&offered, "delivered");
+
+    let rows_before = gw.stored_rows().len();
+    let refused = gw.send(
+        KEY,
+        &json!({"channel": "sms", "to": "+254712345678", "policy": "clinic",
+                "template": {"name": "tax-reminder", "values": {"date": "30 June"}}}),
+        &[],
+    );
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(refused.json()["error"]["code"], "unknown_template");
+    assert!(
+        refused.body.contains("clinic") && refused.body.contains("tax-reminder"),
+        "{}",
+        refused.body
+    );
+    let broadcast = gw.call(
+        KEY,
+        "/v1/broadcasts",
+        Some(&json!({"recipients": [{"channel": "sms", "address": "+254712345678"}],
+            "policy": "clinic", "template": {"name": "tax-reminder", "values": {"date": "30 June"}}})),
+    );
+    assert_eq!(broadcast.status, 422, "{}", broadcast.body);
+    assert_eq!(
+        gw.stored_rows().len(),
+        rows_before,
+        "refusals store nothing"
+    );
+
+    // The default policy lists no templates: it offers them all.
+    let open = gw.accept(json!({"channel": "sms", "to": "+254712345679",
+        "template": {"name": "tax-reminder", "values": {"date": "30 June"}}}));
+    gw.wait_status(&open, "delivered");
+}

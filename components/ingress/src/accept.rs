@@ -103,20 +103,25 @@ fn domain_channel(channel: WitChannel) -> Channel {
     }
 }
 
-/// Asks policy-router to render a template with the request's values.
-pub async fn render(template: &TemplateRef) -> Result<Rendered, ApiError> {
+/// Asks policy-router to render a template with the request's values, for a message under
+/// `policy` (none: the default).
+pub async fn render(policy: Option<String>, template: &TemplateRef) -> Result<Rendered, ApiError> {
     let values = template
         .values
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let rendered = policy::render(template.name.clone(), values)
+    let rendered = policy::render(policy, template.name.clone(), values)
         .await
         .map_err(|e| match e {
             TemplateError::UnknownTemplate(name) => ApiError::new(
                 ErrorCode::UnknownTemplate,
                 format!("no template named {name}"),
             ),
+            TemplateError::NotOffered(m) => ApiError::new(ErrorCode::UnknownTemplate, m),
+            TemplateError::UnknownPolicy(name) => {
+                ApiError::new(ErrorCode::UnknownPolicy, format!("no policy named {name}"))
+            }
             TemplateError::InvalidValues(m) => ApiError::new(ErrorCode::InvalidTemplateValues, m),
             TemplateError::InvalidTemplate(m) => {
                 eprintln!("invalid template: {m}");

@@ -32,7 +32,7 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
     let command = BroadcastCommand::parse(&body)?;
     let rendered = match &command.template {
         Some(template) => {
-            let rendered = accept::render(template).await?;
+            let rendered = accept::render(command.policy.clone(), template).await?;
             check_rendered(&rendered)?;
             Some(rendered)
         }

@@ -20,6 +20,7 @@ mod callback_guard;
 mod credentials;
 mod govstack_email;
 mod groups;
+mod health;
 mod idempotency;
 mod inbound;
 mod messages;
@@ -137,6 +138,10 @@ async fn handle(req: Request) -> HttpResponse {
         ["send", "email", "single" | "batch"] => match method {
             Method::POST => govstack_email::send(req).await,
             _ => respond::method_not_allowed("POST"),
+        },
+        ["health"] => match method {
+            Method::GET => health::check().await,
+            _ => respond::method_not_allowed("GET"),
         },
         ["openapi.json"] => match method {
             Method::GET => respond::raw_json(200, OPENAPI),

@@ -35,7 +35,7 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
     let body = crate::body::json(req).await?;
     let mut command = SendCommand::parse(&body)?;
     if let Some(template) = command.template.take() {
-        let rendered = accept::render(&template).await?;
+        let rendered = accept::render(command.policy.clone(), &template).await?;
         let text = rendered.for_language(command.language.as_ref()).clone();
         // A variant's subject is for the channels that show one.
         let subject = text

@@ -13,12 +13,12 @@ use exports::govstack::messaging::policy::{
 };
 use govstack::messaging::types::Channel as WitChannel;
 use messaging_domain::policy::Priority as DomainPriority;
+use messaging_domain::policy_files::{DEFAULT_POLICY, PolicyFiles};
 use messaging_domain::template::Template;
 use messaging_domain::{Channel, policy::Policy};
 
 /// Where spin.toml mounts `policies/`.
 const POLICY_DIR: &str = "/policies";
-const DEFAULT_POLICY: &str = "default";
 
 struct PolicyRouter;
 
@@ -40,42 +40,65 @@ fn wit_channel(c: Channel) -> WitChannel {
     }
 }
 
-fn load(name: &str) -> Result<Policy, PolicyError> {
+/// Reads and parses `/policies/<folder><name>.toml` with `parse`; a name that is no file
+/// name or has no file is `unknown`, anything else wrong is `invalid` (naming file and line).
+fn load<T, E>(
+    folder: &str,
+    name: &str,
+    parse: fn(&str, &str) -> Result<T, String>,
+    unknown: fn(String) -> E,
+    invalid: fn(String) -> E,
+) -> Result<T, E> {
     if !messaging_domain::api::is_policy_name(name) {
-        return Err(PolicyError::UnknownPolicy(name.to_string()));
+        return Err(unknown(name.to_string()));
     }
     let file = format!("{name}.toml");
-    let text = match std::fs::read_to_string(format!("{POLICY_DIR}/{file}")) {
+    let text = match std::fs::read_to_string(format!("{POLICY_DIR}/{folder}{file}")) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(PolicyError::UnknownPolicy(name.to_string()));
+            return Err(unknown(name.to_string()));
         }
-        Err(e) => return Err(PolicyError::InvalidPolicy(format!("{file}: {e}"))),
+        Err(e) => return Err(invalid(format!("{folder}{file}: {e}"))),
     };
-    Policy::parse(&file, &text).map_err(PolicyError::InvalidPolicy)
+    parse(&file, &text).map_err(|e| invalid(format!("{folder}{e}")))
 }
 
-fn load_template(name: &str) -> Result<Template, TemplateError> {
-    if !messaging_domain::api::is_policy_name(name) {
-        return Err(TemplateError::UnknownTemplate(name.to_string()));
-    }
-    let file = format!("{name}.toml");
-    let text = match std::fs::read_to_string(format!("{POLICY_DIR}/templates/{file}")) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(TemplateError::UnknownTemplate(name.to_string()));
-        }
-        Err(e) => return Err(TemplateError::InvalidTemplate(format!("{file}: {e}"))),
-    };
-    Template::parse(&file, &text).map_err(TemplateError::InvalidTemplate)
+fn load_policy(name: &str) -> Result<Policy, PolicyError> {
+    load(
+        "",
+        name,
+        Policy::parse,
+        PolicyError::UnknownPolicy,
+        PolicyError::InvalidPolicy,
+    )
 }
 
 impl Guest for PolicyRouter {
     async fn render(
+        policy: Option<String>,
         name: String,
         values: Vec<(String, String)>,
     ) -> Result<RenderedTemplate, TemplateError> {
-        let template = load_template(&name)?;
+        let policy_name = policy.as_deref().unwrap_or(DEFAULT_POLICY);
+        let policy = load(
+            "",
+            policy_name,
+            Policy::parse,
+            TemplateError::UnknownPolicy,
+            TemplateError::InvalidTemplate,
+        )?;
+        if !policy.offers_template(&name) {
+            return Err(TemplateError::NotOffered(format!(
+                "policy {policy_name} does not offer the template {name}"
+            )));
+        }
+        let template = load(
+            "templates/",
+            &name,
+            Template::parse,
+            TemplateError::UnknownTemplate,
+            TemplateError::InvalidTemplate,
+        )?;
         let rendered = template
             .render(&values.into_iter().collect())
             .map_err(TemplateError::InvalidValues)?;
@@ -93,9 +116,16 @@ impl Guest for PolicyRouter {
         })
     }
 
+    async fn check() -> Vec<String> {
+        match PolicyFiles::read(std::path::Path::new(POLICY_DIR)) {
+            Ok(files) => files.check(),
+            Err(e) => vec![e],
+        }
+    }
+
     async fn plan(request: PlanRequest) -> Result<DeliveryPlan, PolicyError> {
         let name = request.policy.as_deref().unwrap_or(DEFAULT_POLICY);
-        let policy = load(name)?;
+        let policy = load_policy(name)?;
         if !policy.allows(&request.caller.roles) {
             return Err(PolicyError::NotAllowed(format!(
                 "policy {name} does not admit the caller's roles"

@@ -5,6 +5,7 @@
 pub mod app;
 mod bindings;
 pub mod compose;
+pub mod health;
 pub mod hooks;
 pub mod kv;
 pub mod logs;

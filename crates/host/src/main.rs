@@ -40,6 +40,10 @@ struct Cli {
     /// Load and compile every component (filling the cache), then exit.
     #[arg(long)]
     compile_only: bool,
+    /// The app's health route, asked before listening: anything but 200 stops the host
+    /// (the gateway's answers 503 on a broken policy file). Empty: no check.
+    #[arg(long, default_value = "/health")]
+    health_path: String,
     /// Emit logs as JSON lines.
     #[arg(long)]
     json_logs: bool,
@@ -93,6 +97,9 @@ async fn main() -> Result<()> {
     if cli.compile_only {
         println!("compiled {} components", app.component_count());
         return Ok(());
+    }
+    if !cli.health_path.is_empty() {
+        messaging_host::health::check(&app, &cli.health_path).await?;
     }
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await

@@ -1,0 +1,28 @@
+//! `GET /health`: whether this deployment can serve. It answers 200 when the policy folder
+//! is sound (policy-router's `check`) and the key-value store opens, else 503 with the
+//! problems, each naming its file and line. The project host asks it before listening and
+//! refuses to start on a 503; on Kubernetes it is the readiness probe. It needs no
+//! credentials and shows no caller's data: only the deployment's own configuration.
+
+use crate::govstack::messaging::policy;
+use crate::respond::{HttpResponse, json};
+
+pub async fn check() -> HttpResponse {
+    let mut problems = policy::check().await;
+    if let Err(e) = crate::accept::open_store().await {
+        problems.push(format!("the key-value store: {}", e.message));
+    }
+    if problems.is_empty() {
+        return json(200, &serde_json::json!({"status": "ok"}));
+    }
+    for problem in &problems {
+        eprintln!(
+            "{}",
+            serde_json::json!({"event": "health.problem", "detail": problem})
+        );
+    }
+    json(
+        503,
+        &serde_json::json!({"status": "unavailable", "problems": problems}),
+    )
+}
