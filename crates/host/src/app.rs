@@ -68,6 +68,7 @@ impl App {
         crate::spin::add_to_linker(&mut linker)?;
         crate::wasi_keyvalue::add_to_linker(&mut linker)?;
         let kv = Arc::new(KvStore::open(&settings.data_dir.join("kv.db"))?);
+        KvStore::sync_log_every(&kv, Duration::from_secs(1));
         let cache_dir = settings.cache_dir.clone();
         std::fs::create_dir_all(&cache_dir)
             .with_context(|| format!("creating {}", cache_dir.display()))?;

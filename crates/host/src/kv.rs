@@ -1,15 +1,24 @@
 //! The embedded key-value store: one SQLite file, one table, rows keyed by (store label,
-//! key). WAL journaling, so a write that returned is on disk before the component answers
-//! (it survives a crash of the host process; `synchronous = NORMAL` trades the last
-//! transactions on power loss for throughput, see ARCHITECTURE.md).
+//! key). WAL journaling, so a write that returned is in the log before the component
+//! answers (it survives a crash of the host process). `synchronous = NORMAL` does not
+//! fsync each commit; `sync_log_every` fsyncs the log each second instead, so a power loss
+//! loses at most about a second of work (see ARCHITECTURE.md).
+//!
+//! Checkpoints (copying the log back into the database) run every 65,536 pages (256 MiB of
+//! log) rather than SQLite's 1,000: a broadcast writes one row per recipient at random
+//! places in the table (provider-id mappings), and frequent checkpoints rewrote the same
+//! pages over and over. Measured with bench/broadcast.py: 83 s → 58 s per million.
 
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params};
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 pub struct KvStore {
     conn: Mutex<Connection>,
+    /// SQLite's write-ahead log beside the database.
+    log: PathBuf,
 }
 
 impl KvStore {
@@ -22,6 +31,8 @@ impl KvStore {
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA busy_timeout = 5000;
+             PRAGMA cache_size = -65536;
+             PRAGMA wal_autocheckpoint = 65536;
              CREATE TABLE IF NOT EXISTS kv (
                  store TEXT NOT NULL,
                  key   TEXT NOT NULL,
@@ -29,9 +40,29 @@ impl KvStore {
                  PRIMARY KEY (store, key)
              ) WITHOUT ROWID;",
         )?;
+        let mut log = path.as_os_str().to_owned();
+        log.push("-wal");
         Ok(KvStore {
             conn: Mutex::new(conn),
+            log: PathBuf::from(log),
         })
+    }
+
+    /// Fsyncs the write-ahead log every `interval` for as long as the store is in use, in a
+    /// thread of its own (an fsync blocks).
+    pub fn sync_log_every(store: &Arc<KvStore>, interval: Duration) {
+        let store = Arc::downgrade(store);
+        std::thread::spawn(move || {
+            while let Some(store) = store.upgrade() {
+                if let Ok(log) = std::fs::File::open(&store.log)
+                    && let Err(e) = log.sync_data()
+                {
+                    tracing::warn!(error = %e, "syncing the key-value log failed");
+                }
+                drop(store);
+                std::thread::sleep(interval);
+            }
+        });
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -174,6 +205,15 @@ fn write(conn: &Connection, store: &str, key: &str, value: &[u8]) -> Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_log_it_syncs_is_sqlites_write_ahead_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = KvStore::open(&dir.path().join("kv.db")).unwrap();
+        kv.set("default", "k", b"v").unwrap();
+        assert!(kv.log.is_file(), "{} is not the log", kv.log.display());
+        assert!(std::fs::metadata(&kv.log).unwrap().len() > 0);
+    }
 
     #[test]
     fn values_survive_reopening_and_stores_are_separate() {
