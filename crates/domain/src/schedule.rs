@@ -138,8 +138,8 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// An RFC 3339 time with seconds and an offset (`Z`, `+03:00`; fractions of a second are
-/// ignored), as Unix milliseconds.
+/// An RFC 3339 time with seconds and an offset (`Z`, `+03:00`), as Unix milliseconds
+/// (a fraction of a second counts to the millisecond).
 pub fn parse_rfc3339(s: &str) -> Option<u64> {
     let b = s.as_bytes();
     if b.len() < 20
@@ -168,11 +168,14 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
         return None;
     }
     let mut rest = &s[19..];
+    let mut millis = 0;
     if let Some(fraction) = rest.strip_prefix('.') {
         let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
             return None;
         }
+        // Milliseconds: the first three digits, padded ("5" is 500 ms); finer ones dropped.
+        millis = format!("{:0<3}", &fraction[..digits.min(3)]).parse().ok()?;
         rest = &fraction[digits..];
     }
     let offset_s = match rest {
@@ -195,7 +198,7 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
     };
     let secs =
         days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset_s;
-    u64::try_from(secs).ok().map(|s| s * 1000)
+    u64::try_from(secs).ok().map(|s| s * 1000 + millis)
 }
 
 #[cfg(test)]
@@ -210,7 +213,9 @@ mod tests {
     fn times_follow_their_offsets() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_rfc3339("1970-01-01T03:00:00+03:00"), Some(0));
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:01.250Z"), Some(1000));
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:01.250Z"), Some(1250));
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:01.5Z"), Some(1500));
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:01.123456789Z"), Some(1123));
         assert_eq!(
             parse_rfc3339("2000-03-01T00:00:00-00:00"),
             Some(951_868_800_000)
