@@ -143,6 +143,18 @@ impl Gateway {
         Gateway::spawn(dir, environment(vars), port.unwrap_or_else(free_port))
     }
 
+    /// Starts with variables, policy files and settings of the host process itself (such
+    /// as `MESSAGING_OUTBOUND_TIMEOUT_MS`), kept across restarts.
+    pub fn start_with_host_env(
+        vars: &[(&str, &str)],
+        policies: &[(&str, &str)],
+        host_env: &[(&str, &str)],
+    ) -> Gateway {
+        let mut env = environment(vars);
+        env.extend(host_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Gateway::spawn(app_dir_with(policies), env, free_port())
+    }
+
     /// Runs a host whose `policies/` has these files written in, expecting it to refuse
     /// to start; returns its log. Panics if it starts listening or runs past two minutes.
     pub fn refused_start(policies: &[(&str, &str)]) -> String {
@@ -232,6 +244,17 @@ impl Gateway {
             self.env.retain(|(k, _)| *k != name);
             self.env.push((name, value.to_string()));
         }
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        let env = std::mem::take(&mut self.env);
+        drop(self);
+        Gateway::spawn(dir, env, free_port())
+    }
+
+    /// Kills this host with SIGKILL (a crash: nothing is drained, nothing flushed beyond
+    /// what SQLite committed) and starts another on the same folder and store.
+    pub fn crash_and_restart(mut self) -> Gateway {
+        self.child.kill().expect("SIGKILL the host");
+        self.child.wait().expect("reap the host");
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
         let env = std::mem::take(&mut self.env);
         drop(self);

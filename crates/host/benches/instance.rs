@@ -20,6 +20,7 @@ fn main() -> anyhow::Result<()> {
         data_dir: data.path().to_path_buf(),
         cache_dir: root.join("target/component-cache"),
         writable_mounts: vec![],
+        outbound_timeout: std::time::Duration::from_secs(20),
     };
     let env = |name: &str| match name {
         "SPIN_VARIABLE_API_KEYS" => {

@@ -43,6 +43,8 @@ pub struct Settings {
     pub cache_dir: PathBuf,
     /// Mount destinations that components may write to (the development outbox).
     pub writable_mounts: Vec<String>,
+    /// The longest wait on an outbound connection or answer (see `hooks.rs`).
+    pub outbound_timeout: Duration,
 }
 
 pub struct App {
@@ -116,6 +118,7 @@ impl App {
                         allowed: Arc::new(config.allowed),
                         kv: kv.clone(),
                         app: weak.clone(),
+                        outbound_timeout: settings.outbound_timeout,
                     };
                     (id, ProxyHandler::new(cell))
                 })
@@ -231,6 +234,7 @@ pub struct Cell {
     allowed: Arc<Vec<HostPattern>>,
     kv: Arc<KvStore>,
     app: Weak<App>,
+    outbound_timeout: Duration,
 }
 
 /// What the manifest says about one component, resolved and checked at start.
@@ -345,6 +349,7 @@ impl Cell {
                 component: self.id.clone(),
                 allowed: self.allowed.clone(),
                 app: self.app.clone(),
+                timeout: self.outbound_timeout,
             },
             kv: self.kv.clone(),
             grants: self.grants.clone(),

@@ -1,10 +1,14 @@
 //! Outbound HTTP from components: `allowed_outbound_hosts` is enforced here, and requests
 //! to `http://<component>.spin.internal` are served in-process by that component (Spin's
-//! local service chaining), never touching the network.
+//! local service chaining), never touching the network. Calls to providers that set no
+//! timeouts get the host's (`--outbound-timeout-ms`): a provider that hangs must give the
+//! call back well inside a delivery claim (60 s), or another instance could retry the
+//! message while the first call still waits for an answer.
 
 use crate::app::App;
 use crate::outbound::HostPattern;
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 type Io = Box<dyn Future<Output = Result<(), Error>> + Send>;
@@ -14,6 +18,9 @@ pub struct OutboundHooks {
     pub component: Arc<str>,
     pub allowed: Arc<Vec<HostPattern>>,
     pub app: Weak<App>,
+    /// The longest wait for a connection, the first byte and each later byte of an answer,
+    /// where the component set none.
+    pub timeout: Duration,
 }
 
 const INTERNAL_SUFFIX: &str = ".spin.internal";
@@ -46,6 +53,13 @@ impl WasiHttpHooks for OutboundHooks {
             });
         }
         _ = fut;
+        let timeout = self.timeout;
+        let options = options.unwrap_or_default();
+        let options = Some(RequestOptions {
+            connect_timeout: Some(options.connect_timeout.unwrap_or(timeout)),
+            first_byte_timeout: Some(options.first_byte_timeout.unwrap_or(timeout)),
+            between_bytes_timeout: Some(options.between_bytes_timeout.unwrap_or(timeout)),
+        });
         Box::new(async move {
             use http_body_util::BodyExt;
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;

@@ -37,6 +37,11 @@ struct Cli {
     /// Mount destinations components may write to.
     #[arg(long, default_value = "/outbox", value_delimiter = ',')]
     writable_mounts: Vec<String>,
+    /// The longest wait, in milliseconds, for an outbound connection, the first byte of
+    /// an answer, and each later byte, where a component sets none. Keep it well under a
+    /// minute (a delivery claim).
+    #[arg(long, default_value_t = 20_000, env = "MESSAGING_OUTBOUND_TIMEOUT_MS")]
+    outbound_timeout_ms: u64,
     /// Load and compile every component (filling the cache), then exit.
     #[arg(long)]
     compile_only: bool,
@@ -90,6 +95,7 @@ async fn main() -> Result<()> {
         cache_dir,
         app_dir,
         writable_mounts: cli.writable_mounts,
+        outbound_timeout: Duration::from_millis(cli.outbound_timeout_ms),
     };
     let app = tokio::task::block_in_place(|| {
         App::load(&manifest, settings, |name| std::env::var(name).ok())
