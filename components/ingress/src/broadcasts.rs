@@ -112,11 +112,19 @@ pub async fn start(
             ApiError::new(ErrorCode::UnknownChannel, "the policy offers no channel")
         }));
     };
+    let audience_size = match &new.audience {
+        Audience::Recipients(members) => members.len() as u64,
+        Audience::Group(group) => groups::member_count(kv, group)
+            .await
+            .map_err(|e| unavailable("group", e))?,
+    };
+    let charge = crate::quota::charge(&caller.id, audience_size, emergency).await?;
     let id = BroadcastId::from_random(new_random());
     // The same request within the duplicate window gets the first answer.
     if let Some(dedup) = &new.dedup
         && let Some(existing) = reserve_broadcast(kv, dedup, &id).await?
     {
+        charge.give_back();
         return Ok(existing);
     }
     let now = store::now_ms();

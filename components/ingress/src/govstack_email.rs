@@ -12,6 +12,7 @@
 use crate::accept::{self, NewMessage, Persisted, unavailable};
 use crate::credentials;
 use crate::govstack::messaging::auth::{self, Refusal};
+use crate::govstack::messaging::policy::Priority;
 use crate::govstack::messaging::types::Caller;
 use crate::respond::{HttpResponse, error, json};
 use message_store as store;
@@ -85,6 +86,12 @@ async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
         .await
         .map_err(|m| invalid_input(format!("callback URI: {m}")))?;
     let plan = accept::plan(&caller, Channel::Email, None).await?;
+    crate::quota::charge(
+        &caller.id,
+        request.recipients.len() as u64,
+        matches!(plan.priority, Priority::Emergency),
+    )
+    .await?;
     let hashing_key = accept::hashing_key().await?;
     let kv = store::open()
         .await

@@ -1,14 +1,30 @@
 //! `GET /health`: whether this deployment can serve. It answers 200 when the policy folder
-//! is sound (policy-router's `check`) and the key-value store opens, else 503 with the
-//! problems, each naming its file and line. The project host asks it before listening and
+//! is sound (policy-router's `check`), the limits in variables parse and the key-value
+//! store opens, else 503 with the problems, each naming its file and line or variable. The project host asks it before listening and
 //! refuses to start on a 503; on Kubernetes it is the readiness probe. It needs no
 //! credentials and shows no caller's data: only the deployment's own configuration.
 
 use crate::govstack::messaging::policy;
 use crate::respond::{HttpResponse, json};
+use messaging_domain::{quota, rate_limit};
+
+/// A variable's parser, naming the entries it cannot read.
+type InvalidEntries = fn(&str) -> Vec<&str>;
 
 pub async fn check() -> HttpResponse {
     let mut problems = policy::check().await;
+    let limits: [(&str, InvalidEntries); 2] = [
+        ("caller_rate_limits", rate_limit::invalid_entries),
+        ("daily_quotas", quota::invalid_entries),
+    ];
+    for (variable, invalid_entries) in limits {
+        let value = spin_sdk::variables::get(variable).await.unwrap_or_default();
+        for entry in invalid_entries(&value) {
+            problems.push(format!(
+                "variable {variable}: cannot read the entry {entry:?}"
+            ));
+        }
+    }
     if let Err(e) = crate::accept::open_store().await {
         problems.push(format!("the key-value store: {}", e.message));
     }

@@ -24,6 +24,7 @@ mod health;
 mod idempotency;
 mod inbound;
 mod messages;
+mod quota;
 mod rate_limit;
 mod respond;
 

@@ -1,6 +1,7 @@
 //! `POST /v1/messages` and `GET /v1/messages/{id}`.
 
 use crate::accept::{self, NewMessage, Persisted, unavailable};
+use crate::govstack::messaging::policy::Priority;
 use crate::govstack::messaging::types::Caller;
 use crate::idempotency::Dedup;
 use crate::respond::{HttpResponse, error, json, or_error};
@@ -75,6 +76,15 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         send_at_ms: None,
         utc_offset_min: command.utc_offset_min,
     };
+    // Charged before anything is stored; a repeated request gives it back below.
+    let mut charge = Some(
+        crate::quota::charge(
+            &caller.id,
+            occurrences.len() as u64,
+            matches!(plan.priority, Priority::Emergency),
+        )
+        .await?,
+    );
     let mut series = Vec::new();
     let mut first = None;
     let mut to_hand_over = Vec::new();
@@ -96,6 +106,9 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
             }
             Persisted::Existing(id) => {
                 // Repeated request: answer as the first time, create nothing more.
+                if let Some(charge) = charge.take() {
+                    charge.give_back();
+                }
                 first = Some((id, Status::Accepted));
                 series.clear();
                 break;

@@ -26,17 +26,14 @@ pub async fn check(caller: &str) -> Result<(), HttpResponse> {
                 )));
             }
         };
-    let mut response = error(&ApiError::new(
-        ErrorCode::RateLimited,
-        format!(
-            "rate limit of {} requests per second reached",
-            limit.per_second
-        ),
-    ));
-    let seconds = retry_after_ms.div_ceil(1000).max(1);
-    response.headers_mut().insert(
-        "retry-after",
-        http::HeaderValue::from_str(&seconds.to_string()).expect("digits"),
-    );
-    Err(response)
+    Err(error(
+        &ApiError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "rate limit of {} requests per second reached",
+                limit.per_second
+            ),
+        )
+        .retry_after_ms(retry_after_ms),
+    ))
 }

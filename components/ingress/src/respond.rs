@@ -29,9 +29,13 @@ pub fn or_error(result: Result<HttpResponse, ApiError>) -> HttpResponse {
 }
 
 pub fn error(e: &ApiError) -> HttpResponse {
-    http::Response::builder()
+    let mut response = http::Response::builder()
         .status(e.status())
-        .header("content-type", "application/json")
+        .header("content-type", "application/json");
+    if let Some(seconds) = e.retry_after_s {
+        response = response.header("retry-after", seconds);
+    }
+    response
         .body(FullBody::new(e.body().into()))
         .expect("static response parts are valid")
 }

@@ -28,6 +28,8 @@ pub enum ErrorCode {
     Conflict,
     /// The caller's rate limit is spent (429, with Retry-After).
     RateLimited,
+    /// The caller's daily quota is spent (429, with Retry-After until midnight UTC).
+    QuotaExceeded,
     UnknownPolicy,
     /// No template of that name (`policies/templates/`).
     UnknownTemplate,
@@ -56,7 +58,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed | ErrorCode::InvalidInput => 405,
             ErrorCode::IdempotencyConflict | ErrorCode::Conflict => 409,
-            ErrorCode::RateLimited => 429,
+            ErrorCode::RateLimited | ErrorCode::QuotaExceeded => 429,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
         }
@@ -67,6 +69,8 @@ impl ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// Seconds until trying again makes sense (the `Retry-After` header of a 429).
+    pub retry_after_s: Option<u64>,
 }
 
 impl ApiError {
@@ -74,7 +78,14 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            retry_after_s: None,
         }
+    }
+
+    /// The same error, telling the caller to try again in `ms` (rounded up to a second).
+    pub fn retry_after_ms(mut self, ms: u64) -> ApiError {
+        self.retry_after_s = Some(ms.div_ceil(1000).max(1));
+        self
     }
 
     pub fn status(&self) -> u16 {

@@ -100,6 +100,11 @@ pub fn rate_bucket(caller: &str) -> String {
     format!("rate/{caller}")
 }
 
+/// How many messages `caller` has had accepted on UTC day `day` ([`crate::quota`]).
+pub fn quota_count(caller: &str, day: u64) -> String {
+    format!("quota/{caller}/{day}")
+}
+
 /// A sent message's delivery watch ([`crate::record::DeliveryWatch`]).
 pub fn delivery_watch(id: &MessageId) -> String {
     format!("msg/{id}/watch")

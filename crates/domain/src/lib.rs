@@ -27,6 +27,7 @@ pub mod policy_files;
 pub mod providers;
 pub mod push_subscription;
 pub mod quiet_hours;
+pub mod quota;
 pub mod rate_limit;
 pub mod record;
 pub mod redact;
