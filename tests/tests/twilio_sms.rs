@@ -81,6 +81,24 @@ fn an_sms_goes_out_in_twilios_format_and_its_signed_callback_delivers_it() {
     let signed = twilio_posts(&callback, &body, &twilio_signature(&callback, &params));
     assert_eq!(signed.status, 200, "{}", signed.body);
     gw.wait_status(&id, "delivered");
+
+    // Replayed, or contradicted by a late report, the receipt changes nothing.
+    let replayed = twilio_posts(&callback, &body, &twilio_signature(&callback, &params));
+    assert_eq!(replayed.status, 200, "{}", replayed.body);
+    params.retain(|(k, _)| k != "MessageStatus");
+    params.push(("MessageStatus".into(), "undelivered".into()));
+    let late = form_body(&params);
+    let contradicting = twilio_posts(&callback, &late, &twilio_signature(&callback, &params));
+    assert!(contradicting.status < 500, "{}", contradicting.body);
+    let view = gw.status(KEY, &id).json();
+    assert_eq!(view["status"], "delivered", "{view}");
+    let history = integration_tests::gateway::steps(&view);
+    assert_eq!(
+        history.iter().filter(|s| *s == "delivered").count(),
+        1,
+        "{history:?}"
+    );
+    assert!(!history.iter().any(|s| s == "failed"), "{history:?}");
 }
 
 #[test]
