@@ -40,7 +40,7 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
     };
     let kv = open_store().await?;
     if let Audience::Group(group) = &command.audience {
-        crate::groups::owned(&kv, &caller, group.as_str()).await?;
+        crate::groups::usable(&kv, &caller, group.as_str()).await?;
     }
     let started = start(
         &kv,
@@ -103,7 +103,11 @@ pub async fn start(
                     end_min: q.end_minute,
                 });
             }
-            Err(e) if e.code == ErrorCode::UnknownChannel => refusal = Some(e),
+            // A channel the policy lacks, or keeps from the caller's roles: its members
+            // fail alone. With no channel left, the last refusal answers.
+            Err(e) if matches!(e.code, ErrorCode::UnknownChannel | ErrorCode::Forbidden) => {
+                refusal = Some(e)
+            }
             Err(e) => return Err(e),
         }
     }

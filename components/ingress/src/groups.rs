@@ -14,14 +14,15 @@ use spin_sdk::key_value::Store;
 pub async fn create(caller: Caller, req: Request) -> HttpResponse {
     or_error(
         async {
-            let (name, keyword) = parse_create(&crate::body::json(req).await?)?;
+            let new = parse_create(&crate::body::json(req).await?)?;
             let kv = open_store().await?;
             let record = GroupRecord {
                 id: GroupId::from_random(new_random()),
                 owner: caller.id.clone(),
-                name: name.as_str().to_string(),
-                keyword,
+                name: new.name.as_str().to_string(),
+                keyword: new.keyword,
                 created_ms: store::now_ms(),
+                roles: new.roles,
             };
             if !groups::create(&kv, &record)
                 .await
@@ -88,12 +89,26 @@ pub async fn change_members(caller: Caller, id: &str, req: Request, remove: bool
 /// The group if it exists and belongs to the caller; otherwise 404, the same answer for
 /// both, so ids of other callers' groups cannot be probed.
 pub async fn owned(kv: &Store, caller: &Caller, id: &str) -> Result<GroupRecord, ApiError> {
+    find(kv, id, |g| g.owner == caller.id).await
+}
+
+/// The group `id` if `caller` may broadcast to it: its owner, or a caller holding one of
+/// the roles it is shared with. Any other group answers 404, like a missing one.
+pub async fn usable(kv: &Store, caller: &Caller, id: &str) -> Result<GroupRecord, ApiError> {
+    find(kv, id, |g| g.admits(&caller.id, &caller.roles)).await
+}
+
+async fn find(
+    kv: &Store,
+    id: &str,
+    visible: impl Fn(&GroupRecord) -> bool,
+) -> Result<GroupRecord, ApiError> {
     let not_found = || ApiError::new(ErrorCode::NotFound, "no such group");
     let id = GroupId::parse(id).ok_or_else(not_found)?;
     groups::get(kv, &id)
         .await
         .map_err(|e| unavailable("group", e))?
-        .filter(|g| g.owner == caller.id)
+        .filter(|g| visible(g))
         .ok_or_else(not_found)
 }
 
@@ -104,5 +119,6 @@ fn view(record: &GroupRecord, members: u64) -> GroupView {
         keyword: record.keyword.clone(),
         members,
         created_at: rfc3339_millis(record.created_ms),
+        roles: record.roles.clone(),
     }
 }

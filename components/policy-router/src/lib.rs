@@ -138,6 +138,12 @@ impl Guest for PolicyRouter {
                 channel.as_str()
             ))
         })?;
+        if !route.admits(&request.caller.roles) {
+            return Err(PolicyError::NotAllowed(format!(
+                "policy {name} does not admit the caller's roles on its {} channel",
+                channel.as_str()
+            )));
+        }
         Ok(DeliveryPlan {
             policy: policy.name.clone(),
             channel: request.channel,

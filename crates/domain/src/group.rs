@@ -139,6 +139,17 @@ pub struct GroupRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyword: Option<String>,
     pub created_ms: u64,
+    /// Callers holding one of these roles may broadcast to the group (only its owner
+    /// reads it or changes its members).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+}
+
+impl GroupRecord {
+    /// Whether `caller` (with `roles`) may broadcast to the group.
+    pub fn admits(&self, caller: &str, roles: &[String]) -> bool {
+        self.owner == caller || self.roles.iter().any(|r| roles.contains(r))
+    }
 }
 
 /// A group's keyword: 1 to 20 letters or digits, kept as [`crate::inbound::normalize_word`]
@@ -166,6 +177,8 @@ pub struct GroupView {
     pub keyword: Option<String>,
     pub members: u64,
     pub created_at: String,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub roles: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -173,16 +186,41 @@ pub struct GroupView {
 struct CreateGroupBody {
     name: String,
     keyword: Option<String>,
+    #[serde(default)]
+    roles: Vec<String>,
 }
 
-/// Parses `POST /v1/groups`: the name and, for groups citizens may join by text, the
-/// keyword.
-pub fn parse_create(bytes: &[u8]) -> Result<(GroupName, Option<String>), ApiError> {
-    let body: CreateGroupBody = parse_json(bytes, "the group schema ({\"name\", \"keyword\"})")?;
-    Ok((
-        GroupName::parse(&body.name)?,
-        body.keyword.as_deref().map(parse_keyword).transpose()?,
-    ))
+/// `POST /v1/groups`, parsed.
+#[derive(Debug, PartialEq)]
+pub struct NewGroup {
+    pub name: GroupName,
+    /// For groups citizens may join by text.
+    pub keyword: Option<String>,
+    /// Roles of other callers that may broadcast to it.
+    pub roles: Vec<String>,
+}
+
+/// Parses `POST /v1/groups`.
+pub fn parse_create(bytes: &[u8]) -> Result<NewGroup, ApiError> {
+    let body: CreateGroupBody = parse_json(
+        bytes,
+        "the group schema ({\"name\", \"keyword\", \"roles\"})",
+    )?;
+    if body.roles.len() > 20
+        || body
+            .roles
+            .iter()
+            .any(|r| r.is_empty() || r.len() > 64 || r == "*" || r.chars().any(char::is_control))
+    {
+        return Err(invalid(
+            "roles must be at most 20 role names (not \"*\": name the roles to share with)",
+        ));
+    }
+    Ok(NewGroup {
+        name: GroupName::parse(&body.name)?,
+        keyword: body.keyword.as_deref().map(parse_keyword).transpose()?,
+        roles: body.roles,
+    })
 }
 
 #[derive(Deserialize)]
@@ -352,17 +390,36 @@ mod tests {
         assert!(GroupName::parse("a\nb").is_err());
         assert!(GroupName::parse(&"x".repeat(101)).is_err());
         assert_eq!(
-            parse_create(br#"{"name":"Nurses"}"#).unwrap().0.as_str(),
+            parse_create(br#"{"name":"Nurses"}"#).unwrap().name.as_str(),
             "Nurses"
         );
         assert_eq!(
             parse_create(r#"{"name":"Mothers","keyword":"Mamá"}"#.as_bytes())
                 .unwrap()
-                .1
+                .keyword
                 .as_deref(),
             Some("MAMA")
         );
         assert!(parse_create(br#"{"name":"Mothers","keyword":"two words"}"#).is_err());
         assert!(parse_create(br#"{"name":"Nurses","x":1}"#).is_err());
+    }
+
+    #[test]
+    fn a_group_is_shared_by_roles_it_names() {
+        let new = parse_create(br#"{"name":"Health workers","roles":["alerts"]}"#).unwrap();
+        assert_eq!(new.roles, ["alerts"]);
+        assert!(parse_create(br#"{"name":"Everyone","roles":["*"]}"#).is_err());
+        assert!(parse_create(br#"{"name":"Everyone","roles":[""]}"#).is_err());
+        let record = GroupRecord {
+            id: GroupId::from_random([7; 16]),
+            owner: "registry".into(),
+            name: "Health workers".into(),
+            keyword: None,
+            created_ms: 0,
+            roles: new.roles,
+        };
+        assert!(record.admits("registry", &[]), "its owner");
+        assert!(record.admits("disaster-agency", &["alerts".into()]));
+        assert!(!record.admits("tax-office", &["notify".into()]));
     }
 }

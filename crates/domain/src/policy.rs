@@ -20,6 +20,7 @@
 //! # failover_after = 3     # deferrals by one provider before the next is tried
 //! # fallback = "email"     # when every sms cell refused: the email channel's cells, to
 //!                          # the request's fallback address
+//! # roles = ["health"]     # only these of the policy's roles may use this channel
 //! # fallback_unless_delivered_within = "10m"
 //!                          # also fall back when a sent SMS is not reported delivered in
 //!                          # this time, or its provider reports it undelivered (SMS only:
@@ -82,6 +83,18 @@ pub struct Route {
     /// Seconds after sending within which a delivery receipt must come, or the message
     /// goes to the fallback channel too.
     pub fallback_unless_delivered_within: Option<u64>,
+    /// Roles that may use this channel under the policy; `None`: every role the policy
+    /// admits.
+    pub roles: Option<Vec<String>>,
+}
+
+impl Route {
+    /// Whether a caller with these roles may use the channel (the policy admitting them).
+    pub fn admits(&self, caller_roles: &[String]) -> bool {
+        self.roles
+            .as_ref()
+            .is_none_or(|roles| roles.iter().any(|r| r == "*" || caller_roles.contains(r)))
+    }
 }
 
 /// Default number of deferrals before failover.
@@ -129,6 +142,7 @@ struct ChannelEntry {
     failover_after: Option<u32>,
     fallback: Option<String>,
     fallback_unless_delivered_within: Option<String>,
+    roles: Option<Vec<String>>,
 }
 
 fn is_cell_name(cell: &str) -> bool {
@@ -251,6 +265,11 @@ impl Policy {
                     fail("fallback_unless_delivered_within must look like 90s, 15m or 2h".into())
                 })?),
             };
+            if entry.roles.as_ref().is_some_and(Vec::is_empty) {
+                return Err(fail(format!(
+                    "roles of {channel_name} must name at least one role (or leave it out)"
+                )));
+            }
             routes.insert(
                 channel,
                 (
@@ -260,6 +279,7 @@ impl Policy {
                         failover_after,
                         fallback,
                         fallback_unless_delivered_within,
+                        roles: entry.roles,
                     },
                 ),
             );
@@ -579,6 +599,18 @@ cell = "deliver-sms"
         )
         .unwrap_err();
         assert!(e.starts_with("p.toml:3:") && e.contains("validity"), "{e}");
+    }
+
+    #[test]
+    fn a_channel_can_narrow_the_roles_of_its_policy() {
+        let text = "roles = [\"*\"]\nvalidity = \"1h\"\n[channels.sms]\ncell = \"deliver-sms\"\nroles = [\"health\"]\n[channels.email]\ncell = \"deliver-email\"\n";
+        let p = Policy::parse("p.toml", text).unwrap();
+        assert!(p.routes[&Channel::Sms].admits(&["health".into()]));
+        assert!(!p.routes[&Channel::Sms].admits(&["tax".into()]));
+        assert!(p.routes[&Channel::Email].admits(&["tax".into()]));
+        let empty = text.replace("[\"health\"]", "[]");
+        let e = Policy::parse("p.toml", &empty).unwrap_err();
+        assert!(e.starts_with("p.toml:3:"), "{e}");
     }
 
     #[test]
