@@ -51,3 +51,72 @@ fn finished_messages_are_erased_after_retention_and_only_counts_remain() {
         "its sealed payload is kept for the next attempt"
     );
 }
+
+const BRIEF: &str = r#"
+roles = ["*"]
+validity = "2s"
+[channels.sms]
+cell = "deliver-sms"
+"#;
+
+#[test]
+fn a_broadcast_is_erased_after_its_validity_and_retention_keeping_only_counts() {
+    let at = integration_tests::africastalking::bulk_double();
+    let gw = Gateway::start_with_policies(
+        &[
+            ("retention", "2s"),
+            ("sms_provider", "africastalking"),
+            ("africastalking_url", &at.url),
+            ("africastalking_username", "sandbox"),
+            ("africastalking_api_key", "at-test-api-key"),
+        ],
+        &[("brief.toml", BRIEF)],
+    );
+    let recipients: Vec<serde_json::Value> = (1..=3)
+        .map(|i| json!({"channel": "sms", "address": format!("+25470000000{i}")}))
+        .collect();
+    let accepted = gw.call(
+        KEY,
+        "/v1/broadcasts",
+        Some(&json!({"recipients": recipients, "body": "Roads closed", "policy": "brief"})),
+    );
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let id = accepted.json()["id"].as_str().unwrap().to_string();
+    wait_for(30, "the broadcast to be done", || {
+        let view = gw.call(KEY, &format!("/v1/broadcasts/{id}"), None).json();
+        (view["state"] == "done").then_some(())
+    });
+    // Africa's Talking's ids map to the recipients, for its delivery reports.
+    let mappings = || {
+        gw.stored_rows()
+            .iter()
+            .filter(|(_, k, _)| k.starts_with("pid/"))
+            .count()
+    };
+    assert_eq!(mappings(), 3);
+
+    // Two seconds of validity, then two of retention: everything of it goes.
+    wait_for(60, "the broadcast to be swept", || {
+        let left: Vec<String> = gw
+            .stored_rows()
+            .into_iter()
+            .map(|(_, k, _)| k)
+            .filter(|k| k.contains(&id))
+            .collect();
+        left.is_empty().then_some(())
+    });
+    assert_eq!(mappings(), 0, "its provider-id mappings went with it");
+    assert_eq!(
+        gw.call(KEY, &format!("/v1/broadcasts/{id}"), None).status,
+        404
+    );
+    let counts: Vec<(String, String)> = gw
+        .stored_rows()
+        .into_iter()
+        .filter(|(_, k, _)| k.starts_with("stats/") && k.contains("/broadcast/"))
+        .map(|(_, k, v)| (k, String::from_utf8(v).unwrap()))
+        .collect();
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    assert!(counts[0].0.ends_with("/broadcast/sent"), "{counts:?}");
+    assert_eq!(counts[0].1, "3");
+}

@@ -1,5 +1,5 @@
-//! sweeper: erases message records past the retention period, keeping only counts
-//! (`message_store::retention`). Private route only (`http://sweeper.spin.internal`):
+//! sweeper: erases message records and broadcasts past the retention period, keeping
+//! only counts (`message_store::retention`, `message_store::broadcast_retention`). Private route only (`http://sweeper.spin.internal`):
 //!
 //! - `POST /tick`: the host timer (or Spin's cron trigger) asks it to sweep one page.
 
@@ -10,6 +10,9 @@ use spin_sdk::http_service;
 
 /// Messages examined per tick, so a tick stays one short-lived instance.
 const PAGE: usize = 200;
+/// Keys of expired broadcasts erased per tick (a million-recipient broadcast has two
+/// million: outcome rows and provider-id mappings).
+const BROADCAST_KEYS: usize = 10_000;
 
 #[http_service]
 async fn handle(req: Request) -> Response {
@@ -26,15 +29,28 @@ async fn handle(req: Request) -> Response {
         );
     };
     let report = match message_store::open().await {
-        Ok(kv) => message_store::retention::sweep(&kv, retention_s * 1000, PAGE).await,
+        Ok(kv) => {
+            let retention_ms = retention_s * 1000;
+            match message_store::retention::sweep(&kv, retention_ms, PAGE).await {
+                Ok(mut report) => {
+                    message_store::broadcast_retention::sweep(&kv, retention_ms, BROADCAST_KEYS)
+                        .await
+                        .map(|b| {
+                            report.broadcasts_erased = b.erased;
+                            report
+                        })
+                }
+                Err(e) => Err(e),
+            }
+        }
         Err(e) => Err(e),
     };
     match report {
         Ok(report) => {
-            if report.erased > 0 {
+            if report.erased > 0 || report.broadcasts_erased > 0 {
                 println!(
                     "{}",
-                    serde_json::json!({"event": "sweep.erased", "count": report.erased})
+                    serde_json::json!({"event": "sweep.erased", "count": report.erased, "broadcasts": report.broadcasts_erased})
                 );
             }
             json(200, serde_json::to_value(report).expect("json"))

@@ -24,6 +24,11 @@ pub async fn insert(kv: &Store, record: &BroadcastRecord, content: &Content) -> 
         serde_json::to_vec(record).expect("json"),
     )
     .await?;
+    kv.set(
+        keys::broadcast_by_expiry(record.expires_ms, &record.id),
+        b"",
+    )
+    .await?;
     queue_fanout(record).await
 }
 

@@ -20,6 +20,13 @@ const CURSOR_KEY: &str = "sweep/cursor";
 pub struct SweepReport {
     pub examined: usize,
     pub erased: usize,
+    /// Broadcasts whose last keys were erased.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub broadcasts_erased: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The counter a swept message adds to.
@@ -41,7 +48,7 @@ pub async fn sweep(kv: &Store, retention_ms: u64, limit: usize) -> StoreResult<S
     })?;
     let mut report = SweepReport {
         examined: ids.len(),
-        erased: 0,
+        ..SweepReport::default()
     };
     let cutoff = now_ms().saturating_sub(retention_ms);
     for id in &ids {
