@@ -131,6 +131,16 @@ fn an_answer_to_a_reminder_is_recorded_and_sent_to_the_caller() {
             .any(|(_, k, _)| k.starts_with("conv/")),
         "the conversation ends with the answer"
     );
+    let reply_key = format!("msg/{id}/reply");
+    let stored = gw.stored_rows();
+    let (_, _, sealed) = stored
+        .iter()
+        .find(|(_, k, _)| *k == reply_key)
+        .expect("the answer is kept on the reminder");
+    assert!(
+        !String::from_utf8_lossy(sealed).contains("YES"),
+        "the answer is sealed at rest"
+    );
 }
 
 #[test]

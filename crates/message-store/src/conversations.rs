@@ -87,9 +87,8 @@ pub async fn answer(
         answer: answer.to_string(),
         at_ms: now,
     };
-    store
-        .set(&reply_key, serde_json::to_vec(&reply).expect("json"))
-        .await?;
+    // The citizen's own words: sealed, like every other text at rest.
+    crate::put_sealed(store, &reply_key, &reply).await?;
     if let Some(unconfirmed) = &conversation.unconfirmed {
         notifications::remove(store, unconfirmed).await?;
     }
@@ -117,8 +116,5 @@ pub async fn reply(
     store: &Store,
     id: &messaging_domain::MessageId,
 ) -> StoreResult<Option<ReplyRecord>> {
-    Ok(store
-        .get(keys::reply(id))
-        .await?
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+    crate::get_sealed(store, &keys::reply(id)).await
 }
