@@ -120,3 +120,48 @@ fn a_broadcast_is_erased_after_its_validity_and_retention_keeping_only_counts() 
     assert!(counts[0].0.ends_with("/broadcast/sent"), "{counts:?}");
     assert_eq!(counts[0].1, "3");
 }
+
+#[test]
+fn an_inbound_message_its_owner_never_fetched_is_erased_after_retention() {
+    let gw = Gateway::start_with_policies(
+        &[
+            ("retention", "2s"),
+            ("africastalking_webhook_token", "at-token"),
+        ],
+        &[(
+            "inbound/routes.toml",
+            "[[route]]\nkeyword = \"REGISTER\"\nowner = \"registry\"\n",
+        )],
+    );
+    let form = "linkId=x&text=register+Amina+2024-03-01&to=22384&id=at-in-1&date=2026-11-25+10%3A00%3A00&from=%2B254712345678&networkCode=63902";
+    let answer = integration_tests::http::request(
+        "POST",
+        &format!("{}/webhooks/africastalking/at-token/inbound", gw.base),
+        &[("content-type", "application/x-www-form-urlencoded")],
+        Some(form.as_bytes()),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let listed = || {
+        gw.call(KEY, "/v1/inbound", None).json()["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(listed(), 1, "kept for its owner to fetch");
+
+    wait_for(30, "the unfetched message to be erased", || {
+        (!gw.stored_rows()
+            .iter()
+            .any(|(_, k, _)| k.starts_with("inbound/")))
+        .then_some(())
+    });
+    assert_eq!(listed(), 0);
+    let counted: Vec<(String, String)> = gw
+        .stored_rows()
+        .into_iter()
+        .filter(|(_, k, _)| k.starts_with("stats/") && k.ends_with("/inbound/unfetched"))
+        .map(|(_, k, v)| (k, String::from_utf8(v).unwrap()))
+        .collect();
+    assert_eq!(counted.len(), 1, "{counted:?}");
+    assert_eq!(counted[0].1, "1");
+}

@@ -1,5 +1,6 @@
-//! sweeper: erases message records and broadcasts past the retention period, keeping
-//! only counts (`message_store::retention`, `message_store::broadcast_retention`). Private route only (`http://sweeper.spin.internal`):
+//! sweeper: erases message records, unfetched inbound messages and broadcasts past the
+//! retention period, keeping only counts (`message_store::retention`,
+//! `message_store::broadcast_retention`). Private route only (`http://sweeper.spin.internal`):
 //!
 //! - `POST /tick`: the host timer (or Spin's cron trigger) asks it to sweep one page.
 
@@ -33,12 +34,20 @@ async fn handle(req: Request) -> Response {
             let retention_ms = retention_s * 1000;
             match message_store::retention::sweep(&kv, retention_ms, PAGE).await {
                 Ok(mut report) => {
-                    message_store::broadcast_retention::sweep(&kv, retention_ms, BROADCAST_KEYS)
-                        .await
-                        .map(|b| {
-                            report.broadcasts_erased = b.erased;
-                            report
-                        })
+                    let more = async {
+                        report.inbound_erased =
+                            message_store::retention::sweep_inbound(&kv, retention_ms, PAGE)
+                                .await?;
+                        report.broadcasts_erased = message_store::broadcast_retention::sweep(
+                            &kv,
+                            retention_ms,
+                            BROADCAST_KEYS,
+                        )
+                        .await?
+                        .erased;
+                        Ok(report)
+                    };
+                    more.await
                 }
                 Err(e) => Err(e),
             }
@@ -47,10 +56,10 @@ async fn handle(req: Request) -> Response {
     };
     match report {
         Ok(report) => {
-            if report.erased > 0 || report.broadcasts_erased > 0 {
+            if report.erased + report.broadcasts_erased + report.inbound_erased > 0 {
                 println!(
                     "{}",
-                    serde_json::json!({"event": "sweep.erased", "count": report.erased, "broadcasts": report.broadcasts_erased})
+                    serde_json::json!({"event": "sweep.erased", "count": report.erased, "broadcasts": report.broadcasts_erased, "inbound": report.inbound_erased})
                 );
             }
             json(200, serde_json::to_value(report).expect("json"))

@@ -16,6 +16,15 @@ fn encode(bytes: [u8; 16]) -> String {
     String::from_utf8(out.to_vec()).expect("ascii")
 }
 
+/// The 16 bytes [`encode`] made `rest` from (`rest` already checked by [`is_encoded`]).
+fn decode(rest: &str) -> [u8; 16] {
+    let n = rest.bytes().fold(0u128, |n, b| {
+        let digit = ALPHABET.iter().position(|&a| a == b).expect("checked") as u128;
+        (n << 5) | digit
+    });
+    n.to_be_bytes()
+}
+
 /// Whether `rest` is what [`encode`] makes.
 fn is_encoded(rest: &str) -> bool {
     rest.len() == 26
@@ -49,6 +58,16 @@ macro_rules! random_id {
 
             pub fn as_str(&self) -> &str {
                 &self.0
+            }
+
+            /// When the id was made, in Unix milliseconds, for ids made from time-ordered
+            /// bytes (the first six the time: `message_store::time_ordered_16`, as message
+            /// and inbound ids are). Meaningless for ids from random bytes only.
+            pub fn time_ms(&self) -> u64 {
+                let bytes = decode(&self.0[$prefix.len()..]);
+                let mut time = [0u8; 8];
+                time[2..].copy_from_slice(&bytes[..6]);
+                u64::from_be_bytes(time)
             }
         }
 
@@ -108,6 +127,15 @@ random_id!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_ordered_id_tells_when_it_was_made() {
+        let at: u64 = 1_795_000_000_123;
+        let mut bytes = [0xab; 16];
+        bytes[..6].copy_from_slice(&at.to_be_bytes()[2..]);
+        assert_eq!(InboundId::from_random(bytes).time_ms(), at);
+        assert_eq!(MessageId::from_random(bytes).time_ms(), at);
+    }
 
     #[test]
     fn ids_round_trip_and_differ() {

@@ -10,10 +10,11 @@
 
 use crate::{StoreResult, Swap, history, now_ms, page, record};
 use messaging_domain::api::rfc3339_millis;
-use messaging_domain::{MessageId, Status, keys};
+use messaging_domain::{InboundId, MessageId, Status, keys};
 use spin_sdk::key_value::Store;
 
 const CURSOR_KEY: &str = "sweep/cursor";
+const INBOUND_CURSOR_KEY: &str = "sweep/inbound-cursor";
 
 /// What one sweep did.
 #[derive(Debug, Default, serde::Serialize)]
@@ -23,6 +24,9 @@ pub struct SweepReport {
     /// Broadcasts whose last keys were erased.
     #[serde(skip_serializing_if = "is_zero")]
     pub broadcasts_erased: usize,
+    /// Inbound messages their owner never fetched, erased.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub inbound_erased: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -73,6 +77,39 @@ pub async fn sweep(kv: &Store, retention_ms: u64, limit: usize) -> StoreResult<S
         _ => kv.delete(CURSOR_KEY).await?,
     }
     Ok(report)
+}
+
+/// Sweeps up to `limit` inbound messages kept for polling owners (`inbound/<owner>/<id>`,
+/// sealed: the citizen's number and words) after a cursor, erasing those received more
+/// than `retention_ms` ago that their owner never fetched and deleted, and counting them
+/// in `stats/<day>/inbound/unfetched`. Returns how many it erased.
+pub async fn sweep_inbound(kv: &Store, retention_ms: u64, limit: usize) -> StoreResult<usize> {
+    let cursor = kv
+        .get(INBOUND_CURSOR_KEY)
+        .await?
+        .and_then(|b| String::from_utf8(b).ok());
+    let listed = page("default", "inbound/", cursor.as_deref(), limit, |rest| {
+        let (_, id) = rest.split_once('/')?;
+        Some((rest.to_string(), InboundId::parse(id)?))
+    })?;
+    let cutoff = now_ms().saturating_sub(retention_ms);
+    let mut erased = 0;
+    for (rest, id) in &listed {
+        if id.time_ms() > cutoff {
+            continue;
+        }
+        let day = &rfc3339_millis(id.time_ms())[..10];
+        count(&stats_key(day, "inbound", "unfetched"))?;
+        kv.delete(format!("inbound/{rest}")).await?;
+        erased += 1;
+    }
+    match listed.last() {
+        Some((last, _)) if listed.len() == limit => {
+            kv.set(INBOUND_CURSOR_KEY, last.as_str()).await?
+        }
+        _ => kv.delete(INBOUND_CURSOR_KEY).await?,
+    }
+    Ok(erased)
 }
 
 /// Adds one to a counter, with compare-and-swap so concurrent sweeps do not lose counts.
