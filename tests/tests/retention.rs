@@ -165,3 +165,42 @@ fn an_inbound_message_its_owner_never_fetched_is_erased_after_retention() {
     assert_eq!(counted.len(), 1, "{counted:?}");
     assert_eq!(counted[0].1, "1");
 }
+
+#[test]
+fn a_messages_provider_id_mapping_goes_with_it() {
+    let at = integration_tests::africastalking::bulk_double();
+    let gw = Gateway::start_with(&[
+        ("retention", "2s"),
+        ("sms_provider", "africastalking"),
+        ("africastalking_url", &at.url),
+        ("africastalking_username", "sandbox"),
+        ("africastalking_api_key", "at-test-api-key"),
+        ("africastalking_webhook_token", "at-token"),
+    ]);
+    let id = gw.accept(json!({"channel": "sms", "to": "+254712345671", "body": "Results ready"}));
+    gw.wait_status(&id, "sent");
+    let mapped = || {
+        gw.stored_rows()
+            .iter()
+            .filter(|(_, k, _)| k.starts_with("pid/"))
+            .count()
+    };
+    assert_eq!(mapped(), 1, "Africa's Talking's id finds the message");
+    let report = format!(
+        "id={}&status=Success&phoneNumber=%2B254712345671&networkCode=63902",
+        integration_tests::africastalking::message_id("+254712345671")
+    );
+    let answer = integration_tests::http::request(
+        "POST",
+        &format!("{}/webhooks/africastalking/at-token/delivery", gw.base),
+        &[("content-type", "application/x-www-form-urlencoded")],
+        Some(report.as_bytes()),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    gw.wait_status(&id, "delivered");
+
+    wait_for(30, "the message to be swept", || {
+        (gw.status(KEY, &id).status == 404).then_some(())
+    });
+    assert_eq!(mapped(), 0, "its provider-id mapping went with it");
+}

@@ -260,8 +260,10 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
             store::record_attempt(&kv, id, &attempt("sent", None)).await?;
             // Providers whose reports name only their own id are matched back by it.
             if let Some(provider_id) = provider_id {
-                kv.set(keys::provider_message(&provider_id), id.as_str())
+                let mapping = keys::provider_message(&provider_id);
+                kv.set(keys::message_provider_mapping(id), mapping.as_str())
                     .await?;
+                kv.set(mapping, id.as_str()).await?;
             }
             reach_and_notify(&kv, &record, Status::Sent).await?;
             // A route that falls back on a missing receipt keeps what the fallback needs

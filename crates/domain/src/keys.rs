@@ -89,6 +89,12 @@ pub fn provider_message(namespaced_id: &str) -> String {
     format!("pid/{}", crate::hashing::secret_digest(namespaced_id))
 }
 
+/// Names the message's provider-id mapping (`provider_message`), which cannot be found
+/// from the message otherwise, so retention erases it with the message.
+pub fn message_provider_mapping(id: &MessageId) -> String {
+    format!("msg/{id}/pid")
+}
+
 /// Which cell of its route carries the message now (its position, absent for the first).
 /// Written only by the dispatcher that holds the message's claim.
 pub fn hop(id: &MessageId) -> String {

@@ -128,8 +128,14 @@ fn count(key: &str) -> StoreResult<()> {
     }
 }
 
-/// Erases every key of a message: sub-keys first, the record last.
+/// Erases every key of a message: its provider-id mapping, sub-keys, the record last.
 async fn erase(kv: &Store, id: &MessageId) -> StoreResult<()> {
+    if let Some(mapping) = kv.get(keys::message_provider_mapping(id)).await?
+        && let Ok(mapping) = String::from_utf8(mapping)
+        && mapping.starts_with("pid/")
+    {
+        kv.delete(mapping).await?;
+    }
     let prefix = format!("{}/", keys::message(id));
     loop {
         let sub = page("default", &prefix, None, 100, |rest| Some(rest.to_string()))?;
