@@ -204,3 +204,25 @@ fn a_messages_provider_id_mapping_goes_with_it() {
     });
     assert_eq!(mapped(), 0, "its provider-id mapping went with it");
 }
+
+#[test]
+fn request_reservations_are_erased_after_retention() {
+    let gw = Gateway::start_with(&[("retention", "2s")]);
+    let keyed = gw.send(
+        KEY,
+        &json!({"channel": "sms", "to": "+254712345678", "body": "Keyed"}),
+        &[("Idempotency-Key", "reminder-1")],
+    );
+    assert_eq!(keyed.status, 202, "{}", keyed.body);
+    gw.accept(json!({"channel": "sms", "to": "+254712345678", "body": "Hashed"}));
+    let reservations = || {
+        gw.stored_rows()
+            .iter()
+            .filter(|(_, k, _)| k.starts_with("idem/") || k.starts_with("mhash/"))
+            .count()
+    };
+    assert_eq!(reservations(), 2, "an Idempotency-Key and a request hash");
+    wait_for(30, "the reservations to be erased", || {
+        (reservations() == 0).then_some(())
+    });
+}

@@ -1,6 +1,7 @@
 //! sweeper: erases message records, unfetched inbound messages and broadcasts past the
 //! retention period, keeping only counts (`message_store::retention`,
-//! `message_store::broadcast_retention`). Private route only (`http://sweeper.spin.internal`):
+//! `message_store::broadcast_retention`), and keys that have served their time
+//! (`message_store::short_lived`). Private route only (`http://sweeper.spin.internal`):
 //!
 //! - `POST /tick`: the host timer (or Spin's cron trigger) asks it to sweep one page.
 
@@ -38,6 +39,8 @@ async fn handle(req: Request) -> Response {
                         report.inbound_erased =
                             message_store::retention::sweep_inbound(&kv, retention_ms, PAGE)
                                 .await?;
+                        report.leftovers_erased =
+                            message_store::short_lived::sweep(&kv, retention_ms, PAGE).await?;
                         report.broadcasts_erased = message_store::broadcast_retention::sweep(
                             &kv,
                             retention_ms,
@@ -56,10 +59,15 @@ async fn handle(req: Request) -> Response {
     };
     match report {
         Ok(report) => {
-            if report.erased + report.broadcasts_erased + report.inbound_erased > 0 {
+            if report.erased
+                + report.broadcasts_erased
+                + report.inbound_erased
+                + report.leftovers_erased
+                > 0
+            {
                 println!(
                     "{}",
-                    serde_json::json!({"event": "sweep.erased", "count": report.erased, "broadcasts": report.broadcasts_erased, "inbound": report.inbound_erased})
+                    serde_json::json!({"event": "sweep.erased", "count": report.erased, "broadcasts": report.broadcasts_erased, "inbound": report.inbound_erased, "leftovers": report.leftovers_erased})
                 );
             }
             json(200, serde_json::to_value(report).expect("json"))

@@ -34,6 +34,7 @@ pub mod redact;
 pub mod retry;
 pub mod schedule;
 pub mod sealing;
+pub mod short_lived;
 pub mod status;
 pub mod template;
 pub mod tokens;

@@ -18,6 +18,7 @@ pub mod many;
 pub mod notifications;
 pub mod private_route;
 pub mod retention;
+pub mod short_lived;
 pub mod work;
 
 /// A storage failure, from either key-value interface. Its text is for operators' logs.

@@ -27,6 +27,9 @@ pub struct SweepReport {
     /// Inbound messages their owner never fetched, erased.
     #[serde(skip_serializing_if = "is_zero")]
     pub inbound_erased: usize,
+    /// Reservations, seen provider ids and request records past use, erased.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub leftovers_erased: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
