@@ -46,3 +46,34 @@ fn answer(request: &Recorded) -> (u16, String) {
         "Recipients": recipients}});
     (201, body.to_string())
 }
+
+/// The token in the path of the doubles' webhooks (`/webhooks/africastalking/<token>/...`).
+pub const WEBHOOK_TOKEN: &str = "at-token";
+
+/// The variables that make the SMS cell send through an Africa's Talking double at `url`
+/// and take its webhooks with [`WEBHOOK_TOKEN`].
+pub fn sms_vars(url: &str) -> [(&'static str, &str); 5] {
+    [
+        ("sms_provider", "africastalking"),
+        ("africastalking_url", url),
+        ("africastalking_username", "sandbox"),
+        ("africastalking_api_key", "at-test-api-key"),
+        ("africastalking_webhook_token", WEBHOOK_TOKEN),
+    ]
+}
+
+/// Plays Africa's Talking's delivery report for the message the double sent to `number`;
+/// returns the gateway's answer.
+pub fn report_delivery(base: &str, number: &str, status: &str) -> crate::http::Response {
+    let form = format!(
+        "id={}&status={status}&phoneNumber=%2B{}&networkCode=63902",
+        message_id(number),
+        number.trim_start_matches('+')
+    );
+    crate::http::request(
+        "POST",
+        &format!("{base}/webhooks/africastalking/{WEBHOOK_TOKEN}/delivery"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+        Some(form.as_bytes()),
+    )
+}

@@ -84,3 +84,20 @@ pub fn report_status(auth_token: &str, callback: &str, status: &str) -> http::Re
         &signature(auth_token, callback, &params),
     )
 }
+
+/// The account the Twilio doubles play: its SID, auth token (which signs its webhooks) and
+/// sending number.
+pub const ACCOUNT_SID: &str = "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX";
+pub const AUTH_TOKEN: &str = "twilio-test-auth-token";
+pub const FROM: &str = "+15005550006";
+
+/// The variables that make the SMS cell send through a Twilio double at `url`.
+pub fn sms_vars(url: &str) -> [(&'static str, &str); 5] {
+    [
+        ("sms_provider", "twilio"),
+        ("twilio_url", url),
+        ("twilio_account_sid", ACCOUNT_SID),
+        ("twilio_auth_token", AUTH_TOKEN),
+        ("twilio_from", FROM),
+    ]
+}

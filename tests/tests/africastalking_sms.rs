@@ -3,10 +3,10 @@
 
 use integration_tests::gateway::{Gateway, KEY};
 use integration_tests::recorder::Recorder;
-use integration_tests::{http, provider_fixture, wait_for};
+use integration_tests::{africastalking, http, provider_fixture, wait_for};
 use serde_json::json;
 
-const TOKEN: &str = "at-webhook-test-token";
+const TOKEN: &str = africastalking::WEBHOOK_TOKEN;
 
 fn fixture(name: &str) -> String {
     provider_fixture("africastalking", name)
@@ -15,14 +15,10 @@ fn fixture(name: &str) -> String {
 fn gateway_on(at: &Recorder) -> Gateway {
     Gateway::start_with_policies(
         &[
-            ("sms_provider", "africastalking"),
-            ("africastalking_url", &at.url),
-            ("africastalking_username", "sandbox"),
-            ("africastalking_api_key", "at-test-api-key"),
-            ("africastalking_from", "22384"),
-            ("africastalking_webhook_token", TOKEN),
-            ("retry_base_ms", "300"),
-        ],
+            africastalking::sms_vars(&at.url).as_slice(),
+            &[("africastalking_from", "22384"), ("retry_base_ms", "300")],
+        ]
+        .concat(),
         &[("inbound/routes.toml", "[default]\nowner = \"registry\"\n")],
     )
 }

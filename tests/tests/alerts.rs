@@ -4,6 +4,7 @@
 
 use integration_tests::gateway::{Gateway, api_keys};
 use integration_tests::recorder::Recorder;
+use integration_tests::twilio;
 use integration_tests::{wait_for, workspace_root};
 use serde_json::{Value, json};
 
@@ -160,15 +161,13 @@ fn only_the_roles_of_the_emergency_policy_send_emergency_alerts() {
 fn a_cancel_stops_what_has_not_left() {
     let twilio = Recorder::start();
     twilio.answer_json(503, "{}");
-    let gw = Gateway::start_with(&[
-        ("api_keys", &keys()),
-        ("sms_provider", "twilio"),
-        ("twilio_url", &twilio.url),
-        ("twilio_account_sid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
-        ("twilio_auth_token", "token"),
-        ("twilio_from", "+15005550006"),
-        ("retry_base_ms", "60000"),
-    ]);
+    let gw = Gateway::start_with(
+        &[
+            twilio::sms_vars(&twilio.url).as_slice(),
+            &[("api_keys", &keys()), ("retry_base_ms", "60000")],
+        ]
+        .concat(),
+    );
     group_with(
         &gw,
         AUTHORITY,

@@ -5,6 +5,7 @@
 use integration_tests::africastalking;
 use integration_tests::gateway::{Gateway, KEY, OTHER_KEY};
 use integration_tests::recorder::Recorder;
+use integration_tests::twilio;
 use integration_tests::wait_for;
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -252,14 +253,13 @@ fn cancelling_stops_what_has_not_left() {
     // The provider is down: every batch is deferred, nothing leaves.
     let twilio = Recorder::start();
     twilio.answer_json(503, "{}");
-    let gw = Gateway::start_with(&[
-        ("sms_provider", "twilio"),
-        ("twilio_url", &twilio.url),
-        ("twilio_account_sid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
-        ("twilio_auth_token", "token"),
-        ("twilio_from", "+15005550006"),
-        ("retry_base_ms", "60000"),
-    ]);
+    let gw = Gateway::start_with(
+        &[
+            twilio::sms_vars(&twilio.url).as_slice(),
+            &[("retry_base_ms", "60000")],
+        ]
+        .concat(),
+    );
     let group = create_group(&gw, "Voters of ward 3");
     add_sms_members(&gw, &group, 0..20);
     let accepted = gw.call(
@@ -287,13 +287,7 @@ fn cancelling_stops_what_has_not_left() {
 #[test]
 fn africas_talking_takes_a_batch_in_one_request_with_an_answer_per_number() {
     let at = africastalking::bulk_double();
-    let gw = Gateway::start_with(&[
-        ("sms_provider", "africastalking"),
-        ("africastalking_url", &at.url),
-        ("africastalking_username", "sandbox"),
-        ("africastalking_api_key", "at-test-api-key"),
-        ("africastalking_webhook_token", "at-token"),
-    ]);
+    let gw = Gateway::start_with(&africastalking::sms_vars(&at.url));
     let group = create_group(&gw, "Farmers of the valley");
     let members = 1_100;
     add_sms_members(&gw, &group, 0..members);
@@ -324,17 +318,7 @@ fn africas_talking_takes_a_batch_in_one_request_with_an_answer_per_number() {
 
     // Its delivery reports name only its own ids; they find the recipients.
     let report = |number: &str, status: &str| {
-        let form = format!(
-            "id={}&status={status}&phoneNumber=%2B{}&networkCode=63902",
-            africastalking::message_id(number),
-            &number[1..]
-        );
-        let answer = integration_tests::http::request(
-            "POST",
-            &format!("{}/webhooks/africastalking/at-token/delivery", gw.base),
-            &[("content-type", "application/x-www-form-urlencoded")],
-            Some(form.as_bytes()),
-        );
+        let answer = africastalking::report_delivery(&gw.base, number, status);
         assert_eq!(answer.status, 200, "{}", answer.body);
     };
     report("+254700000001", "Success");
@@ -468,14 +452,16 @@ fn citizens_join_and_leave_a_group_by_keyword() {
 #[test]
 fn a_cells_send_rate_paces_a_broadcast() {
     let at = africastalking::bulk_double();
-    let gw = Gateway::start_with(&[
-        ("sms_provider", "africastalking"),
-        ("africastalking_url", &at.url),
-        ("africastalking_username", "sandbox"),
-        ("africastalking_api_key", "at-test-api-key"),
-        // 10 SMS a second, 10 at once.
-        ("sms_send_rate", "10:10"),
-    ]);
+    let gw = Gateway::start_with(
+        &[
+            africastalking::sms_vars(&at.url).as_slice(),
+            &[
+                // 10 SMS a second, 10 at once.
+                ("sms_send_rate", "10:10"),
+            ],
+        ]
+        .concat(),
+    );
     let group = create_group(&gw, "Paced");
     add_sms_members(&gw, &group, 1..41);
     let started = std::time::Instant::now();

@@ -33,12 +33,7 @@ fn numbers_sent(at: &integration_tests::recorder::Recorder) -> Vec<String> {
 #[test]
 fn a_broadcast_killed_midway_is_finished_after_restart_reaching_everyone() {
     let at = africastalking::bulk_double();
-    let gw = Gateway::start_with(&[
-        ("sms_provider", "africastalking"),
-        ("africastalking_url", &at.url),
-        ("africastalking_username", "sandbox"),
-        ("africastalking_api_key", "at-test-api-key"),
-    ]);
+    let gw = Gateway::start_with(&africastalking::sms_vars(&at.url));
     let created = gw.call(
         KEY,
         "/v1/groups",

@@ -4,6 +4,7 @@
 
 use integration_tests::gateway::{Gateway, KEY, STORAGE_KEY};
 use integration_tests::recorder::Recorder;
+use integration_tests::twilio;
 use integration_tests::wait_for;
 use serde_json::json;
 
@@ -12,14 +13,13 @@ const NUMBER: &str = "+254712345678";
 const BODY: &str = "HIV test result: please visit the clinic";
 
 fn gateway(twilio: &Recorder) -> Gateway {
-    Gateway::start_with(&[
-        ("sms_provider", "twilio"),
-        ("twilio_url", &twilio.url),
-        ("twilio_account_sid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
-        ("twilio_auth_token", "token"),
-        ("twilio_from", "+15005550006"),
-        ("retry_base_ms", "300"),
-    ])
+    Gateway::start_with(
+        &[
+            twilio::sms_vars(&twilio.url).as_slice(),
+            &[("retry_base_ms", "300")],
+        ]
+        .concat(),
+    )
 }
 
 fn assert_nothing_readable(gw: &Gateway) {

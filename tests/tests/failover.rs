@@ -4,6 +4,7 @@
 
 use integration_tests::gateway::{Gateway, KEY};
 use integration_tests::recorder::Recorder;
+use integration_tests::twilio;
 use serde_json::{Value, json};
 
 const FAST_FAILOVER: &str = r#"
@@ -22,17 +23,16 @@ fn fixture(provider: &str, name: &str) -> String {
 fn gateway(twilio: &Recorder, africastalking: &Recorder) -> Gateway {
     Gateway::start_with_policies(
         &[
-            ("sms_provider", "twilio"),
-            ("twilio_url", &twilio.url),
-            ("twilio_account_sid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
-            ("twilio_auth_token", "token"),
-            ("twilio_from", "+15005550006"),
-            ("sms_backup_provider", "africastalking"),
-            ("africastalking_url", &africastalking.url),
-            ("africastalking_username", "sandbox"),
-            ("africastalking_api_key", "key"),
-            ("retry_base_ms", "300"),
-        ],
+            twilio::sms_vars(&twilio.url).as_slice(),
+            &[
+                ("sms_backup_provider", "africastalking"),
+                ("africastalking_url", &africastalking.url),
+                ("africastalking_username", "sandbox"),
+                ("africastalking_api_key", "key"),
+                ("retry_base_ms", "300"),
+            ],
+        ]
+        .concat(),
         &[("fast-failover.toml", FAST_FAILOVER)],
     )
 }
@@ -135,13 +135,7 @@ fn when_every_sms_provider_refuses_the_message_falls_back_to_email() {
     let twilio = Recorder::start();
     twilio.answer_json(400, &fixture("twilio", "error_21211.json"));
     let gw = Gateway::start_with_policies(
-        &[
-            ("sms_provider", "twilio"),
-            ("twilio_url", &twilio.url),
-            ("twilio_account_sid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
-            ("twilio_auth_token", "token"),
-            ("twilio_from", "+15005550006"),
-        ],
+        &twilio::sms_vars(&twilio.url),
         &[("sms-then-email.toml", SMS_THEN_EMAIL)],
     );
     let id = gw.accept(json!({
@@ -198,13 +192,10 @@ fn a_fallback_address_that_opted_out_is_never_used() {
     twilio.answer_json(400, &fixture("twilio", "error_21211.json"));
     let gw = Gateway::start_with_policies(
         &[
-            ("sms_provider", "twilio"),
-            ("twilio_url", &twilio.url),
-            ("twilio_account_sid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
-            ("twilio_auth_token", "token"),
-            ("twilio_from", "+15005550006"),
-            ("telegram_webhook_secret", "secret"),
-        ],
+            twilio::sms_vars(&twilio.url).as_slice(),
+            &[("telegram_webhook_secret", "secret")],
+        ]
+        .concat(),
         &[("sms-then-telegram.toml", SMS_THEN_TELEGRAM)],
     );
     // The citizen sends STOP to the bot: the acknowledgement goes to the (outbox) chat.
@@ -240,18 +231,12 @@ fn sms_then_email_unless_delivered_within(within: &str) -> String {
     )
 }
 
-const TWILIO_TOKEN: &str = "token";
+const TWILIO_TOKEN: &str = twilio::AUTH_TOKEN;
 
 fn twilio_gateway(twilio: &Recorder, within: &str) -> Gateway {
     twilio.answer_json(201, &fixture("twilio", "message_created.json"));
     Gateway::start_with_policies(
-        &[
-            ("sms_provider", "twilio"),
-            ("twilio_url", &twilio.url),
-            ("twilio_account_sid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
-            ("twilio_auth_token", TWILIO_TOKEN),
-            ("twilio_from", "+15005550006"),
-        ],
+        &twilio::sms_vars(&twilio.url),
         &[(
             "sms-or-email.toml",
             &sms_then_email_unless_delivered_within(within),

@@ -5,7 +5,7 @@
 
 use integration_tests::gateway::Gateway;
 use integration_tests::recorder::{Recorded, Recorder};
-use integration_tests::{africastalking, provider_fixture};
+use integration_tests::{africastalking, provider_fixture, twilio};
 use serde_json::json;
 
 const LOGIN: &str = r#"
@@ -60,13 +60,7 @@ fn an_otp_reaches_the_provider_without_caller_policy_or_reference() {
     let twilio = Recorder::start();
     twilio.answer_json(201, &provider_fixture("twilio", "message_created.json"));
     let gw = Gateway::start_with_policies(
-        &[
-            ("sms_provider", "twilio"),
-            ("twilio_url", &twilio.url),
-            ("twilio_account_sid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
-            ("twilio_auth_token", "token"),
-            ("twilio_from", "+15005550006"),
-        ],
+        &twilio::sms_vars(&twilio.url),
         &[("citizen-login.toml", LOGIN)],
     );
     send_otp(&gw);
@@ -74,12 +68,7 @@ fn an_otp_reaches_the_provider_without_caller_policy_or_reference() {
 
     let at = africastalking::bulk_double();
     let gw = Gateway::start_with_policies(
-        &[
-            ("sms_provider", "africastalking"),
-            ("africastalking_url", &at.url),
-            ("africastalking_username", "sandbox"),
-            ("africastalking_api_key", "at-test-api-key"),
-        ],
+        &africastalking::sms_vars(&at.url),
         &[("citizen-login.toml", LOGIN)],
     );
     send_otp(&gw);

@@ -3,6 +3,7 @@
 
 use integration_tests::gateway::{Gateway, KEY, steps};
 use integration_tests::kannel::{self, Kannel};
+use integration_tests::twilio;
 use serde_json::json;
 
 const SHORT_LIVED: &str = r#"
@@ -127,14 +128,13 @@ fn retries_follow_the_policys_schedule_then_the_message_fails() {
     twilio.answer_json(503, "{}");
     let gw = Gateway::start_with_policies(
         &[
-            ("sms_provider", "twilio"),
-            ("twilio_url", &twilio.url),
-            ("twilio_account_sid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
-            ("twilio_auth_token", "token"),
-            ("twilio_from", "+15005550006"),
-            // The cell's own default would retry every 50 ms: the policy must win.
-            ("retry_base_ms", "50"),
-        ],
+            twilio::sms_vars(&twilio.url).as_slice(),
+            &[
+                // The cell's own default would retry every 50 ms: the policy must win.
+                ("retry_base_ms", "50"),
+            ],
+        ]
+        .concat(),
         &[("quick-retries.toml", QUICK_RETRIES)],
     );
     let id = gw

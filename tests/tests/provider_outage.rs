@@ -6,6 +6,7 @@
 
 use integration_tests::gateway::{Gateway, KEY};
 use integration_tests::recorder::{Recorded, Recorder};
+use integration_tests::twilio;
 use integration_tests::{provider_fixture, wait_for};
 use messaging_domain::providers::form::{field, parse_form};
 use messaging_domain::schedule::parse_rfc3339;
@@ -71,14 +72,13 @@ fn after_an_outage_of_errors_and_hangs_every_message_is_sent_once_and_none_late(
     }
     let gw = Gateway::start_with_host_env(
         &[
-            ("sms_provider", "twilio"),
-            ("twilio_url", &twilio.url),
-            ("twilio_account_sid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
-            ("twilio_auth_token", "token"),
-            ("twilio_from", "+15005550006"),
-            // The cell's own default would retry every 50 ms: the policy must win.
-            ("retry_base_ms", "50"),
-        ],
+            twilio::sms_vars(&twilio.url).as_slice(),
+            &[
+                // The cell's own default would retry every 50 ms: the policy must win.
+                ("retry_base_ms", "50"),
+            ],
+        ]
+        .concat(),
         &[("patient.toml", PATIENT), ("brief.toml", BRIEF)],
         &[("MESSAGING_OUTBOUND_TIMEOUT_MS", "1000")],
     );

@@ -1,8 +1,10 @@
 //! Retention: finished messages are erased after `retention`, leaving a count without
 //! personal data; a message still waiting for its provider is never erased.
 
+use integration_tests::africastalking;
 use integration_tests::gateway::{Gateway, KEY};
 use integration_tests::recorder::Recorder;
+use integration_tests::twilio;
 use integration_tests::wait_for;
 use serde_json::json;
 
@@ -10,14 +12,13 @@ use serde_json::json;
 fn finished_messages_are_erased_after_retention_and_only_counts_remain() {
     let twilio_down = Recorder::start();
     twilio_down.answer_json(503, "{}");
-    let gw = Gateway::start_with(&[
-        ("retention", "2s"),
-        ("sms_provider", "twilio"),
-        ("twilio_url", &twilio_down.url),
-        ("twilio_account_sid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
-        ("twilio_auth_token", "token"),
-        ("twilio_from", "+15005550006"),
-    ]);
+    let gw = Gateway::start_with(
+        &[
+            twilio::sms_vars(&twilio_down.url).as_slice(),
+            &[("retention", "2s")],
+        ]
+        .concat(),
+    );
     let delivered = gw.accept(json!({"channel": "email", "to": "amina@example.org",
         "subject": "Results", "body": "Your results are ready"}));
     gw.wait_status(&delivered, "delivered");
@@ -61,15 +62,13 @@ cell = "deliver-sms"
 
 #[test]
 fn a_broadcast_is_erased_after_its_validity_and_retention_keeping_only_counts() {
-    let at = integration_tests::africastalking::bulk_double();
+    let at = africastalking::bulk_double();
     let gw = Gateway::start_with_policies(
         &[
-            ("retention", "2s"),
-            ("sms_provider", "africastalking"),
-            ("africastalking_url", &at.url),
-            ("africastalking_username", "sandbox"),
-            ("africastalking_api_key", "at-test-api-key"),
-        ],
+            africastalking::sms_vars(&at.url).as_slice(),
+            &[("retention", "2s")],
+        ]
+        .concat(),
         &[("brief.toml", BRIEF)],
     );
     let recipients: Vec<serde_json::Value> = (1..=3)
@@ -168,15 +167,14 @@ fn an_inbound_message_its_owner_never_fetched_is_erased_after_retention() {
 
 #[test]
 fn a_messages_provider_id_mapping_goes_with_it() {
-    let at = integration_tests::africastalking::bulk_double();
-    let gw = Gateway::start_with(&[
-        ("retention", "2s"),
-        ("sms_provider", "africastalking"),
-        ("africastalking_url", &at.url),
-        ("africastalking_username", "sandbox"),
-        ("africastalking_api_key", "at-test-api-key"),
-        ("africastalking_webhook_token", "at-token"),
-    ]);
+    let at = africastalking::bulk_double();
+    let gw = Gateway::start_with(
+        &[
+            africastalking::sms_vars(&at.url).as_slice(),
+            &[("retention", "2s")],
+        ]
+        .concat(),
+    );
     let id = gw.accept(json!({"channel": "sms", "to": "+254712345671", "body": "Results ready"}));
     gw.wait_status(&id, "sent");
     let mapped = || {
@@ -186,16 +184,7 @@ fn a_messages_provider_id_mapping_goes_with_it() {
             .count()
     };
     assert_eq!(mapped(), 1, "Africa's Talking's id finds the message");
-    let report = format!(
-        "id={}&status=Success&phoneNumber=%2B254712345671&networkCode=63902",
-        integration_tests::africastalking::message_id("+254712345671")
-    );
-    let answer = integration_tests::http::request(
-        "POST",
-        &format!("{}/webhooks/africastalking/at-token/delivery", gw.base),
-        &[("content-type", "application/x-www-form-urlencoded")],
-        Some(report.as_bytes()),
-    );
+    let answer = africastalking::report_delivery(&gw.base, "+254712345671", "Success");
     assert_eq!(answer.status, 200, "{}", answer.body);
     gw.wait_status(&id, "delivered");
 

@@ -8,22 +8,20 @@ use integration_tests::twilio::{self, form_body, form_pairs, post as twilio_post
 use integration_tests::{provider_fixture, wait_for};
 use serde_json::json;
 
-const SID: &str = "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX";
-const AUTH_TOKEN: &str = "twilio-test-auth-token";
+use integration_tests::twilio::{ACCOUNT_SID as SID, AUTH_TOKEN};
 
 fn fixture(name: &str) -> String {
     provider_fixture("twilio", name)
 }
 
 fn gateway_on(twilio: &Recorder) -> Gateway {
-    Gateway::start_with(&[
-        ("sms_provider", "twilio"),
-        ("twilio_url", &twilio.url),
-        ("twilio_account_sid", SID),
-        ("twilio_auth_token", AUTH_TOKEN),
-        ("twilio_from", "+15005550006"),
-        ("retry_base_ms", "300"),
-    ])
+    Gateway::start_with(
+        &[
+            twilio::sms_vars(&twilio.url).as_slice(),
+            &[("retry_base_ms", "300")],
+        ]
+        .concat(),
+    )
 }
 
 fn twilio_signature(url: &str, params: &[(String, String)]) -> String {
