@@ -77,3 +77,19 @@ pub fn report_delivery(base: &str, number: &str, status: &str) -> crate::http::R
         Some(form.as_bytes()),
     )
 }
+
+/// Plays an inbound SMS `text` from `from` through Africa's Talking's inbound webhook,
+/// with the provider's id `id`; returns the gateway's answer.
+pub fn text_in(base: &str, from: &str, text: &str, id: &str) -> crate::http::Response {
+    let form = format!(
+        "linkId=x&text={}&to=22384&id={id}&date=2026-11-25+10%3A00%3A00&from={}&networkCode=63902",
+        text.replace(' ', "+"),
+        from.replace('+', "%2B")
+    );
+    crate::http::request(
+        "POST",
+        &format!("{base}/webhooks/africastalking/{WEBHOOK_TOKEN}/inbound"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+        Some(form.as_bytes()),
+    )
+}

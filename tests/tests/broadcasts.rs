@@ -378,17 +378,7 @@ fn the_duplicate_window_can_be_turned_off() {
 
 /// Plays an inbound SMS from `from` through Africa's Talking's inbound webhook.
 fn text_in(gw: &Gateway, from: &str, text: &str, id: &str) {
-    let form = format!(
-        "linkId=x&text={}&to=22384&id={id}&date=2026-11-25+10%3A00%3A00&from={}&networkCode=63902",
-        text.replace(' ', "+"),
-        from.replace('+', "%2B")
-    );
-    let answer = integration_tests::http::request(
-        "POST",
-        &format!("{}/webhooks/africastalking/at-token/inbound", gw.base),
-        &[("content-type", "application/x-www-form-urlencoded")],
-        Some(form.as_bytes()),
-    );
+    let answer = africastalking::text_in(&gw.base, from, text, id);
     assert_eq!(answer.status, 200, "{}", answer.body);
 }
 

@@ -132,12 +132,11 @@ fn an_inbound_message_its_owner_never_fetched_is_erased_after_retention() {
             "[[route]]\nkeyword = \"REGISTER\"\nowner = \"registry\"\n",
         )],
     );
-    let form = "linkId=x&text=register+Amina+2024-03-01&to=22384&id=at-in-1&date=2026-11-25+10%3A00%3A00&from=%2B254712345678&networkCode=63902";
-    let answer = integration_tests::http::request(
-        "POST",
-        &format!("{}/webhooks/africastalking/at-token/inbound", gw.base),
-        &[("content-type", "application/x-www-form-urlencoded")],
-        Some(form.as_bytes()),
+    let answer = africastalking::text_in(
+        &gw.base,
+        "+254712345678",
+        "register Amina 2024-03-01",
+        "at-in-1",
     );
     assert_eq!(answer.status, 200, "{}", answer.body);
     let listed = || {
