@@ -334,6 +334,15 @@ fn africas_talking_takes_a_batch_in_one_request_with_an_answer_per_number() {
     report("+254700000002", "Failed");
     report("+254700000001", "Failed");
     assert_eq!(counts(), view, "replays change no count");
+
+    // The logs name broadcasts, batches and outcomes, never a number or the text (the
+    // double's refusals quote the numbers they refuse).
+    let logs = gw.logs();
+    assert!(logs.contains(&id), "the broadcast is logged by its id");
+    assert!(
+        !logs.contains("2547000") && !logs.contains("Rains expected"),
+        "an address or the content reached the logs"
+    );
 }
 
 #[test]
