@@ -140,7 +140,7 @@ impl Gateway {
 
     fn start_full(port: Option<u16>, vars: &[(&str, &str)], policies: &[(&str, &str)]) -> Gateway {
         let dir = app_dir_with(policies);
-        Gateway::spawn(dir, environment(vars), port.unwrap_or_else(free_port))
+        Gateway::spawn(dir, environment(vars), port)
     }
 
     /// Starts with variables, policy files and settings of the host process itself (such
@@ -152,7 +152,7 @@ impl Gateway {
     ) -> Gateway {
         let mut env = environment(vars);
         env.extend(host_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        Gateway::spawn(app_dir_with(policies), env, free_port())
+        Gateway::spawn(app_dir_with(policies), env, None)
     }
 
     /// Runs a host whose `policies/` has these files written in, expecting it to refuse
@@ -183,52 +183,66 @@ impl Gateway {
         std::fs::read_to_string(log).unwrap_or_default()
     }
 
-    fn spawn(dir: tempfile::TempDir, mut env: Vec<(String, String)>, port: u16) -> Gateway {
-        let base = format!("http://127.0.0.1:{port}");
-        env.retain(|(k, _)| k != "SPIN_VARIABLE_PUBLIC_URL");
-        env.push(("SPIN_VARIABLE_PUBLIC_URL".into(), base.clone()));
+    /// Starts the host on `dir`, on `port` or else on a free one. A free port can be taken
+    /// by another test's process between the probe and the host's bind: the host then
+    /// exits, and it is started again on another port. Ready means the host itself said
+    /// it listens (another process answering on the port does not count).
+    fn spawn(dir: tempfile::TempDir, mut env: Vec<(String, String)>, port: Option<u16>) -> Gateway {
         let log = dir.path().join("host.log");
         let cache = workspace_root().join("target/component-cache");
-        let mut child = Command::new(host_binary())
-            .arg("--manifest")
-            .arg(dir.path().join("spin.toml"))
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--cache-dir")
-            .arg(&cache)
-            .arg("--tick-ms")
-            .arg("500")
-            .arg("--json-logs")
-            .envs(env.iter().cloned())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("start host");
-        let stdout = child.stdout.take().expect("stdout");
-        let reader = std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let ready = lines
-                .by_ref()
-                .map_while(Result::ok)
-                .any(|line| line.starts_with("listening on "));
-            // Keep draining the components' stdout so they never block on a full pipe.
-            lines.map_while(Result::ok).for_each(drop);
-            ready
-        });
-        let gateway = Gateway {
-            base,
-            dir,
-            child,
-            log,
-            env,
-        };
-        wait_for(120, "the host to listen", || {
-            if reader.is_finished() {
-                panic!("host exited before listening:\n{}", gateway.logs());
+        for _attempt in 0..5 {
+            let port_now = port.unwrap_or_else(free_port);
+            let base = format!("http://127.0.0.1:{port_now}");
+            env.retain(|(k, _)| k != "SPIN_VARIABLE_PUBLIC_URL");
+            env.push(("SPIN_VARIABLE_PUBLIC_URL".into(), base.clone()));
+            let mut child = Command::new(host_binary())
+                .arg("--manifest")
+                .arg(dir.path().join("spin.toml"))
+                .arg("--listen")
+                .arg(format!("127.0.0.1:{port_now}"))
+                .arg("--cache-dir")
+                .arg(&cache)
+                .arg("--tick-ms")
+                .arg("500")
+                .arg("--json-logs")
+                .envs(env.iter().cloned())
+                .stdout(Stdio::piped())
+                .stderr(std::fs::File::create(&log).expect("log file"))
+                .spawn()
+                .expect("start host");
+            let stdout = child.stdout.take().expect("stdout");
+            let (listening, ready) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    // Keep draining the components' stdout so they never block on a full
+                    // pipe.
+                    if line.starts_with("listening on ") {
+                        let _ = listening.send(());
+                    }
+                }
+            });
+            match ready.recv_timeout(std::time::Duration::from_secs(120)) {
+                Ok(()) => {
+                    return Gateway {
+                        base,
+                        dir,
+                        child,
+                        log,
+                        env,
+                    };
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+                    if port.is_none() && logs.contains("Address already in use") {
+                        continue;
+                    }
+                    panic!("host exited before listening:\n{logs}");
+                }
             }
-            std::net::TcpStream::connect(gateway.base.trim_start_matches("http://")).ok()
-        });
-        gateway
+        }
+        panic!("no free port for the host after five tries");
     }
 
     /// Stops this host (SIGTERM) and starts another on the same folder and store.
@@ -247,7 +261,7 @@ impl Gateway {
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
         let env = std::mem::take(&mut self.env);
         drop(self);
-        Gateway::spawn(dir, env, free_port())
+        Gateway::spawn(dir, env, None)
     }
 
     /// Kills this host with SIGKILL (a crash: nothing is drained, nothing flushed beyond
@@ -258,7 +272,7 @@ impl Gateway {
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
         let env = std::mem::take(&mut self.env);
         drop(self);
-        Gateway::spawn(dir, env, free_port())
+        Gateway::spawn(dir, env, None)
     }
 
     /// Sends SIGTERM and waits for the process to end; returns its exit status success.
