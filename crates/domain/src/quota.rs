@@ -14,20 +14,12 @@ const DAY_MS: u64 = 86_400_000;
 /// The quota of `caller`: its own entry, else `*`, else none. Malformed entries are
 /// skipped (and reported by [`invalid_entries`]).
 pub fn quota_for(config: &str, caller: &str) -> Option<u64> {
-    let entries: Vec<(&str, u64)> = config.split(',').filter_map(parse_entry).collect();
-    entries
-        .iter()
-        .find(|(c, _)| *c == caller)
-        .or_else(|| entries.iter().find(|(c, _)| *c == "*"))
-        .map(|(_, q)| *q)
+    crate::caller_entries::setting_for(config, caller, parse_entry)
 }
 
 /// Entries that do not parse, for `GET /health` to name.
 pub fn invalid_entries(config: &str) -> Vec<&str> {
-    config
-        .split(',')
-        .filter(|e| !e.trim().is_empty() && parse_entry(e).is_none())
-        .collect()
+    crate::caller_entries::unreadable_entries(config, parse_entry)
 }
 
 fn parse_entry(entry: &str) -> Option<(&str, u64)> {

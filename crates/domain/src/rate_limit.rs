@@ -17,20 +17,12 @@ pub struct Limit {
 /// The limit for `caller`: its own entry, else `*`, else none. Malformed entries are
 /// skipped (and reported by [`invalid_entries`]).
 pub fn limit_for(config: &str, caller: &str) -> Option<Limit> {
-    let entries: Vec<(&str, Limit)> = config.split(',').filter_map(parse_entry).collect();
-    entries
-        .iter()
-        .find(|(c, _)| *c == caller)
-        .or_else(|| entries.iter().find(|(c, _)| *c == "*"))
-        .map(|(_, l)| *l)
+    crate::caller_entries::setting_for(config, caller, parse_entry)
 }
 
 /// Entries that do not parse, for a clear message at start.
 pub fn invalid_entries(config: &str) -> Vec<&str> {
-    config
-        .split(',')
-        .filter(|e| !e.trim().is_empty() && parse_entry(e).is_none())
-        .collect()
+    crate::caller_entries::unreadable_entries(config, parse_entry)
 }
 
 fn parse_entry(entry: &str) -> Option<(&str, Limit)> {
