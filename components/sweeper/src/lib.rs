@@ -6,6 +6,7 @@
 //! - `POST /tick`: the host timer (or Spin's cron trigger) asks it to sweep one page.
 
 use message_store::private_route::{Response, json, no_such_route};
+use message_store::retention::SweepReport;
 use messaging_domain::policy::parse_duration;
 use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
@@ -31,30 +32,7 @@ async fn handle(req: Request) -> Response {
         );
     };
     let report = match message_store::open().await {
-        Ok(kv) => {
-            let retention_ms = retention_s * 1000;
-            match message_store::retention::sweep(&kv, retention_ms, PAGE).await {
-                Ok(mut report) => {
-                    let more = async {
-                        report.inbound_erased =
-                            message_store::retention::sweep_inbound(&kv, retention_ms, PAGE)
-                                .await?;
-                        report.leftovers_erased =
-                            message_store::short_lived::sweep(&kv, retention_ms, PAGE).await?;
-                        report.broadcasts_erased = message_store::broadcast_retention::sweep(
-                            &kv,
-                            retention_ms,
-                            BROADCAST_KEYS,
-                        )
-                        .await?
-                        .erased;
-                        Ok(report)
-                    };
-                    more.await
-                }
-                Err(e) => Err(e),
-            }
-        }
+        Ok(kv) => sweep_all(&kv, retention_s * 1000).await,
         Err(e) => Err(e),
     };
     match report {
@@ -80,4 +58,20 @@ async fn handle(req: Request) -> Response {
             json(503, serde_json::json!({"error": "store unavailable"}))
         }
     }
+}
+
+/// One tick's sweep: finished messages, unfetched inbound messages, keys past use, and a
+/// slice of the expired broadcasts.
+async fn sweep_all(
+    kv: &spin_sdk::key_value::Store,
+    retention_ms: u64,
+) -> message_store::StoreResult<SweepReport> {
+    use message_store::{broadcast_retention, retention, short_lived};
+    let mut report = retention::sweep(kv, retention_ms, PAGE).await?;
+    report.inbound_erased = retention::sweep_inbound(kv, retention_ms, PAGE).await?;
+    report.leftovers_erased = short_lived::sweep(kv, retention_ms, PAGE).await?;
+    report.broadcasts_erased = broadcast_retention::sweep(kv, retention_ms, BROADCAST_KEYS)
+        .await?
+        .erased;
+    Ok(report)
 }

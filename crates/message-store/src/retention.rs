@@ -44,10 +44,7 @@ pub fn stats_key(day: &str, channel: &str, status: &str) -> String {
 /// Sweeps up to `limit` messages after the cursor, erasing those accepted more than
 /// `retention_ms` ago whose outcome is final.
 pub async fn sweep(kv: &Store, retention_ms: u64, limit: usize) -> StoreResult<SweepReport> {
-    let cursor = kv
-        .get(CURSOR_KEY)
-        .await?
-        .and_then(|b| String::from_utf8(b).ok());
+    let cursor = cursor(kv, CURSOR_KEY).await?;
     let ids = page("default", "msg/", cursor.as_deref(), limit, |rest| {
         (!rest.contains('/'))
             .then(|| MessageId::parse(rest))
@@ -74,12 +71,32 @@ pub async fn sweep(kv: &Store, retention_ms: u64, limit: usize) -> StoreResult<S
         erase(kv, id).await?;
         report.erased += 1;
     }
-    match ids.last() {
-        Some(last) if ids.len() == limit => kv.set(CURSOR_KEY, last.as_str()).await?,
-        // The end of `msg/`: start again from the beginning next time.
-        _ => kv.delete(CURSOR_KEY).await?,
-    }
+    let last = ids.last().map(MessageId::as_str);
+    move_cursor(kv, CURSOR_KEY, last, ids.len() == limit).await?;
     Ok(report)
+}
+
+/// Where the sweep of a prefix left off at its last tick (kept under `cursor_key`); none:
+/// at the start.
+pub(crate) async fn cursor(kv: &Store, cursor_key: &str) -> StoreResult<Option<String>> {
+    Ok(kv
+        .get(cursor_key)
+        .await?
+        .and_then(|b| String::from_utf8(b).ok()))
+}
+
+/// Moves a sweep's cursor past `last`, the last key it read; a page that was not `full`
+/// reached the end of the prefix, and the next tick starts again from the beginning.
+pub(crate) async fn move_cursor(
+    kv: &Store,
+    cursor_key: &str,
+    last: Option<&str>,
+    full: bool,
+) -> StoreResult<()> {
+    match last {
+        Some(last) if full => Ok(kv.set(cursor_key, last).await?),
+        _ => Ok(kv.delete(cursor_key).await?),
+    }
 }
 
 /// Sweeps up to `limit` inbound messages kept for polling owners (`inbound/<owner>/<id>`,
@@ -87,10 +104,7 @@ pub async fn sweep(kv: &Store, retention_ms: u64, limit: usize) -> StoreResult<S
 /// than `retention_ms` ago that their owner never fetched and deleted, and counting them
 /// in `stats/<day>/inbound/unfetched`. Returns how many it erased.
 pub async fn sweep_inbound(kv: &Store, retention_ms: u64, limit: usize) -> StoreResult<usize> {
-    let cursor = kv
-        .get(INBOUND_CURSOR_KEY)
-        .await?
-        .and_then(|b| String::from_utf8(b).ok());
+    let cursor = cursor(kv, INBOUND_CURSOR_KEY).await?;
     let listed = page("default", "inbound/", cursor.as_deref(), limit, |rest| {
         let (_, id) = rest.split_once('/')?;
         Some((rest.to_string(), InboundId::parse(id)?))
@@ -106,12 +120,8 @@ pub async fn sweep_inbound(kv: &Store, retention_ms: u64, limit: usize) -> Store
         kv.delete(format!("inbound/{rest}")).await?;
         erased += 1;
     }
-    match listed.last() {
-        Some((last, _)) if listed.len() == limit => {
-            kv.set(INBOUND_CURSOR_KEY, last.as_str()).await?
-        }
-        _ => kv.delete(INBOUND_CURSOR_KEY).await?,
-    }
+    let last = listed.last().map(|(rest, _)| rest.as_str());
+    move_cursor(kv, INBOUND_CURSOR_KEY, last, listed.len() == limit).await?;
     Ok(erased)
 }
 

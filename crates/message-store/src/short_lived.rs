@@ -8,6 +8,7 @@
 //! seen ids once their lease ended.
 
 use crate::many::{delete_many, get_many};
+use crate::retention::{cursor, move_cursor};
 use crate::{StoreResult, now_ms, page};
 use messaging_domain::short_lived::{lease_past_use, request_past_use, reservation_past_use};
 use spin_sdk::key_value::Store;
@@ -30,10 +31,7 @@ pub async fn sweep(kv: &Store, retention_ms: u64, limit: usize) -> StoreResult<u
     let mut erased = 0;
     for (prefix, past_use) in FAMILIES {
         let cursor_key = format!("sweep/cursor/{prefix}");
-        let cursor = kv
-            .get(&cursor_key)
-            .await?
-            .and_then(|b| String::from_utf8(b).ok());
+        let cursor = cursor(kv, &cursor_key).await?;
         let rests = page("default", prefix, cursor.as_deref(), limit, |rest| {
             Some(rest.to_string())
         })?;
@@ -45,10 +43,8 @@ pub async fn sweep(kv: &Store, retention_ms: u64, limit: usize) -> StoreResult<u
             .collect();
         erased += stale.len();
         delete_many("default", &stale)?;
-        match rests.last() {
-            Some(last) if rests.len() == limit => kv.set(&cursor_key, last.as_str()).await?,
-            _ => kv.delete(&cursor_key).await?,
-        }
+        let last = rests.last().map(String::as_str);
+        move_cursor(kv, &cursor_key, last, rests.len() == limit).await?;
     }
     Ok(erased)
 }
