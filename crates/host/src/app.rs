@@ -137,6 +137,21 @@ impl App {
         self.cells.len()
     }
 
+    /// A request without a body from the host itself (the timer's ticks, the start-up
+    /// check), for [`App::call_component`].
+    pub fn empty_request(method: &str, uri: &str) -> http::Request<WasiBody> {
+        use http_body_util::BodyExt;
+        http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(
+                http_body_util::Full::new(bytes::Bytes::new())
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            )
+            .expect("static request parts are valid")
+    }
+
     /// Serves one request with a fresh instance of `component`.
     pub async fn call_component(
         &self,

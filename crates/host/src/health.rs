@@ -6,22 +6,13 @@
 
 use crate::app::App;
 use anyhow::{Result, bail};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 
 pub async fn check(app: &App, path: &str) -> Result<()> {
     let Some(component) = app.router.route(path) else {
         return Ok(());
     };
-    let request = http::Request::builder()
-        .method("GET")
-        .uri(format!("http://localhost{path}"))
-        .body(
-            Full::new(Bytes::new())
-                .map_err(|never| match never {})
-                .boxed_unsync(),
-        )
-        .expect("static request parts are valid");
+    let request = App::empty_request("GET", &format!("http://localhost{path}"));
     let response = app.call_component(component, request).await?;
     let status = response.status();
     if status == http::StatusCode::OK {

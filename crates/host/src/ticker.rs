@@ -3,8 +3,6 @@
 //! On Spin the same route is driven by a cron trigger or a scheduler of the platform.
 
 use crate::app::App;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,15 +13,8 @@ pub async fn run(app: Arc<App>, interval: Duration) {
     loop {
         timer.tick().await;
         for component in &app.private_components {
-            let request = http::Request::builder()
-                .method("POST")
-                .uri(format!("http://{component}.spin.internal/tick"))
-                .body(
-                    Full::new(Bytes::new())
-                        .map_err(|never| match never {})
-                        .boxed_unsync(),
-                )
-                .expect("static request parts are valid");
+            let request =
+                App::empty_request("POST", &format!("http://{component}.spin.internal/tick"));
             if let Err(e) = app.call_component(component, request).await {
                 tracing::warn!(component = %component, error = %format!("{e:#}"), "tick failed");
             }
