@@ -369,6 +369,30 @@ impl Gateway {
         }
     }
 
+    /// Creates a group named `name` as the caller with `key`; returns its id.
+    pub fn create_group(&self, key: &str, name: &str) -> String {
+        let created = self.call(
+            key,
+            "/v1/groups",
+            Some(&serde_json::json!({ "name": name })),
+        );
+        assert_eq!(created.status, 201, "{}", created.body);
+        created.json()["id"].as_str().unwrap().to_string()
+    }
+
+    /// Adds `members` to `group`, a thousand per request (the API's most), asserting each
+    /// request is taken.
+    pub fn add_members(&self, key: &str, group: &str, members: &[Value]) {
+        for chunk in members.chunks(1000) {
+            let added = self.call(
+                key,
+                &format!("/v1/groups/{group}/members"),
+                Some(&Value::from(chunk)),
+            );
+            assert_eq!(added.status, 200, "{}", added.body);
+        }
+    }
+
     /// Sends as the test caller, asserts 202, returns the message id.
     pub fn accept(&self, body: Value) -> String {
         let response = self.send(KEY, &body, &[]);

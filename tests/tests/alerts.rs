@@ -27,9 +27,8 @@ fn post_alert(gw: &Gateway, key: &str, xml: &str) -> integration_tests::http::Re
 }
 
 fn group_with(gw: &Gateway, key: &str, name: &str, members: Value) -> String {
-    let created = gw.call(key, "/v1/groups", Some(&json!({ "name": name })));
-    assert_eq!(created.status, 201, "{}", created.body);
-    let id = created.json()["id"].as_str().unwrap().to_string();
+    let id = gw.create_group(key, name);
+    // As written: one member alone or a list (both shapes of the API).
     let added = gw.call(key, &format!("/v1/groups/{id}/members"), Some(&members));
     assert_eq!(added.status, 200, "{}", added.body);
     id

@@ -15,23 +15,14 @@ fn phone(i: usize) -> String {
 }
 
 fn create_group(gw: &Gateway, name: &str) -> String {
-    let created = gw.call(KEY, "/v1/groups", Some(&json!({ "name": name })));
-    assert_eq!(created.status, 201, "{}", created.body);
-    created.json()["id"].as_str().unwrap().to_string()
+    gw.create_group(KEY, name)
 }
 
 fn add_sms_members(gw: &Gateway, group: &str, range: std::ops::Range<usize>) {
     let members: Vec<Value> = range
         .map(|i| json!({"channel": "sms", "address": phone(i), "language": "sw"}))
         .collect();
-    for chunk in members.chunks(1000) {
-        let added = gw.call(
-            KEY,
-            &format!("/v1/groups/{group}/members"),
-            Some(&json!(chunk)),
-        );
-        assert_eq!(added.status, 200, "{}", added.body);
-    }
+    gw.add_members(KEY, group, &members);
 }
 
 fn wait_state(gw: &Gateway, id: &str, state: &str) -> Value {

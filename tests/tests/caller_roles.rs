@@ -64,12 +64,7 @@ fn a_group_shared_with_a_role_takes_broadcasts_from_it_and_stays_its_owners() {
     let members: Vec<Value> = (1..=3)
         .map(|i| json!({"channel": "sms", "address": format!("+25470000000{i}")}))
         .collect();
-    let added = gw.call(
-        REGISTRY,
-        &format!("/v1/groups/{group}/members"),
-        Some(&json!(members)),
-    );
-    assert_eq!(added.status, 200, "{}", added.body);
+    gw.add_members(REGISTRY, &group, &members);
 
     let broadcast = json!({"group": group, "body": "River rising: move to higher ground"});
     let accepted = gw.call(AGENCY, "/v1/broadcasts", Some(&broadcast));

@@ -34,24 +34,11 @@ fn numbers_sent(at: &integration_tests::recorder::Recorder) -> Vec<String> {
 fn a_broadcast_killed_midway_is_finished_after_restart_reaching_everyone() {
     let at = africastalking::bulk_double();
     let gw = Gateway::start_with(&africastalking::sms_vars(&at.url));
-    let created = gw.call(
-        KEY,
-        "/v1/groups",
-        Some(&json!({"name": "Everyone in the basin"})),
-    );
-    assert_eq!(created.status, 201, "{}", created.body);
-    let group = created.json()["id"].as_str().unwrap().to_string();
+    let group = gw.create_group(KEY, "Everyone in the basin");
     let members: Vec<Value> = (0..MEMBERS)
         .map(|i| json!({"channel": "sms", "address": phone(i)}))
         .collect();
-    for chunk in members.chunks(1000) {
-        let added = gw.call(
-            KEY,
-            &format!("/v1/groups/{group}/members"),
-            Some(&json!(chunk)),
-        );
-        assert_eq!(added.status, 200, "{}", added.body);
-    }
+    gw.add_members(KEY, &group, &members);
 
     let accepted = gw.call(
         KEY,
