@@ -21,6 +21,7 @@ fn main() -> anyhow::Result<()> {
         cache_dir: root.join("target/component-cache"),
         writable_mounts: vec![],
         outbound_timeout: std::time::Duration::from_secs(20),
+        runtime_config: Default::default(),
     };
     let env = |name: &str| match name {
         "SPIN_VARIABLE_API_KEYS" => {

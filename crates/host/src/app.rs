@@ -8,6 +8,7 @@ use crate::logs::ComponentLog;
 use crate::manifest::{ComponentDecl, FileMount, Manifest, Route};
 use crate::outbound::HostPattern;
 use crate::routes::Router;
+use crate::runtime_config::RuntimeConfig;
 use crate::spin::PlatformGrants;
 use crate::state::{HostState, http_view};
 use crate::variables::AppVariables;
@@ -45,6 +46,8 @@ pub struct Settings {
     pub writable_mounts: Vec<String>,
     /// The longest wait on an outbound connection or answer (see `hooks.rs`).
     pub outbound_timeout: Duration,
+    /// Where each key-value store lives (the runtime-config file; empty: all in SQLite).
+    pub runtime_config: RuntimeConfig,
 }
 
 pub struct App {
@@ -69,8 +72,10 @@ impl App {
         wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
         crate::spin::add_to_linker(&mut linker)?;
         crate::wasi_keyvalue::add_to_linker(&mut linker)?;
-        let kv = Arc::new(KvStore::open(&settings.data_dir.join("kv.db"))?);
-        KvStore::sync_log_every(&kv, Duration::from_secs(1));
+        let kv = Arc::new(KvStore::open(
+            &settings.data_dir.join("kv.db"),
+            &settings.runtime_config,
+        )?);
         let cache_dir = settings.cache_dir.clone();
         std::fs::create_dir_all(&cache_dir)
             .with_context(|| format!("creating {}", cache_dir.display()))?;

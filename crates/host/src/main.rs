@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use messaging_host::app::{App, Settings};
+use messaging_host::runtime_config::RuntimeConfig;
 use messaging_host::server::{self, ServerSettings};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,6 +43,11 @@ struct Cli {
     /// minute (a delivery claim).
     #[arg(long, default_value_t = 20_000, env = "MESSAGING_OUTBOUND_TIMEOUT_MS")]
     outbound_timeout_ms: u64,
+    /// A runtime-config file in Spin's format: `[key_value_store.<label>]` sections put a
+    /// store on Redis (`type = "redis"`, `url`) or on the SQLite file (`type = "spin"`).
+    /// Without it every store is in `<data-dir>/kv.db`.
+    #[arg(long, env = "MESSAGING_RUNTIME_CONFIG")]
+    runtime_config_file: Option<PathBuf>,
     /// Load and compile every component (filling the cache), then exit.
     #[arg(long)]
     compile_only: bool,
@@ -90,7 +96,12 @@ async fn main() -> Result<()> {
     let cache_dir = cli
         .cache_dir
         .map_or_else(|| data_dir.join("cache"), |c| app_dir.join(c));
+    let runtime_config = match &cli.runtime_config_file {
+        Some(path) => RuntimeConfig::load(path)?,
+        None => RuntimeConfig::default(),
+    };
     let settings = Settings {
+        runtime_config,
         data_dir,
         cache_dir,
         app_dir,

@@ -1,4 +1,4 @@
-//! The embedded key-value store: one SQLite file, one table, rows keyed by (store label,
+//! The embedded key-value backend: one SQLite file, one table, rows keyed by (store label,
 //! key). WAL journaling, so a write that returned is in the log before the component
 //! answers (it survives a crash of the host process). `synchronous = NORMAL` does not
 //! fsync each commit; `sync_log_every` fsyncs the log each second instead, so a power loss
@@ -9,20 +9,21 @@
 //! places in the table (provider-id mappings), and frequent checkpoints rewrote the same
 //! pages over and over. Measured with bench/broadcast.py: 83 s → 58 s per million.
 
+use super::Backend;
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub struct KvStore {
+pub struct SqliteKv {
     conn: Mutex<Connection>,
     /// SQLite's write-ahead log beside the database.
     log: PathBuf,
 }
 
-impl KvStore {
-    pub fn open(path: &Path) -> Result<KvStore> {
+impl SqliteKv {
+    pub fn open(path: &Path) -> Result<SqliteKv> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
@@ -42,7 +43,7 @@ impl KvStore {
         )?;
         let mut log = path.as_os_str().to_owned();
         log.push("-wal");
-        Ok(KvStore {
+        Ok(SqliteKv {
             conn: Mutex::new(conn),
             log: PathBuf::from(log),
         })
@@ -50,7 +51,7 @@ impl KvStore {
 
     /// Fsyncs the write-ahead log every `interval` for as long as the store is in use, in a
     /// thread of its own (an fsync blocks).
-    pub fn sync_log_every(store: &Arc<KvStore>, interval: Duration) {
+    pub fn sync_log_every(store: &Arc<SqliteKv>, interval: Duration) {
         let store = Arc::downgrade(store);
         std::thread::spawn(move || {
             while let Some(store) = store.upgrade() {
@@ -69,35 +70,32 @@ impl KvStore {
         // A panic while holding the lock leaves SQLite consistent (statements are atomic).
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
 
-    pub fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>> {
+impl Backend for SqliteKv {
+    fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>> {
         read(&self.conn(), store, key)
     }
 
-    pub fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<()> {
+    fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<()> {
         write(&self.conn(), store, key, value)
     }
 
-    pub fn delete(&self, store: &str, key: &str) -> Result<()> {
+    fn delete(&self, store: &str, key: &str) -> Result<()> {
         let conn = self.conn();
         conn.prepare_cached("DELETE FROM kv WHERE store = ?1 AND key = ?2")?
             .execute(params![store, key])?;
         Ok(())
     }
 
-    pub fn exists(&self, store: &str, key: &str) -> Result<bool> {
+    fn exists(&self, store: &str, key: &str) -> Result<bool> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached("SELECT 1 FROM kv WHERE store = ?1 AND key = ?2")?;
         Ok(stmt.exists(params![store, key])?)
     }
 
     /// Up to `limit` keys after `cursor`, in key order (for paged listing).
-    pub fn keys_after(
-        &self,
-        store: &str,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<String>> {
+    fn keys_after(&self, store: &str, cursor: Option<&str>, limit: usize) -> Result<Vec<String>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT key FROM kv WHERE store = ?1 AND key > ?2 ORDER BY key LIMIT ?3",
@@ -112,7 +110,7 @@ impl KvStore {
 
     /// Writes `new` only if the key still holds `expected` (`None`: absent). Atomic: the
     /// connection is held for the read and the write.
-    pub fn compare_and_swap(
+    fn compare_and_swap(
         &self,
         store: &str,
         key: &str,
@@ -128,7 +126,7 @@ impl KvStore {
     }
 
     /// Adds `delta` to the decimal integer stored at `key` (absent: 0) and returns the sum.
-    pub fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64> {
+    fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64> {
         let conn = self.conn();
         let current = match read(&conn, store, key)? {
             None => 0,
@@ -145,14 +143,14 @@ impl KvStore {
     }
 
     /// Values of `keys` (absent: `None`), in order.
-    pub fn get_many(&self, store: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+    fn get_many(&self, store: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
         let conn = self.conn();
         keys.iter().map(|key| read(&conn, store, key)).collect()
     }
 
     /// Writes all pairs in one transaction: a broadcast batch's outcomes cost one commit,
     /// and a crash leaves all of them or none.
-    pub fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<()> {
+    fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         for (key, value) in pairs {
@@ -163,7 +161,7 @@ impl KvStore {
     }
 
     /// Deletes all `keys` in one transaction.
-    pub fn delete_many(&self, store: &str, keys: &[String]) -> Result<()> {
+    fn delete_many(&self, store: &str, keys: &[String]) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         for key in keys {
@@ -174,7 +172,7 @@ impl KvStore {
         Ok(())
     }
 
-    pub fn keys(&self, store: &str) -> Result<Vec<String>> {
+    fn keys(&self, store: &str) -> Result<Vec<String>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached("SELECT key FROM kv WHERE store = ?1 ORDER BY key")?;
         let keys = stmt
@@ -209,7 +207,7 @@ mod tests {
     #[test]
     fn the_log_it_syncs_is_sqlites_write_ahead_log() {
         let dir = tempfile::tempdir().unwrap();
-        let kv = KvStore::open(&dir.path().join("kv.db")).unwrap();
+        let kv = SqliteKv::open(&dir.path().join("kv.db")).unwrap();
         kv.set("default", "k", b"v").unwrap();
         assert!(kv.log.is_file(), "{} is not the log", kv.log.display());
         assert!(std::fs::metadata(&kv.log).unwrap().len() > 0);
@@ -220,14 +218,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kv.db");
         {
-            let kv = KvStore::open(&path).unwrap();
+            let kv = SqliteKv::open(&path).unwrap();
             kv.set("default", "a", b"1").unwrap();
             kv.set("default", "a", b"2").unwrap();
             kv.set("pending", "a", b"p").unwrap();
             kv.set("default", "b", b"3").unwrap();
             kv.delete("default", "b").unwrap();
         }
-        let kv = KvStore::open(&path).unwrap();
+        let kv = SqliteKv::open(&path).unwrap();
         assert_eq!(kv.get("default", "a").unwrap(), Some(b"2".to_vec()));
         assert_eq!(kv.get("pending", "a").unwrap(), Some(b"p".to_vec()));
         assert!(!kv.exists("default", "b").unwrap());
@@ -235,53 +233,9 @@ mod tests {
     }
 
     #[test]
-    fn compare_and_swap_writes_only_over_the_expected_value() {
+    fn keeps_the_backend_contract() {
         let dir = tempfile::tempdir().unwrap();
-        let kv = KvStore::open(&dir.path().join("kv.db")).unwrap();
-        assert!(kv.compare_and_swap("s", "k", None, b"first").unwrap());
-        assert!(
-            !kv.compare_and_swap("s", "k", None, b"second").unwrap(),
-            "absent was expected"
-        );
-        assert!(
-            !kv.compare_and_swap("s", "k", Some(b"other"), b"second")
-                .unwrap()
-        );
-        assert!(
-            kv.compare_and_swap("s", "k", Some(b"first"), b"second")
-                .unwrap()
-        );
-        assert_eq!(kv.get("s", "k").unwrap(), Some(b"second".to_vec()));
-    }
-
-    #[test]
-    fn increments_and_pages() {
-        let dir = tempfile::tempdir().unwrap();
-        let kv = KvStore::open(&dir.path().join("kv.db")).unwrap();
-        assert_eq!(kv.increment("s", "n", 5).unwrap(), 5);
-        assert_eq!(kv.increment("s", "n", -2).unwrap(), 3);
-        kv.set("s", "x", b"not a number").unwrap();
-        assert!(kv.increment("s", "x", 1).is_err());
-        assert_eq!(kv.keys_after("s", None, 1).unwrap(), vec!["n".to_string()]);
-        assert_eq!(
-            kv.keys_after("s", Some("n"), 10).unwrap(),
-            vec!["x".to_string()]
-        );
-    }
-
-    #[test]
-    fn many_at_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let kv = KvStore::open(&dir.path().join("kv.db")).unwrap();
-        let pairs: Vec<(String, Vec<u8>)> =
-            (0..3).map(|i| (format!("k{i}"), vec![i as u8])).collect();
-        kv.set_many("s", &pairs).unwrap();
-        let keys = vec!["k0".to_string(), "nope".to_string(), "k2".to_string()];
-        assert_eq!(
-            kv.get_many("s", &keys).unwrap(),
-            vec![Some(vec![0]), None, Some(vec![2])]
-        );
-        kv.delete_many("s", &keys).unwrap();
-        assert_eq!(kv.keys("s").unwrap(), vec!["k1".to_string()]);
+        let kv = Arc::new(SqliteKv::open(&dir.path().join("kv.db")).unwrap());
+        crate::kv::contract::check(kv);
     }
 }
