@@ -2,12 +2,14 @@
 //! application folder (so each test has its own store and outbox).
 
 use crate::http::{self, Response};
+use crate::redis::{RedisServer, suite_uses_redis};
 use crate::{free_port, wait_for, workspace_root};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 
 /// The API key of the test caller `registry`.
 pub const KEY: &str = "test-key-registry-0123456789abcdef";
@@ -25,6 +27,8 @@ pub struct Gateway {
     child: Child,
     pub log: PathBuf,
     env: Vec<(String, String)>,
+    /// The Redis holding this gateway's stores, if not its SQLite file.
+    redis: Option<Arc<RedisServer>>,
 }
 
 /// An `api_keys` value for these (caller, roles joined by `+`, key) entries.
@@ -140,7 +144,13 @@ impl Gateway {
 
     fn start_full(port: Option<u16>, vars: &[(&str, &str)], policies: &[(&str, &str)]) -> Gateway {
         let dir = app_dir_with(policies);
-        Gateway::spawn(dir, environment(vars), port)
+        Gateway::spawn(dir, environment(vars), port, suite_store())
+    }
+
+    /// Starts another host of the same deployment (same secrets and `vars`), in a folder
+    /// of its own, on the same Redis: several hosts sharing one state.
+    pub fn start_sharing(redis: &Arc<RedisServer>, vars: &[(&str, &str)]) -> Gateway {
+        Gateway::spawn(app_dir(), environment(vars), None, Some(redis.clone()))
     }
 
     /// Starts with variables, policy files and settings of the host process itself (such
@@ -152,7 +162,7 @@ impl Gateway {
     ) -> Gateway {
         let mut env = environment(vars);
         env.extend(host_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        Gateway::spawn(app_dir_with(policies), env, None)
+        Gateway::spawn(app_dir_with(policies), env, None, suite_store())
     }
 
     /// Runs a host whose `policies/` has these files written in, expecting it to refuse
@@ -187,9 +197,18 @@ impl Gateway {
     /// by another test's process between the probe and the host's bind: the host then
     /// exits, and it is started again on another port. Ready means the host itself said
     /// it listens (another process answering on the port does not count).
-    fn spawn(dir: tempfile::TempDir, mut env: Vec<(String, String)>, port: Option<u16>) -> Gateway {
+    fn spawn(
+        dir: tempfile::TempDir,
+        mut env: Vec<(String, String)>,
+        port: Option<u16>,
+        redis: Option<Arc<RedisServer>>,
+    ) -> Gateway {
         let log = dir.path().join("host.log");
         let cache = workspace_root().join("target/component-cache");
+        let runtime_config = dir.path().join("runtime-config.toml");
+        if let Some(redis) = &redis {
+            std::fs::write(&runtime_config, redis.runtime_config()).expect("runtime config");
+        }
         for _attempt in 0..5 {
             let port_now = port.unwrap_or_else(free_port);
             let base = format!("http://127.0.0.1:{port_now}");
@@ -205,6 +224,16 @@ impl Gateway {
                 .arg("--tick-ms")
                 .arg("500")
                 .arg("--json-logs")
+                .args(
+                    redis
+                        .is_some()
+                        .then_some([
+                            std::ffi::OsStr::new("--runtime-config-file"),
+                            runtime_config.as_os_str(),
+                        ])
+                        .into_iter()
+                        .flatten(),
+                )
                 .envs(env.iter().cloned())
                 .stdout(Stdio::piped())
                 .stderr(std::fs::File::create(&log).expect("log file"))
@@ -229,6 +258,7 @@ impl Gateway {
                         child,
                         log,
                         env,
+                        redis,
                     };
                 }
                 Err(_) => {
@@ -260,8 +290,9 @@ impl Gateway {
         }
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
         let env = std::mem::take(&mut self.env);
+        let redis = self.redis.take();
         drop(self);
-        Gateway::spawn(dir, env, None)
+        Gateway::spawn(dir, env, None, redis)
     }
 
     /// Kills this host with SIGKILL (a crash: nothing is drained, nothing flushed beyond
@@ -271,8 +302,16 @@ impl Gateway {
         self.child.wait().expect("reap the host");
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
         let env = std::mem::take(&mut self.env);
+        let redis = self.redis.take();
         drop(self);
-        Gateway::spawn(dir, env, None)
+        Gateway::spawn(dir, env, None, redis)
+    }
+
+    /// Kills this host with SIGKILL and leaves it dead (for hosts sharing one state, where
+    /// the others carry on).
+    pub fn crash(mut self) {
+        self.child.kill().expect("SIGKILL the host");
+        self.child.wait().expect("reap the host");
     }
 
     /// Sends SIGTERM and waits for the process to end; returns its exit status success.
@@ -321,9 +360,17 @@ impl Gateway {
         self.dir.path().join(".messaging/kv.db")
     }
 
-    /// Every (store, key, value) in the key-value database.
+    /// Every (store, key, value) in the key-value stores, ordered by store and key.
     pub fn stored_rows(&self) -> Vec<(String, String, Vec<u8>)> {
-        stored_rows(&self.db_path())
+        match &self.redis {
+            Some(redis) => redis.rows(),
+            None => stored_rows(&self.db_path()),
+        }
+    }
+
+    /// The Redis this gateway's stores are on, if any.
+    pub fn redis(&self) -> Option<&Arc<RedisServer>> {
+        self.redis.as_ref()
     }
 
     pub fn send(&self, key: &str, body: &Value, extra: &[(&str, &str)]) -> Response {
@@ -445,6 +492,11 @@ impl Gateway {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
+}
+
+/// A Redis of the gateway's own when the suite runs on Redis (see `suite_uses_redis`).
+fn suite_store() -> Option<Arc<RedisServer>> {
+    suite_uses_redis().then(RedisServer::start)
 }
 
 /// The statuses of a message view's history, in order.

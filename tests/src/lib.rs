@@ -6,6 +6,7 @@ pub mod gateway;
 pub mod http;
 pub mod kannel;
 pub mod recorder;
+pub mod redis;
 pub mod smtp;
 pub mod twilio;
 

@@ -202,7 +202,7 @@ fn ensure_test_tools() -> Result<()> {
 }
 
 /// The Debian packages the build and the tests need that are not installed: Kannel for the
-/// real SMS path, and clang with llvm, which compile ring's C for wasm32 (TLS in
+/// real SMS path, redis-server for the Redis backend, and clang with llvm, which compile ring's C for wasm32 (TLS in
 /// sender-email).
 fn missing_system_packages() -> Vec<&'static str> {
     let mut missing = Vec::new();
@@ -211,6 +211,9 @@ fn missing_system_packages() -> Vec<&'static str> {
     }
     if !Path::new("/usr/lib/kannel/test/fakesmsc").exists() {
         missing.push("kannel-extras");
+    }
+    if !has_tool("redis-server") {
+        missing.push("redis-server");
     }
     if !has_clang() {
         missing.push("clang");
@@ -249,7 +252,13 @@ fn test(args: &[String]) -> Result<()> {
         .env("SPIN_VARIABLE_RECEIPT_SECRET", "x")
         .env("SPIN_VARIABLE_CALLBACK_SECRET", "x")
         .env("SPIN_VARIABLE_STORAGE_KEYS", "x"))?;
-    run(cargo().arg("test").args(default_members_args()).args(args))
+    run(cargo().arg("test").args(default_members_args()).args(args))?;
+    // The integration suite once more with every gateway's stores on a redis-server of
+    // its own (tests/src/redis.rs): both backends must behave the same.
+    run(cargo()
+        .args(["test", "-p", "integration-tests"])
+        .args(args)
+        .env("MESSAGING_TEST_STORE", "redis"))
 }
 
 fn default_members_args() -> Vec<&'static str> {

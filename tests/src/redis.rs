@@ -1,0 +1,129 @@
+//! A real redis-server for the suite's Redis runs (`MESSAGING_TEST_STORE=redis`) and for
+//! several hosts sharing one state, on a free loopback port, in its own folder.
+
+use crate::free_port;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+pub struct RedisServer {
+    child: Child,
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Which store the suite's gateways use: `MESSAGING_TEST_STORE=redis` puts their
+/// `default` and `pending` stores on a redis-server of their own, anything else (or
+/// nothing) keeps them in the host's SQLite file.
+pub fn suite_uses_redis() -> bool {
+    std::env::var("MESSAGING_TEST_STORE").is_ok_and(|v| v == "redis")
+}
+
+impl RedisServer {
+    /// Starts a server and waits until it answers. Panics if redis-server is missing
+    /// (`.ci/run` installs it).
+    pub fn start() -> Arc<RedisServer> {
+        for _attempt in 0..5 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let port = free_port();
+            let mut child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server is needed (.ci/run installs it)");
+            let url = format!("redis://127.0.0.1:{port}/");
+            let answered = (0..100).any(|_| {
+                if child.try_wait().ok().flatten().is_some() {
+                    return false;
+                }
+                let ok = ping(&url);
+                if !ok {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                ok
+            });
+            if answered {
+                return Arc::new(RedisServer {
+                    child,
+                    url,
+                    _dir: dir,
+                });
+            }
+            // Most likely the port was taken between the probe and the bind.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("redis-server did not start after five tries");
+    }
+
+    /// A runtime-config file that puts the gateway's stores on this server.
+    pub fn runtime_config(&self) -> String {
+        format!(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{url}\"\n\n\
+             [key_value_store.pending]\ntype = \"redis\"\nurl = \"{url}\"\n",
+            url = self.url
+        )
+    }
+
+    fn connection(&self) -> redis::Connection {
+        redis::Client::open(self.url.as_str())
+            .and_then(|c| c.get_connection())
+            .expect("connect to the test redis-server")
+    }
+
+    /// Every (store, key, value) the host keeps here, read through the host's layout
+    /// (`{label}/index` lists a label's keys, `{label}/v/<key>` holds a value), ordered
+    /// by store and key as the SQLite rows are. One script reads it all, so a host at work
+    /// cannot change it halfway through the reading.
+    pub fn rows(&self) -> Vec<(String, String, Vec<u8>)> {
+        const SNAPSHOT: &str = r"
+            local out = {}
+            local indexes = redis.call('KEYS', '{*}/index')
+            table.sort(indexes)
+            local listed = 0
+            for _, index in ipairs(indexes) do
+              local label = string.sub(index, 2, string.len(index) - string.len('}/index'))
+              for _, key in ipairs(redis.call('ZRANGEBYLEX', index, '-', '+')) do
+                local value = redis.call('GET', '{' .. label .. '}/v/' .. key)
+                if not value then
+                  return redis.error_reply(label .. '/' .. key .. ' is indexed but has no value')
+                end
+                table.insert(out, label)
+                table.insert(out, key)
+                table.insert(out, value)
+                listed = listed + 1
+              end
+            end
+            if listed ~= #redis.call('KEYS', '{*}/v/*') then
+              return redis.error_reply('values outside the index')
+            end
+            return out
+        ";
+        let flat: Vec<Vec<u8>> = redis::Script::new(SNAPSHOT)
+            .invoke(&mut self.connection())
+            .expect("the stored rows");
+        flat.chunks(3)
+            .map(|row| {
+                let text = |b: &Vec<u8>| String::from_utf8(b.clone()).expect("a UTF-8 key");
+                (text(&row[0]), text(&row[1]), row[2].clone())
+            })
+            .collect()
+    }
+}
+
+fn ping(url: &str) -> bool {
+    redis::Client::open(url)
+        .and_then(|c| c.get_connection_with_timeout(std::time::Duration::from_millis(200)))
+        .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+        .is_ok()
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
