@@ -2,6 +2,8 @@
 # Accept-path benchmark: single messages through POST /v1/messages, 64 concurrent
 # connections, on the project host with the development outbox (so every accepted message
 # is also dispatched and written). Usage: bench/accept.sh HOST_BINARY [seconds] [connections]
+# BENCH_STORE=redis keeps the stores on a local redis-server (appendonly, fsync each second:
+# the SQLite file's durability) instead of the host's SQLite file.
 set -euo pipefail
 host=${1:?usage: bench/accept.sh HOST_BINARY [seconds] [connections]}
 seconds=${2:-15}
@@ -17,17 +19,34 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 app=$(mktemp -d)
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$app"' EXIT
+pid= redis_pid=
+trap 'kill $pid $redis_pid 2>/dev/null || true; wait $pid $redis_pid 2>/dev/null || true; rm -rf "$app"' EXIT
 cp "$root/spin.toml" "$app/" && cp -r "$root/policies" "$app/" && ln -s "$root/target" "$app/target"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+store_args=()
+if [ "${BENCH_STORE:-sqlite}" = redis ]; then
+  redis_port=$(free_port)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$app" --save "" \
+    --appendonly yes --appendfsync everysec > "$app/redis.log" 2>&1 &
+  redis_pid=$!
+  for _ in $(seq 1 100); do
+    redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  printf '[key_value_store.default]\ntype = "redis"\nurl = "redis://127.0.0.1:%s/"\n\n[key_value_store.pending]\ntype = "redis"\nurl = "redis://127.0.0.1:%s/"\n' \
+    "$redis_port" "$redis_port" > "$app/runtime-config.toml"
+  store_args=(--runtime-config-file "$app/runtime-config.toml")
+fi
 
 export BENCH_KEY=bench-key-0123456789abcdef
 export SPIN_VARIABLE_API_KEYS="bench:dev:$(printf %s "$BENCH_KEY" | sha256sum | cut -d' ' -f1)"
 export SPIN_VARIABLE_HASHING_KEY=bench-hashing-key SPIN_VARIABLE_RECEIPT_SECRET=bench-receipt-secret \
   SPIN_VARIABLE_CALLBACK_SECRET=bench-callback-secret \
   SPIN_VARIABLE_STORAGE_KEYS=bench-storage-key-0123456789abcdef
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 MESSAGING_LOG=warn "$host" --manifest "$app/spin.toml" --listen "127.0.0.1:$port" \
-  --cache-dir "$root/target/component-cache" > "$app/host.out" 2> "$app/host.log" &
+  --cache-dir "$root/target/component-cache" "${store_args[@]}" > "$app/host.out" 2> "$app/host.log" &
 pid=$!
 for _ in $(seq 1 600); do
   grep -q "listening on" "$app/host.out" 2>/dev/null && break
@@ -35,7 +54,7 @@ for _ in $(seq 1 600); do
 done
 
 url="http://127.0.0.1:$port/v1/messages"
-echo "machine: $(nproc) cores, $(uname -m); host: $(basename "$host"); ${connections} connections, ${seconds}s"
+echo "machine: $(nproc) cores, $(uname -m); host: $(basename "$host"); store: ${BENCH_STORE:-sqlite}; ${connections} connections, ${seconds}s"
 # Warm-up, then the measured run.
 wrk -t2 -c"$connections" -d3s -s "$root/bench/send.lua" "$url" >/dev/null
 wrk -t2 -c"$connections" -d"${seconds}s" --latency -s "$root/bench/send.lua" "$url" | tail -n 6
