@@ -373,3 +373,34 @@ fn concurrent_requests_with_one_idempotency_key_create_one_message() {
         .count();
     assert_eq!(records, ROUNDS);
 }
+
+/// A burst of callers at once (a district office's batch job, 600 connections) is queued,
+/// not failed: the host serves a bounded number of requests at a time, each until its
+/// instance has finished handing the message on, so the instance pool never runs out
+/// (before, such a burst got 500s once about a thousand instances were alive).
+#[test]
+fn a_burst_of_600_concurrent_requests_is_queued_and_every_message_accepted() {
+    let gw = Gateway::start();
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..600)
+            .map(|i| {
+                let gw = &gw;
+                scope.spawn(move || {
+                    let body = json!({"channel": "sms", "to": "+254712345678", "body": format!("Burst {i}")});
+                    gw.send(KEY, &body, &[]).status
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let refused: Vec<&u16> = statuses.iter().filter(|&&s| s != 202).collect();
+    assert!(
+        refused.is_empty(),
+        "{} not accepted: {refused:?}",
+        refused.len()
+    );
+    integration_tests::wait_for(120, "600 messages in the outbox", || {
+        (gw.outbox_entries().len() == 600).then_some(())
+    });
+    assert!(!gw.logs().contains("component failed"), "{}", gw.logs());
+}

@@ -48,7 +48,9 @@ fn main() -> anyhow::Result<()> {
         let mut samples = Vec::with_capacity(SAMPLES);
         for i in 0..WARMUP + SAMPLES {
             let started = Instant::now();
-            let response = app.call_component("webhook-inbound", request()).await?;
+            let response = app
+                .call_component("webhook-inbound", request(), None)
+                .await?;
             assert_eq!(response.status(), 404);
             response.into_body().collect().await.ok();
             if i >= WARMUP {

@@ -20,6 +20,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
+use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::{Component, GuestTaskId, Linker};
 use wasmtime::{Engine, Store, StoreContextMut, StoreLimitsBuilder};
 use wasmtime_wasi::sockets::SocketAddrUse;
@@ -157,16 +158,19 @@ impl App {
             .expect("static request parts are valid")
     }
 
-    /// Serves one request with a fresh instance of `component`.
+    /// Serves one request with a fresh instance of `component`. `turn`, if given, is held
+    /// until the instance ends, after any work it does past its answer (see
+    /// `server::ServerSettings::max_concurrent_requests`).
     pub async fn call_component(
         &self,
         component: &str,
         request: http::Request<WasiBody>,
+        turn: Option<OwnedSemaphorePermit>,
     ) -> Result<http::Response<WasiBody>> {
         let Some(handler) = self.cells.get(component) else {
             bail!("no component named {component}");
         };
-        Ok(handler.handle((), request).await?)
+        Ok(handler.handle(turn, request).await?)
     }
 }
 
@@ -372,6 +376,7 @@ impl Cell {
                 timeout: self.outbound_timeout,
             },
             kv: self.kv.clone(),
+            turn: None,
             grants: self.grants.clone(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(MAX_INSTANCE_MEMORY)
@@ -412,7 +417,9 @@ pub struct OneRequest {
 
 impl WorkerState for OneRequest {
     type StoreData = HostState;
-    type RequestData = ();
+    /// The public request's turn, kept in the store so it is given back when the instance
+    /// ends rather than when it answers.
+    type RequestData = Option<OwnedSemaphorePermit>;
 
     fn should_accept_request(&self, _concurrent: usize, total: usize) -> ShouldAccept {
         if total == 0 {
@@ -424,10 +431,11 @@ impl WorkerState for OneRequest {
 
     fn on_request_start(
         &self,
-        _store: StoreContextMut<'_, HostState>,
-        _data: (),
+        mut store: StoreContextMut<'_, HostState>,
+        turn: Option<OwnedSemaphorePermit>,
         _task: GuestTaskId,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
+        store.data_mut().turn = turn;
         Box::pin(tokio::time::sleep(REQUEST_TIMEOUT))
     }
 

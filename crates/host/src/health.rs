@@ -13,7 +13,7 @@ pub async fn check(app: &App, path: &str) -> Result<()> {
         return Ok(());
     };
     let request = App::empty_request("GET", &format!("http://localhost{path}"));
-    let response = app.call_component(component, request).await?;
+    let response = app.call_component(component, request, None).await?;
     let status = response.status();
     if status == http::StatusCode::OK {
         return Ok(());

@@ -45,10 +45,13 @@ impl WasiHttpHooks for OutboundHooks {
             let app = self.app.clone();
             return Box::new(async move {
                 let app = app.upgrade().ok_or(Error::DestinationUnavailable)?;
-                let response = app.call_component(&target, request).await.map_err(|e| {
-                    tracing::error!(component = %target, error = %e, "internal request failed");
-                    Error::DestinationUnavailable
-                })?;
+                let response = app
+                    .call_component(&target, request, None)
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(component = %target, error = %e, "internal request failed");
+                        Error::DestinationUnavailable
+                    })?;
                 Ok((response, Box::new(async { Ok(()) }) as Io))
             });
         }

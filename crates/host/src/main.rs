@@ -32,6 +32,10 @@ struct Cli {
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     max_body_bytes: usize,
+    /// Public requests served at once; more wait for a turn (instead of failing when the
+    /// instance pool runs out under a burst).
+    #[arg(long, default_value_t = 128, env = "MESSAGING_MAX_CONCURRENT_REQUESTS")]
+    max_concurrent_requests: usize,
     /// How often delivery cells are ticked for retries, in milliseconds (0 disables).
     #[arg(long, default_value_t = 5000)]
     tick_ms: u64,
@@ -134,6 +138,7 @@ async fn main() -> Result<()> {
     let settings = ServerSettings {
         max_body_bytes: cli.max_body_bytes,
         drain_timeout: Duration::from_secs(30),
+        max_concurrent_requests: cli.max_concurrent_requests,
     };
     server::serve(app, listener, settings, shutdown_signal()).await
 }

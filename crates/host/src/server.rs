@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use wasmtime_wasi_http::WasiBody;
 
 pub struct ServerSettings {
@@ -20,6 +21,11 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// How long shutdown waits for requests in flight.
     pub drain_timeout: Duration,
+    /// Public requests served at once, counted until their instance ends; more wait their
+    /// turn. Each takes fresh instances (the component's, then the cells it hands work
+    /// to) from a pool of fixed size: a burst beyond the pool would fail requests with 500
+    /// instead of queueing them.
+    pub max_concurrent_requests: usize,
 }
 
 fn json_error(status: u16, code: &str, message: &str) -> http::Response<WasiBody> {
@@ -38,6 +44,7 @@ fn json_error(status: u16, code: &str, message: &str) -> http::Response<WasiBody
 async fn serve_one(
     app: Arc<App>,
     settings: Arc<ServerSettings>,
+    turns: Arc<Semaphore>,
     req: http::Request<Incoming>,
 ) -> http::Response<WasiBody> {
     let started = Instant::now();
@@ -66,7 +73,13 @@ async fn serve_one(
                 .map_err(|_| wasmtime_wasi_http::Error::HttpRequestBodySize(None))
                 .boxed_unsync()
         });
-        match app.call_component(&component, req).await {
+        // A turn is held until the instance ends, past its answer: an accepted message's
+        // hand-over to its cell happens after the 202. Never closed, so never an error.
+        let turn = turns
+            .acquire_owned()
+            .await
+            .expect("the request gate stays open");
+        match app.call_component(&component, req, Some(turn)).await {
             Ok(response) => response,
             Err(e) => {
                 tracing::error!(component = %component, error = %format!("{e:#}"), "component failed");
@@ -110,6 +123,7 @@ pub async fn serve(
     settings: ServerSettings,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let turns = Arc::new(Semaphore::new(settings.max_concurrent_requests.max(1)));
     let settings = Arc::new(settings);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -126,10 +140,12 @@ pub async fn serve(
                 let _ = stream.set_nodelay(true);
                 let app = app.clone();
                 let settings = settings.clone();
+                let turns = turns.clone();
                 let service = service_fn(move |req| {
                     let app = app.clone();
                     let settings = settings.clone();
-                    async move { Ok::<_, std::convert::Infallible>(serve_one(app, settings, req).await) }
+                    let turns = turns.clone();
+                    async move { Ok::<_, std::convert::Infallible>(serve_one(app, settings, turns, req).await) }
                 });
                 let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);

@@ -14,6 +14,8 @@ pub struct HostState {
     pub http: WasiHttpCtx,
     pub hooks: crate::hooks::OutboundHooks,
     pub kv: Arc<KvStore>,
+    /// A public request's turn, held for the instance's whole life (`App::call_component`).
+    pub turn: Option<tokio::sync::OwnedSemaphorePermit>,
     pub grants: PlatformGrants,
     pub limits: StoreLimits,
 }

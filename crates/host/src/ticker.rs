@@ -15,7 +15,7 @@ pub async fn run(app: Arc<App>, interval: Duration) {
         for component in &app.private_components {
             let request =
                 App::empty_request("POST", &format!("http://{component}.spin.internal/tick"));
-            if let Err(e) = app.call_component(component, request).await {
+            if let Err(e) = app.call_component(component, request, None).await {
                 tracing::warn!(component = %component, error = %format!("{e:#}"), "tick failed");
             }
         }
