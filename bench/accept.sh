@@ -61,3 +61,7 @@ wrk -t2 -c"$connections" -d"${seconds}s" --latency -s "$root/bench/send.lua" "$u
 sleep 2
 echo "messages in outbox: $(find "$app/outbox" -name '*.json' | wc -l)"
 echo "host peak RSS: $(grep VmHWM /proc/$pid/status | awk '{print $2/1024 " MiB"}')"
+if [ -s "$app/host.log" ]; then
+  echo "host log, most frequent lines (times and ids stripped):"
+  sed -E 's/[0-9]{4}-[0-9-]+T[0-9:.]+Z//; s/msg_[0-9a-z]+/msg_…/g' "$app/host.log" | cut -c1-200 | sort | uniq -c | sort -rn | head -3
+fi
