@@ -2,11 +2,14 @@
 //!
 //! - `build`: the components (wasm32-wasip2, release) and the host.
 //! - `up [--listen ADDR]`: build, then serve on the project host with development defaults.
-//! - `test`: install what the tests need, build, run every test.
+//! - `test`: install what the tests need, build, run every test (the integration suite
+//!   on SQLite, then on Redis).
 //! - `bench [SECONDS [CONNECTIONS]]`: release build; the fresh-instance benchmark, then the
 //!   accept-path benchmark (bench/accept.sh, wrk).
 //! - `bench-broadcast [MEMBERS]`: release build; a broadcast to a group of MEMBERS
 //!   (1,000,000 by default) through a provider double (bench/broadcast.py).
+//! - `bench-cold-start [SAMPLES]`: release build; the first request after idle, and a
+//!   fresh process's first answer (bench/cold_start.py).
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -299,6 +302,22 @@ fn bench_broadcast(args: &[String]) -> Result<()> {
     run(&mut command)
 }
 
+/// `bench-cold-start [SAMPLES]`: the first request after idle, and a process's first
+/// answer after starting (bench/cold_start.py).
+fn bench_cold_start(args: &[String]) -> Result<()> {
+    let host = build(true)?;
+    let mut command = Command::new("python3");
+    command
+        .current_dir(root())
+        .arg("bench/cold_start.py")
+        .arg("--host")
+        .arg(host);
+    if let Some(samples) = args.first() {
+        command.arg("--samples").arg(samples);
+    }
+    run(&mut command)
+}
+
 /// Prints a new VAPID key pair for the push channel: the private half for the
 /// `vapid_private_key` variable, the public half for web apps' `applicationServerKey`.
 fn vapid_keys() -> Result<()> {
@@ -330,10 +349,11 @@ fn main() -> Result<()> {
         "test" => test(rest),
         "bench" => bench(rest),
         "bench-broadcast" => bench_broadcast(rest),
+        "bench-cold-start" => bench_cold_start(rest),
         "vapid-keys" => vapid_keys(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <build | up [--listen ADDR] | test [cargo test args] | bench [args] | bench-broadcast [members] | vapid-keys>"
+                "usage: cargo xtask <build | up [--listen ADDR] | test [cargo test args] | bench [args] | bench-broadcast [members] | bench-cold-start [samples] | vapid-keys>"
             );
             Ok(())
         }

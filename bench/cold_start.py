@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Cold-start benchmark: the first request after the host has been idle.
+
+The host keeps no instance between requests (each request gets a fresh one from the
+pooling allocator), so every request after a pause starts its component from nothing.
+This script starts the host, then takes SAMPLES of: wait IDLE_MS with nothing in flight,
+open a new connection, send one request, time until the whole answer is read. Two
+requests are measured: `GET /health` (ingress reads the policy folder's check and the
+store) and `POST /v1/messages` (an SMS accepted: authentication, policy, sealing, store).
+
+Prints p50/p99/max per request kind, client-side (loopback included). Then the cold start
+of the process itself, as after scaling from zero: from starting the host (components
+already compiled into the cache) to the answer of its first `POST /v1/messages`, over
+STARTS starts.
+
+Usage: bench/cold_start.py --host target/release/messaging-host [--samples 1000] [--idle-ms 50] [--starts 10]
+(`cargo xtask bench-cold-start` builds and runs it.)
+"""
+
+import argparse
+import hashlib
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KEY = "bench-key-0123456789abcdef"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def message(i):
+    body = '{"channel":"sms","to":"+254712345678","body":"Cold start %d-%d"}' % (os.getpid(), i)
+    headers = {"authorization": "Bearer " + KEY, "content-type": "application/json"}
+    return "POST", "/v1/messages", body, headers
+
+
+def start_host(host, app, port):
+    env = dict(os.environ)
+    env.update(
+        {
+            "SPIN_VARIABLE_API_KEYS": "bench:dev:" + hashlib.sha256(KEY.encode()).hexdigest(),
+            "SPIN_VARIABLE_HASHING_KEY": "bench-hashing-key",
+            "SPIN_VARIABLE_RECEIPT_SECRET": "bench-receipt-secret",
+            "SPIN_VARIABLE_CALLBACK_SECRET": "bench-callback-secret",
+            "SPIN_VARIABLE_STORAGE_KEYS": "bench-storage-key-0123456789abcdef",
+            "MESSAGING_LOG": "warn",
+        }
+    )
+    out = open(os.path.join(app, "host.out"), "w+")
+    proc = subprocess.Popen(
+        [host, "--manifest", os.path.join(app, "spin.toml"), "--listen", f"127.0.0.1:{port}",
+         "--cache-dir", os.path.join(ROOT, "target/component-cache")],
+        env=env, stdout=out, stderr=open(os.path.join(app, "host.log"), "w"),
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        out.seek(0)
+        if "listening on" in out.read():
+            return proc
+        time.sleep(0.002)
+    proc.kill()
+    raise SystemExit("the host did not start; see " + os.path.join(app, "host.log"))
+
+
+def one(port, method, path, body, headers):
+    """Seconds from connecting to having read the whole answer."""
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    response.read()
+    elapsed = time.perf_counter() - started
+    conn.close()
+    if response.status >= 300:
+        raise SystemExit(f"{method} {path} answered {response.status}")
+    return elapsed
+
+
+def percentile(sorted_values, p):
+    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * p / 100))]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--samples", type=int, default=1000)
+    parser.add_argument("--idle-ms", type=int, default=50)
+    parser.add_argument("--starts", type=int, default=10)
+    args = parser.parse_args()
+
+    app = tempfile.mkdtemp(prefix="cold-start-")
+    shutil.copy(os.path.join(ROOT, "spin.toml"), app)
+    shutil.copytree(os.path.join(ROOT, "policies"), os.path.join(app, "policies"))
+    os.symlink(os.path.join(ROOT, "target"), os.path.join(app, "target"))
+    port = free_port()
+    proc = start_host(args.host, app, port)
+    try:
+        kinds = ["GET /health", "POST /v1/messages"]
+        print(f"machine: {os.cpu_count()} cores; {args.samples} samples each, "
+              f"{args.idle_ms} ms idle before each, new connection each")
+        for name in kinds:
+            times = []
+            for i in range(args.samples):
+                time.sleep(args.idle_ms / 1000)
+                if name == "GET /health":
+                    times.append(one(port, "GET", "/health", None, {}))
+                else:
+                    times.append(one(port, *message(i)))
+            times.sort()
+            print(f"{name}: p50 {percentile(times, 50) * 1000:.2f} ms, "
+                  f"p99 {percentile(times, 99) * 1000:.2f} ms, max {times[-1] * 1000:.2f} ms")
+    finally:
+        proc.terminate()
+        proc.wait()
+    try:
+        starts = []
+        for i in range(args.starts):
+            started = time.perf_counter()
+            proc = start_host(args.host, app, port)
+            one(port, *message(10_000_000 + i))
+            starts.append(time.perf_counter() - started)
+            proc.terminate()
+            proc.wait()
+        starts.sort()
+        print(f"process start to first message accepted ({args.starts} starts): "
+              f"p50 {percentile(starts, 50) * 1000:.0f} ms, max {starts[-1] * 1000:.0f} ms")
+    finally:
+        shutil.rmtree(app, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
