@@ -221,8 +221,13 @@ impl Gateway {
                 .arg(format!("127.0.0.1:{port_now}"))
                 .arg("--cache-dir")
                 .arg(&cache)
-                .arg("--tick-ms")
-                .arg("500")
+                // Fast ticks for the tests, unless the test sets its own.
+                .args(
+                    (!env.iter().any(|(k, _)| k == "MESSAGING_TICK_MS"))
+                        .then_some(["--tick-ms", "500"])
+                        .into_iter()
+                        .flatten(),
+                )
                 .arg("--json-logs")
                 .args(
                     redis

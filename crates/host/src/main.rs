@@ -37,7 +37,7 @@ struct Cli {
     #[arg(long, default_value_t = 128, env = "MESSAGING_MAX_CONCURRENT_REQUESTS")]
     max_concurrent_requests: usize,
     /// How often delivery cells are ticked for retries, in milliseconds (0 disables).
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 5000, env = "MESSAGING_TICK_MS")]
     tick_ms: u64,
     /// Mount destinations components may write to.
     #[arg(long, default_value = "/outbox", value_delimiter = ',')]
