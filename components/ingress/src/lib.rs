@@ -24,6 +24,7 @@ mod health;
 mod idempotency;
 mod inbound;
 mod messages;
+mod operations;
 mod quota;
 mod rate_limit;
 mod respond;
@@ -135,6 +136,20 @@ async fn handle(req: Request) -> HttpResponse {
                 Err(response) => response,
             },
             _ => respond::method_not_allowed("DELETE"),
+        },
+        ["v1", "queue"] => match method {
+            Method::GET => match authenticate(&req).await {
+                Ok(caller) => operations::queue(caller).await,
+                Err(response) => response,
+            },
+            _ => respond::method_not_allowed("GET"),
+        },
+        ["v1", "tick"] => match method {
+            Method::POST => match authenticate(&req).await {
+                Ok(caller) => operations::tick(caller).await,
+                Err(response) => response,
+            },
+            _ => respond::method_not_allowed("POST"),
         },
         ["send", "email", "single" | "batch"] => match method {
             Method::POST => govstack_email::send(req).await,

@@ -252,6 +252,12 @@ pub fn page<T>(
     Ok(found)
 }
 
+/// How many keys store `label` holds, counting no further than `cap` (a queue's depth for
+/// an autoscaler: beyond some size, "many" is all it needs).
+pub fn count_keys(label: &str, cap: usize) -> StoreResult<usize> {
+    Ok(page(label, "", None, cap, |_| Some(()))?.len())
+}
+
 /// Persists a message that will not be sent because its recipient opted out: the record
 /// and its `accepted` and `suppressed` statuses, no address, no content, no pending work.
 pub async fn insert_suppressed(store: &Store, record: &MessageRecord) -> StoreResult<()> {

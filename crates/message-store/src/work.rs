@@ -95,6 +95,16 @@ pub async fn due<T: Clone + std::fmt::Display>(
 /// (`http://<component>.spin.internal/...`) and logs a failure; the receiver's tick finds
 /// the work in the pending store if this is lost.
 pub async fn post_json(uri: &str, body: &serde_json::Value) {
+    if let Err(e) = post_json_status(uri, body).await {
+        println!(
+            "{}",
+            serde_json::json!({"event": "handover_failed", "to": uri, "error": e})
+        );
+    }
+}
+
+/// POSTs `body` as JSON to `uri` (another component) and returns the answer's status.
+pub async fn post_json_status(uri: &str, body: &serde_json::Value) -> Result<u16, String> {
     let request = http::Request::builder()
         .method("POST")
         .uri(uri)
@@ -103,11 +113,9 @@ pub async fn post_json(uri: &str, body: &serde_json::Value) {
             serde_json::to_vec(body).expect("json"),
         )))
         .expect("valid request");
-    if let Err(e) = spin_sdk::http::send(request).await {
-        println!(
-            "{}",
-            serde_json::json!({"event": "handover_failed", "to": uri, "error": format!("{e:?}")})
-        );
+    match spin_sdk::http::send(request).await {
+        Ok(response) => Ok(response.status().as_u16()),
+        Err(e) => Err(format!("{e:?}")),
     }
 }
 
