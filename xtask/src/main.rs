@@ -172,20 +172,21 @@ fn is_root() -> bool {
 }
 
 /// Installs what the tests use, where missing and possible: Kannel from the system's
-/// packages, the OpenAPI validator and the SMTP server (aiosmtpd) from PyPI.
+/// packages, the OpenAPI validator, Kubernetes' schemas and the SMTP server (aiosmtpd)
+/// from PyPI.
 fn ensure_test_tools() -> Result<()> {
-    let validator = Command::new("python3")
-        .args(["-c", "import openapi_spec_validator"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !validator {
-        run(Command::new("python3").args([
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "openapi-spec-validator==0.9.0",
-        ]))?;
+    for (module, package) in [
+        ("openapi_spec_validator", "openapi-spec-validator==0.9.0"),
+        // Kubernetes' schemas, offline, for infra/check.py.
+        ("kubernetes_validate", "kubernetes-validate==1.37.0"),
+    ] {
+        let installed = Command::new("python3")
+            .args(["-c", &format!("import {module}")])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !installed {
+            run(Command::new("python3").args(["-m", "pip", "install", "-q", package]))?;
+        }
     }
     let missing = missing_system_packages();
     if missing.is_empty() {

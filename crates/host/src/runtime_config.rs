@@ -112,8 +112,16 @@ mod tests {
     }
 
     #[test]
-    fn the_repository_file_parses() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../runtime-config.toml");
-        RuntimeConfig::load(&path).unwrap();
+    fn the_repository_files_parse() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        RuntimeConfig::load(&root.join("runtime-config.toml")).unwrap();
+        let redis =
+            RuntimeConfig::load(&root.join("infra/spin/runtime-config.redis.toml")).unwrap();
+        for label in ["default", "pending"] {
+            assert!(
+                matches!(redis.stores[label], StoreBackend::Redis { .. }),
+                "{label}"
+            );
+        }
     }
 }
