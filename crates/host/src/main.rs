@@ -86,6 +86,23 @@ async fn shutdown_signal() {
     }
 }
 
+/// Connections the kernel queues before the server accepts them (capped by
+/// `net.core.somaxconn`). tokio's `TcpListener::bind` asks for 128: a burst of a few hundred
+/// callers connecting at once overflowed it, and the kernel reset the overflow.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std and tokio do: a restarted host can take the port back from TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -122,9 +139,7 @@ async fn main() -> Result<()> {
     if !cli.health_path.is_empty() {
         messaging_host::health::check(&app, &cli.health_path).await?;
     }
-    let listener = tokio::net::TcpListener::bind(cli.listen)
-        .await
-        .with_context(|| format!("listening on {}", cli.listen))?;
+    let listener = listen(cli.listen).with_context(|| format!("listening on {}", cli.listen))?;
     let local = listener.local_addr()?;
     tracing::info!(app = %app.name, listen = %local, "serving");
     // One plain line on stdout for scripts and tests that start the host on port 0.
