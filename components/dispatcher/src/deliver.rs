@@ -115,7 +115,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
                     && (fallback_due || watch.as_ref().is_some_and(|w| w.fired && hop >= w.hop)))
         })
     };
-    if !needs_sending(&store::history(&kv, id).await?) {
+    if !needs_sending(&store::history(id)?) {
         store::clear_pending(cell, id).await?;
         return Ok(Outcome::Skipped);
     }
@@ -161,7 +161,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
     }
     // Another attempt may have sent the message and released its claim between our first
     // look and our claim: look again now that the message is ours.
-    if !needs_sending(&store::history(&kv, id).await?) {
+    if !needs_sending(&store::history(id)?) {
         kv.delete(keys::claim(id)).await?;
         return Ok(Outcome::Skipped);
     }

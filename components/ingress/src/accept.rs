@@ -301,7 +301,7 @@ pub async fn persist(
             subject: f.subject,
         }),
     };
-    store::insert(kv, &record, &payload)
+    store::insert(&record, &payload)
         .await
         .map_err(|e| unavailable("insert", e))?;
     if let Some(expects) = &message.expects_reply {

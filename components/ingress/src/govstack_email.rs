@@ -201,9 +201,7 @@ async fn try_status(req: Request) -> Result<HttpResponse, ApiError> {
     };
     let mut counts = std::collections::HashMap::<EmailStatus, u32>::new();
     for id in &record.ids {
-        let reached = store::history(&kv, id)
-            .await
-            .map_err(|e| unavailable("history", e))?;
+        let reached = store::history(id).map_err(|e| unavailable("history", e))?;
         let Some(current) = Status::current(&reached) else {
             continue;
         };

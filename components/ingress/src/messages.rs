@@ -154,11 +154,7 @@ async fn try_cancel(caller: Caller, id: &str) -> Result<HttpResponse, ApiError> 
     };
     let awaits =
         |reached: &[(Status, u64)]| Status::current(reached).is_some_and(Status::awaits_sending);
-    if !awaits(
-        &store::history(&kv, &id)
-            .await
-            .map_err(|e| unavailable("read", e))?,
-    ) {
+    if !awaits(&store::history(&id).map_err(|e| unavailable("read", e))?) {
         return Err(too_late());
     }
     // Holding the claim, no dispatcher can be sending it meanwhile.
@@ -168,11 +164,7 @@ async fn try_cancel(caller: Caller, id: &str) -> Result<HttpResponse, ApiError> 
             "the message is being handed to its provider right now",
         ));
     }
-    if !awaits(
-        &store::history(&kv, &id)
-            .await
-            .map_err(|e| unavailable("read", e))?,
-    ) {
+    if !awaits(&store::history(&id).map_err(|e| unavailable("read", e))?) {
         return Err(too_late());
     }
     let fail = |e| unavailable("cancel", e);
@@ -212,9 +204,7 @@ pub async fn read(caller: Caller, id: &str) -> HttpResponse {
 /// The message as `GET /v1/messages/{id}` shows it: status, history, attempts, answer.
 async fn read_view(kv: &Store, record: &MessageRecord) -> Result<HttpResponse, ApiError> {
     let id = &record.id;
-    let reached = store::history(kv, id)
-        .await
-        .map_err(|e| unavailable("history", e))?;
+    let reached = store::history(id).map_err(|e| unavailable("history", e))?;
     let status = Status::current(&reached)
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such message"))?;
     let reply = store::conversations::reply(kv, id)

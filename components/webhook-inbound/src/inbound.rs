@@ -164,7 +164,7 @@ async fn membership(
         serde_json::json!({"group": group, "channel": message.channel}),
     );
     if let Some(text) = acknowledgement(intent) {
-        acknowledge(kv, message, text, hashing_key).await?;
+        acknowledge(message, text, hashing_key).await?;
     }
     Ok(if joined { "joined" } else { "left" })
 }
@@ -210,19 +210,14 @@ async fn opt(
         serde_json::json!({"provider": message.provider, "channel": message.channel}),
     );
     if let Some(text) = acknowledgement(intent) {
-        acknowledge(kv, message, text, hashing_key).await?;
+        acknowledge(message, text, hashing_key).await?;
     }
     Ok(code)
 }
 
 /// Sends the citizen the acknowledgement of STOP or START, through the channel's
 /// delivery cell, as a message of the gateway itself (caller `gateway`).
-async fn acknowledge(
-    kv: &Store,
-    message: &Inbound,
-    text: &str,
-    hashing_key: &str,
-) -> store::StoreResult<()> {
+async fn acknowledge(message: &Inbound, text: &str, hashing_key: &str) -> store::StoreResult<()> {
     let variable = format!("{}_cell", message.channel.as_str());
     let Ok(cell) = spin_sdk::variables::get(&variable).await else {
         return Ok(());
@@ -257,7 +252,7 @@ async fn acknowledge(
         email: None,
         fallback: None,
     };
-    store::insert(kv, &record, &payload).await?;
+    store::insert(&record, &payload).await?;
     store::work::post_after_response(
         format!("http://{cell}.spin.internal/dispatch"),
         serde_json::json!({ "id": id }),

@@ -86,8 +86,7 @@ pub async fn reach_and_notify(
     // `undelivered` after `delivered`, a repeated failure after a fallback delivered) must
     // not tell the caller otherwise.
     if status.is_final()
-        && crate::history(store, &record.id)
-            .await?
+        && crate::history(&record.id)?
             .iter()
             .any(|(s, _)| s.is_final())
     {

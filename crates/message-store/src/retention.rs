@@ -62,8 +62,7 @@ pub async fn sweep(kv: &Store, retention_ms: u64, limit: usize) -> StoreResult<S
         if record.created_ms > cutoff {
             continue;
         }
-        let Some(outcome) = Status::current(&history(kv, id).await?).filter(|s| s.is_final())
-        else {
+        let Some(outcome) = Status::current(&history(id)?).filter(|s| s.is_final()) else {
             continue;
         };
         let day = &rfc3339_millis(record.created_ms)[..10];
