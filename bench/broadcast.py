@@ -6,7 +6,12 @@ Prints: time to fill the group through the API, time from the broadcast's 202 un
 recipient has a persisted outcome, the host's peak memory, and the time from an emergency
 message's 202 to its first provider request while the bulk broadcast is in flight.
 
+With `--store redis`, the stores are on a local redis-server (append-only file fsynced each
+second, the SQLite file's durability); `--hosts N` (Redis only) runs N host processes on
+it, all draining the same broadcast (requests go to the first).
+
 Usage: bench/broadcast.py --host target/release/messaging-host [--members N]
+       [--store sqlite|redis] [--hosts N]
 (`cargo xtask bench-broadcast [N]` builds and runs it.)
 """
 
@@ -114,7 +119,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", required=True)
     parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("--store", choices=["sqlite", "redis"], default="sqlite")
+    parser.add_argument("--hosts", type=int, default=1)
     args = parser.parse_args()
+    if args.hosts > 1 and args.store != "redis":
+        parser.error("several hosts share state only on Redis: add --store redis")
 
     double = ThreadingHTTPServer(("127.0.0.1", 0), Double)
     threading.Thread(target=double.serve_forever, daemon=True).start()
@@ -140,23 +149,46 @@ def main():
         "SPIN_VARIABLE_AFRICASTALKING_API_KEY": "bench-api-key",
         "MESSAGING_LOG": os.environ.get("MESSAGING_LOG", "warn"),
     })
-    log = open(os.path.join(app, "host.log"), "w")
-    out = open(os.path.join(app, "host.out"), "w")
-    host = subprocess.Popen(
-        [os.path.abspath(args.host), "--manifest", os.path.join(app, "spin.toml"),
-         "--listen", f"127.0.0.1:{port}",
-         "--cache-dir", os.path.join(ROOT, "target", "component-cache")],
-        env=env, stdout=out, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(1200):
+    redis = None
+    runtime_config = []
+    if args.store == "redis":
+        redis_port = free_port()
+        redis = subprocess.Popen(
+            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--dir", app,
+             "--save", "", "--appendonly", "yes", "--appendfsync", "everysec"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"redis://127.0.0.1:{redis_port}/"
+        with open(os.path.join(app, "runtime-config.toml"), "w") as f:
+            f.write(f'[key_value_store.default]\ntype = "redis"\nurl = "{url}"\n'
+                    f'[key_value_store.pending]\ntype = "redis"\nurl = "{url}"\n')
+        runtime_config = ["--runtime-config-file", os.path.join(app, "runtime-config.toml")]
+        for _ in range(100):
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                socket.create_connection(("127.0.0.1", redis_port), timeout=1).close()
                 break
             except OSError:
-                time.sleep(0.1)
+                time.sleep(0.05)
+    hosts = []
+    ports = [port] + [free_port() for _ in range(args.hosts - 1)]
+    for i, host_port in enumerate(ports):
+        hosts.append(subprocess.Popen(
+            [os.path.abspath(args.host), "--manifest", os.path.join(app, "spin.toml"),
+             "--listen", f"127.0.0.1:{host_port}", "--data-dir", f".messaging-{i}",
+             "--cache-dir", os.path.join(ROOT, "target", "component-cache")] + runtime_config,
+            env=env, stdout=open(os.path.join(app, f"host-{i}.out"), "w"),
+            stderr=open(os.path.join(app, f"host-{i}.log"), "w")))
+    host = hosts[0]
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for host_port in ports:
+            for _ in range(1200):
+                try:
+                    socket.create_connection(("127.0.0.1", host_port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
         print(f"machine: {os.cpu_count()} cores; host: {os.path.basename(args.host)}; "
-              f"members: {args.members:,}")
+              f"members: {args.members:,}; store: {args.store}; hosts: {args.hosts}")
 
         _, group = call(base, "/v1/groups", {"name": "bench"})
         gid = group["id"]
@@ -208,9 +240,18 @@ def main():
                   f"(the broadcast finished {finished - Double.emergency_seen_at:.1f} s later)")
         print(f"host peak RSS: {peak_rss_mib(host.pid):.0f} MiB "
               f"(after filling the group: {rss_before:.0f} MiB)")
+        for i, other in enumerate(hosts[1:], start=1):
+            print(f"host {i} peak RSS: {peak_rss_mib(other.pid):.0f} MiB")
+        if redis is not None:
+            print(f"redis-server peak RSS: {peak_rss_mib(redis.pid):.0f} MiB")
     finally:
-        host.terminate()
-        host.wait()
+        for h in hosts:
+            h.terminate()
+        for h in hosts:
+            h.wait()
+        if redis is not None:
+            redis.terminate()
+            redis.wait()
         double.shutdown()
         if not os.environ.get("BENCH_KEEP"):
             shutil.rmtree(app, ignore_errors=True)

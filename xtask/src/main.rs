@@ -288,7 +288,8 @@ fn bench(args: &[String]) -> Result<()> {
         .args(args))
 }
 
-/// `bench-broadcast [MEMBERS]`: the broadcast benchmark (bench/broadcast.py).
+/// `bench-broadcast [MEMBERS [--store redis] [--hosts N]]`: the broadcast benchmark
+/// (bench/broadcast.py).
 fn bench_broadcast(args: &[String]) -> Result<()> {
     let host = build(true)?;
     let mut command = Command::new("python3");
@@ -297,8 +298,9 @@ fn bench_broadcast(args: &[String]) -> Result<()> {
         .arg("bench/broadcast.py")
         .arg("--host")
         .arg(host);
-    if let Some(members) = args.first() {
-        command.arg("--members").arg(members);
+    if let Some((members, rest)) = args.split_first() {
+        // The rest (`--store redis`, `--hosts 2`) goes to the script as given.
+        command.arg("--members").arg(members).args(rest);
     }
     run(&mut command)
 }
@@ -354,7 +356,7 @@ fn main() -> Result<()> {
         "vapid-keys" => vapid_keys(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <build | up [--listen ADDR] | test [cargo test args] | bench [args] | bench-broadcast [members] | bench-cold-start [samples] | vapid-keys>"
+                "usage: cargo xtask <build | up [--listen ADDR] | test [cargo test args] | bench [args] | bench-broadcast [members [--store redis] [--hosts n]] | bench-cold-start [samples] | vapid-keys>"
             );
             Ok(())
         }
