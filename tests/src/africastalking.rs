@@ -17,6 +17,26 @@ pub fn message_id(number: &str) -> String {
     format!("ATXid_{}", number.trim_start_matches('+'))
 }
 
+/// The `i`th of a run of numbers the double accepts: they end in 1, and it refuses
+/// only `...00`.
+pub fn accepted_number(i: usize) -> String {
+    format!("+2547{:08}", i * 10 + 1)
+}
+
+/// How many times the double was given each number, over every send it recorded.
+pub fn times_sent(double: &Recorder) -> std::collections::HashMap<String, usize> {
+    let mut times = std::collections::HashMap::new();
+    for number in double.received().iter().flat_map(numbers) {
+        *times.entry(number).or_default() += 1;
+    }
+    times
+}
+
+/// How many numbers the double has been given so far, repeats included.
+pub fn numbers_given(double: &Recorder) -> usize {
+    double.received().iter().map(|r| numbers(r).len()).sum()
+}
+
 /// The numbers a recorded send went to.
 pub fn numbers(request: &Recorded) -> Vec<String> {
     let form = parse_form(std::str::from_utf8(&request.body).unwrap_or_default());

@@ -445,6 +445,33 @@ impl Gateway {
         }
     }
 
+    /// Creates a group of these SMS `numbers` as the caller with `key` and broadcasts
+    /// `body` to it; asserts the 202 and returns the broadcast id.
+    pub fn broadcast_to_new_group(&self, key: &str, numbers: &[String], body: &str) -> String {
+        let group = self.create_group(key, "Everyone in the district");
+        let members: Vec<Value> = numbers
+            .iter()
+            .map(|n| serde_json::json!({"channel": "sms", "address": n}))
+            .collect();
+        self.add_members(key, &group, &members);
+        let accepted = self.call(
+            key,
+            "/v1/broadcasts",
+            Some(&serde_json::json!({"group": group, "body": body})),
+        );
+        assert_eq!(accepted.status, 202, "{}", accepted.body);
+        accepted.json()["id"].as_str().unwrap().to_string()
+    }
+
+    /// Waits up to `secs` for broadcast `id` to be done, read as the caller with `key`;
+    /// returns its view.
+    pub fn wait_broadcast_done(&self, key: &str, id: &str, secs: u64) -> Value {
+        crate::wait_for(secs, "the broadcast to be done", || {
+            let view = self.call(key, &format!("/v1/broadcasts/{id}"), None).json();
+            (view["state"] == "done").then_some(view)
+        })
+    }
+
     /// Sends as the test caller, asserts 202, returns the message id.
     pub fn accept(&self, body: Value) -> String {
         let response = self.send(KEY, &body, &[]);

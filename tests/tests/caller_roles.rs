@@ -3,7 +3,6 @@
 //! read or change it.
 
 use integration_tests::gateway::{Gateway, api_keys};
-use integration_tests::wait_for;
 use serde_json::{Value, json};
 
 const REGISTRY: &str = "test-key-registry-0123456789abcdef";
@@ -70,12 +69,7 @@ fn a_group_shared_with_a_role_takes_broadcasts_from_it_and_stays_its_owners() {
     let accepted = gw.call(AGENCY, "/v1/broadcasts", Some(&broadcast));
     assert_eq!(accepted.status, 202, "{}", accepted.body);
     let id = accepted.json()["id"].as_str().unwrap().to_string();
-    let view = wait_for(30, "the shared group's broadcast to be done", || {
-        let view = gw
-            .call(AGENCY, &format!("/v1/broadcasts/{id}"), None)
-            .json();
-        (view["state"] == "done").then_some(view)
-    });
+    let view = gw.wait_broadcast_done(AGENCY, &id, 30);
     assert_eq!(view["counts"]["delivered"], 3, "{view}");
 
     // The agency may broadcast, not look inside; a caller without the role sees nothing.

@@ -81,10 +81,7 @@ fn a_broadcast_is_erased_after_its_validity_and_retention_keeping_only_counts() 
     );
     assert_eq!(accepted.status, 202, "{}", accepted.body);
     let id = accepted.json()["id"].as_str().unwrap().to_string();
-    wait_for(30, "the broadcast to be done", || {
-        let view = gw.call(KEY, &format!("/v1/broadcasts/{id}"), None).json();
-        (view["state"] == "done").then_some(())
-    });
+    gw.wait_broadcast_done(KEY, &id, 30);
     // Africa's Talking's ids map to the recipients, for its delivery reports.
     let mappings = || {
         gw.stored_rows()

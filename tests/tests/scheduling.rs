@@ -2,7 +2,6 @@
 //! has not left, and refusals of schedules that make no sense.
 
 use integration_tests::gateway::{Gateway, KEY};
-use integration_tests::wait_for;
 use serde_json::json;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -107,10 +106,7 @@ fn a_scheduled_broadcast_starts_at_its_time() {
     assert!(view["send_at"].is_string());
     std::thread::sleep(Duration::from_millis(1500));
     assert!(gw.outbox_entries().is_empty(), "not before its time");
-    wait_for(20, "the broadcast to be done", || {
-        let view = gw.call(KEY, &format!("/v1/broadcasts/{id}"), None).json();
-        (view["state"] == "done").then_some(())
-    });
+    gw.wait_broadcast_done(KEY, &id, 20);
     assert_eq!(gw.outbox_entries().len(), 1);
 }
 

@@ -6,46 +6,13 @@
 
 use integration_tests::africastalking;
 use integration_tests::gateway::{Gateway, KEY, OTHER_KEY, stored_rows};
-use integration_tests::recorder::Recorder;
 use integration_tests::redis::RedisServer;
 use integration_tests::wait_for;
 use serde_json::{Value, json};
-use std::collections::HashMap;
-
-/// Numbers that end in 1, so the double refuses none of them (it refuses `...00`).
-fn phone(i: usize) -> String {
-    format!("+2547{:08}", i * 10 + 1)
-}
-
-/// How many times the provider was given each number.
-fn times_sent(at: &Recorder) -> HashMap<String, usize> {
-    let mut times = HashMap::new();
-    for number in at.received().iter().flat_map(africastalking::numbers) {
-        *times.entry(number).or_default() += 1;
-    }
-    times
-}
 
 fn broadcast_to_new_group(gw: &Gateway, members: usize, body: &str) -> String {
-    let group = gw.create_group(KEY, "Everyone in the district");
-    let members: Vec<Value> = (0..members)
-        .map(|i| json!({"channel": "sms", "address": phone(i)}))
-        .collect();
-    gw.add_members(KEY, &group, &members);
-    let accepted = gw.call(
-        KEY,
-        "/v1/broadcasts",
-        Some(&json!({"group": group, "body": body})),
-    );
-    assert_eq!(accepted.status, 202, "{}", accepted.body);
-    accepted.json()["id"].as_str().unwrap().to_string()
-}
-
-fn wait_done(gw: &Gateway, id: &str, secs: u64) -> Value {
-    wait_for(secs, "the broadcast to be done", || {
-        let view = gw.call(KEY, &format!("/v1/broadcasts/{id}"), None).json();
-        (view["state"] == "done").then_some(view)
-    })
+    let numbers: Vec<String> = (0..members).map(africastalking::accepted_number).collect();
+    gw.broadcast_to_new_group(KEY, &numbers, body)
 }
 
 #[test]
@@ -107,11 +74,7 @@ fn two_hosts_drain_one_broadcast_and_the_survivor_finishes_it_when_one_is_killed
 
     let id = broadcast_to_new_group(&a, MEMBERS, "Boil water before drinking");
     let before_kill = wait_for(300, "a fifth of the broadcast at the provider", || {
-        let n: usize = at
-            .received()
-            .iter()
-            .map(|r| africastalking::numbers(r).len())
-            .sum();
+        let n = africastalking::numbers_given(&at);
         (n >= MEMBERS / 5).then_some(n)
     });
     let a_logs = a.logs();
@@ -123,13 +86,13 @@ fn two_hosts_drain_one_broadcast_and_the_survivor_finishes_it_when_one_is_killed
 
     // The dead host's fan-out lease and batch claims run out (a minute or two); then the
     // survivor takes the broadcast up where the shared cursor and outcome rows say.
-    let view = wait_done(&b, &id, 600);
+    let view = b.wait_broadcast_done(KEY, &id, 600);
     assert_eq!(view["counts"]["sent"], MEMBERS, "one outcome each: {view}");
     assert_eq!(view["counts"]["failed"], 0, "{view}");
 
-    let times = times_sent(&at);
+    let times = africastalking::times_sent(&at);
     let missed = (0..MEMBERS)
-        .map(phone)
+        .map(africastalking::accepted_number)
         .filter(|p| !times.contains_key(p))
         .count();
     assert_eq!(missed, 0, "recipients never reached");
@@ -155,9 +118,9 @@ fn two_live_hosts_send_each_member_of_a_broadcast_exactly_once() {
 
     // Started on one host, while the other's timer races it for the same work.
     let id = broadcast_to_new_group(&b, MEMBERS, "Polio vaccination on Saturday");
-    let view = wait_done(&a, &id, 300);
+    let view = a.wait_broadcast_done(KEY, &id, 300);
     assert_eq!(view["counts"]["sent"], MEMBERS, "{view}");
-    let times = times_sent(&at);
+    let times = africastalking::times_sent(&at);
     assert_eq!(times.len(), MEMBERS, "every member reached");
     assert!(
         times.values().all(|&n| n == 1),

@@ -3,7 +3,6 @@
 //! submit time and nothing is stored.
 
 use integration_tests::gateway::{Gateway, KEY};
-use integration_tests::wait_for;
 use serde_json::{Value, json};
 
 fn values() -> Value {
@@ -111,10 +110,7 @@ fn a_broadcast_speaks_each_members_language() {
     );
     assert_eq!(accepted.status, 202, "{}", accepted.body);
     let id = accepted.json()["id"].as_str().unwrap().to_string();
-    wait_for(30, "the broadcast to be done", || {
-        let view = gw.call(KEY, &format!("/v1/broadcasts/{id}"), None).json();
-        (view["state"] == "done").then_some(view)
-    });
+    gw.wait_broadcast_done(KEY, &id, 30);
     let entries = gw.outbox_entries();
     let body_to = |to: &str| {
         entries
