@@ -10,6 +10,8 @@
 //!   (1,000,000 by default) through a provider double (bench/broadcast.py).
 //! - `bench-cold-start [SAMPLES]`: release build; the first request after idle, and a
 //!   fresh process's first answer (bench/cold_start.py).
+//! - `bench-side-by-side [MESSAGES]`: release build; the same SMS through Kannel and
+//!   through this gateway, accepts, sends and receipts (bench/side_by_side.py).
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -276,6 +278,8 @@ fn default_members_args() -> Vec<&'static str> {
         "integration-tests",
         "-p",
         "xtask",
+        "-p",
+        "loadgen",
     ]
 }
 
@@ -321,6 +325,23 @@ fn bench_cold_start(args: &[String]) -> Result<()> {
     run(&mut command)
 }
 
+/// `bench-side-by-side [MESSAGES [--connections N]]`: Kannel and this gateway in one run
+/// (bench/side_by_side.py), driven by bench/loadgen.
+fn bench_side_by_side(args: &[String]) -> Result<()> {
+    let host = build(true)?;
+    run(cargo().args(["build", "--release", "-p", "loadgen"]))?;
+    let mut command = Command::new("python3");
+    command
+        .current_dir(root())
+        .arg("bench/side_by_side.py")
+        .arg("--host")
+        .arg(host);
+    if let Some((messages, rest)) = args.split_first() {
+        command.arg("--messages").arg(messages).args(rest);
+    }
+    run(&mut command)
+}
+
 /// Prints a new VAPID key pair for the push channel: the private half for the
 /// `vapid_private_key` variable, the public half for web apps' `applicationServerKey`.
 fn vapid_keys() -> Result<()> {
@@ -353,10 +374,11 @@ fn main() -> Result<()> {
         "bench" => bench(rest),
         "bench-broadcast" => bench_broadcast(rest),
         "bench-cold-start" => bench_cold_start(rest),
+        "bench-side-by-side" => bench_side_by_side(rest),
         "vapid-keys" => vapid_keys(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <build | up [--listen ADDR] | test [cargo test args] | bench [args] | bench-broadcast [members [--store redis] [--hosts n]] | bench-cold-start [samples] | vapid-keys>"
+                "usage: cargo xtask <build | up [--listen ADDR] | test [cargo test args] | bench [args] | bench-broadcast [members [--store redis] [--hosts n]] | bench-cold-start [samples] | bench-side-by-side [messages [--connections n]] | vapid-keys>"
             );
             Ok(())
         }

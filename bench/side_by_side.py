@@ -1,0 +1,338 @@
+#!/usr/bin/env python3
+"""Side by side: Kannel, the classic SMS gateway, and this gateway, in one run on one
+machine, the same number of single SMS through each at the same concurrency.
+
+Kannel runs as a deployment would: bearerbox with a store file and internal DLR storage,
+smsbox's sendsms interface, and Kannel's fake SMSC (`fakesmsc`), which acknowledges every
+message and has bearerbox report it delivered. Each sendsms asks for the delivered report
+(`dlr-mask=1`) at a local URL.
+
+This gateway runs on the project host (release build, SQLite store) with Africa's
+Talking's SMS API as its provider (a local double that accepts everything): every message
+is accepted (202), stored, handed to the SMS cell and sent. Its delivery receipts are
+Africa's Talking's delivery reports, played to the gateway's webhook once the sends are
+done; each becomes a signed callback to the caller's `callback_url` (a local receiver),
+which is where receipts are counted.
+
+Per gateway it prints:
+- accepts/s and p50/p99 of the accepting request (bench/loadgen, CONNECTIONS connections);
+- messages/s reaching the provider: messages the provider got / time from the first
+  request until the last one reached it;
+- receipts/s: receipts delivered to the local URL / time from the first receipt's cause
+  (Kannel: the first request; gateway: the first report played) until the last arrived.
+
+Usage: bench/side_by_side.py --host target/release/messaging-host [--messages 20000]
+       [--loadgen target/release/loadgen]
+       [--connections 64]      (`cargo xtask bench-side-by-side` builds and runs it)
+Needs Kannel (kannel, kannel-extras) and bench/loadgen (release build).
+"""
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KEY = "bench-key-0123456789abcdef"
+FAKESMSC = "/usr/lib/kannel/test/fakesmsc"
+AT_TOKEN = "bench-at-token"
+# Request n goes to +FIRST_NUMBER+n: a new Kenyan mobile number per message.
+FIRST_NUMBER = 254_700_000_000
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, secs=30):
+    deadline = time.time() + secs
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+class Receiver:
+    """A small HTTP/1.1 server on asyncio (keep-alive, Content-Length or chunked bodies),
+    in a thread of its own. `answer(path, body)` gives (status, body bytes) and may count;
+    `times` records when each counted request arrived."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.count = 0
+        self.last = None
+        self.lock = threading.Lock()
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self._run, daemon=True).start()
+        wait_port(self.port)
+
+    def hit(self):
+        with self.lock:
+            self.count += 1
+            self.last = time.monotonic()
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        server = self.loop.run_until_complete(
+            asyncio.start_server(self._serve, "127.0.0.1", self.port, backlog=1024))
+        self.loop.run_until_complete(server.serve_forever())
+
+    async def _serve(self, reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                path = lines[0].split(" ")[1]
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        k, v = line.split(":", 1)
+                        headers[k.strip().lower()] = v.strip()
+                body = b""
+                if headers.get("transfer-encoding", "").lower() == "chunked":
+                    while True:
+                        size = int((await reader.readline()).split(b";")[0].strip(), 16)
+                        chunk = await reader.readexactly(size + 2)
+                        if size == 0:
+                            break
+                        body += chunk[:size]
+                elif "content-length" in headers:
+                    body = await reader.readexactly(int(headers["content-length"]))
+                status, data = self.answer(self, path, body)
+                writer.write(
+                    f"HTTP/1.1 {status} OK\r\ncontent-type: application/json\r\n"
+                    f"content-length: {len(data)}\r\n\r\n".encode() + data)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+def at_double_answer(receiver, path, body):
+    """Africa's Talking's send API: one Recipients[] entry per number, all accepted."""
+    form = urllib.parse.parse_qs(body.decode())
+    numbers = [n for n in form.get("to", [""])[0].split(",") if n]
+    for _ in numbers:
+        receiver.hit()
+    recipients = [{"statusCode": 101, "number": n, "status": "Success", "cost": "KES 0.8000",
+                   "messageId": "ATXid_" + n.lstrip("+")} for n in numbers]
+    return 201, json.dumps({"SMSMessageData": {"Message": "ok", "Recipients": recipients}}).encode()
+
+
+def count_delivered(receiver, path, body):
+    """Kannel's DLR URL (`type=1`: delivered) or the gateway's callback (status delivered)."""
+    if b"type=1" in path.encode() or b'"delivered"' in body:
+        receiver.hit()
+    return 200, b"{}"
+
+
+def load(loadgen, url, connections, total, method="GET", headers=(), body=""):
+    """Sends exactly `total` requests over `connections` keep-alive connections
+    (bench/loadgen); `{n}` in the URL or body is the request's phone number."""
+    cmd = [loadgen, "--url", url, "--method", method, "--total", str(total),
+           "--connections", str(connections), "--first", str(FIRST_NUMBER), "--body", body]
+    for header in headers:
+        cmd += ["--header", header]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def kannel_config(d, admin, smsbox, smsc, sendsms):
+    return f"""group = core
+admin-port = {admin}
+admin-password = admin-secret
+admin-interface = 127.0.0.1
+smsbox-port = {smsbox}
+smsbox-interface = 127.0.0.1
+box-allow-ip = 127.0.0.1
+log-file = "{d}/bearerbox.log"
+log-level = 2
+dlr-storage = internal
+store-type = file
+store-location = "{d}/store"
+
+group = smsc
+smsc = fake
+smsc-id = FAKE
+port = {smsc}
+interface-version = 34
+connect-allow-ip = 127.0.0.1
+
+group = smsbox
+bearerbox-host = 127.0.0.1
+bearerbox-port = {smsbox}
+sendsms-port = {sendsms}
+sendsms-interface = 127.0.0.1
+log-file = "{d}/smsbox.log"
+log-level = 2
+
+group = sendsms-user
+username = bench
+password = bench-pass
+max-messages = 10
+default-sender = 12345
+"""
+
+
+def fakesmsc_count(path):
+    with open(path, "rb") as f:
+        return f.read().count(b"Got message")
+
+
+def settle(count, started, quiet=3.0, limit=600):
+    """Waits until count() stops growing for `quiet` seconds; returns (final count,
+    seconds from `started` to the last growth)."""
+    last_value, last_change = count(), time.monotonic()
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        value = count()
+        if value != last_value:
+            last_value, last_change = value, time.monotonic()
+        elif time.monotonic() - last_change > quiet:
+            break
+    return last_value, last_change - started
+
+
+def run_kannel(loadgen, work, messages, connections):
+    d = os.path.join(work, "kannel")
+    os.makedirs(d)
+    admin, smsbox, smsc, sendsms = (free_port() for _ in range(4))
+    conf = os.path.join(d, "kannel.conf")
+    with open(conf, "w") as f:
+        f.write(kannel_config(d, admin, smsbox, smsc, sendsms))
+    receipts = Receiver(count_delivered)
+    procs = [subprocess.Popen(["bearerbox", conf], stdout=subprocess.DEVNULL,
+                              stderr=open(os.path.join(d, "bearerbox.out"), "w"))]
+    wait_port(smsbox)
+    procs.append(subprocess.Popen(["smsbox", conf], stdout=subprocess.DEVNULL,
+                                  stderr=open(os.path.join(d, "smsbox.out"), "w")))
+    smsc_out = os.path.join(d, "fakesmsc.out")
+    procs.append(subprocess.Popen(
+        [FAKESMSC, "-H", "127.0.0.1", "-r", str(smsc), "-i", "0.1", "-m", "0", "100 200 text x"],
+        stdout=subprocess.DEVNULL, stderr=open(smsc_out, "w")))
+    wait_port(sendsms)
+    time.sleep(2)  # the fake SMSC's link comes up
+    try:
+        dlr = urllib.parse.quote(f"http://127.0.0.1:{receipts.port}/dlr?type=%d", safe="")
+        started = time.monotonic()
+        accepted = load(
+            loadgen,
+            f"http://127.0.0.1:{sendsms}/cgi-bin/sendsms?username=bench&password=bench-pass"
+            f"&to={{n}}&text=Your+clinic+appointment+is+tomorrow+at+9&dlr-mask=1&dlr-url={dlr}",
+            connections, messages)
+        at_smsc, smsc_secs = settle(lambda: fakesmsc_count(smsc_out), started)
+        got, receipt_secs = settle(lambda: receipts.count, started)
+        return accepted, (at_smsc, smsc_secs), (got, receipt_secs)
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            p.wait()
+
+
+def run_gateway(loadgen, work, host, messages, connections):
+    app = os.path.join(work, "gateway")
+    os.makedirs(app)
+    shutil.copy(os.path.join(ROOT, "spin.toml"), app)
+    shutil.copytree(os.path.join(ROOT, "policies"), os.path.join(app, "policies"))
+    os.symlink(os.path.join(ROOT, "target"), os.path.join(app, "target"))
+    provider = Receiver(at_double_answer)
+    callbacks = Receiver(count_delivered)
+    port = free_port()
+    env = dict(os.environ)
+    env.update({
+        "SPIN_VARIABLE_API_KEYS": "bench:dev:" + hashlib.sha256(KEY.encode()).hexdigest(),
+        "SPIN_VARIABLE_HASHING_KEY": "bench-hashing-key",
+        "SPIN_VARIABLE_RECEIPT_SECRET": "bench-receipt-secret",
+        "SPIN_VARIABLE_CALLBACK_SECRET": "bench-callback-secret",
+        "SPIN_VARIABLE_STORAGE_KEYS": "bench-storage-key-0123456789abcdef",
+        "SPIN_VARIABLE_SMS_PROVIDER": "africastalking",
+        "SPIN_VARIABLE_AFRICASTALKING_URL": f"http://127.0.0.1:{provider.port}",
+        "SPIN_VARIABLE_AFRICASTALKING_USERNAME": "bench",
+        "SPIN_VARIABLE_AFRICASTALKING_API_KEY": "bench-api-key",
+        "SPIN_VARIABLE_AFRICASTALKING_WEBHOOK_TOKEN": AT_TOKEN,
+        "SPIN_VARIABLE_CALLBACK_HOSTS": "http://127.0.0.1:*",
+        "SPIN_VARIABLE_CALLBACK_PRIVATE_NETWORKS": "true",
+        "SPIN_VARIABLE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "MESSAGING_LOG": "warn",
+    })
+    proc = subprocess.Popen(
+        [host, "--manifest", os.path.join(app, "spin.toml"), "--listen", f"127.0.0.1:{port}",
+         "--cache-dir", os.path.join(ROOT, "target/component-cache")],
+        env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(app, "host.log"), "w"))
+    wait_port(port, 120)
+    try:
+        callback = f"http://127.0.0.1:{callbacks.port}/status"
+        started = time.monotonic()
+        accepted = load(
+            loadgen, f"http://127.0.0.1:{port}/v1/messages", connections, messages, "POST",
+            ["content-type: application/json", f"authorization: Bearer {KEY}"],
+            '{"channel":"sms","to":"+{n}","body":"Your clinic appointment is tomorrow at 9",'
+            f'"callback_url":{json.dumps(callback)}}}')
+        at_provider, provider_secs = settle(lambda: provider.count, started)
+
+        # Africa's Talking's delivery reports for every message, as its platform posts them.
+        reports_started = time.monotonic()
+        load(loadgen, f"http://127.0.0.1:{port}/webhooks/africastalking/{AT_TOKEN}/delivery",
+             connections, messages, "POST",
+             ["content-type: application/x-www-form-urlencoded"],
+             "id=ATXid_{n}&status=Success&phoneNumber=%2B{n}&networkCode=63902")
+        got, receipt_secs = settle(lambda: callbacks.count, reports_started)
+        return accepted, (at_provider, provider_secs), (got, receipt_secs)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def report(name, accepted, provider, receipts):
+    at_provider, provider_secs = provider
+    got, receipt_secs = receipts
+    print(f"{name}: {accepted['per_s']:,.0f} accepts/s (p50 {accepted['p50_ms']:.1f} ms, "
+          f"p99 {accepted['p99_ms']:.1f} ms, {accepted['non_2xx'] + accepted['errors']} refused or failed); "
+          f"{at_provider:,} at the provider, {at_provider / provider_secs:,.0f}/s end to end; "
+          f"{got:,} receipts, {got / receipt_secs:,.0f}/s")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--loadgen", default=os.path.join(ROOT, "target/release/loadgen"))
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    for tool in ("bearerbox", "smsbox"):
+        if shutil.which(tool) is None and not os.path.exists(f"/usr/sbin/{tool}"):
+            raise SystemExit(f"{tool} is missing (apt-get install kannel kannel-extras)")
+    loadgen = os.path.abspath(args.loadgen)
+    work = tempfile.mkdtemp(prefix="side-by-side-")
+    try:
+        print(f"machine: {os.cpu_count()} cores; {args.messages:,} messages, "
+              f"{args.connections} connections, each gateway alone on the machine")
+        report("Kannel (sendsms, store file, DLRs)", *run_kannel(loadgen, work, args.messages, args.connections))
+        report("this gateway (SQLite, Africa's Talking double, callbacks)",
+               *run_gateway(loadgen, work, os.path.abspath(args.host), args.messages, args.connections))
+    finally:
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work}")
+
+
+if __name__ == "__main__":
+    main()
