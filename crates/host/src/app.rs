@@ -323,6 +323,10 @@ impl CellConfig {
 impl Cell {
     fn new_store(&self) -> Result<Store<HostState>> {
         let mut wasi = WasiCtxBuilder::new();
+        // File operations (policy files, the outbox) are short reads and writes on local
+        // disk: run them on the calling worker, as the key-value calls are, instead of
+        // handing each to tokio's blocking pool and waking a thread for it.
+        wasi.allow_blocking_current_thread(true);
         wasi.stdout(ComponentLog {
             component: self.id.clone(),
             stream: "stdout",
