@@ -7,6 +7,7 @@ use crate::kv::KvStore;
 use crate::logs::ComponentLog;
 use crate::manifest::{ComponentDecl, FileMount, Manifest, Route};
 use crate::outbound::HostPattern;
+use crate::outbound_pool::ConnectionPool;
 use crate::routes::Router;
 use crate::runtime_config::RuntimeConfig;
 use crate::spin::PlatformGrants;
@@ -111,6 +112,7 @@ impl App {
             configs.push((id, pre, config));
         }
         let name = manifest.application.name.clone();
+        let pool = Arc::new(ConnectionPool::new(settings.outbound_timeout));
         let app = Arc::new_cyclic(|weak: &Weak<App>| {
             let cells = configs
                 .into_iter()
@@ -125,6 +127,7 @@ impl App {
                         kv: kv.clone(),
                         app: weak.clone(),
                         outbound_timeout: settings.outbound_timeout,
+                        pool: pool.clone(),
                     };
                     (id, ProxyHandler::new(cell))
                 })
@@ -259,6 +262,8 @@ pub struct Cell {
     kv: Arc<KvStore>,
     app: Weak<App>,
     outbound_timeout: Duration,
+    /// Kept-alive connections to providers and callers' systems, shared by every cell.
+    pool: Arc<ConnectionPool>,
 }
 
 /// What the manifest says about one component, resolved and checked at start.
@@ -378,6 +383,7 @@ impl Cell {
                 allowed: self.allowed.clone(),
                 app: self.app.clone(),
                 timeout: self.outbound_timeout,
+                pool: self.pool.clone(),
             },
             kv: self.kv.clone(),
             turn: None,

@@ -7,6 +7,7 @@
 
 use crate::app::App;
 use crate::outbound::HostPattern;
+use crate::outbound_pool::ConnectionPool;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
@@ -21,6 +22,8 @@ pub struct OutboundHooks {
     /// The longest wait for a connection, the first byte and each later byte of an answer,
     /// where the component set none.
     pub timeout: Duration,
+    /// Where calls to providers and callers' systems go (`outbound_pool.rs`).
+    pub pool: Arc<ConnectionPool>,
 }
 
 const INTERNAL_SUFFIX: &str = ".spin.internal";
@@ -58,13 +61,22 @@ impl WasiHttpHooks for OutboundHooks {
         _ = fut;
         let timeout = self.timeout;
         let options = options.unwrap_or_default();
-        let options = Some(RequestOptions {
-            connect_timeout: Some(options.connect_timeout.unwrap_or(timeout)),
-            first_byte_timeout: Some(options.first_byte_timeout.unwrap_or(timeout)),
-            between_bytes_timeout: Some(options.between_bytes_timeout.unwrap_or(timeout)),
-        });
+        let connect = options.connect_timeout.unwrap_or(timeout);
+        let first_byte = options.first_byte_timeout.unwrap_or(timeout);
+        let between_bytes = options.between_bytes_timeout.unwrap_or(timeout);
+        let pool = self.pool.clone();
         Box::new(async move {
             use http_body_util::BodyExt;
+            if connect == pool.connect_timeout() {
+                let response = pool.send(request, first_byte, between_bytes).await?;
+                return Ok((response, Box::new(async { Ok(()) }) as Io));
+            }
+            // A component asking for its own connection timeout gets a connection of its own.
+            let options = Some(RequestOptions {
+                connect_timeout: Some(connect),
+                first_byte_timeout: Some(first_byte),
+                between_bytes_timeout: Some(between_bytes),
+            });
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as Io))
         })

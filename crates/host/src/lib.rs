@@ -11,6 +11,7 @@ pub mod kv;
 pub mod logs;
 pub mod manifest;
 pub mod outbound;
+pub mod outbound_pool;
 pub mod routes;
 pub mod runtime_config;
 pub mod server;
