@@ -86,16 +86,33 @@ fn add_to_count(id: &GroupId, delta: i64) -> StoreResult<()> {
 
 /// Stores `members` under `prefix` (a group's or a broadcast's), sealed, replacing the
 /// language of members already there. Returns how many were new.
+///
+/// Members already there are replaced in one batch. Each new one is written by
+/// compare-and-swap from absent, so when two requests add the same member at once, only
+/// one of them counts it (the count is a counter beside the members, not a scan).
 pub async fn put_members(prefix: &str, hashing_key: &[u8], members: &[Member]) -> StoreResult<u64> {
     // The same member twice in one request is one member.
     let by_key: BTreeMap<String, &Member> = members
         .iter()
         .map(|m| (format!("{prefix}{}", m.hash(hashing_key)), m))
         .collect();
-    let present = get_many("default", by_key.keys().cloned().collect())?;
-    let new = present.iter().filter(|(_, v)| v.is_none()).count() as u64;
+    let absent: std::collections::HashSet<String> =
+        get_many("default", by_key.keys().cloned().collect())?
+            .into_iter()
+            .filter_map(|(k, v)| v.is_none().then_some(k))
+            .collect();
     let sealed = seal_all(by_key.into_iter().map(|(k, m)| (k, m.stored()))).await?;
-    set_many("default", &sealed)?;
+    let (new_rows, known_rows): (Vec<_>, Vec<_>) =
+        sealed.into_iter().partition(|(k, _)| absent.contains(k));
+    set_many("default", &known_rows)?;
+    let mut new = 0;
+    for (key, value) in new_rows {
+        let swap = Swap::read("default", &key)?;
+        // Present by now: another request added this member first and counted it.
+        if swap.current.is_none() && swap.put(&value)? {
+            new += 1;
+        }
+    }
     Ok(new)
 }
 
