@@ -5,7 +5,8 @@ use integration_tests::africastalking;
 use integration_tests::gateway::{Gateway, KEY};
 use integration_tests::recorder::Recorder;
 use integration_tests::twilio;
-use integration_tests::wait_for;
+use integration_tests::{wait_for, workspace_root};
+use messaging_domain::api::rfc3339_millis;
 use serde_json::json;
 
 #[test]
@@ -209,5 +210,58 @@ fn request_reservations_are_erased_after_retention() {
     assert_eq!(reservations(), 2, "an Idempotency-Key and a request hash");
     wait_for(30, "the reservations to be erased", || {
         (reservations() == 0).then_some(())
+    });
+}
+
+#[test]
+fn an_alerts_identity_is_erased_with_its_broadcasts() {
+    let gw = Gateway::start_with(&[("retention", "2s")]);
+    let group = gw.create_group(KEY, "Turkana County");
+    gw.add_members(
+        KEY,
+        &group,
+        &[json!({"channel": "sms", "address": "+254700000031"})],
+    );
+    // The advisory is valid for two seconds; then two of retention.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let expires = rfc3339_millis(now_ms + 2_000);
+    let advisory =
+        std::fs::read_to_string(workspace_root().join("crates/domain/src/cap/heat_advisory.xml"))
+            .unwrap()
+            .replace(
+                "<certainty>Possible</certainty>",
+                &format!(
+                    "<certainty>Possible</certainty>\n    <expires>{}Z</expires>",
+                    &expires[..19]
+                ),
+            );
+    let accepted = gw.post_raw(KEY, "/v1/alerts", "application/xml", advisory.as_bytes());
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let broadcast = accepted.json()["broadcasts"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let identities = || {
+        gw.stored_rows()
+            .iter()
+            .filter(|(_, k, _)| k.starts_with("cap/"))
+            .count()
+    };
+    assert_eq!(
+        identities(),
+        1,
+        "the alert's identity, for repeats and updates"
+    );
+    wait_for(60, "the alert's identity to be erased", || {
+        (identities() == 0).then_some(())
+    });
+    wait_for(30, "its broadcast to be erased too", || {
+        let status = gw
+            .call(KEY, &format!("/v1/broadcasts/{broadcast}"), None)
+            .status;
+        (status == 404).then_some(())
     });
 }

@@ -9,29 +9,15 @@ use crate::govstack::messaging::types::Caller;
 use crate::respond::{HttpResponse, error, json, or_error};
 use message_store::{self as store, Swap, groups};
 use messaging_domain::broadcast::{Audience, Content, check_rendered};
+use messaging_domain::cap::record::AlertRecord as Recorded;
 use messaging_domain::cap::{Alert, MsgType};
-use messaging_domain::{ApiError, BroadcastId, ErrorCode, keys};
+use messaging_domain::{ApiError, ErrorCode, keys};
 use spin_sdk::http::Request;
 use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::key_value::Store;
 
 /// A reservation older than this whose alert never finished may be taken over.
 const STALE_MS: u64 = 10_000;
-
-/// What the store keeps under an alert's identity (`keys::alert`).
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(tag = "state", rename_all = "lowercase")]
-enum Recorded {
-    /// Being sent by a request in flight.
-    Pending { at: u64 },
-    /// Sent: its broadcasts.
-    Sent {
-        broadcasts: Vec<BroadcastId>,
-        emergency: bool,
-    },
-    /// A Cancel: the broadcasts it stopped.
-    Cancel { cancelled: Vec<BroadcastId> },
-}
 
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequest, message)
@@ -154,7 +140,10 @@ async fn act(kv: &Store, caller: &Caller, alert: &Alert) -> Result<Recorded, Api
         }
     }
     if alert.msg_type == MsgType::Cancel {
-        return Ok(Recorded::Cancel { cancelled });
+        return Ok(Recorded::Cancel {
+            cancelled,
+            until_ms: store::now_ms(),
+        });
     }
     if alert
         .expires_ms()
@@ -198,9 +187,20 @@ async fn act(kv: &Store, caller: &Caller, alert: &Alert) -> Result<Recorded, Api
         .await?;
         broadcasts.push(id);
     }
+    // The identity is kept as long as its broadcasts (see `AlertRecord::past_use`).
+    let mut until_ms = store::now_ms();
+    for id in &broadcasts {
+        if let Some(record) = store::broadcasts::record(kv, id)
+            .await
+            .map_err(|e| unavailable("broadcast", e))?
+        {
+            until_ms = until_ms.max(record.expires_ms);
+        }
+    }
     Ok(Recorded::Sent {
         broadcasts,
         emergency,
+        until_ms,
     })
 }
 
@@ -225,11 +225,12 @@ fn answer(alert: &Alert, recorded: &Recorded) -> HttpResponse {
         Recorded::Sent {
             broadcasts,
             emergency,
+            ..
         } => json(
             202,
             &serde_json::json!({"identifier": alert.identifier, "broadcasts": broadcasts, "emergency": emergency}),
         ),
-        Recorded::Cancel { cancelled } => json(
+        Recorded::Cancel { cancelled, .. } => json(
             200,
             &serde_json::json!({"identifier": alert.identifier, "cancelled": cancelled}),
         ),

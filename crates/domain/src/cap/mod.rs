@@ -13,6 +13,8 @@
 //! Recorded samples, written from the standard, sit beside this file. DTDs are refused
 //! (roxmltree's default), so entity expansion cannot blow up.
 
+pub mod record;
+
 use crate::group::Language;
 use crate::template::{Rendered, Text};
 use std::collections::{BTreeMap, BTreeSet};
