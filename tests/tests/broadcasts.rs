@@ -238,7 +238,8 @@ fn listed_recipients_bad_input_and_policy_refusals() {
     let sms = entries.iter().find(|e| e["channel"] == "sms").unwrap();
     assert!(sms["subject"].is_null(), "SMS carries no subject");
 
-    let rows_before = gw.stored_rows().len();
+    let keys = || -> HashSet<String> { gw.stored_rows().into_iter().map(|(_, k, _)| k).collect() };
+    let keys_before = keys();
     for (body, status) in [
         (json!({"body": "no audience"}), 400),
         (
@@ -262,11 +263,9 @@ fn listed_recipients_bad_input_and_policy_refusals() {
         assert_eq!(refused.status, status, "{body}: {}", refused.body);
         assert!(refused.json()["error"]["code"].is_string());
     }
-    assert_eq!(
-        gw.stored_rows().len(),
-        rows_before,
-        "refusals store nothing"
-    );
+    // The finished broadcast may still be clearing its last keys: nothing new is the test.
+    let added: Vec<String> = keys().difference(&keys_before).cloned().collect();
+    assert!(added.is_empty(), "refusals store nothing: {added:?}");
 }
 
 #[test]

@@ -134,9 +134,11 @@ async fn try_run(id: &BroadcastId) -> store::StoreResult<FanoutReport> {
     }
     if report.done {
         broadcasts::finish_fanout(&record).await?;
-        println!(
-            "{}",
-            serde_json::json!({"event": "fanout.done", "broadcast": id.as_str()})
+        store::audit::emit(
+            messaging_domain::audit::AuditStatus::Success,
+            "broadcaster",
+            None,
+            serde_json::json!({"event": "fanout.done", "broadcast": id.as_str()}),
         );
     }
     // Let the next instance take over at once.

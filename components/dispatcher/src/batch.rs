@@ -254,9 +254,11 @@ async fn try_send(
         broadcasts::requeue_batch(&record, cell, seq, attempts, due).await?;
         release(broadcast, seq).await?;
     }
-    println!(
-        "{}",
-        serde_json::json!({"event": "batch.sent", "broadcast": broadcast.as_str(), "seq": seq, "cell": cell, "report": &report})
+    store::audit::emit(
+        messaging_domain::audit::AuditStatus::Success,
+        "dispatcher",
+        Some(cell),
+        serde_json::json!({"event": "batch.sent", "broadcast": broadcast.as_str(), "seq": seq, "cell": cell, "report": &report}),
     );
     Ok(report)
 }
@@ -299,9 +301,16 @@ async fn receipt_base() -> Option<(String, String)> {
 }
 
 fn log_reason(event: &str, record: &BroadcastRecord, seq: u64, reason: &str) {
-    println!(
-        "{}",
-        serde_json::json!({"event": event, "broadcast": record.id.as_str(), "seq": seq, "detail": provider_reason(reason)})
+    let status = if event == "batch.deferred" {
+        messaging_domain::audit::AuditStatus::InProgress
+    } else {
+        messaging_domain::audit::AuditStatus::Failed
+    };
+    store::audit::emit(
+        status,
+        "dispatcher",
+        None,
+        serde_json::json!({"event": event, "broadcast": record.id.as_str(), "seq": seq, "detail": provider_reason(reason)}),
     );
 }
 

@@ -7,6 +7,7 @@ use crate::govstack::messaging::types::{
 use message_store::delivery_watch;
 use message_store::notifications::reach_and_notify;
 use message_store::{self as store, PendingEntry, now_ms};
+use messaging_domain::audit::AuditStatus;
 use messaging_domain::broadcast::BatchRef;
 use messaging_domain::hashing::keyed_hash;
 use messaging_domain::record::AttemptRecord;
@@ -62,10 +63,30 @@ impl Outcome {
 
 fn log(event: &str, id: &MessageId, detail: &str) {
     // Never the address or the content: ids, outcomes and provider reasons only.
-    println!(
-        "{}",
-        serde_json::json!({ "event": event, "id": id.as_str(), "detail": detail })
-    );
+    let line = serde_json::json!({ "event": event, "id": id.as_str(), "detail": detail });
+    match audit_status(event, detail) {
+        Some(status) => store::audit::emit(status, "dispatcher", None, line),
+        None => println!("{line}"),
+    }
+}
+
+/// Which events are transactions of the audit trail: what happened to a message. The
+/// rest (store errors, a message found in another cell's queue) are for operators' logs.
+fn audit_status(event: &str, detail: &str) -> Option<AuditStatus> {
+    match (event, detail) {
+        ("dispatch.attempt", "sent" | "delivered") => Some(AuditStatus::Success),
+        (
+            "dispatch.expired"
+            | "dispatch.failed"
+            | "dispatch.gave_up"
+            | "dispatch.fallback_undelivered",
+            _,
+        ) => Some(AuditStatus::Failed),
+        ("dispatch.deferred" | "dispatch.failover" | "dispatch.quiet_hours", _) => {
+            Some(AuditStatus::InProgress)
+        }
+        _ => None,
+    }
 }
 
 /// The delivery cell this instance serves (the `cell` variable, its Spin component id).

@@ -285,9 +285,11 @@ pub async fn persist(
         store::insert_suppressed(kv, &record)
             .await
             .map_err(|e| unavailable("insert", e))?;
-        println!(
-            "{}",
-            serde_json::json!({"event": "message.suppressed", "id": id.as_str(), "caller": caller.id, "client": client, "reason": "recipient opted out"})
+        store::audit::emit(
+            messaging_domain::audit::AuditStatus::Failed,
+            &store::audit::caller(&caller.id),
+            Some(&plan.cell),
+            serde_json::json!({"event": "message.suppressed", "id": id.as_str(), "caller": caller.id, "client": client, "reason": "recipient opted out"}),
         );
         return Ok(Persisted::Suppressed(id));
     }
@@ -309,9 +311,11 @@ pub async fn persist(
             .await
             .map_err(|e| unavailable("conversation", e))?;
     }
-    println!(
-        "{}",
-        serde_json::json!({"event": "message.accepted", "id": id.as_str(), "caller": caller.id, "client": client, "cell": plan.cell})
+    store::audit::emit(
+        messaging_domain::audit::AuditStatus::InProgress,
+        &store::audit::caller(&caller.id),
+        Some(&plan.cell),
+        serde_json::json!({"event": "message.accepted", "id": id.as_str(), "caller": caller.id, "client": client, "cell": plan.cell}),
     );
     Ok(Persisted::New(id))
 }

@@ -92,9 +92,11 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
             kv.set(&identity, serde_json::to_vec(&recorded).expect("json"))
                 .await
                 .map_err(|e| unavailable("alert", e))?;
-            println!(
-                "{}",
-                serde_json::json!({"event": "alert.accepted", "caller": caller.id, "msg_type": format!("{:?}", alert.msg_type)})
+            store::audit::emit(
+                messaging_domain::audit::AuditStatus::InProgress,
+                &store::audit::caller(&caller.id),
+                None,
+                serde_json::json!({"event": "alert.accepted", "caller": caller.id, "msg_type": format!("{:?}", alert.msg_type)}),
             );
             Ok(answer(&alert, &recorded))
         }

@@ -175,9 +175,11 @@ pub async fn start(
     broadcasts::insert(kv, &record, &new.content)
         .await
         .map_err(|e| unavailable("broadcast", e))?;
-    println!(
-        "{}",
-        serde_json::json!({"event": "broadcast.accepted", "id": record.id.as_str(), "caller": caller.id, "policy": record.policy, "emergency": emergency})
+    store::audit::emit(
+        messaging_domain::audit::AuditStatus::InProgress,
+        &store::audit::caller(&caller.id),
+        None,
+        serde_json::json!({"event": "broadcast.accepted", "id": record.id.as_str(), "caller": caller.id, "policy": record.policy, "emergency": emergency}),
     );
     // A scheduled broadcast is the broadcaster's tick's to start when due.
     if send_at_ms.is_none() {
@@ -251,9 +253,11 @@ pub async fn stop(kv: &Store, caller: &Caller, id: &BroadcastId) -> Result<(), A
     broadcasts::cancel(kv, id)
         .await
         .map_err(|e| unavailable("broadcast", e))?;
-    println!(
-        "{}",
-        serde_json::json!({"event": "broadcast.cancelled", "id": id.as_str(), "caller": caller.id})
+    store::audit::emit(
+        messaging_domain::audit::AuditStatus::Success,
+        &store::audit::caller(&caller.id),
+        None,
+        serde_json::json!({"event": "broadcast.cancelled", "id": id.as_str(), "caller": caller.id}),
     );
     wake_fanout(id);
     Ok(())

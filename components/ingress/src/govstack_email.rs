@@ -303,9 +303,11 @@ async fn try_callback(req: Request) -> Result<HttpResponse, ApiError> {
     )
     .await
     .map_err(|e| unavailable("reply", e))?;
-    println!(
-        "{}",
-        serde_json::json!({"event": "govstack.reply_received", "request": uid, "reply": reply_id})
+    store::audit::emit(
+        messaging_domain::audit::AuditStatus::Success,
+        &store::audit::caller(&caller.id),
+        None,
+        serde_json::json!({"event": "govstack.reply_received", "request": uid, "reply": reply_id}),
     );
     if let Some(notification) = notification {
         notifications::poke(notification.id);

@@ -144,6 +144,13 @@ async fn handle(req: Request) -> HttpResponse {
             },
             _ => respond::method_not_allowed("GET"),
         },
+        ["v1", "audit"] => match method {
+            Method::GET => match authenticate(&req).await {
+                Ok(caller) => operations::audit(caller, req.uri().query().unwrap_or("")).await,
+                Err(response) => response,
+            },
+            _ => respond::method_not_allowed("GET"),
+        },
         ["v1", "tick"] => match method {
             Method::POST => match authenticate(&req).await {
                 Ok(caller) => operations::tick(caller).await,

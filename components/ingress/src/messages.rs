@@ -175,9 +175,11 @@ async fn try_cancel(caller: Caller, id: &str) -> Result<HttpResponse, ApiError> 
     store::clear_pending(&record.cell, &id)
         .await
         .map_err(fail)?;
-    println!(
-        "{}",
-        serde_json::json!({"event": "message.cancelled", "id": id.as_str(), "caller": caller.id})
+    store::audit::emit(
+        messaging_domain::audit::AuditStatus::Success,
+        &store::audit::caller(&caller.id),
+        None,
+        serde_json::json!({"event": "message.cancelled", "id": id.as_str(), "caller": caller.id}),
     );
     read_view(&kv, &record).await
 }

@@ -7,7 +7,12 @@
 //!   platforms without the project host's timer (on SpinKube, Spin's cron trigger does not
 //!   run; a scheduler calls this instead).
 //!
-//! Neither shows a message, an address or a caller: counts and component names only.
+//! - `GET /v1/audit?from=&to=&after=&limit=`: the audit trail (`messaging_domain::audit`),
+//!   in time order, a page at a time (spec 5.1.10: readable by the central service
+//!   provider only).
+//!
+//! None shows a message's content or an address: counts, component names, and the trail's
+//! ids, parties and outcomes.
 
 use crate::govstack::messaging::types::Caller;
 use crate::respond::{HttpResponse, error, json};
@@ -69,4 +74,49 @@ pub async fn tick(caller: Caller) -> HttpResponse {
         status,
         &serde_json::json!({"ticked": ticked, "failed": failed}),
     )
+}
+
+/// Entries per page unless `limit` asks for fewer (or more, up to `MAX_AUDIT_PAGE`).
+const AUDIT_PAGE: usize = 100;
+const MAX_AUDIT_PAGE: usize = 1000;
+
+pub async fn audit(caller: Caller, query: &str) -> HttpResponse {
+    if let Err(refused) = require_operator(&caller) {
+        return refused;
+    }
+    let form = messaging_domain::providers::form::parse_form(query);
+    let param = |name: &str| messaging_domain::providers::form::field(&form, name);
+    let invalid = |m: &str| error(&ApiError::new(ErrorCode::InvalidRequest, m));
+    let time = |name: &str, default: u64| match param(name) {
+        None => Ok(default),
+        Some(text) => messaging_domain::schedule::parse_rfc3339(text)
+            .ok_or_else(|| invalid(&format!("{name} must be an RFC 3339 date and time"))),
+    };
+    let from = match time("from", 0) {
+        Ok(t) => t,
+        Err(refused) => return refused,
+    };
+    let to = match time("to", u64::MAX) {
+        Ok(t) => t,
+        Err(refused) => return refused,
+    };
+    let after = param("after");
+    if after.is_some_and(|a| {
+        messaging_domain::audit::time_of(a).is_none()
+            || !a.bytes().all(|b| b.is_ascii_hexdigit() || b == b'/')
+    }) {
+        return invalid("after must be a next_after value of an earlier page");
+    }
+    let limit = match param("limit").map(str::parse::<usize>) {
+        None => AUDIT_PAGE,
+        Some(Ok(n)) if (1..=MAX_AUDIT_PAGE).contains(&n) => n,
+        Some(_) => return invalid("limit must be a number from 1 to 1000"),
+    };
+    match message_store::audit::read(from, after, to, limit) {
+        Ok((items, next)) => json(
+            200,
+            &serde_json::json!({"items": items, "next_after": next}),
+        ),
+        Err(e) => error(&crate::accept::unavailable("reading the audit trail", e)),
+    }
 }

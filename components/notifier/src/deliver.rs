@@ -2,6 +2,7 @@
 
 use message_store::notifications::{self, CELL};
 use message_store::{self as store, PendingEntry, now_ms};
+use messaging_domain::audit::AuditStatus;
 use messaging_domain::notification::{self, EVENT_HEADER, ID_HEADER, SIGNATURE_HEADER};
 use messaging_domain::redact::provider_reason;
 use messaging_domain::retry::backoff_ms;
@@ -37,10 +38,14 @@ impl Outcome {
 
 fn log(event: &str, id: &NotificationId, detail: &str) {
     // Never the body (it may hold a citizen's reply) nor the URL's query.
-    println!(
-        "{}",
-        serde_json::json!({ "event": event, "id": id.as_str(), "detail": detail })
-    );
+    let line = serde_json::json!({ "event": event, "id": id.as_str(), "detail": detail });
+    let status = match event {
+        "notify.delivered" => AuditStatus::Success,
+        "notify.refused" | "notify.expired" => AuditStatus::Failed,
+        "notify.retry" => AuditStatus::InProgress,
+        _ => return println!("{line}"),
+    };
+    message_store::audit::emit(status, "notifier", Some("callback"), line);
 }
 
 pub async fn attempt(id: &NotificationId) -> Outcome {

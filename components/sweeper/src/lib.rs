@@ -16,6 +16,8 @@ const PAGE: usize = 200;
 /// Keys of expired broadcasts erased per tick (a million-recipient broadcast has two
 /// million: outcome rows and provider-id mappings).
 const BROADCAST_KEYS: usize = 10_000;
+/// Audit entries erased per tick, oldest first.
+const AUDIT_ENTRIES: usize = 10_000;
 
 #[http_service]
 async fn handle(req: Request) -> Response {
@@ -31,8 +33,17 @@ async fn handle(req: Request) -> Response {
             serde_json::json!({"error": "retention must look like 12h or 7d"}),
         );
     };
+    let audit_retention = spin_sdk::variables::get("audit_retention")
+        .await
+        .unwrap_or_else(|_| "90d".into());
+    let Some(audit_retention_s) = parse_duration(&audit_retention) else {
+        return json(
+            500,
+            serde_json::json!({"error": "audit_retention must look like 12h or 90d"}),
+        );
+    };
     let report = match message_store::open().await {
-        Ok(kv) => sweep_all(&kv, retention_s * 1000).await,
+        Ok(kv) => sweep_all(&kv, retention_s * 1000, audit_retention_s * 1000).await,
         Err(e) => Err(e),
     };
     match report {
@@ -41,11 +52,14 @@ async fn handle(req: Request) -> Response {
                 + report.broadcasts_erased
                 + report.inbound_erased
                 + report.leftovers_erased
+                + report.audit_erased
                 > 0
             {
-                println!(
-                    "{}",
-                    serde_json::json!({"event": "sweep.erased", "count": report.erased, "broadcasts": report.broadcasts_erased, "inbound": report.inbound_erased, "leftovers": report.leftovers_erased})
+                message_store::audit::emit(
+                    messaging_domain::audit::AuditStatus::Success,
+                    "sweeper",
+                    None,
+                    serde_json::json!({"event": "sweep.erased", "count": report.erased, "broadcasts": report.broadcasts_erased, "inbound": report.inbound_erased, "leftovers": report.leftovers_erased, "audit": report.audit_erased}),
                 );
             }
             json(200, serde_json::to_value(report).expect("json"))
@@ -60,18 +74,21 @@ async fn handle(req: Request) -> Response {
     }
 }
 
-/// One tick's sweep: finished messages, unfetched inbound messages, keys past use, and a
-/// slice of the expired broadcasts.
+/// One tick's sweep: finished messages, unfetched inbound messages, keys past use, a
+/// slice of the expired broadcasts, and the oldest audit entries.
 async fn sweep_all(
     kv: &spin_sdk::key_value::Store,
     retention_ms: u64,
+    audit_retention_ms: u64,
 ) -> message_store::StoreResult<SweepReport> {
-    use message_store::{broadcast_retention, retention, short_lived};
+    use message_store::{audit, broadcast_retention, retention, short_lived};
     let mut report = retention::sweep(kv, retention_ms, PAGE).await?;
     report.inbound_erased = retention::sweep_inbound(kv, retention_ms, PAGE).await?;
     report.leftovers_erased = short_lived::sweep(kv, retention_ms, PAGE).await?;
     report.broadcasts_erased = broadcast_retention::sweep(kv, retention_ms, BROADCAST_KEYS)
         .await?
         .erased;
+    let audit_cutoff = message_store::now_ms().saturating_sub(audit_retention_ms);
+    report.audit_erased = audit::sweep(audit_cutoff, AUDIT_ENTRIES)?;
     Ok(report)
 }

@@ -8,6 +8,7 @@
 use crate::{HttpResponse, reply};
 use message_store as store;
 use message_store::notifications::{self, enqueue, poke};
+use messaging_domain::audit::AuditStatus;
 use messaging_domain::conversation::InboundRecord;
 use messaging_domain::hashing::keyed_hash;
 use messaging_domain::inbound::{Intent, acknowledgement, classify};
@@ -32,12 +33,22 @@ pub struct Inbound {
     pub text: String,
 }
 
+/// Every inbound event is a transaction of the audit trail: a message from a citizen and
+/// what became of it (never its sender or text).
 fn log(event: &str, detail: serde_json::Value) {
     let mut line = serde_json::json!({ "event": event });
     if let (Some(line), Some(detail)) = (line.as_object_mut(), detail.as_object()) {
         line.extend(detail.clone());
     }
-    println!("{line}");
+    let status = match event {
+        "inbound.unrouted" | "inbound.unknown_group" => AuditStatus::Failed,
+        _ => AuditStatus::Success,
+    };
+    let provider = line["provider"]
+        .as_str()
+        .map(message_store::audit::provider);
+    let source = provider.as_deref().unwrap_or("webhook-inbound");
+    message_store::audit::emit(status, source, None, line.clone());
 }
 
 fn unavailable(what: &str, e: impl std::fmt::Display) -> HttpResponse {

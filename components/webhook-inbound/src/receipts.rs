@@ -9,6 +9,7 @@
 use crate::{HttpResponse, query_param, reply};
 use message_store::delivery_watch;
 use message_store::notifications::reach_and_notify;
+use messaging_domain::audit::AuditStatus;
 use messaging_domain::broadcast::{Outcome as BroadcastOutcome, receipt_token};
 use messaging_domain::hashing::keyed_hash;
 use messaging_domain::providers::{kannel, twilio};
@@ -59,9 +60,15 @@ pub async fn broadcast_receipt(
     };
     match message_store::broadcasts::receive(&broadcast, member, outcome) {
         Ok(moved) => {
-            println!(
-                "{}",
-                serde_json::json!({"event":"receipt.broadcast","broadcast":broadcast.as_str(),"status":outcome.as_str(),"recorded":moved})
+            let progress = match outcome {
+                BroadcastOutcome::Delivered => AuditStatus::Success,
+                _ => AuditStatus::Failed,
+            };
+            message_store::audit::emit(
+                progress,
+                "webhook-inbound",
+                None,
+                serde_json::json!({"event":"receipt.broadcast","broadcast":broadcast.as_str(),"status":outcome.as_str(),"recorded":moved}),
             );
             reply(200, outcome.as_str(), "")
         }
@@ -149,9 +156,16 @@ pub async fn record_status(
 }
 
 fn log(record: &messaging_domain::MessageRecord, event: &str, status: Status) {
-    println!(
-        "{}",
-        serde_json::json!({"event":event,"id":record.id.as_str(),"status":status.as_str()})
+    let progress = match status {
+        Status::Delivered => AuditStatus::Success,
+        Status::Failed | Status::Expired => AuditStatus::Failed,
+        _ => AuditStatus::InProgress,
+    };
+    message_store::audit::emit(
+        progress,
+        "webhook-inbound",
+        None,
+        serde_json::json!({"event":event,"id":record.id.as_str(),"status":status.as_str()}),
     );
 }
 

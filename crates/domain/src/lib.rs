@@ -7,6 +7,7 @@
 
 pub mod address;
 pub mod api;
+pub mod audit;
 pub mod broadcast;
 pub mod callback_target;
 pub mod caller_entries;

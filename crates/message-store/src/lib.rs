@@ -8,6 +8,7 @@ use messaging_domain::sealing::Keyring;
 use messaging_domain::{MessageId, MessageRecord, Status, keys};
 use spin_sdk::key_value::Store;
 
+pub mod audit;
 pub mod broadcast_retention;
 pub mod broadcasts;
 pub mod conversations;

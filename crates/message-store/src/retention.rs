@@ -30,6 +30,9 @@ pub struct SweepReport {
     /// Reservations, seen provider ids and request records past use, erased.
     #[serde(skip_serializing_if = "is_zero")]
     pub leftovers_erased: usize,
+    /// Audit trail entries older than `audit_retention`, erased.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub audit_erased: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
