@@ -269,6 +269,39 @@ fn listed_recipients_bad_input_and_policy_refusals() {
 }
 
 #[test]
+fn a_batch_whose_provider_is_slow_is_sent_once_however_long_it_takes() {
+    // Twilio takes one message per request; nine seconds each makes this batch take 36 s,
+    // past the batch claim's 30 s. The cell renews its claim while it sends, so the tick
+    // (every 500 ms here) never takes the batch from it and sends it again.
+    let twilio = Recorder::start();
+    let created = integration_tests::provider_fixture("twilio", "message_created.json");
+    // Counted on arrival: the recorder lists a request only once it has been answered.
+    let arrived = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = arrived.clone();
+    twilio.answer_by(move |_| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(std::time::Duration::from_secs(9));
+        (201, created.clone())
+    });
+    let gw = Gateway::start_with(&twilio::sms_vars(&twilio.url));
+    let group = create_group(&gw, "Night shift nurses");
+    add_sms_members(&gw, &group, 0..4);
+    let accepted = gw.call(
+        KEY,
+        "/v1/broadcasts",
+        Some(&json!({"group": group, "body": "Shift change at 22:00"})),
+    );
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let id = accepted.json()["id"].as_str().unwrap().to_string();
+    let view = wait_state(&gw, &id, "done");
+    assert_eq!(view["counts"]["sent"], 4, "{view}");
+    // Give a wrongly re-taken batch time to show up at the provider.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let asked = arrived.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(asked, 4, "each member was sent once: {asked} requests");
+}
+
+#[test]
 fn cancelling_stops_what_has_not_left() {
     // The provider is down: every batch is deferred, nothing leaves.
     let twilio = Recorder::start();

@@ -18,8 +18,11 @@ const PAGES_PER_CALL: usize = 40;
 /// Pages batched before their batches are handed to the cells together: several cell
 /// instances work at once while this one waits.
 const PAGES_IN_FLIGHT: usize = 4;
-/// How long the fan-out lease protects a walk in progress.
-const LEASE_MS: u64 = 60_000;
+/// How long the fan-out lease protects a walk in progress; renewed at each page and while
+/// the cells send (`Lease::hold_during`). A walk whose instance died is taken over within
+/// this time. (Two walkers at once would still be safe: the cursor moves by
+/// compare-and-swap, and the loser stops.)
+const LEASE_MS: u64 = 20_000;
 
 #[derive(Debug, Default, serde::Serialize)]
 pub struct FanoutReport {
@@ -60,11 +63,10 @@ async fn try_run(id: &BroadcastId) -> store::StoreResult<FanoutReport> {
         report.skipped = true;
         return Ok(report);
     }
-    let lease = keys::broadcast_lease(id);
-    if !store::work::take_lease(&lease, LEASE_MS)? {
+    let Some(mut lease) = store::work::Lease::take(&keys::broadcast_lease(id), LEASE_MS)? else {
         report.skipped = true;
         return Ok(report);
-    }
+    };
     let prefix = match &record.group {
         Some(group) => keys::group_members(group),
         None => keys::broadcast_members(id),
@@ -73,6 +75,7 @@ async fn try_run(id: &BroadcastId) -> store::StoreResult<FanoutReport> {
     'walk: while pages < PAGES_PER_CALL {
         let mut handed: Vec<(String, u64)> = Vec::new();
         for _ in 0..PAGES_IN_FLIGHT {
+            lease.renew()?;
             let (cursor, swap) = broadcasts::read_cursor(id)?;
             if broadcasts::is_cancelled(&kv, id).await? {
                 // Nothing more is batched; batches waiting for a retry are handed to
@@ -127,7 +130,7 @@ async fn try_run(id: &BroadcastId) -> store::StoreResult<FanoutReport> {
                 break;
             }
         }
-        hand_over(id, handed).await;
+        lease.hold_during(hand_over(id, handed)).await;
         if report.done {
             break;
         }
@@ -142,7 +145,7 @@ async fn try_run(id: &BroadcastId) -> store::StoreResult<FanoutReport> {
         );
     }
     // Let the next instance take over at once.
-    kv.delete(&lease).await?;
+    kv.delete(lease.key()).await?;
     if !report.done && !report.skipped {
         store::work::post_after_response(
             "http://broadcaster.spin.internal/fanout".into(),

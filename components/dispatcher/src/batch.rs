@@ -19,8 +19,11 @@ use messaging_domain::redact::provider_reason;
 use messaging_domain::retry::backoff_ms;
 use messaging_domain::{BroadcastId, Channel, keys};
 
-/// How long a claim protects a batch that is with the sender.
-const CLAIM_MS: u64 = 120_000;
+/// How long a claim protects a batch that is with the sender. It is renewed while the
+/// batch is sent (`Lease::hold_during`) and before each chunk, so a live instance keeps it
+/// however long its provider takes, and a dead instance's batches go to another within
+/// this time.
+const CLAIM_MS: u64 = 30_000;
 /// Longest a batch instance waits for its provider's send-rate tokens before leaving the
 /// rest to the pending store.
 const THROTTLE_WAIT_MS: u64 = 5_000;
@@ -80,9 +83,11 @@ async fn try_send(
         skipped: true,
         ..BatchReport::default()
     };
-    if !store::work::take_lease(&keys::broadcast_batch_claim(broadcast, seq), CLAIM_MS)? {
+    let Some(mut claim) =
+        store::work::Lease::take(&keys::broadcast_batch_claim(broadcast, seq), CLAIM_MS)?
+    else {
         return Ok(skipped);
-    }
+    };
     let kv = store::open().await?;
     let Some(record) = broadcasts::record(&kv, broadcast).await? else {
         return Ok(skipped);
@@ -100,6 +105,7 @@ async fn try_send(
     let mut deferred_reason = None;
     let mut throttle_wait: Option<u64> = None;
     let mut mappings: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut lost_claim = false;
     let settle_all = if broadcasts::is_cancelled(&kv, broadcast).await? {
         Some(Outcome::Cancelled)
     } else if now_ms() >= record.expires_ms {
@@ -145,6 +151,12 @@ async fn try_send(
         let started = now_ms();
         let mut remaining: &[usize] = &open;
         while !remaining.is_empty() {
+            if !claim.renew()? {
+                // The claim ran out (a stall longer than CLAIM_MS) and another instance
+                // has the batch: this one records what it sent and leaves the rest.
+                lost_claim = true;
+                break;
+            }
             let allowed = match crate::deliver::granted(cell, remaining.len() as u64).await? {
                 Ok(n) => (n as usize).min(remaining.len()),
                 Err(wait_ms) => {
@@ -163,7 +175,7 @@ async fn try_send(
                 .iter()
                 .map(|&i| outbound(&record, &batch, i, &content, receipt_base.as_ref()))
                 .collect();
-            let outcomes = sender::send_batch(messages).await;
+            let outcomes = claim.hold_during(sender::send_batch(messages)).await;
             for (&i, outcome) in chunk.iter().zip(outcomes) {
                 match outcome {
                     SendOutcome::Accepted(provider_id) => {
@@ -215,6 +227,10 @@ async fn try_send(
         if let Some(entry) = new.iter_mut().find(|(h, _)| *h == hash) {
             entry.1 = outcome;
         }
+    }
+    if lost_claim {
+        // The batch's tally, its end and its claim are the new holder's.
+        return Ok(report);
     }
     let mut tally = Tally::default();
     for outcome in known.iter().flatten() {

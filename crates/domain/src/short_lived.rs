@@ -11,11 +11,12 @@ pub fn reservation_past_use(value: &[u8], _now: u64, cutoff: u64) -> bool {
     Reservation::decode(value).is_some_and(|r| r.reserved_ms < cutoff)
 }
 
-/// A seen provider id (`seen/`) whose lease ended.
+/// A seen provider id (`seen/`) whose lease ended. Its value is `<until>/<nonce>` (or
+/// `<until>` when written by an earlier version).
 pub fn lease_past_use(value: &[u8], now: u64, _cutoff: u64) -> bool {
     std::str::from_utf8(value)
         .ok()
-        .and_then(|s| s.parse::<u64>().ok())
+        .and_then(|s| s.split('/').next()?.parse::<u64>().ok())
         .is_some_and(|until| until < now)
 }
 
@@ -38,6 +39,8 @@ mod tests {
         assert!(reservation_past_use(reservation.as_bytes(), 0, 1_001));
         assert!(!reservation_past_use(reservation.as_bytes(), 0, 1_000));
         assert!(lease_past_use(b"5000", 5_001, 0));
+        assert!(lease_past_use(b"5000/a1b2c3", 5_001, 0));
+        assert!(!lease_past_use(b"5000/a1b2c3", 4_999, 0));
         assert!(!lease_past_use(b"5000", 4_999, 0));
         assert!(
             !lease_past_use(b"garbage", 9_999, 9_999),

@@ -3,22 +3,97 @@
 //! for due work in the pending store, and the hand-over to another component after the
 //! current response.
 
-use crate::{StoreResult, Swap, now_ms, pending, pending_page};
+use crate::{StoreResult, Swap, now_ms, pending, pending_page, random_16};
 
 /// Takes the lease at `key` for `lease_ms` unless a live one exists. `Ok(false)`: someone
 /// else holds it.
 pub fn take_lease(key: &str, lease_ms: u64) -> StoreResult<bool> {
-    let now = now_ms();
-    let swap = Swap::read("default", key)?;
-    let until: u64 = swap
-        .current
-        .as_deref()
-        .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
-        .unwrap_or(0);
-    if until > now {
-        return Ok(false);
+    Ok(Lease::take(key, lease_ms)?.is_some())
+}
+
+/// A lease this instance holds, kept alive while its work goes on ([`Lease::hold_during`]).
+/// Its value is `<until>/<nonce>`, so a renewal moves only this holder's lease: once it
+/// has run out and another instance took the work, the renewal finds another value and
+/// leaves it alone.
+pub struct Lease {
+    key: String,
+    value: Vec<u8>,
+    lease_ms: u64,
+}
+
+/// The time a lease value runs until (`<until>` or `<until>/<nonce>`).
+fn lease_until(value: &[u8]) -> u64 {
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(|v| v.split('/').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+impl Lease {
+    /// Takes the lease at `key` for `lease_ms` unless a live one exists. `Ok(None)`:
+    /// someone else holds it.
+    pub fn take(key: &str, lease_ms: u64) -> StoreResult<Option<Lease>> {
+        let now = now_ms();
+        let swap = Swap::read("default", key)?;
+        if swap.current.as_deref().map_or(0, lease_until) > now {
+            return Ok(None);
+        }
+        let value = Lease::value(now + lease_ms);
+        Ok(swap.put(&value)?.then(|| Lease {
+            key: key.to_string(),
+            value,
+            lease_ms,
+        }))
     }
-    swap.put((now + lease_ms).to_string().as_bytes())
+
+    /// The key it is held under (deleting it lets the next instance take over at once).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn value(until: u64) -> Vec<u8> {
+        let nonce: String = random_16()[..6]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("{until}/{nonce}").into_bytes()
+    }
+
+    /// Moves the lease to `lease_ms` from now if this holder still has it. `Ok(false)`:
+    /// it ran out and another instance took it.
+    pub fn renew(&mut self) -> StoreResult<bool> {
+        let swap = Swap::read("default", &self.key)?;
+        if swap.current.as_deref() != Some(self.value.as_slice()) {
+            return Ok(false);
+        }
+        let value = Lease::value(now_ms() + self.lease_ms);
+        let renewed = swap.put(&value)?;
+        if renewed {
+            self.value = value;
+        }
+        Ok(renewed)
+    }
+
+    /// Runs `work`, renewing the lease every third of its length meanwhile, so a holder
+    /// that is alive keeps it however long the work takes, while a holder that died
+    /// leaves it to run out within one lease length.
+    pub async fn hold_during<T>(&mut self, work: impl Future<Output = T>) -> T {
+        let every_ns = self.lease_ms / 3 * 1_000_000;
+        let renewals = async {
+            loop {
+                spin_sdk::wasip3::clocks::monotonic_clock::wait_for(every_ns).await;
+                if let Err(e) = self.renew() {
+                    eprintln!("renewing lease {}: {e}", self.key);
+                }
+            }
+        };
+        let work = std::pin::pin!(work);
+        let renewals = std::pin::pin!(renewals);
+        match futures::future::select(work, renewals).await {
+            futures::future::Either::Left((done, _)) => done,
+            futures::future::Either::Right(_) => unreachable!("renewals never end"),
+        }
+    }
 }
 
 /// The first retry delay (`retry_base_ms` of the calling component, 10 s by default); it
