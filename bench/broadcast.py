@@ -16,7 +16,6 @@ Usage: bench/broadcast.py --host target/release/messaging-host [--members N]
 """
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -31,8 +30,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KEY = "bench-key-0123456789abcdef"
+from common import KEY, ROOT, africastalking_env, copy_app, free_port, host_env
 EMERGENCY_NUMBER = "+19990000001"
 EMERGENCY_POLICY = """description = "Emergency alerts"
 roles = ["*"]
@@ -90,14 +88,6 @@ class Double(BaseHTTPRequestHandler):
         pass
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def call(base, path, body=None):
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(
@@ -130,25 +120,11 @@ def main():
     double_url = f"http://127.0.0.1:{double.server_address[1]}"
 
     app = tempfile.mkdtemp()
-    shutil.copy(os.path.join(ROOT, "spin.toml"), app)
-    shutil.copytree(os.path.join(ROOT, "policies"), os.path.join(app, "policies"))
+    copy_app(app)
     with open(os.path.join(app, "policies", "emergency.toml"), "w") as f:
         f.write(EMERGENCY_POLICY)
-    os.symlink(os.path.join(ROOT, "target"), os.path.join(app, "target"))
     port = free_port()
-    env = dict(os.environ)
-    env.update({
-        "SPIN_VARIABLE_API_KEYS": "bench:dev:" + hashlib.sha256(KEY.encode()).hexdigest(),
-        "SPIN_VARIABLE_HASHING_KEY": "bench-hashing-key",
-        "SPIN_VARIABLE_RECEIPT_SECRET": "bench-receipt-secret",
-        "SPIN_VARIABLE_CALLBACK_SECRET": "bench-callback-secret",
-        "SPIN_VARIABLE_STORAGE_KEYS": "bench-storage-key-0123456789abcdef",
-        "SPIN_VARIABLE_SMS_PROVIDER": "africastalking",
-        "SPIN_VARIABLE_AFRICASTALKING_URL": double_url,
-        "SPIN_VARIABLE_AFRICASTALKING_USERNAME": "bench",
-        "SPIN_VARIABLE_AFRICASTALKING_API_KEY": "bench-api-key",
-        "MESSAGING_LOG": os.environ.get("MESSAGING_LOG", "warn"),
-    })
+    env = host_env(africastalking_env(double_url))
     redis = None
     runtime_config = []
     if args.store == "redis":

@@ -18,23 +18,14 @@ Usage: bench/cold_start.py --host target/release/messaging-host [--samples 1000]
 """
 
 import argparse
-import hashlib
 import http.client
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KEY = "bench-key-0123456789abcdef"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from common import KEY, ROOT, copy_app, free_port, host_env
 
 
 def message(i):
@@ -44,17 +35,7 @@ def message(i):
 
 
 def start_host(host, app, port):
-    env = dict(os.environ)
-    env.update(
-        {
-            "SPIN_VARIABLE_API_KEYS": "bench:dev:" + hashlib.sha256(KEY.encode()).hexdigest(),
-            "SPIN_VARIABLE_HASHING_KEY": "bench-hashing-key",
-            "SPIN_VARIABLE_RECEIPT_SECRET": "bench-receipt-secret",
-            "SPIN_VARIABLE_CALLBACK_SECRET": "bench-callback-secret",
-            "SPIN_VARIABLE_STORAGE_KEYS": "bench-storage-key-0123456789abcdef",
-            "MESSAGING_LOG": "warn",
-        }
-    )
+    env = host_env()
     out = open(os.path.join(app, "host.out"), "w+")
     proc = subprocess.Popen(
         [host, "--manifest", os.path.join(app, "spin.toml"), "--listen", f"127.0.0.1:{port}",
@@ -98,9 +79,7 @@ def main():
     args = parser.parse_args()
 
     app = tempfile.mkdtemp(prefix="cold-start-")
-    shutil.copy(os.path.join(ROOT, "spin.toml"), app)
-    shutil.copytree(os.path.join(ROOT, "policies"), os.path.join(app, "policies"))
-    os.symlink(os.path.join(ROOT, "target"), os.path.join(app, "target"))
+    copy_app(app)
     port = free_port()
     proc = start_host(args.host, app, port)
     try:

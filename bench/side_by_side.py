@@ -29,40 +29,20 @@ Needs Kannel (kannel, kannel-extras) and bench/loadgen (release build).
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
 import time
 import urllib.parse
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KEY = "bench-key-0123456789abcdef"
+from common import KEY, ROOT, africastalking_env, copy_app, free_port, host_env, wait_port
 FAKESMSC = "/usr/lib/kannel/test/fakesmsc"
 AT_TOKEN = "bench-at-token"
 # Request n goes to +FIRST_NUMBER+n: a new Kenyan mobile number per message.
 FIRST_NUMBER = 254_700_000_000
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, secs=30):
-    deadline = time.time() + secs
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on {port}")
 
 
 class Receiver:
@@ -248,29 +228,16 @@ def run_kannel(loadgen, work, messages, connections):
 
 def run_gateway(loadgen, work, host, messages, connections):
     app = os.path.join(work, "gateway")
-    os.makedirs(app)
-    shutil.copy(os.path.join(ROOT, "spin.toml"), app)
-    shutil.copytree(os.path.join(ROOT, "policies"), os.path.join(app, "policies"))
-    os.symlink(os.path.join(ROOT, "target"), os.path.join(app, "target"))
+    copy_app(app)
     provider = Receiver(at_double_answer)
     callbacks = Receiver(count_delivered)
     port = free_port()
-    env = dict(os.environ)
-    env.update({
-        "SPIN_VARIABLE_API_KEYS": "bench:dev:" + hashlib.sha256(KEY.encode()).hexdigest(),
-        "SPIN_VARIABLE_HASHING_KEY": "bench-hashing-key",
-        "SPIN_VARIABLE_RECEIPT_SECRET": "bench-receipt-secret",
-        "SPIN_VARIABLE_CALLBACK_SECRET": "bench-callback-secret",
-        "SPIN_VARIABLE_STORAGE_KEYS": "bench-storage-key-0123456789abcdef",
-        "SPIN_VARIABLE_SMS_PROVIDER": "africastalking",
-        "SPIN_VARIABLE_AFRICASTALKING_URL": f"http://127.0.0.1:{provider.port}",
-        "SPIN_VARIABLE_AFRICASTALKING_USERNAME": "bench",
-        "SPIN_VARIABLE_AFRICASTALKING_API_KEY": "bench-api-key",
+    env = host_env({
+        **africastalking_env(f"http://127.0.0.1:{provider.port}"),
         "SPIN_VARIABLE_AFRICASTALKING_WEBHOOK_TOKEN": AT_TOKEN,
         "SPIN_VARIABLE_CALLBACK_HOSTS": "http://127.0.0.1:*",
         "SPIN_VARIABLE_CALLBACK_PRIVATE_NETWORKS": "true",
         "SPIN_VARIABLE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "MESSAGING_LOG": "warn",
     })
     proc = subprocess.Popen(
         [host, "--manifest", os.path.join(app, "spin.toml"), "--listen", f"127.0.0.1:{port}",

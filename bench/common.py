@@ -1,0 +1,63 @@
+"""What the Python benchmarks share: the repository root, the benchmark caller's key, a
+free loopback port, a copy of the app to serve, and the host's environment."""
+
+import hashlib
+import os
+import shutil
+import socket
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KEY = "bench-key-0123456789abcdef"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, secs=30):
+    deadline = time.time() + secs
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+def copy_app(app):
+    """Fills the folder `app` with spin.toml and policies/, and links target/ (the built
+    components), so a benchmark can change its policies without touching the tree."""
+    os.makedirs(app, exist_ok=True)
+    shutil.copy(os.path.join(ROOT, "spin.toml"), app)
+    shutil.copytree(os.path.join(ROOT, "policies"), os.path.join(app, "policies"))
+    os.symlink(os.path.join(ROOT, "target"), os.path.join(app, "target"))
+
+
+def host_env(extra=None):
+    """The host's environment: the benchmark caller (KEY, every role), throwaway secrets,
+    warnings-only logs; `extra` adds or overrides variables."""
+    env = dict(os.environ)
+    env.update({
+        "SPIN_VARIABLE_API_KEYS": "bench:dev:" + hashlib.sha256(KEY.encode()).hexdigest(),
+        "SPIN_VARIABLE_HASHING_KEY": "bench-hashing-key",
+        "SPIN_VARIABLE_RECEIPT_SECRET": "bench-receipt-secret",
+        "SPIN_VARIABLE_CALLBACK_SECRET": "bench-callback-secret",
+        "SPIN_VARIABLE_STORAGE_KEYS": "bench-storage-key-0123456789abcdef",
+        "MESSAGING_LOG": os.environ.get("MESSAGING_LOG", "warn"),
+    })
+    env.update(extra or {})
+    return env
+
+
+def africastalking_env(url):
+    """Variables that make Africa's Talking at `url` the SMS provider."""
+    return {
+        "SPIN_VARIABLE_SMS_PROVIDER": "africastalking",
+        "SPIN_VARIABLE_AFRICASTALKING_URL": url,
+        "SPIN_VARIABLE_AFRICASTALKING_USERNAME": "bench",
+        "SPIN_VARIABLE_AFRICASTALKING_API_KEY": "bench-api-key",
+    }
