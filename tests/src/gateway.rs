@@ -373,6 +373,16 @@ impl Gateway {
         }
     }
 
+    /// The stored rows but the audit trail's. A test that checks a refusal changed nothing
+    /// compares these: the trail of earlier, accepted work may still be written after the
+    /// state the test waited for (a status is visible before its audit entry).
+    pub fn data_rows(&self) -> Vec<(String, String, Vec<u8>)> {
+        self.stored_rows()
+            .into_iter()
+            .filter(|(_, key, _)| !key.starts_with(messaging_domain::audit::PREFIX))
+            .collect()
+    }
+
     /// The Redis this gateway's stores are on, if any.
     pub fn redis(&self) -> Option<&Arc<RedisServer>> {
         self.redis.as_ref()

@@ -108,7 +108,7 @@ fn members_are_added_idempotently_removed_and_private_to_their_owner() {
     assert_eq!(foreign.status, 404);
 
     // One bad member refuses the whole list, naming it; nothing is added.
-    let rows_before = gw.stored_rows().len();
+    let rows_before = gw.data_rows().len();
     let bad = gw.call(
         KEY,
         &format!("/v1/groups/{group}/members"),
@@ -119,7 +119,7 @@ fn members_are_added_idempotently_removed_and_private_to_their_owner() {
     );
     assert_eq!(bad.status, 422, "{}", bad.body);
     assert!(bad.body.contains("members[1].address"), "{}", bad.body);
-    assert_eq!(gw.stored_rows().len(), rows_before);
+    assert_eq!(gw.data_rows().len(), rows_before);
 
     let removed = gw.call(
         KEY,
@@ -238,7 +238,7 @@ fn listed_recipients_bad_input_and_policy_refusals() {
     let sms = entries.iter().find(|e| e["channel"] == "sms").unwrap();
     assert!(sms["subject"].is_null(), "SMS carries no subject");
 
-    let keys = || -> HashSet<String> { gw.stored_rows().into_iter().map(|(_, k, _)| k).collect() };
+    let keys = || -> HashSet<String> { gw.data_rows().into_iter().map(|(_, k, _)| k).collect() };
     let keys_before = keys();
     for (body, status) in [
         (json!({"body": "no audience"}), 400),

@@ -163,7 +163,7 @@ fn when_every_sms_provider_refuses_the_message_falls_back_to_email() {
     );
 
     // The default policy has no fallback: such a request is refused and stores nothing.
-    let before = gw.stored_rows().len();
+    let before = gw.data_rows().len();
     let r = gw.send(
         KEY,
         &json!({"channel": "sms", "to": "+254712345678", "body": "x",
@@ -171,7 +171,7 @@ fn when_every_sms_provider_refuses_the_message_falls_back_to_email() {
         &[],
     );
     assert_eq!(r.status, 422, "{}", r.body);
-    assert_eq!(gw.stored_rows().len(), before);
+    assert_eq!(gw.data_rows().len(), before);
 }
 
 const SMS_THEN_TELEGRAM: &str = r#"

@@ -103,7 +103,7 @@ fn forged_or_unknown_receipts_are_refused_and_change_nothing() {
     let gw = gateway_on(&kannel);
     let id = gw.accept(json!({"channel":"sms","to":"+254712345678","body":"Hello"}));
     gw.wait_status(&id, "delivered");
-    let before = gw.stored_rows();
+    let before = gw.data_rows();
     let forged = http::request(
         "GET",
         &format!(
@@ -123,7 +123,7 @@ fn forged_or_unknown_receipts_are_refused_and_change_nothing() {
     );
     assert_eq!(unknown.status, 404);
     assert_eq!(
-        gw.stored_rows(),
+        gw.data_rows(),
         before,
         "refused receipts must not change the store"
     );
