@@ -126,7 +126,6 @@ impl App {
                         allowed: Arc::new(config.allowed),
                         kv: kv.clone(),
                         app: weak.clone(),
-                        outbound_timeout: settings.outbound_timeout,
                         pool: pool.clone(),
                     };
                     (id, ProxyHandler::new(cell))
@@ -261,8 +260,8 @@ pub struct Cell {
     allowed: Arc<Vec<HostPattern>>,
     kv: Arc<KvStore>,
     app: Weak<App>,
-    outbound_timeout: Duration,
-    /// Kept-alive connections to providers and callers' systems, shared by every cell.
+    /// Kept-alive connections to providers and callers' systems, shared by every cell; it
+    /// also holds the host's outbound timeout.
     pool: Arc<ConnectionPool>,
 }
 
@@ -382,7 +381,6 @@ impl Cell {
                 component: self.id.clone(),
                 allowed: self.allowed.clone(),
                 app: self.app.clone(),
-                timeout: self.outbound_timeout,
                 pool: self.pool.clone(),
             },
             kv: self.kv.clone(),

@@ -9,7 +9,6 @@ use crate::app::App;
 use crate::outbound::HostPattern;
 use crate::outbound_pool::ConnectionPool;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 type Io = Box<dyn Future<Output = Result<(), Error>> + Send>;
@@ -19,10 +18,9 @@ pub struct OutboundHooks {
     pub component: Arc<str>,
     pub allowed: Arc<Vec<HostPattern>>,
     pub app: Weak<App>,
-    /// The longest wait for a connection, the first byte and each later byte of an answer,
-    /// where the component set none.
-    pub timeout: Duration,
-    /// Where calls to providers and callers' systems go (`outbound_pool.rs`).
+    /// Where calls to providers and callers' systems go (`outbound_pool.rs`). Its timeout
+    /// is the longest wait for a connection, the first byte and each later byte of an
+    /// answer, where the component set none.
     pub pool: Arc<ConnectionPool>,
 }
 
@@ -59,7 +57,7 @@ impl WasiHttpHooks for OutboundHooks {
             });
         }
         _ = fut;
-        let timeout = self.timeout;
+        let timeout = self.pool.timeout();
         let options = options.unwrap_or_default();
         let connect = options.connect_timeout.unwrap_or(timeout);
         let first_byte = options.first_byte_timeout.unwrap_or(timeout);
@@ -67,7 +65,7 @@ impl WasiHttpHooks for OutboundHooks {
         let pool = self.pool.clone();
         Box::new(async move {
             use http_body_util::BodyExt;
-            if connect == pool.connect_timeout() {
+            if connect == pool.timeout() {
                 let response = pool.send(request, first_byte, between_bytes).await?;
                 return Ok((response, Box::new(async { Ok(()) }) as Io));
             }

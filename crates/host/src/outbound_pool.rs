@@ -28,16 +28,18 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct ConnectionPool {
     client: Client<Connector, WasiBody>,
-    connect_timeout: Duration,
+    /// The host's outbound timeout (`--outbound-timeout-ms`): for making a connection, and
+    /// the default of every wait a component sets no timeout for (see `hooks.rs`).
+    timeout: Duration,
 }
 
 impl ConnectionPool {
-    /// A pool whose new connections must be made within `connect_timeout`.
-    pub fn new(connect_timeout: Duration) -> ConnectionPool {
+    /// A pool whose new connections must be made within `timeout`.
+    pub fn new(timeout: Duration) -> ConnectionPool {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
-        http.set_connect_timeout(Some(connect_timeout));
+        http.set_connect_timeout(Some(timeout));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_webpki_roots()
             .https_or_http()
@@ -46,16 +48,13 @@ impl ConnectionPool {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(IDLE_TIMEOUT)
             .build(https);
-        ConnectionPool {
-            client,
-            connect_timeout,
-        }
+        ConnectionPool { client, timeout }
     }
 
-    /// The connection timeout this pool was built with; a request asking for another one is
-    /// sent on a connection of its own.
-    pub fn connect_timeout(&self) -> Duration {
-        self.connect_timeout
+    /// The timeout this pool was built with. A request asking for another connection
+    /// timeout is sent on a connection of its own.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Sends `request` on a pooled connection (or a new one). The answer's head must come
