@@ -21,6 +21,7 @@ pub mod idempotency;
 pub mod inbound;
 pub mod inbound_routes;
 pub mod keys;
+pub mod lease;
 pub mod message_id;
 pub mod notification;
 pub mod policy;

@@ -11,13 +11,9 @@ pub fn reservation_past_use(value: &[u8], _now: u64, cutoff: u64) -> bool {
     Reservation::decode(value).is_some_and(|r| r.reserved_ms < cutoff)
 }
 
-/// A seen provider id (`seen/`) whose lease ended. Its value is `<until>/<nonce>` (or
-/// `<until>` when written by an earlier version).
+/// A seen provider id (`seen/`) whose lease ended (`crate::lease`).
 pub fn lease_past_use(value: &[u8], now: u64, _cutoff: u64) -> bool {
-    std::str::from_utf8(value)
-        .ok()
-        .and_then(|s| s.split('/').next()?.parse::<u64>().ok())
-        .is_some_and(|until| until < now)
+    crate::lease::until(value).is_some_and(|until| until < now)
 }
 
 /// A GovStack email request (`govstack/request/`) made before the cut-off.

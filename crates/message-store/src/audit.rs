@@ -21,10 +21,7 @@ pub fn emit(
     println!("{event}");
     let at = now_ms();
     let entry = AuditEntry::from_event(at, status, source, destination, &event);
-    let nonce: String = random_16()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let nonce = hex::encode(&random_16()[..8]);
     let stored = serde_json::to_vec(&entry).expect("entries serialise");
     let written = wkv::open("default").and_then(|b| b.set(&audit::key(at, &nonce), &stored));
     if let Err(e) = written {

@@ -12,21 +12,13 @@ pub fn take_lease(key: &str, lease_ms: u64) -> StoreResult<bool> {
 }
 
 /// A lease this instance holds, kept alive while its work goes on ([`Lease::hold_during`]).
-/// Its value is `<until>/<nonce>`, so a renewal moves only this holder's lease: once it
-/// has run out and another instance took the work, the renewal finds another value and
-/// leaves it alone.
+/// Its value is `<until>/<nonce>` (`messaging_domain::lease`), so a renewal moves only
+/// this holder's lease: once it has run out and another instance took the work, the
+/// renewal finds another value and leaves it alone.
 pub struct Lease {
     key: String,
     value: Vec<u8>,
     lease_ms: u64,
-}
-
-/// The time a lease value runs until (`<until>` or `<until>/<nonce>`).
-fn lease_until(value: &[u8]) -> u64 {
-    std::str::from_utf8(value)
-        .ok()
-        .and_then(|v| v.split('/').next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 impl Lease {
@@ -35,7 +27,11 @@ impl Lease {
     pub fn take(key: &str, lease_ms: u64) -> StoreResult<Option<Lease>> {
         let now = now_ms();
         let swap = Swap::read("default", key)?;
-        if swap.current.as_deref().map_or(0, lease_until) > now {
+        let until = swap
+            .current
+            .as_deref()
+            .and_then(messaging_domain::lease::until);
+        if until.unwrap_or(0) > now {
             return Ok(None);
         }
         let value = Lease::value(now + lease_ms);
@@ -52,11 +48,7 @@ impl Lease {
     }
 
     fn value(until: u64) -> Vec<u8> {
-        let nonce: String = random_16()[..6]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        format!("{until}/{nonce}").into_bytes()
+        messaging_domain::lease::value(until, &hex::encode(&random_16()[..6])).into_bytes()
     }
 
     /// Moves the lease to `lease_ms` from now if this holder still has it. `Ok(false)`:
