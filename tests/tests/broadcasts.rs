@@ -284,15 +284,8 @@ fn a_batch_whose_provider_is_slow_is_sent_once_however_long_it_takes() {
         (201, created.clone())
     });
     let gw = Gateway::start_with(&twilio::sms_vars(&twilio.url));
-    let group = create_group(&gw, "Night shift nurses");
-    add_sms_members(&gw, &group, 0..4);
-    let accepted = gw.call(
-        KEY,
-        "/v1/broadcasts",
-        Some(&json!({"group": group, "body": "Shift change at 22:00"})),
-    );
-    assert_eq!(accepted.status, 202, "{}", accepted.body);
-    let id = accepted.json()["id"].as_str().unwrap().to_string();
+    let nurses: Vec<String> = (0..4).map(phone).collect();
+    let id = gw.broadcast_to_new_group(KEY, &nurses, "Shift change at 22:00");
     let view = wait_state(&gw, &id, "done");
     assert_eq!(view["counts"]["sent"], 4, "{view}");
     // Give a wrongly re-taken batch time to show up at the provider.

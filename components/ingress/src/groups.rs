@@ -34,11 +34,11 @@ pub async fn create(caller: Caller, req: Request) -> HttpResponse {
                 ));
             }
             store::audit::emit(
-        messaging_domain::audit::AuditStatus::Success,
-        &store::audit::caller(&caller.id),
-        None,
-        serde_json::json!({"event": "group.created", "id": record.id.as_str(), "caller": caller.id}),
-    );
+                messaging_domain::audit::AuditStatus::Success,
+                &store::audit::caller(&caller.id),
+                None,
+                serde_json::json!({"event": "group.created", "id": record.id.as_str(), "caller": caller.id}),
+            );
             Ok(json(201, &view(&record, 0)))
         }
         .await,
@@ -79,11 +79,11 @@ pub async fn change_members(caller: Caller, id: &str, req: Request, remove: bool
                 .map_err(|e| unavailable("group", e))?;
             let field = if remove { "removed" } else { "added" };
             store::audit::emit(
-        messaging_domain::audit::AuditStatus::Success,
-        &store::audit::caller(&caller.id),
-        None,
-        serde_json::json!({"event": format!("group.members_{field}"), "id": record.id.as_str(), "caller": caller.id, "count": changed}),
-    );
+                messaging_domain::audit::AuditStatus::Success,
+                &store::audit::caller(&caller.id),
+                None,
+                serde_json::json!({"event": format!("group.members_{field}"), "id": record.id.as_str(), "caller": caller.id, "count": changed}),
+            );
             Ok(json(200, &serde_json::json!({ field: changed, "members": count })))
         }
         .await,

@@ -24,26 +24,16 @@ async fn handle(req: Request) -> Response {
     if (req.method(), req.uri().path()) != (&Method::POST, "/tick") {
         return no_such_route();
     }
-    let retention = spin_sdk::variables::get("retention")
-        .await
-        .unwrap_or_else(|_| "7d".into());
-    let Some(retention_s) = parse_duration(&retention) else {
-        return json(
-            500,
-            serde_json::json!({"error": "retention must look like 12h or 7d"}),
-        );
+    let retention_ms = match duration_ms("retention", "7d").await {
+        Ok(ms) => ms,
+        Err(refused) => return refused,
     };
-    let audit_retention = spin_sdk::variables::get("audit_retention")
-        .await
-        .unwrap_or_else(|_| "90d".into());
-    let Some(audit_retention_s) = parse_duration(&audit_retention) else {
-        return json(
-            500,
-            serde_json::json!({"error": "audit_retention must look like 12h or 90d"}),
-        );
+    let audit_retention_ms = match duration_ms("audit_retention", "90d").await {
+        Ok(ms) => ms,
+        Err(refused) => return refused,
     };
     let report = match message_store::open().await {
-        Ok(kv) => sweep_all(&kv, retention_s * 1000, audit_retention_s * 1000).await,
+        Ok(kv) => sweep_all(&kv, retention_ms, audit_retention_ms).await,
         Err(e) => Err(e),
     };
     match report {
@@ -72,6 +62,20 @@ async fn handle(req: Request) -> Response {
             json(503, serde_json::json!({"error": "store unavailable"}))
         }
     }
+}
+
+/// The duration variable `name` (`default` when unset) in milliseconds; a 500 naming it
+/// when it does not read.
+async fn duration_ms(name: &str, default: &str) -> Result<u64, Response> {
+    let text = spin_sdk::variables::get(name)
+        .await
+        .unwrap_or_else(|_| default.into());
+    parse_duration(&text).map(|s| s * 1000).ok_or_else(|| {
+        json(
+            500,
+            serde_json::json!({"error": format!("{name} must look like 12h or {default}")}),
+        )
+    })
 }
 
 /// One tick's sweep: finished messages, unfetched inbound messages, keys past use, a

@@ -48,7 +48,7 @@ fn log(event: &str, detail: serde_json::Value) {
         .as_str()
         .map(message_store::audit::provider);
     let source = provider.as_deref().unwrap_or("webhook-inbound");
-    message_store::audit::emit(status, source, None, line.clone());
+    message_store::audit::emit(status, source, None, line);
 }
 
 fn unavailable(what: &str, e: impl std::fmt::Display) -> HttpResponse {
