@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from common import KEY, ROOT, africastalking_env, copy_app, free_port, host_env
+from common import KEY, ROOT, africastalking_env, copy_app, free_port, host_env, wait_port
 EMERGENCY_NUMBER = "+19990000001"
 EMERGENCY_POLICY = """description = "Emergency alerts"
 roles = ["*"]
@@ -138,12 +137,7 @@ def main():
             f.write(f'[key_value_store.default]\ntype = "redis"\nurl = "{url}"\n'
                     f'[key_value_store.pending]\ntype = "redis"\nurl = "{url}"\n')
         runtime_config = ["--runtime-config-file", os.path.join(app, "runtime-config.toml")]
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", redis_port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_port(redis_port, 5)
     hosts = []
     ports = [port] + [free_port() for _ in range(args.hosts - 1)]
     for i, host_port in enumerate(ports):
@@ -157,12 +151,7 @@ def main():
     base = f"http://127.0.0.1:{port}"
     try:
         for host_port in ports:
-            for _ in range(1200):
-                try:
-                    socket.create_connection(("127.0.0.1", host_port), timeout=1).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            wait_port(host_port, 120)
         print(f"machine: {os.cpu_count()} cores; host: {os.path.basename(args.host)}; "
               f"members: {args.members:,}; store: {args.store}; hosts: {args.hosts}")
 

@@ -292,16 +292,23 @@ fn bench(args: &[String]) -> Result<()> {
         .args(args))
 }
 
-/// `bench-broadcast [MEMBERS [--store redis] [--hosts N]]`: the broadcast benchmark
-/// (bench/broadcast.py).
-fn bench_broadcast(args: &[String]) -> Result<()> {
+/// A Python benchmark `script` against the release host, which it builds first (with the
+/// components).
+fn python_bench(script: &str) -> Result<Command> {
     let host = build(true)?;
     let mut command = Command::new("python3");
     command
         .current_dir(root())
-        .arg("bench/broadcast.py")
+        .arg(script)
         .arg("--host")
         .arg(host);
+    Ok(command)
+}
+
+/// `bench-broadcast [MEMBERS [--store redis] [--hosts N]]`: the broadcast benchmark
+/// (bench/broadcast.py).
+fn bench_broadcast(args: &[String]) -> Result<()> {
+    let mut command = python_bench("bench/broadcast.py")?;
     if let Some((members, rest)) = args.split_first() {
         // The rest (`--store redis`, `--hosts 2`) goes to the script as given.
         command.arg("--members").arg(members).args(rest);
@@ -312,13 +319,7 @@ fn bench_broadcast(args: &[String]) -> Result<()> {
 /// `bench-cold-start [SAMPLES]`: the first request after idle, and a process's first
 /// answer after starting (bench/cold_start.py).
 fn bench_cold_start(args: &[String]) -> Result<()> {
-    let host = build(true)?;
-    let mut command = Command::new("python3");
-    command
-        .current_dir(root())
-        .arg("bench/cold_start.py")
-        .arg("--host")
-        .arg(host);
+    let mut command = python_bench("bench/cold_start.py")?;
     if let Some(samples) = args.first() {
         command.arg("--samples").arg(samples);
     }
@@ -328,14 +329,8 @@ fn bench_cold_start(args: &[String]) -> Result<()> {
 /// `bench-side-by-side [MESSAGES [--connections N]]`: Kannel and this gateway in one run
 /// (bench/side_by_side.py), driven by bench/loadgen.
 fn bench_side_by_side(args: &[String]) -> Result<()> {
-    let host = build(true)?;
+    let mut command = python_bench("bench/side_by_side.py")?;
     run(cargo().args(["build", "--release", "-p", "loadgen"]))?;
-    let mut command = Command::new("python3");
-    command
-        .current_dir(root())
-        .arg("bench/side_by_side.py")
-        .arg("--host")
-        .arg(host);
     if let Some((messages, rest)) = args.split_first() {
         command.arg("--messages").arg(messages).args(rest);
     }
