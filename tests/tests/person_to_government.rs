@@ -65,6 +65,13 @@ fn stop_suppresses_everyday_messages_but_not_alerts_and_start_resubscribes() {
     let (mut kannel, gw) = setup(&[("alerts.toml", ALERTS)]);
     kannel.phone_sends(PHONE, "Stop");
     phone_receives(&kannel, "Reply START");
+    // The gateway's own acknowledgement is in the audit trail, as a caller's message is.
+    let acknowledged = gw.stored_rows().iter().any(|(_, key, value)| {
+        key.starts_with("audit/")
+            && serde_json::from_slice::<Value>(value)
+                .is_ok_and(|e| e["event"] == "message.accepted" && e["source"] == "caller:gateway")
+    });
+    assert!(acknowledged, "the acknowledgement's acceptance is audited");
 
     let r = gw.send(KEY, &sms("Your clinic visit is tomorrow"), &[]);
     assert_eq!(r.status, 202, "{}", r.body);

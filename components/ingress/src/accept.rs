@@ -303,7 +303,13 @@ pub async fn persist(
             subject: f.subject,
         }),
     };
-    store::insert(&record, &payload)
+    let accepted = store::audit::Event::new(
+        messaging_domain::audit::AuditStatus::InProgress,
+        &store::audit::caller(&caller.id),
+        Some(&plan.cell),
+        serde_json::json!({"event": "message.accepted", "id": id.as_str(), "caller": caller.id, "client": client, "cell": plan.cell}),
+    );
+    store::insert(&record, &payload, accepted)
         .await
         .map_err(|e| unavailable("insert", e))?;
     if let Some(expects) = &message.expects_reply {
@@ -311,12 +317,6 @@ pub async fn persist(
             .await
             .map_err(|e| unavailable("conversation", e))?;
     }
-    store::audit::emit(
-        messaging_domain::audit::AuditStatus::InProgress,
-        &store::audit::caller(&caller.id),
-        Some(&plan.cell),
-        serde_json::json!({"event": "message.accepted", "id": id.as_str(), "caller": caller.id, "client": client, "cell": plan.cell}),
-    );
     Ok(Persisted::New(id))
 }
 

@@ -263,7 +263,14 @@ async fn acknowledge(message: &Inbound, text: &str, hashing_key: &str) -> store:
         email: None,
         fallback: None,
     };
-    store::insert(&record, &payload).await?;
+    // The gateway's own message is in the trail as a caller's would be.
+    let accepted = store::audit::Event::new(
+        messaging_domain::audit::AuditStatus::InProgress,
+        &store::audit::caller("gateway"),
+        Some(&cell),
+        serde_json::json!({"event": "message.accepted", "id": id.as_str(), "caller": "gateway", "reference": "opt-out-acknowledgement", "cell": cell}),
+    );
+    store::insert(&record, &payload, accepted).await?;
     store::work::post_after_response(
         format!("http://{cell}.spin.internal/dispatch"),
         serde_json::json!({ "id": id }),

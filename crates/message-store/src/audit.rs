@@ -18,17 +18,52 @@ pub fn emit(
     destination: Option<&str>,
     event: serde_json::Value,
 ) {
-    println!("{event}");
-    let at = now_ms();
-    let entry = AuditEntry::from_event(at, status, source, destination, &event);
-    let nonce = hex::encode(&random_16()[..8]);
-    let stored = serde_json::to_vec(&entry).expect("entries serialise");
-    let written = wkv::open("default").and_then(|b| b.set(&audit::key(at, &nonce), &stored));
+    let event = Event::new(status, source, destination, event);
+    let (key, stored) = event.row();
+    let written = wkv::open("default").and_then(|b| b.set(&key, &stored));
+    event.log();
     if let Err(e) = written {
         eprintln!(
             "{}",
             serde_json::json!({"event": "audit.store_error", "detail": format!("{e:?}")})
         );
+    }
+}
+
+/// An event made ready for the trail without writing it, for a transaction that folds its
+/// row into its own `set-many` (one store call instead of two) and logs it once that
+/// write succeeded: the trail and the log then never tell of a write that failed.
+pub struct Event {
+    line: serde_json::Value,
+    key: String,
+    stored: Vec<u8>,
+}
+
+impl Event {
+    pub fn new(
+        status: AuditStatus,
+        source: &str,
+        destination: Option<&str>,
+        event: serde_json::Value,
+    ) -> Event {
+        let at = now_ms();
+        let entry = AuditEntry::from_event(at, status, source, destination, &event);
+        let nonce = hex::encode(&random_16()[..8]);
+        Event {
+            key: audit::key(at, &nonce),
+            stored: serde_json::to_vec(&entry).expect("entries serialise"),
+            line: event,
+        }
+    }
+
+    /// The trail's row: key and stored entry.
+    pub fn row(&self) -> (String, Vec<u8>) {
+        (self.key.clone(), self.stored.clone())
+    }
+
+    /// Prints the event's log line.
+    pub fn log(self) {
+        println!("{}", self.line);
     }
 }
 

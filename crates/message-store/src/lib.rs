@@ -99,10 +99,15 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Persists a new message: payload, record and its first statuses in one `set-many` (one
-/// SQLite transaction, one Redis `MULTI`), so a crash leaves the message whole or absent;
-/// then its pending entry, without which it is only found by reading it.
-pub async fn insert(record: &MessageRecord, payload: &Payload) -> StoreResult<()> {
+/// Persists a new message: payload, record, its first statuses and the trail's entry of
+/// its acceptance (`accepted`, logged once written) in one `set-many` (one SQLite
+/// transaction, one Redis `MULTI`), so a crash leaves the message whole or absent; then its
+/// pending entry, without which it is only found by reading it.
+pub async fn insert(
+    record: &MessageRecord,
+    payload: &Payload,
+    accepted: audit::Event,
+) -> StoreResult<()> {
     let id = &record.id;
     let mut rows = many::seal_all([(keys::payload(id), payload)]).await?;
     let at = record.created_ms.to_string().into_bytes();
@@ -112,7 +117,9 @@ pub async fn insert(record: &MessageRecord, payload: &Payload) -> StoreResult<()
     ));
     rows.push((keys::status(id, Status::Accepted), at.clone()));
     rows.push((keys::status(id, Status::Queued), at));
+    rows.push(accepted.row());
     many::set_many("default", &rows)?;
+    accepted.log();
     set_pending(
         &record.cell,
         id,
