@@ -1,10 +1,13 @@
 """What the Python benchmarks share: the repository root, the benchmark caller's key, a
-free loopback port, a copy of the app to serve, and the host's environment."""
+free loopback port, a copy of the app to serve, the host's environment, and load from
+bench/loadgen."""
 
 import hashlib
 import os
 import shutil
+import json
 import socket
+import subprocess
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -61,3 +64,15 @@ def africastalking_env(url):
         "SPIN_VARIABLE_AFRICASTALKING_USERNAME": "bench",
         "SPIN_VARIABLE_AFRICASTALKING_API_KEY": "bench-api-key",
     }
+
+
+def load(loadgen, url, connections, total, method="GET", headers=(), body="", first=0):
+    """Sends exactly `total` requests over `connections` keep-alive connections
+    (bench/loadgen) and returns its JSON summary; `{n}` in the URL or body becomes the
+    request's number, counted from `first`."""
+    cmd = [loadgen, "--url", url, "--method", method, "--total", str(total),
+           "--connections", str(connections), "--first", str(first), "--body", body]
+    for header in headers:
+        cmd += ["--header", header]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out)

@@ -39,6 +39,7 @@ import time
 import urllib.parse
 
 from common import KEY, ROOT, africastalking_env, copy_app, free_port, host_env, wait_port
+from common import load as common_load
 FAKESMSC = "/usr/lib/kannel/test/fakesmsc"
 AT_TOKEN = "bench-at-token"
 # Request n goes to +FIRST_NUMBER+n: a new Kenyan mobile number per message.
@@ -122,14 +123,8 @@ def count_delivered(receiver, path, body):
 
 
 def load(loadgen, url, connections, total, method="GET", headers=(), body=""):
-    """Sends exactly `total` requests over `connections` keep-alive connections
-    (bench/loadgen); `{n}` in the URL or body is the request's phone number."""
-    cmd = [loadgen, "--url", url, "--method", method, "--total", str(total),
-           "--connections", str(connections), "--first", str(FIRST_NUMBER), "--body", body]
-    for header in headers:
-        cmd += ["--header", header]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return json.loads(out)
+    """`common.load`, numbering requests from FIRST_NUMBER (each its own phone number)."""
+    return common_load(loadgen, url, connections, total, method, headers, body, FIRST_NUMBER)
 
 
 def kannel_config(d, admin, smsbox, smsc, sendsms):

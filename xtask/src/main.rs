@@ -12,6 +12,8 @@
 //!   fresh process's first answer (bench/cold_start.py).
 //! - `bench-side-by-side [MESSAGES]`: release build; the same SMS through Kannel and
 //!   through this gateway, accepts, sends and receipts (bench/side_by_side.py).
+//! - `bench-floors [TOTAL]`: release build; the same load against ever more of the accept
+//!   path, from the host's router to a delivered message (bench/floors.py).
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -337,6 +339,17 @@ fn bench_side_by_side(args: &[String]) -> Result<()> {
     run(&mut command)
 }
 
+/// `bench-floors [TOTAL [--connections N]]`: the same load against ever more of the
+/// accept path, from the host's router to a delivered message (bench/floors.py).
+fn bench_floors(args: &[String]) -> Result<()> {
+    let mut command = python_bench("bench/floors.py")?;
+    run(cargo().args(["build", "--release", "-p", "loadgen"]))?;
+    if let Some((total, rest)) = args.split_first() {
+        command.arg("--total").arg(total).args(rest);
+    }
+    run(&mut command)
+}
+
 /// Prints a new VAPID key pair for the push channel: the private half for the
 /// `vapid_private_key` variable, the public half for web apps' `applicationServerKey`.
 fn vapid_keys() -> Result<()> {
@@ -370,10 +383,11 @@ fn main() -> Result<()> {
         "bench-broadcast" => bench_broadcast(rest),
         "bench-cold-start" => bench_cold_start(rest),
         "bench-side-by-side" => bench_side_by_side(rest),
+        "bench-floors" => bench_floors(rest),
         "vapid-keys" => vapid_keys(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <build | up [--listen ADDR] | test [cargo test args] | bench [args] | bench-broadcast [members [--store redis] [--hosts n]] | bench-cold-start [samples] | bench-side-by-side [messages [--connections n]] | vapid-keys>"
+                "usage: cargo xtask <build | up [--listen ADDR] | test [cargo test args] | bench [args] | bench-broadcast [members [--store redis] [--hosts n]] | bench-cold-start [samples] | bench-side-by-side [messages [--connections n]] | bench-floors [total [--connections n]] | vapid-keys>"
             );
             Ok(())
         }
