@@ -109,13 +109,14 @@ pub async fn attempt(cell: &str, id: &MessageId) -> Outcome {
 
 async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> {
     let kv = store::open().await?;
-    let Some(record) = store::record(&kv, id).await? else {
+    let view = store::dispatch_view(id)?;
+    let Some(record) = view.record else {
         store::clear_pending(cell, id).await?;
         return Ok(Outcome::Skipped);
     };
-    let mut hop = store::hop(&kv, id).await?;
+    let mut hop = view.hop;
     let current = record.cell_at(hop).unwrap_or(&record.cell);
-    let watch = delivery_watch::get(&kv, id).await?;
+    let watch = view.watch;
     // A sent message whose receipt did not come in time (or said it failed), reaching the
     // first cell of its fallback channel.
     let fallback_due = current != cell
@@ -136,7 +137,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
                     && (fallback_due || watch.as_ref().is_some_and(|w| w.fired && hop >= w.hop)))
         })
     };
-    if !needs_sending(&store::history(id)?) {
+    if !needs_sending(&view.history) {
         store::clear_pending(cell, id).await?;
         return Ok(Outcome::Skipped);
     }
@@ -173,7 +174,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
     }
     if now >= record.expires_ms {
         reach_and_notify(&kv, &record, Status::Expired).await?;
-        settle(&kv, cell, id).await?;
+        settle(cell, id).await?;
         log("dispatch.expired", id, "validity ran out before sending");
         return Ok(Outcome::Expired);
     }
@@ -212,7 +213,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
         }
     };
     let Some(payload) = payload else {
-        settle(&kv, cell, id).await?;
+        settle(cell, id).await?;
         return Ok(Outcome::Skipped);
     };
     // On the fallback channel the message goes to the fallback address, with the fallback
@@ -227,7 +228,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
         (true, _, _) => {
             // Never send the first channel's address over another channel.
             reach_and_notify(&kv, &record, Status::Failed).await?;
-            settle(&kv, cell, id).await?;
+            settle(cell, id).await?;
             log(
                 "dispatch.failed",
                 id,
@@ -293,7 +294,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
                 kv.delete(keys::claim(id)).await?;
                 store::clear_pending(cell, id).await?;
             } else {
-                settle(&kv, cell, id).await?;
+                settle(cell, id).await?;
             }
             Outcome::Sent
         }
@@ -301,7 +302,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
             store::record_attempt(&kv, id, &attempt("delivered", None)).await?;
             reach_and_notify(&kv, &record, Status::Sent).await?;
             reach_and_notify(&kv, &record, Status::Delivered).await?;
-            settle(&kv, cell, id).await?;
+            settle(cell, id).await?;
             Outcome::Delivered
         }
         SendOutcome::Deferred(reason) => {
@@ -317,7 +318,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
                 // The policy's retries are spent: the spec's "then failed".
                 store::record_attempt(&kv, id, &attempt("gave_up", Some(&reason))).await?;
                 reach_and_notify(&kv, &record, Status::Failed).await?;
-                settle(&kv, cell, id).await?;
+                settle(cell, id).await?;
                 log("dispatch.gave_up", id, &provider_reason(&reason));
                 return Ok(Outcome::Failed);
             }
@@ -357,7 +358,7 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
         SendOutcome::Rejected(reason) => {
             store::record_attempt(&kv, id, &attempt("refused", Some(&reason))).await?;
             reach_and_notify(&kv, &record, Status::Failed).await?;
-            settle(&kv, cell, id).await?;
+            settle(cell, id).await?;
             log("dispatch.failed", id, &provider_reason(&reason));
             Outcome::Failed
         }
@@ -398,10 +399,12 @@ async fn fail_over(
 
 /// The message needs no more attempts: forget the address, content, delivery watch, claim
 /// and pending entry.
-async fn settle(kv: &Store, cell: &str, id: &MessageId) -> store::StoreResult<()> {
-    store::erase_payload(kv, id).await?;
-    delivery_watch::remove(kv, id).await?;
-    kv.delete(keys::claim(id)).await?;
+async fn settle(cell: &str, id: &MessageId) -> store::StoreResult<()> {
+    // Payload, watch and claim in one call (one transaction).
+    store::many::delete_many(
+        "default",
+        &[keys::payload(id), keys::delivery_watch(id), keys::claim(id)],
+    )?;
     store::clear_pending(cell, id).await
 }
 
