@@ -418,12 +418,18 @@ pub async fn erase_payload(store: &Store, id: &MessageId) -> StoreResult<()> {
 /// Records that `status` was reached now, unless it was reached before (receipts can be
 /// repeated). Returns whether it was new.
 pub async fn reach(store: &Store, id: &MessageId, status: Status) -> StoreResult<bool> {
-    let key = keys::status(id, status);
-    if store.exists(&key).await? {
+    if store.exists(keys::status(id, status)).await? {
         return Ok(false);
     }
-    store.set(&key, now_ms().to_string()).await?;
+    mark_reached(store, id, status).await?;
     Ok(true)
+}
+
+/// Records that `status` was reached now, for a caller that knows it was not reached yet.
+pub async fn mark_reached(store: &Store, id: &MessageId, status: Status) -> StoreResult<()> {
+    Ok(store
+        .set(keys::status(id, status), now_ms().to_string())
+        .await?)
 }
 
 /// Appends one attempt to the message's history.

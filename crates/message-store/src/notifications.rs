@@ -85,14 +85,17 @@ pub async fn reach_and_notify(
     // The first final status is the message's outcome; a later report (Twilio's
     // `undelivered` after `delivered`, a repeated failure after a fallback delivered) must
     // not tell the caller otherwise.
-    if status.is_final()
-        && crate::history(&record.id)?
+    if status.is_final() {
+        if crate::history(&record.id)?
             .iter()
             .any(|(s, _)| s.is_final())
-    {
-        return Ok(false);
-    }
-    if !crate::reach(store, &record.id, status).await? {
+        {
+            return Ok(false);
+        }
+        // No final status yet, so not this one either: the history answered what
+        // `reach` would ask again.
+        crate::mark_reached(store, &record.id, status).await?;
+    } else if !crate::reach(store, &record.id, status).await? {
         return Ok(false);
     }
     if let Some(url) = &record.callback_url {
