@@ -21,35 +21,16 @@ import argparse
 import http.client
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 
-from common import KEY, ROOT, copy_app, free_port, host_env
+from common import KEY, copy_app, free_port, start_host
 
 
 def message(i):
     body = '{"channel":"sms","to":"+254712345678","body":"Cold start %d-%d"}' % (os.getpid(), i)
     headers = {"authorization": "Bearer " + KEY, "content-type": "application/json"}
     return "POST", "/v1/messages", body, headers
-
-
-def start_host(host, app, port):
-    env = host_env()
-    out = open(os.path.join(app, "host.out"), "w+")
-    proc = subprocess.Popen(
-        [host, "--manifest", os.path.join(app, "spin.toml"), "--listen", f"127.0.0.1:{port}",
-         "--cache-dir", os.path.join(ROOT, "target/component-cache")],
-        env=env, stdout=out, stderr=open(os.path.join(app, "host.log"), "w"),
-    )
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        out.seek(0)
-        if "listening on" in out.read():
-            return proc
-        time.sleep(0.002)
-    proc.kill()
-    raise SystemExit("the host did not start; see " + os.path.join(app, "host.log"))
 
 
 def one(port, method, path, body, headers, expected=None):

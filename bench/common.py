@@ -1,6 +1,6 @@
 """What the Python benchmarks share: the repository root, the benchmark caller's key, a
-free loopback port, a copy of the app to serve, the host's environment, and load from
-bench/loadgen."""
+free loopback port, a copy of the app to serve, the host's environment, starting the
+host, and load from bench/loadgen."""
 
 import hashlib
 import os
@@ -54,6 +54,26 @@ def host_env(extra=None):
     })
     env.update(extra or {})
     return env
+
+
+def start_host(host, app, port, env=None, secs=120):
+    """Starts the project host serving `app` on loopback `port` with `env` (default:
+    `host_env()`), and returns its process once it says it listens. Polls every 2 ms, so
+    the cold-start benchmark can time a start."""
+    out = open(os.path.join(app, "host.out"), "w+")
+    proc = subprocess.Popen(
+        [host, "--manifest", os.path.join(app, "spin.toml"), "--listen", f"127.0.0.1:{port}",
+         "--cache-dir", os.path.join(ROOT, "target/component-cache")],
+        env=env or host_env(), stdout=out, stderr=open(os.path.join(app, "host.log"), "w"),
+    )
+    deadline = time.time() + secs
+    while time.time() < deadline:
+        out.seek(0)
+        if "listening on" in out.read():
+            return proc
+        time.sleep(0.002)
+    proc.kill()
+    raise SystemExit("the host did not start; see " + os.path.join(app, "host.log"))
 
 
 def africastalking_env(url):

@@ -23,10 +23,9 @@ import argparse
 import datetime
 import os
 import shutil
-import subprocess
 import tempfile
 
-from common import KEY, ROOT, copy_app, free_port, host_env, load, wait_port
+from common import KEY, ROOT, copy_app, free_port, load, start_host
 
 # Request n goes to +254700000000+n: a new Kenyan mobile number per message.
 FIRST_NUMBER = 254_700_000_000
@@ -43,13 +42,8 @@ def main():
     app = tempfile.mkdtemp(prefix="floors-")
     copy_app(app)
     port = free_port()
-    proc = subprocess.Popen(
-        [args.host, "--manifest", os.path.join(app, "spin.toml"), "--listen",
-         f"127.0.0.1:{port}", "--cache-dir", os.path.join(ROOT, "target/component-cache")],
-        env=host_env(), stdout=subprocess.DEVNULL,
-        stderr=open(os.path.join(app, "host.log"), "w"))
+    proc = start_host(args.host, app, port)
     try:
-        wait_port(port, 120)
         base = f"http://127.0.0.1:{port}"
         post = ["content-type: application/json", f"authorization: Bearer {KEY}"]
         later = (datetime.datetime.now(datetime.timezone.utc)

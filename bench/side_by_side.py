@@ -38,7 +38,7 @@ import threading
 import time
 import urllib.parse
 
-from common import KEY, ROOT, africastalking_env, copy_app, free_port, host_env, wait_port
+from common import KEY, ROOT, africastalking_env, copy_app, free_port, host_env, start_host, wait_port
 from common import load as common_load
 FAKESMSC = "/usr/lib/kannel/test/fakesmsc"
 AT_TOKEN = "bench-at-token"
@@ -234,11 +234,7 @@ def run_gateway(loadgen, work, host, messages, connections):
         "SPIN_VARIABLE_CALLBACK_PRIVATE_NETWORKS": "true",
         "SPIN_VARIABLE_PUBLIC_URL": f"http://127.0.0.1:{port}",
     })
-    proc = subprocess.Popen(
-        [host, "--manifest", os.path.join(app, "spin.toml"), "--listen", f"127.0.0.1:{port}",
-         "--cache-dir", os.path.join(ROOT, "target/component-cache")],
-        env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(app, "host.log"), "w"))
-    wait_port(port, 120)
+    proc = start_host(host, app, port, env)
     try:
         callback = f"http://127.0.0.1:{callbacks.port}/status"
         started = time.monotonic()
