@@ -77,13 +77,19 @@ fn init_logging(json: bool) {
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is called, not
+/// when the future is first polled: a SIGTERM that came between "listening on" and the
+/// server's first poll took the default action and killed the host uncleanly (seen in CI).
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    })
 }
 
 /// Connections the kernel queues before the server accepts them (capped by
@@ -139,6 +145,7 @@ async fn main() -> Result<()> {
     if !cli.health_path.is_empty() {
         messaging_host::health::check(&app, &cli.health_path).await?;
     }
+    let shutdown = shutdown_signal()?;
     let listener = listen(cli.listen).with_context(|| format!("listening on {}", cli.listen))?;
     let local = listener.local_addr()?;
     tracing::info!(app = %app.name, listen = %local, "serving");
@@ -155,5 +162,5 @@ async fn main() -> Result<()> {
         drain_timeout: Duration::from_secs(30),
         max_concurrent_requests: cli.max_concurrent_requests,
     };
-    server::serve(app, listener, settings, shutdown_signal()).await
+    server::serve(app, listener, settings, shutdown).await
 }
