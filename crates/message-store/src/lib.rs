@@ -172,6 +172,8 @@ fn reached(values: impl Iterator<Item = Option<Vec<u8>>>) -> Vec<(Status, u64)> 
 /// watch and the history.
 pub struct DispatchView {
     pub record: Option<MessageRecord>,
+    /// The position in its route of the cell that carries the message now (0: none
+    /// stored, the first).
     pub hop: usize,
     pub watch: Option<messaging_domain::record::DeliveryWatch>,
     pub history: Vec<(Status, u64)>,
@@ -462,13 +464,4 @@ pub async fn attempts(
         }
     }
     Ok(attempts)
-}
-
-/// The position in its route of the cell that carries the message now.
-pub async fn hop(store: &Store, id: &MessageId) -> StoreResult<usize> {
-    Ok(store
-        .get(keys::hop(id))
-        .await?
-        .and_then(|b| std::str::from_utf8(&b).ok()?.parse().ok())
-        .unwrap_or(0))
 }
