@@ -5,8 +5,9 @@ The host keeps no instance between requests (each request gets a fresh one from 
 pooling allocator), so every request after a pause starts its component from nothing.
 This script starts the host, then takes SAMPLES of: wait IDLE_MS with nothing in flight,
 open a new connection, send one request, time until the whole answer is read. A 404 from
-the host's router (no instance) gives the floor; then two requests are measured: `GET /health` (ingress reads the policy folder's check and the
-store) and `POST /v1/messages` (an SMS accepted: authentication, policy, sealing, store).
+the host's router (no instance) gives the floor; then two requests are measured:
+`GET /health` (ingress reads the policy folder's check and the store) and
+`POST /v1/messages` (an SMS accepted: authentication, policy, sealing, store).
 
 Prints p50/p99/max per request kind, client-side (loopback included). Then the cold start
 of the process itself, as after scaling from zero: from starting the host (components
@@ -66,19 +67,20 @@ def main():
     try:
         # The 404 is answered by the host's router without an instance: what is left is
         # the client, loopback and waking an idle machine, the floor under the others.
-        kinds = ["GET /no-such-route (404, no instance)", "GET /health", "POST /v1/messages"]
+        # (name, the i-th request, the status expected if not a 2xx)
+        kinds = [
+            ("GET /no-such-route (404, no instance)",
+             lambda i: ("GET", "/no-such-route", None, {}), 404),
+            ("GET /health", lambda i: ("GET", "/health", None, {}), None),
+            ("POST /v1/messages", message, None),
+        ]
         print(f"machine: {os.cpu_count()} cores; {args.samples} samples each, "
               f"{args.idle_ms} ms idle before each, new connection each")
-        for name in kinds:
+        for name, request, expected in kinds:
             times = []
             for i in range(args.samples):
                 time.sleep(args.idle_ms / 1000)
-                if name.startswith("GET /no-such-route"):
-                    times.append(one(port, "GET", "/no-such-route", None, {}, 404))
-                elif name == "GET /health":
-                    times.append(one(port, "GET", "/health", None, {}))
-                else:
-                    times.append(one(port, *message(i)))
+                times.append(one(port, *request(i), expected))
             times.sort()
             print(f"{name}: p50 {percentile(times, 50) * 1000:.2f} ms, "
                   f"p99 {percentile(times, 99) * 1000:.2f} ms, max {times[-1] * 1000:.2f} ms")

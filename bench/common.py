@@ -3,9 +3,9 @@ free loopback port, a copy of the app to serve, the host's environment, starting
 host, and load from bench/loadgen."""
 
 import hashlib
+import json
 import os
 import shutil
-import json
 import socket
 import subprocess
 import time

@@ -38,7 +38,8 @@ import threading
 import time
 import urllib.parse
 
-from common import KEY, ROOT, africastalking_env, copy_app, free_port, host_env, start_host, wait_port
+from common import (KEY, ROOT, africastalking_env, copy_app, free_port, host_env, start_host,
+                    wait_port)
 from common import load as common_load
 FAKESMSC = "/usr/lib/kannel/test/fakesmsc"
 AT_TOKEN = "bench-at-token"

@@ -329,23 +329,24 @@ fn bench_cold_start(args: &[String]) -> Result<()> {
 }
 
 /// `bench-side-by-side [MESSAGES [--connections N]]`: Kannel and this gateway in one run
-/// (bench/side_by_side.py), driven by bench/loadgen.
+/// (bench/side_by_side.py).
 fn bench_side_by_side(args: &[String]) -> Result<()> {
-    let mut command = python_bench("bench/side_by_side.py")?;
-    run(cargo().args(["build", "--release", "-p", "loadgen"]))?;
-    if let Some((messages, rest)) = args.split_first() {
-        command.arg("--messages").arg(messages).args(rest);
-    }
-    run(&mut command)
+    loadgen_bench("bench/side_by_side.py", "--messages", args)
 }
 
 /// `bench-floors [TOTAL [--connections N]]`: the same load against ever more of the
 /// accept path, from the host's router to a delivered message (bench/floors.py).
 fn bench_floors(args: &[String]) -> Result<()> {
-    let mut command = python_bench("bench/floors.py")?;
+    loadgen_bench("bench/floors.py", "--total", args)
+}
+
+/// A Python benchmark `script` driven by bench/loadgen, which it builds too. The first of
+/// `args` is its request count, passed as `count_flag`; the rest go as given.
+fn loadgen_bench(script: &str, count_flag: &str, args: &[String]) -> Result<()> {
+    let mut command = python_bench(script)?;
     run(cargo().args(["build", "--release", "-p", "loadgen"]))?;
-    if let Some((total, rest)) = args.split_first() {
-        command.arg("--total").arg(total).args(rest);
+    if let Some((count, rest)) = args.split_first() {
+        command.arg(count_flag).arg(count).args(rest);
     }
     run(&mut command)
 }
