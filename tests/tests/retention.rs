@@ -7,6 +7,7 @@ use integration_tests::recorder::Recorder;
 use integration_tests::twilio;
 use integration_tests::{wait_for, workspace_root};
 use messaging_domain::api::rfc3339_millis;
+use messaging_domain::counter::decode;
 use serde_json::json;
 
 #[test]
@@ -33,15 +34,15 @@ fn finished_messages_are_erased_after_retention_and_only_counts_remain() {
         .then_some(())
     });
     assert_eq!(gw.status(KEY, &delivered).status, 404, "its record is gone");
-    let counts: Vec<(String, String)> = gw
+    let counts: Vec<(String, i64)> = gw
         .stored_rows()
         .into_iter()
         .filter(|(_, k, _)| k.starts_with("stats/"))
-        .map(|(_, k, v)| (k, String::from_utf8(v).unwrap()))
+        .map(|(_, k, v)| (k, decode(&v).expect("a counter")))
         .collect();
     assert_eq!(counts.len(), 1, "{counts:?}");
     assert!(counts[0].0.ends_with("/email/delivered"), "{counts:?}");
-    assert_eq!(counts[0].1, "1");
+    assert_eq!(counts[0].1, 1);
 
     // The SMS is still waiting for its provider: past retention, but never erased.
     std::thread::sleep(std::time::Duration::from_secs(3));
@@ -107,15 +108,15 @@ fn a_broadcast_is_erased_after_its_validity_and_retention_keeping_only_counts() 
         gw.call(KEY, &format!("/v1/broadcasts/{id}"), None).status,
         404
     );
-    let counts: Vec<(String, String)> = gw
+    let counts: Vec<(String, i64)> = gw
         .stored_rows()
         .into_iter()
         .filter(|(_, k, _)| k.starts_with("stats/") && k.contains("/broadcast/"))
-        .map(|(_, k, v)| (k, String::from_utf8(v).unwrap()))
+        .map(|(_, k, v)| (k, decode(&v).expect("a counter")))
         .collect();
     assert_eq!(counts.len(), 1, "{counts:?}");
     assert!(counts[0].0.ends_with("/broadcast/sent"), "{counts:?}");
-    assert_eq!(counts[0].1, "3");
+    assert_eq!(counts[0].1, 3);
 }
 
 #[test]
@@ -152,14 +153,14 @@ fn an_inbound_message_its_owner_never_fetched_is_erased_after_retention() {
         .then_some(())
     });
     assert_eq!(listed(), 0);
-    let counted: Vec<(String, String)> = gw
+    let counted: Vec<(String, i64)> = gw
         .stored_rows()
         .into_iter()
         .filter(|(_, k, _)| k.starts_with("stats/") && k.ends_with("/inbound/unfetched"))
-        .map(|(_, k, v)| (k, String::from_utf8(v).unwrap()))
+        .map(|(_, k, v)| (k, decode(&v).expect("a counter")))
         .collect();
     assert_eq!(counted.len(), 1, "{counted:?}");
-    assert_eq!(counted[0].1, "1");
+    assert_eq!(counted[0].1, 1);
 }
 
 #[test]

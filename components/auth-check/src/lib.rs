@@ -15,8 +15,8 @@ spin_sdk::wit_bindgen::generate!({
     generate_all,
 });
 
-use exports::govstack::messaging::auth::{Credentials, Guest, Refusal};
-use govstack::messaging::types::Caller;
+use exports::govstack_messaging::auth::auth::{Credentials, Guest, Refusal};
+use govstack_messaging::types::types::Caller;
 use messaging_domain::caller_entries;
 use messaging_domain::hashing::{constant_time_eq, secret_digest};
 

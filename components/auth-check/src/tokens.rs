@@ -2,7 +2,7 @@
 //! and cached in the key-value store, refetched on an unknown `kid`), and service tokens
 //! checked against `service_keys`. The verification itself is `messaging_domain::tokens`.
 
-use crate::exports::govstack::messaging::auth::Refusal;
+use crate::exports::govstack_messaging::auth::auth::Refusal;
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::jwk::JwkSet;
 use messaging_domain::tokens::{

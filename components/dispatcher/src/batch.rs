@@ -9,8 +9,8 @@
 //! the provider taking a recipient and its outcome row: that recipient is sent again.
 
 use crate::deliver::wit_channel;
-use crate::govstack::messaging::sender;
-use crate::govstack::messaging::types::{OutboundMessage, SendOutcome};
+use crate::govstack_messaging::sender::sender;
+use crate::govstack_messaging::types::types::{OutboundMessage, SendOutcome};
 use message_store::{self as store, broadcasts, now_ms};
 use messaging_domain::broadcast::{
     Batch, BroadcastRecord, Outcome, Tally, receipt_token, recipient_message_id, recipient_ref,

@@ -1,7 +1,7 @@
 //! One delivery attempt, and the tick that retries.
 
-use crate::govstack::messaging::sender;
-use crate::govstack::messaging::types::{
+use crate::govstack_messaging::sender::sender;
+use crate::govstack_messaging::types::types::{
     Channel as WitChannel, EmailDetails, OutboundMessage, SendOutcome,
 };
 use message_store::delivery_watch;

@@ -1,10 +1,10 @@
 //! Accepting messages, shared by the `/v1` API and the GovStack email API: plan with the
 //! policy, persist, and hand the accepted messages to their delivery cell after the answer.
 
-use crate::govstack::messaging::policy::{
+use crate::govstack_messaging::policy::policy::{
     self, DeliveryPlan, PlanRequest, PolicyError, TemplateError,
 };
-use crate::govstack::messaging::types::{Caller, Channel as WitChannel};
+use crate::govstack_messaging::types::types::{Caller, Channel as WitChannel};
 use crate::idempotency;
 use message_store as store;
 use messaging_domain::api::Fallback;

@@ -5,7 +5,7 @@
 
 use crate::accept::{open_store, unavailable};
 use crate::broadcasts::{NewBroadcast, start, stop};
-use crate::govstack::messaging::types::Caller;
+use crate::govstack_messaging::types::types::Caller;
 use crate::respond::{HttpResponse, error, json, or_error};
 use message_store::{self as store, Swap, groups};
 use messaging_domain::broadcast::{Audience, Content, check_rendered};

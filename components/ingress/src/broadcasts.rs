@@ -2,8 +2,8 @@
 //! progress, cancel it. The fan-out itself happens in the broadcaster component.
 
 use crate::accept::{self, hashing_key, new_random, open_store, plan, unavailable};
-use crate::govstack::messaging::policy::Priority;
-use crate::govstack::messaging::types::Caller;
+use crate::govstack_messaging::policy::policy::Priority;
+use crate::govstack_messaging::types::types::Caller;
 use crate::idempotency::{self, Dedup, Outcome};
 use crate::respond::{HttpResponse, json, or_error};
 use message_store::{self as store, broadcasts, groups};

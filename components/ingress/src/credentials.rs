@@ -2,7 +2,7 @@
 //! `Authorization: Bearer <key>`, the GovStack `apiKey` / `api_key`, and the Information
 //! Mediator's `X-Road-Client` / `X-GovStack-Client`.
 
-use crate::govstack::messaging::auth::Credentials;
+use crate::govstack_messaging::auth::auth::Credentials;
 use messaging_domain::{ApiError, ErrorCode};
 use spin_sdk::http::Request;
 

@@ -11,9 +11,9 @@
 
 use crate::accept::{self, NewMessage, Persisted, unavailable};
 use crate::credentials;
-use crate::govstack::messaging::auth::{self, Refusal};
-use crate::govstack::messaging::policy::Priority;
-use crate::govstack::messaging::types::Caller;
+use crate::govstack_messaging::auth::auth::{self, Refusal};
+use crate::govstack_messaging::policy::policy::Priority;
+use crate::govstack_messaging::types::types::Caller;
 use crate::respond::{HttpResponse, error, json};
 use message_store as store;
 use message_store::notifications;

@@ -2,7 +2,7 @@
 //! groups it created.
 
 use crate::accept::{hashing_key, new_random, open_store, unavailable};
-use crate::govstack::messaging::types::Caller;
+use crate::govstack_messaging::types::types::Caller;
 use crate::respond::{HttpResponse, json, or_error};
 use message_store::{self as store, groups};
 use messaging_domain::api::rfc3339_millis;

@@ -4,7 +4,7 @@
 //! refuses to start on a 503; on Kubernetes it is the readiness probe. It needs no
 //! credentials and shows no caller's data: only the deployment's own configuration.
 
-use crate::govstack::messaging::policy;
+use crate::govstack_messaging::policy::policy;
 use crate::respond::{HttpResponse, json};
 use messaging_domain::{quota, rate_limit};
 

@@ -3,7 +3,7 @@
 //! you processed: the gateway keeps an inbound message only until its owner has it.
 
 use crate::accept::unavailable;
-use crate::govstack::messaging::types::Caller;
+use crate::govstack_messaging::types::types::Caller;
 use crate::respond::{HttpResponse, error, json};
 use message_store as store;
 use messaging_domain::{ApiError, ErrorCode, InboundId};

@@ -29,8 +29,8 @@ mod quota;
 mod rate_limit;
 mod respond;
 
-use govstack::messaging::auth::{self, Refusal};
-use govstack::messaging::types::Caller;
+use govstack_messaging::auth::auth::{self, Refusal};
+use govstack_messaging::types::types::Caller;
 use messaging_domain::{ApiError, ErrorCode};
 use respond::{HttpResponse, error};
 use spin_sdk::http::{Method, Request};

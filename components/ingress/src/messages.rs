@@ -1,8 +1,8 @@
 //! `POST /v1/messages` and `GET /v1/messages/{id}`.
 
 use crate::accept::{self, NewMessage, Persisted, unavailable};
-use crate::govstack::messaging::policy::Priority;
-use crate::govstack::messaging::types::Caller;
+use crate::govstack_messaging::policy::policy::Priority;
+use crate::govstack_messaging::types::types::Caller;
 use crate::idempotency::Dedup;
 use crate::respond::{HttpResponse, error, json, or_error};
 use message_store as store;

@@ -14,7 +14,7 @@
 //! None shows a message's content or an address: counts, component names, and the trail's
 //! ids, parties and outcomes.
 
-use crate::govstack::messaging::types::Caller;
+use crate::govstack_messaging::types::types::Caller;
 use crate::respond::{HttpResponse, error, json};
 use messaging_domain::{ApiError, ErrorCode};
 

@@ -4,7 +4,7 @@
 //! its charge back, and one that would go over the quota gives it back and is refused.
 
 use crate::accept::unavailable;
-use message_store::work::add_to_counter;
+use message_store::counters;
 use messaging_domain::quota::{day_of, ms_until_next_day, quota_for};
 use messaging_domain::{ApiError, ErrorCode, keys};
 
@@ -24,7 +24,7 @@ impl Charge {
     pub fn give_back(self) {
         if self.count > 0 {
             // Best effort: a counter left too high refuses early, never sends more.
-            let _ = add_to_counter(&self.key, -self.count);
+            let _ = counters::add(&self.key, -self.count);
         }
     }
 }
@@ -46,7 +46,7 @@ pub async fn charge(caller: &str, count: u64, emergency: bool) -> Result<Charge,
         key: keys::quota_count(caller, day_of(now)),
         count: i64::try_from(count).unwrap_or(i64::MAX),
     };
-    let total = add_to_counter(&charge.key, charge.count).map_err(|e| unavailable("quota", e))?;
+    let total = counters::add(&charge.key, charge.count).map_err(|e| unavailable("quota", e))?;
     if total <= i64::try_from(quota).unwrap_or(i64::MAX) {
         return Ok(charge);
     }

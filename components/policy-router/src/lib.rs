@@ -7,11 +7,11 @@ spin_sdk::wit_bindgen::generate!({
     generate_all,
 });
 
-use exports::govstack::messaging::policy::{
+use exports::govstack_messaging::policy::policy::{
     DeliveryPlan, FallbackPlan, Guest, PlanRequest, PolicyError, Priority, QuietHours,
     RenderedTemplate, RenderedText, RetrySchedule, TemplateError,
 };
-use govstack::messaging::types::Channel as WitChannel;
+use govstack_messaging::types::types::Channel as WitChannel;
 use messaging_domain::policy::Priority as DomainPriority;
 use messaging_domain::policy_files::{DEFAULT_POLICY, PolicyFiles};
 use messaging_domain::template::Template;

@@ -9,8 +9,8 @@ spin_sdk::wit_bindgen::generate!({
     generate_all,
 });
 
-use exports::govstack::messaging::sender::Guest;
-use govstack::messaging::types::{OutboundMessage, SendOutcome};
+use exports::govstack_messaging::sender::sender::Guest;
+use govstack_messaging::types::types::{OutboundMessage, SendOutcome};
 use messaging_domain::providers::outbox;
 use messaging_domain::record::EmailDetails;
 

@@ -1,7 +1,7 @@
 //! The SendGrid adapter: one `POST /v3/mail/send` per message. Wire format and answer
 //! mapping are in `messaging_domain::providers::sendgrid`, tested against a fixture.
 
-use crate::govstack::messaging::types::{OutboundMessage, SendOutcome};
+use crate::govstack_messaging::types::types::{OutboundMessage, SendOutcome};
 use messaging_domain::providers::sendgrid::{self, Answer, MailSend};
 use spin_sdk::http::body::IncomingBodyExt;
 

@@ -3,7 +3,7 @@
 //! std's TcpStream, TLS through `crate::tls`); the protocol and the message text are tested
 //! natively.
 
-use crate::govstack::messaging::types::{OutboundMessage, SendOutcome};
+use crate::govstack_messaging::types::types::{OutboundMessage, SendOutcome};
 use crate::tls::{self, Transport};
 use messaging_domain::providers::smtp::mime::{self, Mail};
 use messaging_domain::providers::smtp::session::{

@@ -3,7 +3,7 @@
 //! reports name only its own message id, which the dispatcher maps back to ours. The wire
 //! format is `messaging_domain::providers::africastalking`.
 
-use crate::govstack::messaging::types::{OutboundMessage, SendOutcome};
+use crate::govstack_messaging::types::types::{OutboundMessage, SendOutcome};
 use messaging_domain::providers::africastalking::{
     SendAnswer, bulk_send_form, interpret_bulk_send, interpret_send, send_form,
 };

@@ -1,6 +1,6 @@
 //! The Kannel adapter: one `GET /cgi-bin/sendsms` per message.
 
-use crate::govstack::messaging::types::{OutboundMessage, SendOutcome};
+use crate::govstack_messaging::types::types::{OutboundMessage, SendOutcome};
 use messaging_domain::providers::kannel::{
     KannelConfig, SendsmsAnswer, interpret_sendsms, sendsms_url,
 };

@@ -13,8 +13,8 @@ mod africastalking;
 mod kannel;
 mod twilio;
 
-use exports::govstack::messaging::sender::Guest;
-use govstack::messaging::types::{OutboundMessage, SendOutcome};
+use exports::govstack_messaging::sender::sender::Guest;
+use govstack_messaging::types::types::{OutboundMessage, SendOutcome};
 use messaging_domain::providers::outbox;
 
 struct SenderSms;

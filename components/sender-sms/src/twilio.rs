@@ -2,7 +2,7 @@
 //! receipt URL as `StatusCallback` (marked `provider=twilio`, so webhook-inbound checks
 //! Twilio's signature on it). The wire format is `messaging_domain::providers::twilio`.
 
-use crate::govstack::messaging::types::{OutboundMessage, SendOutcome};
+use crate::govstack_messaging::types::types::{OutboundMessage, SendOutcome};
 use base64::Engine;
 use messaging_domain::providers::twilio::{SendAnswer, interpret_send, send_form};
 use spin_sdk::http::FullBody;

@@ -116,14 +116,33 @@ pub fn delivery_watch(id: &MessageId) -> String {
     format!("msg/{id}/watch")
 }
 
-/// The prefix of a message's attempt history.
-pub fn attempts_prefix(id: &MessageId) -> String {
-    format!("msg/{id}/attempt/")
+/// How many attempts of the message's history were numbered (an atomic counter): attempt
+/// `n` is stored under [`attempt`]`(id, n)`. Numbering instead of listing keys: the
+/// key-value stores Spin offers list no keys from a cursor, in no order.
+pub fn attempt_count(id: &MessageId) -> String {
+    format!("msg/{id}/attempts")
 }
 
-/// One attempt of the history: keys sort by time (zero-padded milliseconds).
-pub fn attempt(id: &MessageId, at_ms: u64, cell: &str) -> String {
-    format!("msg/{id}/attempt/{at_ms:016}-{cell}")
+/// The `n`th attempt of the history, from 1, in the order they were recorded.
+pub fn attempt(id: &MessageId, n: u64) -> String {
+    format!("msg/{id}/attempt/{n}")
+}
+
+/// Every key a message can have besides its record ([`message`]), given how many attempts
+/// its history numbered: what retention erases, found without listing keys.
+pub fn message_parts(id: &MessageId, attempts: u64) -> Vec<String> {
+    let mut parts = vec![
+        payload(id),
+        claim(id),
+        reply(id),
+        message_provider_mapping(id),
+        hop(id),
+        delivery_watch(id),
+        attempt_count(id),
+    ];
+    parts.extend(Status::ALL.iter().map(|&s| status(id, s)));
+    parts.extend((1..=attempts).map(|n| attempt(id, n)));
+    parts
 }
 
 /// A group's record ([`crate::group::GroupRecord`]).
@@ -268,4 +287,32 @@ pub fn broadcast_by_expiry(expires_ms: u64, id: &crate::BroadcastId) -> String {
 /// A broadcast whose retention is over, counted, whose keys are being erased.
 pub fn broadcast_to_erase(id: &crate::BroadcastId) -> String {
     format!("brderase/{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_s_parts_are_every_key_under_it() {
+        let id = MessageId::from_random([7; 16]);
+        let parts = message_parts(&id, 2);
+        let under = format!("{}/", message(&id));
+        assert!(parts.iter().all(|k| k.starts_with(&under)), "{parts:?}");
+        for key in [
+            payload(&id),
+            claim(&id),
+            reply(&id),
+            message_provider_mapping(&id),
+            hop(&id),
+            delivery_watch(&id),
+            attempt_count(&id),
+            status(&id, Status::Delivered),
+            attempt(&id, 1),
+            attempt(&id, 2),
+        ] {
+            assert!(parts.contains(&key), "{key} is not erased with its message");
+        }
+        assert!(!parts.contains(&attempt(&id, 3)));
+    }
 }

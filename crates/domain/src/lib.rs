@@ -13,6 +13,7 @@ pub mod callback_target;
 pub mod caller_entries;
 pub mod cap;
 pub mod conversation;
+pub mod counter;
 pub mod error;
 pub mod govstack;
 pub mod group;
@@ -47,7 +48,7 @@ pub use message_id::{BroadcastId, GroupId, InboundId, MessageId, NotificationId}
 pub use record::MessageRecord;
 pub use status::Status;
 
-/// The channels the gateway delivers on. Mirrors `govstack:messaging/types.channel`.
+/// The channels the gateway delivers on. Mirrors `govstack-messaging:types/types.channel`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {

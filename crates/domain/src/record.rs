@@ -168,7 +168,7 @@ pub struct FallbackPayload {
     pub subject: Option<String>,
 }
 
-/// Email-only parts of a payload (mirrors `govstack:messaging/types.email-details`).
+/// Email-only parts of a payload (mirrors `govstack-messaging:types/types.email-details`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmailDetails {
     pub cc: Vec<String>,

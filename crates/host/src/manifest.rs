@@ -107,8 +107,36 @@ impl Manifest {
                 bail!("route {route:?} must start with '/'");
             }
         }
+        for (id, component) in &manifest.component {
+            one_dependency_per_package(id, component)?;
+        }
         Ok(manifest)
     }
+}
+
+/// Spin's composer registers each dependency of a component under the WIT package of its
+/// import, so two dependencies from one package stop `spin up` ("package ... has already
+/// been registered in the graph"). The host refuses the same manifests, so that an app it
+/// serves is one Spin serves too.
+fn one_dependency_per_package(id: &str, component: &ComponentDecl) -> Result<()> {
+    let mut seen = BTreeMap::new();
+    for import in component.dependencies.keys() {
+        let package = dependency_package(import);
+        if let Some(first) = seen.insert(package, import) {
+            bail!(
+                "component {id:?}: dependencies {first:?} and {import:?} come from one WIT \
+                 package ({package}); Spin composes one dependency per package"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The `namespace:package` part of a dependency's key (`ns:pkg/interface@1.0.0`,
+/// `ns:pkg@1.0.0` or `ns:pkg`).
+fn dependency_package(import: &str) -> &str {
+    let end = import.find(['/', '@']).unwrap_or(import.len());
+    &import[..end]
 }
 
 /// Resolves a manifest-relative path.
@@ -167,5 +195,28 @@ command = "cargo build"
     fn refuses_triggers_without_components() {
         let broken = SAMPLE.replace("component = \"cell\"", "component = \"nope\"");
         assert!(Manifest::parse(&broken).is_err());
+    }
+
+    #[test]
+    fn refuses_two_dependencies_from_one_package_as_spin_does() {
+        let two = SAMPLE.replace(
+            "\"a:b/c@0.1.0\" = { path = \"dep.wasm\" }",
+            "\"a:b/c@0.1.0\" = { path = \"dep.wasm\" }\n\"a:b/d@0.1.0\" = { path = \"other.wasm\" }",
+        );
+        let error = format!("{:#}", Manifest::parse(&two).unwrap_err());
+        assert!(error.contains("one WIT package (a:b)"), "{error}");
+        let apart = two.replace("a:b/d@0.1.0", "a:e/d@0.1.0");
+        assert_eq!(
+            Manifest::parse(&apart).unwrap().component["api"]
+                .dependencies
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn the_project_manifest_composes_on_spin() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spin.toml");
+        Manifest::load(&root).expect("spin.toml is a manifest Spin composes");
     }
 }

@@ -13,7 +13,6 @@
 
 use crate::many::{delete_many, get_many};
 use crate::retention::{SweepReport, stats_key};
-use crate::work::add_to_counter;
 use crate::{StoreResult, now_ms, page};
 use messaging_domain::api::rfc3339_millis;
 use messaging_domain::{BroadcastId, keys};
@@ -67,7 +66,7 @@ async fn count(kv: &Store, id: &BroadcastId) -> StoreResult<()> {
         ("cancelled", tally.cancelled),
     ] {
         if n > 0 {
-            add_to_counter(&stats_key(day, "broadcast", status), n as i64)?;
+            crate::counters::add(&stats_key(day, "broadcast", status), n as i64)?;
         }
     }
     Ok(())

@@ -255,12 +255,7 @@ fn move_sent(id: &BroadcastId, member_hash: &str, outcome: Outcome) -> StoreResu
     if !swap.put(outcome.encode_by_receipt(now_ms()).as_bytes())? {
         return Ok(Some(false));
     }
-    let bucket = spin_sdk::experimental::wasi::keyvalue::store::open("default")?;
-    spin_sdk::experimental::wasi::keyvalue::atomics::increment(
-        &bucket,
-        &keys::broadcast_receipts(id, outcome.as_str()),
-        1,
-    )?;
+    crate::counters::add(&keys::broadcast_receipts(id, outcome.as_str()), 1)?;
     Ok(Some(true))
 }
 
@@ -295,17 +290,12 @@ pub fn apply_early_receipts(
 
 /// The sum of every batch's tally, with the receipts that came after.
 pub fn tally(id: &BroadcastId) -> StoreResult<Tally> {
-    let counter = |status: &str| -> StoreResult<u64> {
-        Ok(
-            get_many("default", vec![keys::broadcast_receipts(id, status)])?
-                .pop()
-                .and_then(|(_, v)| v)
-                .and_then(|b| std::str::from_utf8(&b).ok()?.parse().ok())
-                .unwrap_or(0),
-        )
-    };
-    let receipts = (counter("delivered")?, counter("failed")?);
-    Ok(batch_tally(id)?.with_receipts(receipts.0, receipts.1))
+    let receipts = crate::counters::read_many(vec![
+        keys::broadcast_receipts(id, "delivered"),
+        keys::broadcast_receipts(id, "failed"),
+    ])?;
+    let count = |n: i64| n.max(0) as u64;
+    Ok(batch_tally(id)?.with_receipts(count(receipts[0]), count(receipts[1])))
 }
 
 fn batch_tally(id: &BroadcastId) -> StoreResult<Tally> {

@@ -6,7 +6,6 @@ use crate::many::{delete_many, get_many, seal_all, set_many};
 use crate::{StoreResult, Swap, page};
 use messaging_domain::group::{GroupRecord, Member};
 use messaging_domain::{GroupId, keys};
-use spin_sdk::experimental::wasi::keyvalue::{atomics, store as wkv};
 use spin_sdk::key_value::Store;
 use std::collections::BTreeMap;
 
@@ -67,19 +66,13 @@ pub async fn get(kv: &Store, id: &GroupId) -> StoreResult<Option<GroupRecord>> {
         .and_then(|b| serde_json::from_slice(&b).ok()))
 }
 
-pub async fn member_count(kv: &Store, id: &GroupId) -> StoreResult<u64> {
-    Ok(kv
-        .get(keys::group_count(id))
-        .await?
-        .and_then(|b| std::str::from_utf8(&b).ok()?.parse::<i64>().ok())
-        .unwrap_or(0)
-        .max(0) as u64)
+pub async fn member_count(_kv: &Store, id: &GroupId) -> StoreResult<u64> {
+    Ok(crate::counters::read(&keys::group_count(id))?.max(0) as u64)
 }
 
 fn add_to_count(id: &GroupId, delta: i64) -> StoreResult<()> {
     if delta != 0 {
-        let bucket = wkv::open("default")?;
-        atomics::increment(&bucket, &keys::group_count(id), delta)?;
+        crate::counters::add(&keys::group_count(id), delta)?;
     }
     Ok(())
 }
@@ -87,33 +80,36 @@ fn add_to_count(id: &GroupId, delta: i64) -> StoreResult<()> {
 /// Stores `members` under `prefix` (a group's or a broadcast's), sealed, replacing the
 /// language of members already there. Returns how many were new.
 ///
-/// Members already there are replaced in one batch. Each new one is written by
-/// compare-and-swap from absent, so when two requests add the same member at once, only
-/// one of them counts it (the count is a counter beside the members, not a scan).
+/// Every member is written in one batch. A member that was absent is counted by the
+/// request whose claim on it returns 1: the claim is an atomic increment of
+/// [`added_key`], so when several requests add one member at once exactly one counts it,
+/// on every backend (compare-and-swap from an absent value is an upsert on Spin's SQLite
+/// store, so it cannot decide this). The count is a counter beside the members, not a scan.
 pub async fn put_members(prefix: &str, hashing_key: &[u8], members: &[Member]) -> StoreResult<u64> {
     // The same member twice in one request is one member.
     let by_key: BTreeMap<String, &Member> = members
         .iter()
         .map(|m| (format!("{prefix}{}", m.hash(hashing_key)), m))
         .collect();
-    let absent: std::collections::HashSet<String> =
-        get_many("default", by_key.keys().cloned().collect())?
-            .into_iter()
-            .filter_map(|(k, v)| v.is_none().then_some(k))
-            .collect();
+    let absent: Vec<String> = get_many("default", by_key.keys().cloned().collect())?
+        .into_iter()
+        .filter_map(|(k, v)| v.is_none().then_some(k))
+        .collect();
     let sealed = seal_all(by_key.into_iter().map(|(k, m)| (k, m.stored()))).await?;
-    let (new_rows, known_rows): (Vec<_>, Vec<_>) =
-        sealed.into_iter().partition(|(k, _)| absent.contains(k));
-    set_many("default", &known_rows)?;
+    set_many("default", &sealed)?;
     let mut new = 0;
-    for (key, value) in new_rows {
-        let swap = Swap::read("default", &key)?;
-        // Present by now: another request added this member first and counted it.
-        if swap.current.is_none() && swap.put(&value)? {
+    for key in absent {
+        if crate::counters::add(&added_key(&key), 1)? == 1 {
             new += 1;
         }
     }
     Ok(new)
+}
+
+/// The claim beside a member's key: the first request to add the member increments it to
+/// 1. Member pages skip it (its name has a `/` after the member's hash).
+fn added_key(member_key: &str) -> String {
+    format!("{member_key}/added")
 }
 
 /// Adds members to a group (idempotent). Returns how many were new.
@@ -136,7 +132,9 @@ pub async fn remove(id: &GroupId, hashing_key: &[u8], members: &[Member]) -> Sto
         .into_iter()
         .filter_map(|(k, v)| v.map(|_| k))
         .collect();
-    delete_many("default", &present)?;
+    let claims = present.iter().map(|k| added_key(k));
+    let gone: Vec<String> = present.iter().cloned().chain(claims).collect();
+    delete_many("default", &gone)?;
     add_to_count(id, -(present.len() as i64))?;
     Ok(present.len() as u64)
 }

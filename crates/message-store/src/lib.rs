@@ -12,6 +12,7 @@ pub mod audit;
 pub mod broadcast_retention;
 pub mod broadcasts;
 pub mod conversations;
+pub mod counters;
 pub mod delivery_watch;
 pub mod groups;
 pub mod inbound;
@@ -434,34 +435,42 @@ pub async fn mark_reached(store: &Store, id: &MessageId, status: Status) -> Stor
         .await?)
 }
 
-/// Appends one attempt to the message's history.
+/// Appends one attempt to the message's history: the next number from the message's
+/// attempt counter, then the attempt under it. Two attempts recorded at once get two
+/// numbers (atomic increment), and nothing lists keys to find them again.
 pub async fn record_attempt(
     store: &Store,
     id: &MessageId,
     attempt: &messaging_domain::record::AttemptRecord,
 ) -> StoreResult<()> {
+    let n = counters::add(&keys::attempt_count(id), 1)?;
     Ok(store
         .set(
-            keys::attempt(id, attempt.at_ms, &attempt.cell),
+            keys::attempt(id, n.max(1) as u64),
             serde_json::to_vec(attempt).expect("json"),
         )
         .await?)
 }
 
-/// The message's attempt history, oldest first (at most 100 entries).
+/// The most attempts a message view shows.
+const ATTEMPTS_SHOWN: u64 = 100;
+
+/// How many attempts the message's history numbered.
+pub fn attempt_count(id: &MessageId) -> StoreResult<u64> {
+    Ok(counters::read(&keys::attempt_count(id))?.max(0) as u64)
+}
+
+/// The message's attempt history, oldest first (at most [`ATTEMPTS_SHOWN`] entries). A
+/// number whose attempt is not written yet (its writer is between the two writes) is
+/// left out.
 pub async fn attempts(
-    store: &Store,
+    _store: &Store,
     id: &MessageId,
 ) -> StoreResult<Vec<messaging_domain::record::AttemptRecord>> {
-    let prefix = keys::attempts_prefix(id);
-    let suffixes = page("default", &prefix, None, 100, |rest| Some(rest.to_string()))?;
-    let mut attempts = Vec::with_capacity(suffixes.len());
-    for suffix in suffixes {
-        if let Some(bytes) = store.get(format!("{prefix}{suffix}")).await?
-            && let Ok(attempt) = serde_json::from_slice(&bytes)
-        {
-            attempts.push(attempt);
-        }
-    }
-    Ok(attempts)
+    let count = attempt_count(id)?.min(ATTEMPTS_SHOWN);
+    let wanted = (1..=count).map(|n| keys::attempt(id, n)).collect();
+    Ok(many::get_many("default", wanted)?
+        .into_iter()
+        .filter_map(|(_, v)| serde_json::from_slice(&v?).ok())
+        .collect())
 }

@@ -5,13 +5,36 @@
 use crate::{StoreError, StoreResult, keyring, random_16};
 use spin_sdk::experimental::wasi::keyvalue::{batch, store as wkv};
 
-/// Values of `keys` in store `label`, in order (absent: `None`).
+/// Values of `keys` in store `label`, one per key in the order asked (absent: `None`).
+///
+/// `wasi:keyvalue/batch.get-many` promises neither order nor the absent keys: Spin's
+/// SQLite store returns only the keys that exist. Answers are matched to the keys by name,
+/// so callers may zip the result with what they asked for.
 pub fn get_many(label: &str, keys: Vec<String>) -> StoreResult<Vec<(String, Option<Vec<u8>>)>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
     let bucket = wkv::open(label)?;
-    Ok(batch::get_many(&bucket, &keys)?)
+    let found = batch::get_many(&bucket, &keys)?;
+    Ok(in_asked_order(keys, found))
+}
+
+/// Pairs each asked key with its value among `found` (any order, absent keys left out or
+/// `None`).
+fn in_asked_order(
+    keys: Vec<String>,
+    found: Vec<(String, Option<Vec<u8>>)>,
+) -> Vec<(String, Option<Vec<u8>>)> {
+    let values: std::collections::HashMap<String, Vec<u8>> = found
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect();
+    keys.into_iter()
+        .map(|key| {
+            let value = values.get(&key).cloned();
+            (key, value)
+        })
+        .collect()
 }
 
 /// Writes every pair to store `label` at once.

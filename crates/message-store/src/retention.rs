@@ -8,7 +8,7 @@
 //! the sub-keys, then the record. A crash in between can count a message twice (statistics
 //! only) but never leaves personal data behind or loses an undelivered message.
 
-use crate::{StoreResult, Swap, history, now_ms, page, record};
+use crate::{StoreResult, history, now_ms, page, record};
 use messaging_domain::api::rfc3339_millis;
 use messaging_domain::{InboundId, MessageId, Status, keys};
 use spin_sdk::key_value::Store;
@@ -127,20 +127,9 @@ pub async fn sweep_inbound(kv: &Store, retention_ms: u64, limit: usize) -> Store
     Ok(erased)
 }
 
-/// Adds one to a counter, with compare-and-swap so concurrent sweeps do not lose counts.
+/// Adds one to a statistics counter (atomic: concurrent sweeps lose no counts).
 fn count(key: &str) -> StoreResult<()> {
-    loop {
-        let swap = Swap::read("default", key)?;
-        let n: u64 = swap
-            .current
-            .as_deref()
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        if swap.put((n + 1).to_string().as_bytes())? {
-            return Ok(());
-        }
-    }
+    crate::counters::add(key, 1).map(drop)
 }
 
 /// Erases every key of a message: its provider-id mapping, sub-keys, the record last.
@@ -151,15 +140,7 @@ async fn erase(kv: &Store, id: &MessageId) -> StoreResult<()> {
     {
         kv.delete(mapping).await?;
     }
-    let prefix = format!("{}/", keys::message(id));
-    loop {
-        let sub = page("default", &prefix, None, 100, |rest| Some(rest.to_string()))?;
-        if sub.is_empty() {
-            break;
-        }
-        for rest in sub {
-            kv.delete(format!("{prefix}{rest}")).await?;
-        }
-    }
+    let parts = keys::message_parts(id, crate::attempt_count(id)?);
+    crate::many::delete_many("default", &parts)?;
     Ok(kv.delete(keys::message(id)).await?)
 }

@@ -229,11 +229,3 @@ pub async fn send_rate() -> Option<messaging_domain::rate_limit::Limit> {
     let config = spin_sdk::variables::get("send_rate").await.ok()?;
     messaging_domain::rate_limit::parse_send_rate(&config)
 }
-
-/// Adds `delta` (negative: takes back) to the counter at `key`, atomically across
-/// instances; returns the new count.
-pub fn add_to_counter(key: &str, delta: i64) -> StoreResult<i64> {
-    use spin_sdk::experimental::wasi::keyvalue::{atomics, store as wkv};
-    let bucket = wkv::open("default")?;
-    Ok(atomics::increment(&bucket, key, delta)?)
-}
