@@ -3,10 +3,11 @@
 
 use crate::http::{self, Response};
 use crate::redis::{RedisServer, suite_uses_redis};
+use crate::runtime::{Runtime, TICKER_KEY, Ticker, spin_binary, spin_stored_rows};
 use crate::{free_port, wait_for, workspace_root};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -29,6 +30,9 @@ pub struct Gateway {
     env: Vec<(String, String)>,
     /// The Redis holding this gateway's stores, if not its SQLite file.
     redis: Option<Arc<RedisServer>>,
+    runtime: Runtime,
+    /// Ticks the app when its runtime has no timer (Spin).
+    ticker: Option<Ticker>,
 }
 
 /// An `api_keys` value for these (caller, roles joined by `+`, key) entries.
@@ -74,6 +78,8 @@ fn app_dir() -> tempfile::TempDir {
     copy_dir(&root.join("policies"), &dir.path().join("policies"));
     std::os::unix::fs::symlink(root.join("target"), dir.path().join("target"))
         .expect("link target");
+    // spin.toml mounts it; Spin refuses a mount whose source is missing.
+    std::fs::create_dir(dir.path().join("outbox")).expect("outbox folder");
     dir
 }
 
@@ -86,6 +92,63 @@ fn app_dir_with(policies: &[(&str, &str)]) -> tempfile::TempDir {
         std::fs::write(path, text).expect("write policy");
     }
     dir
+}
+
+/// The project host serving `app`'s spin.toml on `listen`.
+fn host_command(app: &Path, listen: &str, env: &[(String, String)], redis: bool) -> Command {
+    let mut command = Command::new(host_binary());
+    command
+        .arg("--manifest")
+        .arg(app.join("spin.toml"))
+        .arg("--listen")
+        .arg(listen)
+        .arg("--cache-dir")
+        .arg(workspace_root().join("target/component-cache"))
+        .arg("--json-logs");
+    // Fast ticks for the tests, unless the test sets its own.
+    if !env.iter().any(|(k, _)| k == "MESSAGING_TICK_MS") {
+        command.args(["--tick-ms", "500"]);
+    }
+    if redis {
+        command
+            .arg("--runtime-config-file")
+            .arg(app.join("runtime-config.toml"));
+    }
+    command
+}
+
+/// Real Spin serving `app`'s spin.toml on `listen`, with the project's runtime config.
+fn spin_command(app: &Path, listen: &str) -> Command {
+    let mut command = Command::new(spin_binary());
+    command
+        .current_dir(app)
+        .arg("up")
+        .arg("--from")
+        .arg(app.join("spin.toml"))
+        .arg("--listen")
+        .arg(listen)
+        .arg("--runtime-config-file")
+        .arg(app.join("runtime-config.toml"));
+    command
+}
+
+/// Adds the ticker's operator caller to the deployment's `api_keys` (the last value set,
+/// as the runtime reads it).
+fn with_ticker_caller(env: &mut Vec<(String, String)>) {
+    let keys = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "SPIN_VARIABLE_API_KEYS")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let ticker = format!("ticker:operator:{}", digest(TICKER_KEY));
+    let keys = if keys.is_empty() {
+        ticker
+    } else {
+        format!("{keys},{ticker}")
+    };
+    env.retain(|(k, _)| k != "SPIN_VARIABLE_API_KEYS");
+    env.push(("SPIN_VARIABLE_API_KEYS".into(), keys));
 }
 
 /// The test deployment's secrets and callers, with `vars` added as Spin variables.
@@ -203,60 +266,70 @@ impl Gateway {
         port: Option<u16>,
         redis: Option<Arc<RedisServer>>,
     ) -> Gateway {
+        let runtime = Runtime::of_suite();
         let log = dir.path().join("host.log");
-        let cache = workspace_root().join("target/component-cache");
         let runtime_config = dir.path().join("runtime-config.toml");
-        if let Some(redis) = &redis {
-            std::fs::write(&runtime_config, redis.runtime_config()).expect("runtime config");
+        match (&redis, runtime) {
+            (Some(redis), _) => {
+                assert_eq!(
+                    runtime,
+                    Runtime::Host,
+                    "the suite runs on Spin with SQLite only"
+                );
+                std::fs::write(&runtime_config, redis.runtime_config()).expect("runtime config");
+            }
+            (None, Runtime::Spin) => {
+                std::fs::copy(
+                    workspace_root().join("runtime-config.toml"),
+                    &runtime_config,
+                )
+                .expect("copy runtime-config.toml");
+                with_ticker_caller(&mut env);
+            }
+            (None, Runtime::Host) => {}
         }
         for _attempt in 0..5 {
             let port_now = port.unwrap_or_else(free_port);
             let base = format!("http://127.0.0.1:{port_now}");
             env.retain(|(k, _)| k != "SPIN_VARIABLE_PUBLIC_URL");
             env.push(("SPIN_VARIABLE_PUBLIC_URL".into(), base.clone()));
-            let mut child = Command::new(host_binary())
-                .arg("--manifest")
-                .arg(dir.path().join("spin.toml"))
-                .arg("--listen")
-                .arg(format!("127.0.0.1:{port_now}"))
-                .arg("--cache-dir")
-                .arg(&cache)
-                // Fast ticks for the tests, unless the test sets its own.
-                .args(
-                    (!env.iter().any(|(k, _)| k == "MESSAGING_TICK_MS"))
-                        .then_some(["--tick-ms", "500"])
-                        .into_iter()
-                        .flatten(),
-                )
-                .arg("--json-logs")
-                .args(
-                    redis
-                        .is_some()
-                        .then_some([
-                            std::ffi::OsStr::new("--runtime-config-file"),
-                            runtime_config.as_os_str(),
-                        ])
-                        .into_iter()
-                        .flatten(),
-                )
+            let listen = format!("127.0.0.1:{port_now}");
+            let mut command = match runtime {
+                Runtime::Host => host_command(dir.path(), &listen, &env, redis.is_some()),
+                Runtime::Spin => spin_command(dir.path(), &listen),
+            };
+            let mut child = command
                 .envs(env.iter().cloned())
                 .stdout(Stdio::piped())
                 .stderr(std::fs::File::create(&log).expect("log file"))
                 .spawn()
-                .expect("start host");
+                .expect("start the runtime");
             let stdout = child.stdout.take().expect("stdout");
+            // Spin prints the components' stdout on its own: it goes to the log with their
+            // stderr. The host writes every log line to stderr.
+            let mut copy_to = (runtime == Runtime::Spin).then(|| {
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&log)
+                    .expect("log file")
+            });
             let (listening, ready) = std::sync::mpsc::channel();
+            let ready_line = runtime.ready_line();
             std::thread::spawn(move || {
                 for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                     // Keep draining the components' stdout so they never block on a full
                     // pipe.
-                    if line.starts_with("listening on ") {
+                    if line.starts_with(ready_line) {
                         let _ = listening.send(());
+                    }
+                    if let Some(file) = copy_to.as_mut() {
+                        let _ = writeln!(file, "{line}");
                     }
                 }
             });
             match ready.recv_timeout(std::time::Duration::from_secs(120)) {
                 Ok(()) => {
+                    let ticker = (runtime == Runtime::Spin).then(|| Ticker::start(&base));
                     return Gateway {
                         base,
                         dir,
@@ -264,6 +337,8 @@ impl Gateway {
                         log,
                         env,
                         redis,
+                        runtime,
+                        ticker,
                     };
                 }
                 Err(_) => {
@@ -273,11 +348,11 @@ impl Gateway {
                     if port.is_none() && logs.contains("Address already in use") {
                         continue;
                     }
-                    panic!("host exited before listening:\n{logs}");
+                    panic!("{runtime:?} exited before listening:\n{logs}");
                 }
             }
         }
-        panic!("no free port for the host after five tries");
+        panic!("no free port for the runtime after five tries");
     }
 
     /// Stops this host (SIGTERM) and starts another on the same folder and store.
@@ -367,10 +442,16 @@ impl Gateway {
 
     /// Every (store, key, value) in the key-value stores, ordered by store and key.
     pub fn stored_rows(&self) -> Vec<(String, String, Vec<u8>)> {
-        match &self.redis {
-            Some(redis) => redis.rows(),
-            None => stored_rows(&self.db_path()),
+        match (&self.redis, self.runtime) {
+            (Some(redis), _) => redis.rows(),
+            (None, Runtime::Host) => stored_rows(&self.db_path()),
+            (None, Runtime::Spin) => spin_stored_rows(self.dir.path()),
         }
+    }
+
+    /// The runtime serving this gateway.
+    pub fn runtime(&self) -> Runtime {
+        self.runtime
     }
 
     /// The stored rows but the audit trail's. A test that checks a refusal changed nothing
@@ -567,6 +648,7 @@ pub fn stored_rows(db: &Path) -> Vec<(String, String, Vec<u8>)> {
 
 impl Drop for Gateway {
     fn drop(&mut self) {
+        self.ticker.take();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

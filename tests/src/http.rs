@@ -36,8 +36,18 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-/// Sends a request; `body` is sent as is.
+/// Sends a request; `body` is sent as is. Panics if no answer comes.
 pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Response {
+    try_request(method, url, headers, body).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+}
+
+/// Sends a request; `Err` if no answer comes (nothing listens, the connection broke).
+pub fn try_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<Response, ureq::Error> {
     let mut builder = ureq::http::Request::builder().method(method).uri(url);
     for (k, v) in headers {
         builder = builder.header(*k, *v);
@@ -47,7 +57,7 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&
         Some(bytes) => agent.run(builder.body(bytes.to_vec()).expect("request")),
         None => agent.run(builder.body(()).expect("request")),
     };
-    let mut response = result.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let mut response = result?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -55,9 +65,9 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
     let body = response.body_mut().read_to_string().unwrap_or_default();
-    Response {
+    Ok(Response {
         status,
         headers,
         body,
-    }
+    })
 }

@@ -7,6 +7,7 @@ pub mod http;
 pub mod kannel;
 pub mod recorder;
 pub mod redis;
+pub mod runtime;
 pub mod smtp;
 pub mod twilio;
 
@@ -18,6 +19,20 @@ pub fn workspace_root() -> PathBuf {
         .parent()
         .expect("tests/ has a parent")
         .to_path_buf()
+}
+
+/// The Python of the project-local virtual environment that `cargo xtask test` makes from
+/// `tests/requirements.txt`. The tests run Python tools with this interpreter only, never
+/// the machine's, so a tool missing from the requirements fails on every machine.
+pub fn python() -> PathBuf {
+    let path = workspace_root().join("target/test-venv/bin/python");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask test` (it creates the test tools' virtual \
+         environment from tests/requirements.txt)",
+        path.display()
+    );
+    path
 }
 
 /// A free TCP port on loopback. The port is released before use, so a rare clash with

@@ -44,7 +44,7 @@ impl SmtpServer {
     pub fn start(extra: &[&str]) -> SmtpServer {
         let port = free_port();
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new("python3")
+        let mut child = Command::new(crate::python())
             .arg(workspace_root().join("tests/smtp_sink.py"))
             .arg(port.to_string())
             .arg(dir.path())
@@ -52,16 +52,12 @@ impl SmtpServer {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("python3 starts (and aiosmtpd is installed: pip install aiosmtpd)");
+            .expect("the test tools' Python starts");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        assert_eq!(
-            line.trim(),
-            "ready",
-            "the SMTP server did not start (pip install aiosmtpd)"
-        );
+        assert_eq!(line.trim(), "ready", "the SMTP server did not start");
         wait_for(10, "the SMTP server", || {
             std::net::TcpStream::connect(("127.0.0.1", port)).ok()
         });

@@ -3,15 +3,15 @@
 //! against their CRDs' fields and against the app (components, variables, secrets,
 //! routes). A broken copy must be refused, naming what is wrong.
 
-use integration_tests::workspace_root;
+use integration_tests::{python, workspace_root};
 use std::process::Command;
 
 fn check(folder: &std::path::Path) -> (bool, String) {
-    let out = Command::new("python3")
+    let out = Command::new(python())
         .arg(workspace_root().join("infra/check.py"))
         .arg(folder)
         .output()
-        .expect("python3 (cargo xtask test installs kubernetes-validate)");
+        .expect("the test tools' Python runs infra/check.py");
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
