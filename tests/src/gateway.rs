@@ -78,8 +78,6 @@ fn app_dir() -> tempfile::TempDir {
     copy_dir(&root.join("policies"), &dir.path().join("policies"));
     std::os::unix::fs::symlink(root.join("target"), dir.path().join("target"))
         .expect("link target");
-    // spin.toml mounts it; Spin refuses a mount whose source is missing.
-    std::fs::create_dir(dir.path().join("outbox")).expect("outbox folder");
     dir
 }
 
@@ -420,19 +418,12 @@ impl Gateway {
         })
     }
 
-    pub fn outbox(&self) -> PathBuf {
-        self.dir.path().join("outbox")
-    }
-
-    /// The files the development outbox holds, parsed.
+    /// The entries the development outbox holds, parsed (its store's rows, opened).
     pub fn outbox_entries(&self) -> Vec<Value> {
-        let Ok(entries) = std::fs::read_dir(self.outbox()) else {
-            return Vec::new();
-        };
-        entries
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+        self.opened_rows()
+            .into_iter()
+            .filter(|(store, _, _)| store == messaging_domain::providers::outbox::STORE)
+            .map(|(_, _, value)| serde_json::from_slice(&value).expect("an outbox entry"))
             .collect()
     }
 

@@ -63,7 +63,8 @@ impl RedisServer {
     pub fn runtime_config(&self) -> String {
         format!(
             "[key_value_store.default]\ntype = \"redis\"\nurl = \"{url}\"\n\n\
-             [key_value_store.pending]\ntype = \"redis\"\nurl = \"{url}\"\n",
+             [key_value_store.pending]\ntype = \"redis\"\nurl = \"{url}\"\n\n\
+             [key_value_store.outbox]\ntype = \"redis\"\nurl = \"{url}\"\n",
             url = self.url
         )
     }

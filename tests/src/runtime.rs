@@ -102,10 +102,10 @@ impl Drop for Ticker {
 }
 
 /// Every (store, key, value) of Spin's SQLite key-value files under the app's `.spin/`:
-/// the default store and the `pending` store of runtime-config.toml.
+/// the default store, and the `pending` and `outbox` stores of runtime-config.toml.
 pub fn spin_stored_rows(app: &Path) -> Vec<(String, String, Vec<u8>)> {
     let mut rows = Vec::new();
-    for file in ["sqlite_key_value.db", "pending.db"] {
+    for file in ["sqlite_key_value.db", "pending.db", "outbox.db"] {
         let db = app.join(".spin").join(file);
         if !db.exists() {
             continue;

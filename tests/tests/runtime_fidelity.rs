@@ -3,7 +3,8 @@
 //! (`MESSAGING_TEST_RUNTIME=spin`, as `.ci/run` runs this file) each of these failed before
 //! the app stopped relying on what only the project host offered.
 
-use integration_tests::gateway::{Gateway, KEY, steps};
+use integration_tests::gateway::{Gateway, KEY, api_keys, steps};
+use integration_tests::http;
 use serde_json::{Value, json};
 
 /// Spin's composer registers each dependency under its import's WIT package: one
@@ -85,4 +86,114 @@ fn the_same_members_added_by_several_requests_at_once_are_counted_once() {
         let view = gw.call(KEY, &format!("/v1/groups/{group}"), None).json();
         assert_eq!(view["members"], 1000, "{view}");
     }
+}
+
+/// Spin mounts `files` read-only: the development outbox is a store, which the `dev`
+/// role reads through `GET /v1/outbox`, and nobody else.
+#[test]
+fn the_development_outbox_delivers_and_only_dev_callers_read_it() {
+    const DEV_KEY: &str = "test-key-laptop-0123456789abcdef";
+    let keys = api_keys(&[("registry", "notify", KEY), ("laptop", "dev", DEV_KEY)]);
+    let gw = Gateway::start_with(&[("api_keys", &keys)]);
+    let id = gw.accept(json!({"channel": "sms", "to": "+254700000005", "body": "Clinic moved"}));
+    gw.wait_status(&id, "delivered");
+
+    let listed = gw.call(DEV_KEY, "/v1/outbox", None);
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let items = listed.json()["items"].as_array().unwrap().clone();
+    let entry = items
+        .iter()
+        .find(|e| e["id"] == id)
+        .expect("the message's entry");
+    assert_eq!(entry["to"], "+254700000005");
+    assert_eq!(entry["body"], "Clinic moved");
+
+    let other = gw.call(KEY, "/v1/outbox", None);
+    assert_eq!(other.status, 403, "{}", other.body);
+    assert!(!other.body.contains("+254700000005"));
+    let anonymous = http::request("GET", &format!("{}/v1/outbox", gw.base), &[], None);
+    assert_eq!(anonymous.status, 401, "{}", anonymous.body);
+    let forged = gw.call("test-key-laptop-0123456789abcdeX", "/v1/outbox", None);
+    assert_eq!(forged.status, 401, "{}", forged.body);
+    let wrong_method = gw.call(DEV_KEY, "/v1/outbox", Some(&json!({})));
+    assert_eq!(wrong_method.status, 405, "{}", wrong_method.body);
+}
+
+/// Spin's `list-keys` takes no cursor: a broadcast's members are walked by numbered slot,
+/// and its progress sums its batches by number.
+#[test]
+fn a_broadcast_reaches_its_group_and_reports_progress() {
+    let gw = Gateway::start();
+    let numbers: Vec<String> = (0..3).map(|i| format!("+25471000000{i}")).collect();
+    let id = gw.broadcast_to_new_group(KEY, &numbers, "Water point repaired");
+    let view = gw.wait_broadcast_done(KEY, &id, 60);
+    assert_eq!(view["recipients"], 3, "{view}");
+    assert_eq!(view["counts"]["delivered"], 3, "{view}");
+    let to: Vec<Value> = gw
+        .outbox_entries()
+        .iter()
+        .map(|e| e["to"].clone())
+        .collect();
+    for number in &numbers {
+        assert_eq!(to.iter().filter(|t| *t == number).count(), 1, "{to:?}");
+    }
+}
+
+/// The same: a caller's inbound messages are a numbered list, read without listing keys.
+#[test]
+fn inbound_messages_are_polled_and_deleted_by_their_owner() {
+    const TOKEN: &str = "kannel-inbound-test-token";
+    let gw = Gateway::start_with_policies(
+        &[("kannel_inbound_token", TOKEN)],
+        &[("inbound/routes.toml", "[default]\nowner = \"registry\"\n")],
+    );
+    for (id, text) in [("k-1", "first"), ("k-2", "second")] {
+        let url = format!(
+            "{}/webhooks/kannel/inbound/{TOKEN}?from=254712345678&to=12345&text={text}&id={id}",
+            gw.base
+        );
+        let taken = http::request("GET", &url, &[], None);
+        assert_eq!(taken.status, 200, "{}", taken.body);
+    }
+    let texts = |after: Option<&str>| -> Vec<(String, String)> {
+        let path = match after {
+            Some(a) => format!("/v1/inbound?after={a}"),
+            None => "/v1/inbound".to_string(),
+        };
+        let page = gw.call(KEY, &path, None);
+        assert_eq!(page.status, 200, "{}", page.body);
+        page.json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["id"].as_str().unwrap().into(),
+                    i["text"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    let all = texts(None);
+    let words: Vec<&str> = all.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(words, ["first", "second"]);
+    assert_eq!(
+        texts(Some(&all[0].0)).len(),
+        1,
+        "after the first comes the second"
+    );
+    let deleted = http::request(
+        "DELETE",
+        &format!("{}/v1/inbound/{}", gw.base, all[0].0),
+        &[("authorization", &format!("Bearer {KEY}"))],
+        None,
+    );
+    assert_eq!(deleted.status, 204);
+    let left: Vec<String> = texts(None).into_iter().map(|(_, t)| t).collect();
+    assert_eq!(left, ["second"]);
+    assert_eq!(
+        gw.call(integration_tests::gateway::OTHER_KEY, "/v1/inbound", None)
+            .json()["items"],
+        json!([])
+    );
 }

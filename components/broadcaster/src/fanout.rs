@@ -100,14 +100,15 @@ async fn try_run(id: &BroadcastId) -> store::StoreResult<FanoutReport> {
                 report.done = true;
                 break;
             }
-            let hashes = groups::member_page(&prefix, cursor.after.as_deref(), BATCH_SIZE)?;
+            let page = groups::roster_page(&prefix, cursor.after_slot, BATCH_SIZE as u64)?;
+            let hashes: Vec<String> = page.entries.into_iter().map(|(_, h)| h).collect();
             let members = broadcasts::open_members(&prefix, &hashes).await?;
             let (batches, unroutable) = split(&record, cursor.next_seq, members);
             broadcasts::put_batches(&record, &batches).await?;
             let next = Cursor {
                 next_seq: cursor.next_seq + batches.len() as u64,
-                after: hashes.last().cloned().or(cursor.after.clone()),
-                done: hashes.len() < BATCH_SIZE,
+                after_slot: page.last_slot,
+                done: page.exhausted,
                 total: cursor.total
                     + unroutable
                     + batches

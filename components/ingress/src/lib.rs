@@ -25,6 +25,7 @@ mod idempotency;
 mod inbound;
 mod messages;
 mod operations;
+mod outbox;
 mod quota;
 mod rate_limit;
 mod respond;
@@ -147,6 +148,13 @@ async fn handle(req: Request) -> HttpResponse {
         ["v1", "audit"] => match method {
             Method::GET => match authenticate(&req).await {
                 Ok(caller) => operations::audit(caller, req.uri().query().unwrap_or("")).await,
+                Err(response) => response,
+            },
+            _ => respond::method_not_allowed("GET"),
+        },
+        ["v1", "outbox"] => match method {
+            Method::GET => match authenticate(&req).await {
+                Ok(caller) => outbox::list(caller).await,
                 Err(response) => response,
             },
             _ => respond::method_not_allowed("GET"),

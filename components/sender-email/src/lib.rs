@@ -55,16 +55,16 @@ impl Guest for SenderEmail {
             recipient_name: e.recipient_name.clone(),
         });
         let entry = outbox::Entry {
-            id: &message.id,
-            channel: "email",
-            to: &message.to,
-            subject: message.subject.as_deref(),
-            body: &message.body,
-            email: details.as_ref(),
+            id: message.id,
+            channel: "email".into(),
+            to: message.to,
+            subject: message.subject,
+            body: message.body,
+            email: details,
         };
-        match entry.write() {
+        match message_store::outbox::keep(&entry).await {
             Ok(()) => SendOutcome::Delivered,
-            Err(e) => SendOutcome::Deferred(format!("outbox not writable: {}", e.kind())),
+            Err(e) => SendOutcome::Deferred(format!("outbox store: {e}")),
         }
     }
 }

@@ -36,19 +36,20 @@ impl Guest for SenderPush {
             .unwrap_or_else(|_| "outbox".into());
         match provider.as_str() {
             "webpush" => web_push(&message).await,
-            "outbox" => match (outbox::Entry {
-                id: &message.id,
-                channel: "push",
-                to: &message.to,
-                subject: message.subject.as_deref(),
-                body: &message.body,
-                email: None,
-            })
-            .write()
-            {
-                Ok(()) => SendOutcome::Delivered,
-                Err(e) => SendOutcome::Deferred(format!("outbox not writable: {}", e.kind())),
-            },
+            "outbox" => {
+                let entry = outbox::Entry {
+                    id: message.id,
+                    channel: "push".into(),
+                    to: message.to,
+                    subject: message.subject,
+                    body: message.body,
+                    email: None,
+                };
+                match message_store::outbox::keep(&entry).await {
+                    Ok(()) => SendOutcome::Delivered,
+                    Err(e) => SendOutcome::Deferred(format!("outbox store: {e}")),
+                }
+            }
             other => SendOutcome::Deferred(format!("unknown push_provider {other:?}")),
         }
     }

@@ -46,19 +46,20 @@ impl Guest for SenderSms {
             "kannel" => kannel::send(&message).await,
             "twilio" => twilio::send(&message).await,
             "africastalking" => africastalking::send(&message).await,
-            "outbox" => match (outbox::Entry {
-                id: &message.id,
-                channel: "sms",
-                to: &message.to,
-                subject: None,
-                body: &message.body,
-                email: None,
-            })
-            .write()
-            {
-                Ok(()) => SendOutcome::Delivered,
-                Err(e) => SendOutcome::Deferred(format!("outbox not writable: {}", e.kind())),
-            },
+            "outbox" => {
+                let entry = outbox::Entry {
+                    id: message.id,
+                    channel: "sms".into(),
+                    to: message.to,
+                    subject: None,
+                    body: message.body,
+                    email: None,
+                };
+                match message_store::outbox::keep(&entry).await {
+                    Ok(()) => SendOutcome::Delivered,
+                    Err(e) => SendOutcome::Deferred(format!("outbox store: {e}")),
+                }
+            }
             other => SendOutcome::Deferred(format!("unknown sms_provider {other:?}")),
         }
     }

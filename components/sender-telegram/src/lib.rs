@@ -35,19 +35,20 @@ impl Guest for SenderTelegram {
             .unwrap_or_else(|_| "outbox".into());
         match provider.as_str() {
             "telegram" => bot_send(&message).await,
-            "outbox" => match (outbox::Entry {
-                id: &message.id,
-                channel: "telegram",
-                to: &message.to,
-                subject: None,
-                body: &message.body,
-                email: None,
-            })
-            .write()
-            {
-                Ok(()) => SendOutcome::Delivered,
-                Err(e) => SendOutcome::Deferred(format!("outbox not writable: {}", e.kind())),
-            },
+            "outbox" => {
+                let entry = outbox::Entry {
+                    id: message.id,
+                    channel: "telegram".into(),
+                    to: message.to,
+                    subject: None,
+                    body: message.body,
+                    email: None,
+                };
+                match message_store::outbox::keep(&entry).await {
+                    Ok(()) => SendOutcome::Delivered,
+                    Err(e) => SendOutcome::Deferred(format!("outbox store: {e}")),
+                }
+            }
             other => SendOutcome::Deferred(format!("unknown telegram_provider {other:?}")),
         }
     }

@@ -1,7 +1,8 @@
 //! sweeper: erases message records, unfetched inbound messages and broadcasts past the
 //! retention period, keeping only counts (`message_store::retention`,
-//! `message_store::broadcast_retention`), and keys that have served their time
-//! (`message_store::short_lived`). Private route only (`http://sweeper.spin.internal`):
+//! `message_store::broadcast_retention`), keys that have served their time
+//! (`message_store::short_lived`), and the development outbox's entries
+//! (`message_store::outbox`). Private route only (`http://sweeper.spin.internal`):
 //!
 //! - `POST /tick`: the host timer (or Spin's cron trigger) asks it to sweep one page.
 
@@ -43,13 +44,14 @@ async fn handle(req: Request) -> Response {
                 + report.inbound_erased
                 + report.leftovers_erased
                 + report.audit_erased
+                + report.outbox_erased
                 > 0
             {
                 message_store::audit::emit(
                     messaging_domain::audit::AuditStatus::Success,
                     "sweeper",
                     None,
-                    serde_json::json!({"event": "sweep.erased", "count": report.erased, "broadcasts": report.broadcasts_erased, "inbound": report.inbound_erased, "leftovers": report.leftovers_erased, "audit": report.audit_erased}),
+                    serde_json::json!({"event": "sweep.erased", "count": report.erased, "broadcasts": report.broadcasts_erased, "inbound": report.inbound_erased, "leftovers": report.leftovers_erased, "audit": report.audit_erased, "outbox": report.outbox_erased}),
                 );
             }
             json(200, serde_json::to_value(report).expect("json"))
@@ -94,5 +96,7 @@ async fn sweep_all(
         .erased;
     let audit_cutoff = message_store::now_ms().saturating_sub(audit_retention_ms);
     report.audit_erased = audit::sweep(audit_cutoff, AUDIT_ENTRIES)?;
+    let cutoff = message_store::now_ms().saturating_sub(retention_ms);
+    report.outbox_erased = message_store::outbox::erase_made_before(cutoff).await?;
     Ok(report)
 }

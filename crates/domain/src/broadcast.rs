@@ -186,8 +186,9 @@ impl Content {
 pub struct Cursor {
     /// Sequence number of the next batch.
     pub next_seq: u64,
-    /// The last member (key suffix) already batched.
-    pub after: Option<String>,
+    /// The last roster slot already batched (0: none); members are walked by slot.
+    #[serde(default)]
+    pub after_slot: u64,
     pub done: bool,
     /// Members batched so far.
     pub total: u64,

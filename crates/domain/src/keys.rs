@@ -170,6 +170,25 @@ pub fn broadcast_content(id: &crate::BroadcastId) -> String {
     format!("brd/{id}/content")
 }
 
+/// The numbered list (`message_store::log`) of a roster's members (a group's members, or a
+/// broadcast's listed recipients, under `prefix`): each slot holds a member's hash, in the
+/// order they were added. Members are walked by slot, never listed; `~` cannot begin a
+/// member hash (hex), so these keys never pass for a member.
+pub fn roster_log(prefix: &str) -> String {
+    format!("{prefix}~")
+}
+
+/// The slot a roster's member (its key, `<prefix><hash>`) took, so removing it frees it.
+pub fn roster_slot_of(member_key: &str) -> String {
+    format!("{member_key}/slot")
+}
+
+/// The claim on a roster's member: the request whose increment of it returns 1 added the
+/// member (a claim, since compare-and-swap from absent is not atomic on every backend).
+pub fn roster_claim(member_key: &str) -> String {
+    format!("{member_key}/added")
+}
+
 /// The recipients a request listed, kept under the broadcast like a group's members.
 pub fn broadcast_members(id: &crate::BroadcastId) -> String {
     format!("brd/{id}/m/")

@@ -19,7 +19,6 @@ fn main() -> anyhow::Result<()> {
         app_dir: root.clone(),
         data_dir: data.path().to_path_buf(),
         cache_dir: root.join("target/component-cache"),
-        writable_mounts: vec![],
         outbound_timeout: std::time::Duration::from_secs(20),
         runtime_config: Default::default(),
     };

@@ -44,8 +44,6 @@ pub struct Settings {
     pub app_dir: PathBuf,
     pub data_dir: PathBuf,
     pub cache_dir: PathBuf,
-    /// Mount destinations that components may write to (the development outbox).
-    pub writable_mounts: Vec<String>,
     /// The longest wait on an outbound connection or answer (see `hooks.rs`).
     pub outbound_timeout: Duration,
     /// Where each key-value store lives (the runtime-config file; empty: all in SQLite).
@@ -256,7 +254,7 @@ pub struct Cell {
     id: Arc<str>,
     pre: ProxyPre<HostState>,
     grants: PlatformGrants,
-    mounts: Vec<(PathBuf, String, bool)>,
+    mounts: Vec<(PathBuf, String)>,
     allowed: Arc<Vec<HostPattern>>,
     kv: Arc<KvStore>,
     app: Weak<App>,
@@ -268,7 +266,7 @@ pub struct Cell {
 /// What the manifest says about one component, resolved and checked at start.
 struct CellConfig {
     grants: PlatformGrants,
-    mounts: Vec<(PathBuf, String, bool)>,
+    mounts: Vec<(PathBuf, String)>,
     allowed: Vec<HostPattern>,
 }
 
@@ -300,13 +298,7 @@ impl CellConfig {
                     source,
                     destination,
                 } => {
-                    let host = settings.app_dir.join(source);
-                    let writable = settings.writable_mounts.contains(destination);
-                    if writable {
-                        std::fs::create_dir_all(&host)
-                            .with_context(|| format!("creating {}", host.display()))?;
-                    }
-                    mounts.push((host, destination.clone(), writable));
+                    mounts.push((settings.app_dir.join(source), destination.clone()));
                 }
                 FileMount::Glob(glob) => bail!(
                     "component {id}: file glob {glob:?} is not supported by this host; mount a directory"
@@ -339,13 +331,9 @@ impl Cell {
             component: self.id.clone(),
             stream: "stderr",
         });
-        for (host, guest, writable) in &self.mounts {
-            let perms = if *writable {
-                FsPerms::ReadWrite
-            } else {
-                FsPerms::ReadOnly
-            };
-            wasi.preopened_dir(host, guest, perms)
+        // Read-only, as Spin mounts `files`: what a component keeps goes to a store.
+        for (host, guest) in &self.mounts {
+            wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("mounting {} at {guest}", host.display()))?;
         }

@@ -39,9 +39,6 @@ struct Cli {
     /// How often delivery cells are ticked for retries, in milliseconds (0 disables).
     #[arg(long, default_value_t = 5000, env = "MESSAGING_TICK_MS")]
     tick_ms: u64,
-    /// Mount destinations components may write to.
-    #[arg(long, default_value = "/outbox", value_delimiter = ',')]
-    writable_mounts: Vec<String>,
     /// The longest wait, in milliseconds, for an outbound connection, the first byte of
     /// an answer, and each later byte, where a component sets none. Keep it well under a
     /// minute (a delivery claim).
@@ -132,7 +129,6 @@ async fn main() -> Result<()> {
         data_dir,
         cache_dir,
         app_dir,
-        writable_mounts: cli.writable_mounts,
         outbound_timeout: Duration::from_millis(cli.outbound_timeout_ms),
     };
     let app = tokio::task::block_in_place(|| {

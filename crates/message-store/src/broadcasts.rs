@@ -3,7 +3,7 @@
 //! `messaging_domain::broadcast` for why a recipient is not a message).
 
 use crate::many::{get_many, open_one, seal_all, set_many};
-use crate::{PendingEntry, StoreResult, Swap, get_sealed, now_ms, open_pending, page, put_sealed};
+use crate::{PendingEntry, StoreResult, Swap, get_sealed, now_ms, open_pending, put_sealed};
 use messaging_domain::broadcast::{
     Batch, BatchRef, BroadcastRecord, Content, Cursor, Outcome, Tally,
 };
@@ -122,20 +122,25 @@ pub async fn put_batches(record: &BroadcastRecord, batches: &[(u64, Batch)]) -> 
     set_many("pending", &pending)
 }
 
-/// The sequence numbers of the broadcast's batches still pending at `cell`.
+/// The sequence numbers of the broadcast's batches still pending at `cell`: of the batches
+/// the fan-out cursor numbered, those whose pending entry exists.
 pub fn waiting_batches(record: &BroadcastRecord, cell: &str) -> StoreResult<Vec<u64>> {
-    let prefix = format!(
-        "{}{}/",
-        keys::pending_batches(cell),
-        messaging_domain::broadcast::BatchRef::new(record.emergency, record.id.clone(), 0)
-            .as_str()
-            .rsplit_once('/')
-            .map(|(head, _)| head)
-            .unwrap_or_default()
-    );
-    page("pending", &prefix, None, usize::MAX, |rest| {
-        rest.parse().ok()
-    })
+    let (cursor, _) = read_cursor(&record.id)?;
+    let mut waiting = Vec::new();
+    let mut from = 0;
+    while from < cursor.next_seq {
+        let to = (from + TALLIES_PER_READ).min(cursor.next_seq);
+        let keys = (from..to)
+            .map(|seq| keys::pending_batch(cell, record.emergency, &record.id, seq))
+            .collect();
+        for (seq, (_, value)) in (from..to).zip(get_many("pending", keys)?) {
+            if value.is_some() {
+                waiting.push(seq);
+            }
+        }
+        from = to;
+    }
+    Ok(waiting)
 }
 
 pub async fn batch(kv: &Store, id: &BroadcastId, seq: u64) -> StoreResult<Option<Batch>> {
@@ -298,30 +303,29 @@ pub fn tally(id: &BroadcastId) -> StoreResult<Tally> {
     Ok(batch_tally(id)?.with_receipts(count(receipts[0]), count(receipts[1])))
 }
 
+/// The sum of the tallies of batches `0..cursor.next_seq`: batches are numbered by the
+/// fan-out cursor, so they are read by number (a thousand per batch read), never listed.
 fn batch_tally(id: &BroadcastId) -> StoreResult<Tally> {
-    let prefix = keys::broadcast_tallies(id);
+    let (cursor, _) = read_cursor(id)?;
     let mut sum = Tally::default();
-    let mut after: Option<String> = None;
-    loop {
-        let seqs = page("default", &prefix, after.as_deref(), 1000, |rest| {
-            Some(rest.to_string())
-        })?;
-        let Some(last) = seqs.last().cloned() else {
-            break;
-        };
-        let keys = seqs.iter().map(|s| format!("{prefix}{s}")).collect();
+    let mut from = 0;
+    while from < cursor.next_seq {
+        let to = (from + TALLIES_PER_READ).min(cursor.next_seq);
+        let keys = (from..to)
+            .map(|seq| keys::broadcast_tally(id, seq))
+            .collect();
         for (_, value) in get_many("default", keys)? {
             if let Some(t) = value.and_then(|v| serde_json::from_slice::<Tally>(&v).ok()) {
                 sum.add(&t);
             }
         }
-        if seqs.len() < 1000 {
-            break;
-        }
-        after = Some(last);
+        from = to;
     }
     Ok(sum)
 }
+
+/// Batch tallies asked for in one batch read.
+const TALLIES_PER_READ: u64 = 1000;
 
 /// Opens the members stored under `prefix` with these hashes (absent ones were removed
 /// meanwhile and are skipped).

@@ -1,9 +1,11 @@
 //! Groups and their members. A member is one key (`grp/<id>/m/<member hash>`) holding the
-//! sealed member, so adding is idempotent, removing needs no scan, and a group of a
-//! million members is read a page at a time, never whole.
+//! sealed member, so adding is idempotent and removing needs no scan; each member also
+//! takes a numbered slot, so a group of a million members is walked a page of slots at a
+//! time, never listed (`list-keys` gives no order on Spin's stores).
 
+use crate::log::{Log, Page};
 use crate::many::{delete_many, get_many, seal_all, set_many};
-use crate::{StoreResult, Swap, page};
+use crate::{StoreResult, Swap, counters};
 use messaging_domain::group::{GroupRecord, Member};
 use messaging_domain::{GroupId, keys};
 use spin_sdk::key_value::Store;
@@ -67,24 +69,24 @@ pub async fn get(kv: &Store, id: &GroupId) -> StoreResult<Option<GroupRecord>> {
 }
 
 pub async fn member_count(_kv: &Store, id: &GroupId) -> StoreResult<u64> {
-    Ok(crate::counters::read(&keys::group_count(id))?.max(0) as u64)
+    Ok(counters::read(&keys::group_count(id))?.max(0) as u64)
 }
 
 fn add_to_count(id: &GroupId, delta: i64) -> StoreResult<()> {
     if delta != 0 {
-        crate::counters::add(&keys::group_count(id), delta)?;
+        counters::add(&keys::group_count(id), delta)?;
     }
     Ok(())
 }
 
-/// Stores `members` under `prefix` (a group's or a broadcast's), sealed, replacing the
-/// language of members already there. Returns how many were new.
+/// Stores `members` under `prefix` (a group's or a broadcast's roster), sealed,
+/// replacing the language of members already there. Returns how many were new.
 ///
 /// Every member is written in one batch. A member that was absent is counted by the
-/// request whose claim on it returns 1: the claim is an atomic increment of
-/// [`added_key`], so when several requests add one member at once exactly one counts it,
-/// on every backend (compare-and-swap from an absent value is an upsert on Spin's SQLite
-/// store, so it cannot decide this). The count is a counter beside the members, not a scan.
+/// request whose claim on it ([`keys::roster_claim`]) returns 1, so when several requests
+/// add one member at once exactly one counts it, on every backend (compare-and-swap from
+/// an absent value is an upsert on Spin's SQLite store, so it cannot decide this). That
+/// request also gives the member its slot, by which walks find it ([`roster_page`]).
 pub async fn put_members(prefix: &str, hashing_key: &[u8], members: &[Member]) -> StoreResult<u64> {
     // The same member twice in one request is one member.
     let by_key: BTreeMap<String, &Member> = members
@@ -97,19 +99,30 @@ pub async fn put_members(prefix: &str, hashing_key: &[u8], members: &[Member]) -
         .collect();
     let sealed = seal_all(by_key.into_iter().map(|(k, m)| (k, m.stored()))).await?;
     set_many("default", &sealed)?;
-    let mut new = 0;
+    let mut claimed = Vec::new();
     for key in absent {
-        if crate::counters::add(&added_key(&key), 1)? == 1 {
-            new += 1;
+        if counters::add(&keys::roster_claim(&key), 1)? == 1 {
+            claimed.push(key);
         }
     }
-    Ok(new)
+    give_slots(prefix, &claimed)?;
+    Ok(claimed.len() as u64)
 }
 
-/// The claim beside a member's key: the first request to add the member increments it to
-/// 1. Member pages skip it (its name has a `/` after the member's hash).
-fn added_key(member_key: &str) -> String {
-    format!("{member_key}/added")
+/// Gives each newly added member (its key) the next slot of the roster's list, and
+/// records which slot it took, so that removing it empties the slot.
+fn give_slots(prefix: &str, added: &[String]) -> StoreResult<()> {
+    let hashes: Vec<String> = added
+        .iter()
+        .map(|k| k[prefix.len()..].to_string())
+        .collect();
+    let slots = Log::new(keys::roster_log(prefix)).append(&hashes)?;
+    let rows: Vec<(String, Vec<u8>)> = added
+        .iter()
+        .zip(slots)
+        .map(|(key, n)| (keys::roster_slot_of(key), n.to_string().into_bytes()))
+        .collect();
+    set_many("default", &rows)
 }
 
 /// Adds members to a group (idempotent). Returns how many were new.
@@ -132,16 +145,26 @@ pub async fn remove(id: &GroupId, hashing_key: &[u8], members: &[Member]) -> Sto
         .into_iter()
         .filter_map(|(k, v)| v.map(|_| k))
         .collect();
-    let claims = present.iter().map(|k| added_key(k));
-    let gone: Vec<String> = present.iter().cloned().chain(claims).collect();
+    let slot_of: Vec<String> = present.iter().map(|k| keys::roster_slot_of(k)).collect();
+    let slots: Vec<u64> = get_many("default", slot_of.clone())?
+        .into_iter()
+        .filter_map(|(_, v)| std::str::from_utf8(&v?).ok()?.parse().ok())
+        .collect();
+    Log::new(keys::roster_log(&prefix)).remove(&slots)?;
+    let claims = present.iter().map(|k| keys::roster_claim(k));
+    let gone: Vec<String> = present
+        .iter()
+        .cloned()
+        .chain(claims)
+        .chain(slot_of)
+        .collect();
     delete_many("default", &gone)?;
     add_to_count(id, -(present.len() as i64))?;
     Ok(present.len() as u64)
 }
 
-/// Up to `limit` member hashes under `prefix`, in order after `after`.
-pub fn member_page(prefix: &str, after: Option<&str>, limit: usize) -> StoreResult<Vec<String>> {
-    page("default", prefix, after, limit, |rest| {
-        (!rest.contains('/')).then(|| rest.to_string())
-    })
+/// Up to `limit` slots of the roster under `prefix` after slot `after` (0: from the
+/// first): its members in the order they were added, by number, in one batch read.
+pub fn roster_page(prefix: &str, after: u64, limit: u64) -> StoreResult<Page> {
+    Log::new(keys::roster_log(prefix)).page(after, limit)
 }

@@ -33,6 +33,9 @@ pub struct SweepReport {
     /// Audit trail entries older than `audit_retention`, erased.
     #[serde(skip_serializing_if = "is_zero")]
     pub audit_erased: usize,
+    /// Development outbox entries of messages older than `retention`, erased.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub outbox_erased: usize,
 }
 
 fn is_zero(n: &usize) -> bool {

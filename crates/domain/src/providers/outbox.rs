@@ -1,62 +1,57 @@
-//! The development outbox: instead of a provider, each message is written as a readable
-//! JSON file named after its id, and counts as delivered. Only for development; the
+//! The development outbox: instead of a provider, each message is kept as a readable JSON
+//! entry in the `outbox` key-value store, under its id, and counts as delivered. Only for
+//! development (`GET /v1/outbox`, for callers with the `dev` role, lists it); the
 //! deployment guide tells how to configure real providers.
+//!
+//! A store, not files: Spin mounts `files` read-only, and a store is shared by every host
+//! of a deployment. Entries are sealed at rest like every address and content, and erased
+//! with the message records after `retention`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// Where the senders find the outbox (spin.toml mounts the project's `outbox/` here).
-pub const OUTBOX_DIR: &str = "/outbox";
+/// The key-value store label of the outbox (declared in spin.toml and runtime-config.toml).
+pub const STORE: &str = "outbox";
 
 /// One message as the outbox records it.
-#[derive(Serialize)]
-pub struct Entry<'a> {
-    pub id: &'a str,
-    pub channel: &'a str,
-    pub to: &'a str,
-    pub subject: Option<&'a str>,
-    pub body: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<&'a crate::record::EmailDetails>,
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: String,
+    pub channel: String,
+    pub to: String,
+    pub subject: Option<String>,
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<crate::record::EmailDetails>,
 }
 
-impl Entry<'_> {
-    /// File name and content of the entry.
-    pub fn file(&self) -> (String, Vec<u8>) {
-        let json = serde_json::to_vec_pretty(self).expect("json");
-        (format!("{OUTBOX_DIR}/{}.json", self.id), json)
-    }
-
-    /// Writes the entry so that a reader never sees it half-written (temporary file, then
-    /// rename). The only file I/O in this crate: both senders share it.
-    pub fn write(&self) -> std::io::Result<()> {
-        let (path, bytes) = self.file();
-        let tmp = format!("{path}.tmp");
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, &path)
+impl Entry {
+    /// The entry's key in [`STORE`]: the message id, which sorts by the time it was made.
+    pub fn key(&self) -> &str {
+        &self.id
     }
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn entry_is_readable_json_named_by_id() {
-        let details = crate::record::EmailDetails {
-            cc: vec!["c@d.org".into()],
-            ..Default::default()
-        };
+    fn entry_is_readable_json_keyed_by_id() {
         let entry = super::Entry {
-            id: "msg_1",
-            channel: "email",
-            to: "a@b.org",
-            subject: Some("Hi"),
-            body: "Body",
-            email: Some(&details),
+            id: "msg_1".into(),
+            channel: "email".into(),
+            to: "a@b.org".into(),
+            subject: Some("Hi".into()),
+            body: "Body".into(),
+            email: Some(crate::record::EmailDetails {
+                cc: vec!["c@d.org".into()],
+                ..Default::default()
+            }),
         };
-        let (path, bytes) = entry.file();
-        assert_eq!(path, "/outbox/msg_1.json");
-        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(entry.key(), "msg_1");
+        let v = serde_json::to_value(&entry).unwrap();
         assert_eq!(v["to"], "a@b.org");
         assert_eq!(v["subject"], "Hi");
         assert_eq!(v["email"]["cc"][0], "c@d.org");
+        let back: super::Entry = serde_json::from_value(v).unwrap();
+        assert_eq!(back, entry);
     }
 }

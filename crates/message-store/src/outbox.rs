@@ -1,0 +1,44 @@
+//! The development outbox's store (`messaging_domain::providers::outbox`): senders whose
+//! provider is `outbox` keep each message here, sealed, instead of sending it.
+
+use crate::{StoreResult, get_sealed, put_sealed};
+use messaging_domain::MessageId;
+use messaging_domain::providers::outbox::{Entry, STORE};
+use spin_sdk::experimental::wasi::keyvalue::store as wkv;
+use spin_sdk::key_value::Store;
+
+/// Keeps `entry` in the outbox (a repeated send of the same message replaces it).
+pub async fn keep(entry: &Entry) -> StoreResult<()> {
+    let store = Store::open(STORE).await?;
+    put_sealed(&store, entry.key(), entry).await
+}
+
+/// The entries the outbox holds, oldest first.
+///
+/// Lists the store's keys without a cursor, which every Spin backend offers, unordered: the
+/// outbox is a development provider, small by construction, and erased with the records.
+pub async fn entries() -> StoreResult<Vec<Entry>> {
+    let store = Store::open(STORE).await?;
+    let mut ids: Vec<String> = wkv::open(STORE)?.list_keys(None)?.keys;
+    ids.sort();
+    let mut entries = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(entry) = get_sealed::<Entry>(&store, &id).await? {
+            entries.push(entry);
+        }
+    }
+    Ok(entries)
+}
+
+/// Erases the entries of messages made before `cutoff_ms` (ids carry their time); returns
+/// how many.
+pub async fn erase_made_before(cutoff_ms: u64) -> StoreResult<usize> {
+    let old: Vec<String> = wkv::open(STORE)?
+        .list_keys(None)?
+        .keys
+        .into_iter()
+        .filter(|id| MessageId::parse(id).is_some_and(|id| id.time_ms() < cutoff_ms))
+        .collect();
+    crate::many::delete_many(STORE, &old)?;
+    Ok(old.len())
+}
