@@ -2,8 +2,10 @@
 //!
 //! - `build`: the components (wasm32-wasip2, release) and the host.
 //! - `up [--listen ADDR]`: build, then serve on the project host with development defaults.
+//! - `spin-up [--listen ADDR]`: build the components, then serve on real Spin with the same
+//!   defaults and the ticker of the SpinKube deployment.
 //! - `test`: install what the tests need, build, run every test (the integration suite
-//!   on SQLite, then on Redis).
+//!   on SQLite, then on Redis, then the suites that run on real Spin).
 //! - `bench [SECONDS [CONNECTIONS]]`: release build; the fresh-instance benchmark, then the
 //!   accept-path benchmark (bench/accept.sh, wrk).
 //! - `bench-broadcast [MEMBERS]`: release build; a broadcast to a group of MEMBERS
@@ -77,19 +79,20 @@ fn ensure_wasm_target() -> Result<()> {
     }
 }
 
-fn build(release_host: bool) -> Result<PathBuf> {
+/// Builds every component (wasm32-wasip2, release), as `spin build` does.
+fn build_components() -> Result<()> {
     ensure_wasm_target()?;
-    if !has_clang() {
-        bail!(
-            "clang is missing: it compiles ring (TLS in sender-email) for wasm32; install the Debian package clang"
-        );
-    }
+    ensure_debian_packages(Need::Build)?;
     let mut components = cargo();
     components.args(["build", "--target", WASM_TARGET, "--release"]);
     for c in COMPONENTS {
         components.args(["-p", c]);
     }
-    run(&mut components)?;
+    run(&mut components)
+}
+
+fn build(release_host: bool) -> Result<PathBuf> {
+    build_components()?;
     let mut host = cargo();
     host.args(["build", "-p", "messaging-host"]);
     if release_host {
@@ -142,15 +145,22 @@ fn up(args: &[String]) -> Result<()> {
     let host = build(false)?;
     let mut cmd = Command::new(host);
     cmd.current_dir(root()).args(args);
+    with_dev_settings(&mut cmd, &[])?;
+    run(&mut cmd)
+}
+
+/// Gives `cmd` the development deployment's callers and secrets, unless the environment
+/// sets them: the `dev` caller (its key printed), the `extra_callers` entries, and keys
+/// kept in `.messaging/`.
+fn with_dev_settings(cmd: &mut Command, extra_callers: &[String]) -> Result<()> {
     if std::env::var_os("SPIN_VARIABLE_API_KEYS").is_none() {
         let key = match std::env::var("MESSAGING_DEV_KEY") {
             Ok(key) if !key.is_empty() => key,
             _ => dev_secret("api-key")?,
         };
-        cmd.env(
-            "SPIN_VARIABLE_API_KEYS",
-            format!("dev:dev:{}", sha256_hex(&key)?),
-        );
+        let mut callers = vec![format!("dev:dev:{}", sha256_hex(&key)?)];
+        callers.extend_from_slice(extra_callers);
+        cmd.env("SPIN_VARIABLE_API_KEYS", callers.join(","));
         eprintln!(
             "\nDevelopment API key (caller \"dev\"): {key}\n  curl -H 'Authorization: Bearer {key}' ...\n"
         );
@@ -165,7 +175,74 @@ fn up(args: &[String]) -> Result<()> {
             cmd.env(var, dev_secret(name)?);
         }
     }
-    run(&mut cmd)
+    Ok(())
+}
+
+/// The Spin CLI: `MESSAGING_SPIN`, else the project's neighbour `../shared/spin/spin`,
+/// else `spin` on the PATH.
+fn spin_cli() -> PathBuf {
+    if let Some(path) = std::env::var_os("MESSAGING_SPIN") {
+        return PathBuf::from(path);
+    }
+    let beside = root().join("../shared/spin/spin");
+    if beside.exists() {
+        return beside;
+    }
+    PathBuf::from("spin")
+}
+
+/// `spin-up [--listen ADDR]`: builds the components, then runs the app on real Spin with
+/// the development settings and the ticker the SpinKube deployment runs
+/// (infra/kubernetes/ticker.yaml): `POST /v1/tick` every 5 s as an operator caller, so
+/// retries, schedules and sweeps happen. A plain `spin up` has no timer.
+fn spin_up(args: &[String]) -> Result<()> {
+    build_components()?;
+    let listen = args
+        .windows(2)
+        .find(|w| w[0] == "--listen")
+        .map(|w| w[1].clone())
+        .unwrap_or_else(|| "127.0.0.1:3000".into());
+    let ticker_key = dev_secret("ticker-key")?;
+    let mut cmd = Command::new(spin_cli());
+    cmd.current_dir(root())
+        .args([
+            "up",
+            "--runtime-config-file",
+            "runtime-config.toml",
+            "--listen",
+        ])
+        .arg(&listen)
+        .env("SPIN_VARIABLE_PUBLIC_URL", format!("http://{listen}"));
+    with_dev_settings(
+        &mut cmd,
+        &[format!("ticker:operator:{}", sha256_hex(&ticker_key)?)],
+    )?;
+    eprintln!("$ {cmd:?}");
+    let mut spin = cmd
+        .spawn()
+        .context("starting spin (set MESSAGING_SPIN to its path)")?;
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(5));
+        if let Some(status) = spin.try_wait()? {
+            bail!("spin exited: {status}");
+        }
+        // A tick that fails (Spin still starting) is the next tick's work.
+        let _ = tick(&listen, &ticker_key);
+    }
+}
+
+/// One `POST /v1/tick`, over a plain connection (loopback, no TLS).
+fn tick(listen: &str, key: &str) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(listen)?;
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    write!(
+        conn,
+        "POST /v1/tick HTTP/1.1\r\nhost: {listen}\r\nauthorization: Bearer {key}\r\n\
+         content-length: 0\r\nconnection: close\r\n\r\n"
+    )?;
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer).map(drop)
 }
 
 fn is_root() -> bool {
@@ -175,74 +252,100 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// Installs what the tests use, where missing and possible: Kannel from the system's
-/// packages, the OpenAPI validator, Kubernetes' schemas and the SMTP server (aiosmtpd)
-/// from PyPI.
-fn ensure_test_tools() -> Result<()> {
-    for (module, package) in [
-        ("openapi_spec_validator", "openapi-spec-validator==0.9.0"),
-        // Kubernetes' schemas, offline, for infra/check.py.
-        ("kubernetes_validate", "kubernetes-validate==1.37.0"),
-    ] {
-        let installed = Command::new("python3")
-            .args(["-c", &format!("import {module}")])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !installed {
-            run(Command::new("python3").args(["-m", "pip", "install", "-q", package]))?;
-        }
-    }
-    let missing = missing_system_packages();
+/// What a Debian package of `debian-packages.txt` is needed for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Building the components (`cargo xtask build`, `up`).
+    Build,
+    /// Running the tests, on top of building.
+    Test,
+}
+
+/// The Debian packages needed for `need`, from the list that .ci/run reads too.
+fn debian_packages(need: Need) -> Vec<&'static str> {
+    include_str!("../debian-packages.txt")
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let package = fields.next()?;
+            let needed_by = match fields.next()? {
+                "build" => Need::Build,
+                _ => Need::Test,
+            };
+            (needed_by == Need::Build || need == Need::Test).then_some(package)
+        })
+        .collect()
+}
+
+fn is_installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).ends_with("install ok installed"))
+}
+
+/// Installs the Debian packages `need` asks for that are missing: with apt-get as root,
+/// otherwise it stops with the one command to run.
+fn ensure_debian_packages(need: Need) -> Result<()> {
+    let missing: Vec<&str> = debian_packages(need)
+        .into_iter()
+        .filter(|p| !is_installed(p))
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
     if !is_root() {
-        bail!(
-            "missing system packages: install {} (Debian)",
+        eprintln!(
+            "missing Debian packages; install them, then run this command again:\n  \
+             sudo apt-get install -y --no-install-recommends {}",
             missing.join(" ")
         );
+        std::process::exit(1);
     }
-    run(Command::new("apt-get").arg("update").arg("-q"))?;
+    run(Command::new("apt-get")
+        .args(["update", "-q"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
     run(Command::new("apt-get")
         .args(["install", "-y", "-q", "--no-install-recommends"])
         .args(&missing)
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
-/// The Debian packages the build and the tests need that are not installed: Kannel for the
-/// real SMS path, redis-server for the Redis backend, and clang with llvm, which compile ring's C for wasm32 (TLS in
-/// sender-email).
-fn missing_system_packages() -> Vec<&'static str> {
-    let mut missing = Vec::new();
-    if !Path::new("/usr/sbin/bearerbox").exists() {
-        missing.push("kannel");
+/// The project-local virtual environment of the Python test tools.
+const TEST_VENV: &str = "target/test-venv";
+
+/// Creates [`TEST_VENV`] from `tests/requirements.txt`, again whenever the file changes
+/// (its copy inside the environment says what it was made from).
+fn ensure_test_venv() -> Result<()> {
+    let venv = root().join(TEST_VENV);
+    let wanted = std::fs::read(root().join("tests/requirements.txt"))
+        .context("reading tests/requirements.txt")?;
+    let made_from = venv.join("made-from-requirements.txt");
+    if std::fs::read(&made_from).is_ok_and(|had| had == wanted) {
+        return Ok(());
     }
-    if !Path::new("/usr/lib/kannel/test/fakesmsc").exists() {
-        missing.push("kannel-extras");
-    }
-    if !has_tool("redis-server") {
-        missing.push("redis-server");
-    }
-    if !has_clang() {
-        missing.push("clang");
-    }
-    // clang alone (without its recommended packages) has no llvm-ar to archive wasm objects.
-    if !has_tool("llvm-ar") {
-        missing.push("llvm");
-    }
-    missing
+    run(Command::new("python3")
+        .args(["-m", "venv", "--clear"])
+        .arg(&venv))?;
+    run(Command::new(venv.join("bin/python"))
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(root().join("tests/requirements.txt")))?;
+    std::fs::write(made_from, wanted)?;
+    Ok(())
 }
 
-fn has_clang() -> bool {
-    has_tool("clang")
-}
-
-fn has_tool(name: &str) -> bool {
-    Command::new(name)
-        .arg("--version")
-        .stdout(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+/// Installs what the tests use: the Debian packages, then the Python tools.
+fn ensure_test_tools() -> Result<()> {
+    ensure_debian_packages(Need::Test)?;
+    ensure_test_venv()
 }
 
 fn test(args: &[String]) -> Result<()> {
@@ -266,7 +369,48 @@ fn test(args: &[String]) -> Result<()> {
     run(cargo()
         .args(["test", "-p", "integration-tests"])
         .args(args)
-        .env("MESSAGING_TEST_STORE", "redis"))
+        .env("MESSAGING_TEST_STORE", "redis"))?;
+    test_on_spin(args)
+}
+
+/// The integration suites that run on real Spin too. The others still rely on what only
+/// the project host's store offers (ARCHITECTURE.md, "What the app may ask of a key-value
+/// store"); each joins this list as it stops doing so.
+const SPIN_SUITES: &[&str] = &["runtime_fidelity"];
+
+/// [`SPIN_SUITES`] on real Spin, the runtime the app is built for. Spin is on no package
+/// registry: without a Spin CLI the run is skipped with a line saying so, except in CI
+/// (`CI=true`), where a missing Spin fails.
+fn test_on_spin(args: &[String]) -> Result<()> {
+    let spin = spin_cli();
+    if !has_command(&spin) {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            bail!("no Spin CLI at {} (set MESSAGING_SPIN)", spin.display());
+        }
+        eprintln!(
+            "no Spin CLI ({}; set MESSAGING_SPIN): the run on Spin is skipped",
+            spin.display()
+        );
+        return Ok(());
+    }
+    let mut command = cargo();
+    command.args(["test", "-p", "integration-tests"]);
+    for suite in SPIN_SUITES {
+        command.args(["--test", suite]);
+    }
+    run(command
+        .args(args)
+        .env("MESSAGING_TEST_RUNTIME", "spin")
+        .env("MESSAGING_SPIN", &spin))
+}
+
+fn has_command(program: &Path) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 fn default_members_args() -> Vec<&'static str> {
@@ -379,6 +523,7 @@ fn main() -> Result<()> {
     match command {
         "build" => build(false).map(drop),
         "up" => up(rest),
+        "spin-up" => spin_up(rest),
         "test" => test(rest),
         "bench" => bench(rest),
         "bench-broadcast" => bench_broadcast(rest),
@@ -388,7 +533,7 @@ fn main() -> Result<()> {
         "vapid-keys" => vapid_keys(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <build | up [--listen ADDR] | test [cargo test args] | bench [args] | bench-broadcast [members [--store redis] [--hosts n]] | bench-cold-start [samples] | bench-side-by-side [messages [--connections n]] | bench-floors [total [--connections n]] | vapid-keys>"
+                "usage: cargo xtask <build | up [--listen ADDR] | spin-up [--listen ADDR] | test [cargo test args] | bench [args] | bench-broadcast [members [--store redis] [--hosts n]] | bench-cold-start [samples] | bench-side-by-side [messages [--connections n]] | bench-floors [total [--connections n]] | vapid-keys>"
             );
             Ok(())
         }
