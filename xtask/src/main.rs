@@ -376,7 +376,17 @@ fn test(args: &[String]) -> Result<()> {
 /// The integration suites that run on real Spin too. The others still rely on what only
 /// the project host's store offers (ARCHITECTURE.md, "What the app may ask of a key-value
 /// store"); each joins this list as it stops doing so.
-const SPIN_SUITES: &[&str] = &["runtime_fidelity"];
+const SPIN_SUITES: &[&str] = &[
+    "runtime_fidelity",
+    "alerts",
+    "broadcasts",
+    "caller_roles",
+    "openapi_and_discovery",
+    "otp_privacy",
+    "signed_tokens",
+    "status_callbacks",
+    "templates",
+];
 
 /// [`SPIN_SUITES`] on real Spin, the runtime the app is built for. Spin is on no package
 /// registry: without a Spin CLI the run is skipped with a line saying so, except in CI
