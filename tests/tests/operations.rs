@@ -29,18 +29,34 @@ fn schedule(gw: &Gateway, secs: u64, body: &str) -> String {
 }
 
 #[test]
-fn the_queue_depth_counts_waiting_work_for_operators_only() {
+fn the_queue_depth_counts_due_work_for_operators_only() {
     let callers = callers();
-    let gw = Gateway::start_with(&[("api_keys", &callers)]);
+    // No timer: what is due stays due.
+    let gw = Gateway::start_with_host_env(
+        &[("api_keys", &callers)],
+        &[],
+        &[("MESSAGING_TICK_MS", "0")],
+    );
     let depth = |key: &str| gw.call(key, "/v1/queue", None);
     assert_eq!(
         depth(OPS_KEY).json(),
         json!({"pending": 0, "complete": true})
     );
 
-    for i in 0..3 {
+    // Work scheduled for later counts once it is due, so an autoscaler may keep the
+    // delivery cells at zero until then.
+    for i in 0..2 {
         schedule(&gw, 3600, &format!("Reminder {i}"));
     }
+    assert_eq!(
+        depth(OPS_KEY).json()["pending"],
+        0,
+        "nothing is due within the hour"
+    );
+    for i in 0..3 {
+        schedule(&gw, 1, &format!("Soon {i}"));
+    }
+    std::thread::sleep(Duration::from_secs(2));
     assert_eq!(depth(OPS_KEY).json()["pending"], 3);
 
     let refused = depth(KEY);

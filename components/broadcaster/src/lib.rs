@@ -35,13 +35,8 @@ async fn handle(req: Request) -> Response {
             json(200, serde_json::to_value(report).expect("json"))
         }
         (Method::POST, "/tick") => {
-            let (examined, due) = message_store::work::due_for_tick(
-                "fanout",
-                TICK_FANOUTS,
-                FanoutRef::as_str,
-                FanoutRef::parse,
-            )
-            .await;
+            let (examined, due) =
+                message_store::work::due_for_tick("fanout", TICK_FANOUTS, FanoutRef::parse).await;
             let mut resumed = 0;
             for entry in due {
                 fanout::run(&entry.broadcast).await;

@@ -465,8 +465,7 @@ pub fn wit_channel(channel: Channel) -> WitChannel {
 /// Retries every pending message of this cell that is due, up to [`TICK_BATCH`], then
 /// the due broadcast batches.
 pub async fn tick(cell: &str) -> TickReport {
-    let (examined, due) =
-        store::work::due_for_tick(cell, TICK_BATCH, MessageId::as_str, MessageId::parse).await;
+    let (examined, due) = store::work::due_for_tick(cell, TICK_BATCH, MessageId::parse).await;
     let mut report = TickReport {
         examined,
         attempted: 0,
@@ -478,7 +477,6 @@ pub async fn tick(cell: &str) -> TickReport {
     let (examined, due) = store::work::due_for_tick(
         &format!("batch/{cell}"),
         crate::batch::TICK_BATCHES,
-        BatchRef::as_str,
         BatchRef::parse,
     )
     .await;

@@ -1,7 +1,7 @@
 //! Routes for the platform that runs the gateway rather than for callers' systems, each
 //! for a caller with the `operator` role:
-//! - `GET /v1/queue`: how much work waits in the pending store (messages, batches,
-//!   fan-outs, callbacks), for an autoscaler (KEDA's metrics-api scaler scales the
+//! - `GET /v1/queue`: how much work is due in the pending store (messages, batches,
+//!   fan-outs, callbacks; scheduled work once it is due), for an autoscaler (KEDA's metrics-api scaler scales the
 //!   dispatch deployment from zero on it; see infra/);
 //! - `POST /v1/tick`: one tick of every component named in `tick_components`, for
 //!   platforms without the project host's timer (on SpinKube, Spin's cron trigger does not
@@ -20,8 +20,8 @@ use messaging_domain::{ApiError, ErrorCode};
 
 const OPERATOR: &str = "operator";
 /// The count stops here: an autoscaler needs "a lot", not the exact size of a big queue,
-/// and counting walks the keys.
-const COUNT_UP_TO: usize = 10_000;
+/// and counting reads every due bucket.
+const COUNT_UP_TO: u64 = 10_000;
 
 fn require_operator(caller: &Caller) -> Result<(), HttpResponse> {
     if caller.roles.iter().any(|r| r == OPERATOR) {
@@ -38,13 +38,42 @@ pub async fn queue(caller: Caller) -> HttpResponse {
     if let Err(refused) = require_operator(&caller) {
         return refused;
     }
-    match message_store::count_keys("pending", COUNT_UP_TO) {
+    let names = spin_sdk::variables::get("tick_components")
+        .await
+        .unwrap_or_default();
+    match due_work(&names) {
         Ok(pending) => json(
             200,
             &serde_json::json!({"pending": pending, "complete": pending < COUNT_UP_TO}),
         ),
         Err(e) => error(&crate::accept::unavailable("counting the pending store", e)),
     }
+}
+
+/// The work due now in every queue of the components a tick reaches (`tick_components`):
+/// each delivery cell's messages and batches, the notifier's callbacks, the broadcaster's
+/// fan-outs. Work scheduled for later counts once it is due, so an autoscaler may keep
+/// the delivery cells at zero until then.
+fn due_work(tick_components: &str) -> message_store::StoreResult<u64> {
+    use message_store::{broadcasts, queue};
+    let now = message_store::now_ms();
+    let mut queues = vec![broadcasts::FANOUT_QUEUE.to_string()];
+    for component in tick_components
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        queues.push(component.to_string());
+        queues.push(broadcasts::batch_queue(component));
+    }
+    let mut total = 0;
+    for name in queues {
+        total += queue::due_slots(&name, now, COUNT_UP_TO - total)?;
+        if total >= COUNT_UP_TO {
+            break;
+        }
+    }
+    Ok(total.min(COUNT_UP_TO))
 }
 
 pub async fn tick(caller: Caller) -> HttpResponse {

@@ -169,13 +169,7 @@ pub struct TickReport {
 /// Retries every notification that is due, up to [`TICK_BATCH`]. A fresh one (no attempt
 /// yet) is its producer's to hand over; the tick steps in once that is overdue.
 pub async fn tick() -> TickReport {
-    let (examined, due) = store::work::due_for_tick(
-        CELL,
-        TICK_BATCH,
-        NotificationId::as_str,
-        NotificationId::parse,
-    )
-    .await;
+    let (examined, due) = store::work::due_for_tick(CELL, TICK_BATCH, NotificationId::parse).await;
     let mut report = TickReport {
         examined,
         attempted: 0,

@@ -437,6 +437,12 @@ pub struct FanoutRef {
 }
 
 impl FanoutRef {
+    /// The fan-out of `broadcast`; emergency ones sort first.
+    pub fn new(emergency: bool, broadcast: BroadcastId) -> FanoutRef {
+        let text = format!("{}/{broadcast}", u8::from(!emergency));
+        FanoutRef { broadcast, text }
+    }
+
     pub fn parse(text: &str) -> Option<FanoutRef> {
         let (priority, id) = text.split_once('/')?;
         if !matches!(priority, "0" | "1") {

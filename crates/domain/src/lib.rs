@@ -14,6 +14,7 @@ pub mod caller_entries;
 pub mod cap;
 pub mod conversation;
 pub mod counter;
+pub mod due;
 pub mod error;
 pub mod govstack;
 pub mod group;

@@ -5,7 +5,7 @@
 use crate::many::{get_many, open_one, seal_all, set_many};
 use crate::{PendingEntry, StoreResult, Swap, get_sealed, now_ms, open_pending, put_sealed};
 use messaging_domain::broadcast::{
-    Batch, BatchRef, BroadcastRecord, Content, Cursor, Outcome, Tally,
+    Batch, BatchRef, BroadcastRecord, Content, Cursor, FanoutRef, Outcome, Tally,
 };
 use messaging_domain::{BroadcastId, keys};
 use spin_sdk::key_value::Store;
@@ -32,21 +32,29 @@ pub async fn insert(kv: &Store, record: &BroadcastRecord, content: &Content) -> 
     queue_fanout(record).await
 }
 
-/// Puts the broadcast's fan-out entry in the pending store, due at its `send_at`.
+/// Puts the broadcast's fan-out entry in the pending store, due at its `send_at`, and
+/// indexes it for the broadcaster's tick.
 pub async fn queue_fanout(record: &BroadcastRecord) -> StoreResult<()> {
     let due_ms = record.send_at_ms.unwrap_or(record.created_ms);
-    Ok(open_pending()
-        .await?
-        .set(
-            keys::pending_fanout(record.emergency, &record.id),
-            serde_json::to_vec(&PendingEntry {
-                due_ms,
-                attempts: 0,
-                scheduled: record.send_at_ms.is_some(),
-            })
-            .expect("json"),
-        )
-        .await?)
+    let fanout = FanoutRef::new(record.emergency, record.id.clone());
+    crate::set_pending(
+        FANOUT_QUEUE,
+        &fanout.as_str(),
+        PendingEntry {
+            due_ms,
+            attempts: 0,
+            scheduled: record.send_at_ms.is_some(),
+        },
+    )
+    .await
+}
+
+/// The broadcaster's queue of fan-outs.
+pub const FANOUT_QUEUE: &str = "fanout";
+
+/// The queue of `cell`'s broadcast batches.
+pub fn batch_queue(cell: &str) -> String {
+    format!("batch/{cell}")
 }
 
 pub async fn finish_fanout(record: &BroadcastRecord) -> StoreResult<()> {
@@ -104,8 +112,9 @@ pub async fn put_batches(record: &BroadcastRecord, batches: &[(u64, Batch)]) -> 
     )
     .await?;
     set_many("default", &sealed)?;
+    let due_ms = now_ms();
     let entry = serde_json::to_vec(&PendingEntry {
-        due_ms: now_ms(),
+        due_ms,
         attempts: 0,
         scheduled: false,
     })
@@ -119,7 +128,19 @@ pub async fn put_batches(record: &BroadcastRecord, batches: &[(u64, Batch)]) -> 
             )
         })
         .collect();
-    set_many("pending", &pending)
+    set_many("pending", &pending)?;
+    let mut by_cell: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for (seq, batch) in batches {
+        let batch_ref = BatchRef::new(record.emergency, record.id.clone(), *seq);
+        by_cell
+            .entry(&batch.cell)
+            .or_default()
+            .push(batch_ref.as_str().to_string());
+    }
+    for (cell, refs) in by_cell {
+        crate::queue::index(&batch_queue(cell), &refs, due_ms).await?;
+    }
+    Ok(())
 }
 
 /// The sequence numbers of the broadcast's batches still pending at `cell`: of the batches
@@ -150,7 +171,7 @@ pub async fn batch(kv: &Store, id: &BroadcastId, seq: u64) -> StoreResult<Option
 /// How often the batch was deferred so far (its pending entry keeps the count).
 pub async fn batch_attempts(record: &BroadcastRecord, cell: &str, seq: u64) -> StoreResult<u32> {
     let batch = BatchRef::new(record.emergency, record.id.clone(), seq);
-    Ok(crate::pending(&format!("batch/{cell}"), &batch)
+    Ok(crate::pending(&batch_queue(cell), &batch.as_str())
         .await?
         .map_or(0, |entry| entry.attempts))
 }
@@ -164,19 +185,18 @@ pub async fn requeue_batch(
     attempts: u32,
     due_ms: u64,
 ) -> StoreResult<()> {
-    Ok(open_pending()
-        .await?
-        .set(
-            keys::pending_batch(cell, record.emergency, &record.id, seq),
-            // Due exactly then: no hand-over is in flight for a batch already tried.
-            serde_json::to_vec(&PendingEntry {
-                due_ms,
-                attempts,
-                scheduled: true,
-            })
-            .expect("json"),
-        )
-        .await?)
+    let batch = BatchRef::new(record.emergency, record.id.clone(), seq);
+    crate::set_pending(
+        &batch_queue(cell),
+        &batch.as_str(),
+        // Due exactly then: no hand-over is in flight for a batch already tried.
+        PendingEntry {
+            due_ms,
+            attempts,
+            scheduled: true,
+        },
+    )
+    .await
 }
 
 /// Erases a settled batch: its addresses go with it.

@@ -21,6 +21,7 @@ pub mod many;
 pub mod notifications;
 pub mod outbox;
 pub mod private_route;
+pub mod queue;
 pub mod retention;
 pub mod short_lived;
 pub mod work;
@@ -224,22 +225,24 @@ pub struct PendingEntry {
 }
 
 fn pending_key(cell: &str, id: &impl std::fmt::Display) -> String {
-    format!("{cell}/{id}")
+    queue::entry_key(cell, &id.to_string())
 }
 
-/// Records when `id` (a message, or a notification in the notifier's cell) is next due.
+/// Records when `id` (a message, or a notification in the notifier's cell) is next due,
+/// and indexes it under that time (`queue`), where the cell's tick finds it.
 pub async fn set_pending(
     cell: &str,
     id: &impl std::fmt::Display,
     entry: PendingEntry,
 ) -> StoreResult<()> {
-    Ok(open_pending()
+    open_pending()
         .await?
         .set(
             pending_key(cell, id),
             serde_json::to_vec(&entry).expect("json"),
         )
-        .await?)
+        .await?;
+    queue::index(cell, &[id.to_string()], entry.due_ms).await
 }
 
 pub async fn pending(cell: &str, id: &impl std::fmt::Display) -> StoreResult<Option<PendingEntry>> {
@@ -250,27 +253,9 @@ pub async fn pending(cell: &str, id: &impl std::fmt::Display) -> StoreResult<Opt
         .and_then(|b| serde_json::from_slice(&b).ok()))
 }
 
+/// Settles `id`'s pending work: its slots in the due index are passed over from now on.
 pub async fn clear_pending(cell: &str, id: &impl std::fmt::Display) -> StoreResult<()> {
     Ok(open_pending().await?.delete(pending_key(cell, id)).await?)
-}
-
-/// Up to `limit` message ids pending for `cell`, in id order after `after` (paging).
-pub fn pending_ids(
-    cell: &str,
-    after: Option<&MessageId>,
-    limit: usize,
-) -> StoreResult<Vec<MessageId>> {
-    pending_page(cell, after.map(MessageId::as_str), limit, MessageId::parse)
-}
-
-/// Up to `limit` ids of `cell` that `parse` accepts, in order after `after`.
-pub fn pending_page<T>(
-    cell: &str,
-    after: Option<&str>,
-    limit: usize,
-    parse: impl Fn(&str) -> Option<T>,
-) -> StoreResult<Vec<T>> {
-    page("pending", &format!("{cell}/"), after, limit, parse)
 }
 
 /// Up to `limit` keys of store `label` under `prefix`, in key order after `prefix + after`,
@@ -305,12 +290,6 @@ pub fn page<T>(
         cursor = listed.cursor;
     }
     Ok(found)
-}
-
-/// How many keys store `label` holds, counting no further than `cap` (a queue's depth for
-/// an autoscaler: beyond some size, "many" is all it needs).
-pub fn count_keys(label: &str, cap: usize) -> StoreResult<usize> {
-    Ok(page(label, "", None, cap, |_| Some(()))?.len())
 }
 
 /// Persists a message that will not be sent because its recipient opted out: the record

@@ -15,8 +15,9 @@
 use crate::many::{delete_many, get_many, set_many};
 use crate::{StoreResult, counters};
 
-/// One numbered list of the default store.
+/// One numbered list, in one store.
 pub struct Log {
+    label: &'static str,
     name: String,
 }
 
@@ -32,12 +33,22 @@ pub struct Page {
 }
 
 impl Log {
-    /// The list named `name` (a key prefix of its own: nothing else may live under it).
+    /// The list named `name` in the default store (a key prefix of its own: nothing else
+    /// may live under it).
     pub fn new(name: impl Into<String>) -> Log {
-        Log { name: name.into() }
+        Log::in_store("default", name)
     }
 
-    fn counter(&self) -> String {
+    /// The list named `name` in the store labelled `label`.
+    pub fn in_store(label: &'static str, name: impl Into<String>) -> Log {
+        Log {
+            label,
+            name: name.into(),
+        }
+    }
+
+    /// The key of the counter that numbers the slots.
+    pub fn counter_key(&self) -> String {
         format!("{}/n", self.name)
     }
 
@@ -48,7 +59,7 @@ impl Log {
 
     /// How many slots were numbered so far.
     pub fn numbered(&self) -> StoreResult<u64> {
-        Ok(counters::read(&self.counter())?.max(0) as u64)
+        Ok(counters::read_in(self.label, &self.counter_key())?.max(0) as u64)
     }
 
     /// Appends `values` in order; returns the slot each took.
@@ -56,7 +67,7 @@ impl Log {
         if values.is_empty() {
             return Ok(Vec::new());
         }
-        let last = counters::add(&self.counter(), values.len() as i64)? as u64;
+        let last = counters::add_in(self.label, &self.counter_key(), values.len() as i64)? as u64;
         let first = last + 1 - values.len() as u64;
         let slots: Vec<u64> = (first..=last).collect();
         let rows: Vec<(String, Vec<u8>)> = slots
@@ -64,7 +75,7 @@ impl Log {
             .zip(values)
             .map(|(&n, value)| (self.slot(n), value.as_bytes().to_vec()))
             .collect();
-        set_many("default", &rows)?;
+        set_many(self.label, &rows)?;
         Ok(slots)
     }
 
@@ -76,7 +87,7 @@ impl Log {
         let keys = slots.iter().map(|&n| self.slot(n)).collect();
         let entries = slots
             .into_iter()
-            .zip(get_many("default", keys)?)
+            .zip(get_many(self.label, keys)?)
             .filter_map(|(n, (_, value))| Some((n, String::from_utf8(value?).ok()?)))
             .collect();
         Ok(Page {
@@ -89,14 +100,13 @@ impl Log {
     /// Empties these slots (their numbers stay used).
     pub fn remove(&self, slots: &[u64]) -> StoreResult<()> {
         let keys: Vec<String> = slots.iter().map(|&n| self.slot(n)).collect();
-        delete_many("default", &keys)
+        delete_many(self.label, &keys)
     }
 
-    /// Every key of the list, for erasing it whole: the counter and each numbered slot.
-    pub fn keys(&self) -> StoreResult<Vec<String>> {
-        let numbered = self.numbered()?;
+    /// Erases the list whole, `numbered` slots and its counter.
+    pub fn erase(&self, numbered: u64) -> StoreResult<()> {
         let mut keys: Vec<String> = (1..=numbered).map(|n| self.slot(n)).collect();
-        keys.push(self.counter());
-        Ok(keys)
+        keys.push(self.counter_key());
+        delete_many(self.label, &keys)
     }
 }

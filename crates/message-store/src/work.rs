@@ -1,9 +1,9 @@
 //! What every worker component shares: a lease on a piece of work (compare-and-swap, so
-//! of two racing workers one wins, and a crashed worker's lease simply runs out), the scan
-//! for due work in the pending store, and the hand-over to another component after the
+//! of two racing workers one wins, and a crashed worker's lease simply runs out), the
+//! due work of a queue (`crate::queue`), and the hand-over to another component after the
 //! current response.
 
-use crate::{StoreResult, Swap, now_ms, pending, pending_page, random_16};
+use crate::{StoreResult, Swap, now_ms, random_16};
 
 /// Takes the lease at `key` for `lease_ms` unless a live one exists. `Ok(false)`: someone
 /// else holds it.
@@ -101,13 +101,12 @@ pub async fn retry_base_ms() -> u64 {
 
 /// [`due`] for a tick: a store error is logged and reads as no work (the next tick
 /// tries again).
-pub async fn due_for_tick<T: Clone + std::fmt::Display>(
+pub async fn due_for_tick<T>(
     cell: &str,
     limit: usize,
-    as_str: impl Fn(&T) -> &str,
     parse: impl Fn(&str) -> Option<T>,
 ) -> (usize, Vec<T>) {
-    match due(cell, limit, retry_base_ms().await, as_str, parse).await {
+    match due(cell, limit, retry_base_ms().await, parse).await {
         Ok(found) => found,
         Err(e) => {
             println!(
@@ -119,43 +118,18 @@ pub async fn due_for_tick<T: Clone + std::fmt::Display>(
     }
 }
 
-/// Up to `limit` ids of `cell` whose pending entry is due. Work not yet tried once is its
-/// producer's to hand over; it becomes due for the tick only `grace_ms` later, so a tick
-/// never races a hand-over in flight, and still finds work whose hand-over was lost.
-pub async fn due<T: Clone + std::fmt::Display>(
+/// Up to `limit` ids of `cell` whose pending entry is due (`crate::queue`), with how many
+/// slots of its due index the tick looked at. Work not yet tried once is its producer's to
+/// hand over; it becomes due for the tick only `grace_ms` later.
+pub async fn due<T>(
     cell: &str,
     limit: usize,
     grace_ms: u64,
-    as_str: impl Fn(&T) -> &str,
     parse: impl Fn(&str) -> Option<T>,
 ) -> StoreResult<(usize, Vec<T>)> {
-    let now = now_ms();
-    let mut examined = 0;
-    let mut due = Vec::new();
-    let mut after: Option<T> = None;
-    while due.len() < limit {
-        let ids = pending_page(cell, after.as_ref().map(&as_str), limit, &parse)?;
-        let Some(last) = ids.last().cloned() else {
-            break;
-        };
-        for id in ids {
-            examined += 1;
-            if let Some(entry) = pending(cell, &id).await?
-                && entry.due_ms
-                    + if entry.attempts == 0 && !entry.scheduled {
-                        grace_ms
-                    } else {
-                        0
-                    }
-                    <= now
-            {
-                due.push(id);
-            }
-        }
-        after = Some(last);
-    }
-    due.truncate(limit);
-    Ok((examined, due))
+    let found = crate::queue::due(cell, limit, grace_ms, now_ms()).await?;
+    let due = found.due.iter().filter_map(|id| parse(id)).collect();
+    Ok((found.examined, due))
 }
 
 /// POSTs `body` (JSON) to another component of the application
