@@ -164,7 +164,9 @@ fn a_broadcast_reaches_every_member_once_and_reports_progress() {
     gw.wait_log("fanout.done");
     let rows = gw.opened_rows();
     assert!(
-        !rows.iter().any(|(_, k, _)| k.contains("/batch/")),
+        !rows
+            .iter()
+            .any(|(_, k, _)| k.starts_with(&format!("brd/{id}/batch/"))),
         "settled batches are erased"
     );
     let outcomes = rows

@@ -197,3 +197,34 @@ fn inbound_messages_are_polled_and_deleted_by_their_owner() {
         json!([])
     );
 }
+
+/// Spin's compare-and-swap from an absent value is an upsert: a first reservation of an
+/// `Idempotency-Key` is decided by a claim, so racing requests make one message.
+#[test]
+fn one_idempotency_key_sent_by_racing_requests_makes_one_message() {
+    let gw = Gateway::start();
+    let body = json!({"channel": "sms", "to": "+254700000006", "body": "Your results are ready"});
+    for round in 0..3 {
+        let key = format!("results-{round}");
+        let ids: Vec<String> = std::thread::scope(|s| {
+            let requests: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        let r = gw.send(KEY, &body, &[("idempotency-key", key.as_str())]);
+                        assert!(r.status == 202 || r.status == 409, "{}", r.body);
+                        r.json()["id"].as_str().map(str::to_string)
+                    })
+                })
+                .collect();
+            requests
+                .into_iter()
+                .filter_map(|r| r.join().unwrap())
+                .collect()
+        });
+        assert!(!ids.is_empty());
+        assert!(
+            ids.iter().all(|id| *id == ids[0]),
+            "one message per key: {ids:?}"
+        );
+    }
+}

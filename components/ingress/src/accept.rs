@@ -308,7 +308,8 @@ pub async fn persist(
         &store::audit::caller(&caller.id),
         Some(&plan.cell),
         serde_json::json!({"event": "message.accepted", "id": id.as_str(), "caller": caller.id, "client": client, "cell": plan.cell}),
-    );
+    )
+    .map_err(|e| unavailable("audit", e))?;
     store::insert(&record, &payload, accepted)
         .await
         .map_err(|e| unavailable("insert", e))?;

@@ -83,7 +83,20 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         _ => {}
     }
     let pending = serde_json::to_vec(&Recorded::Pending { at: now }).expect("json");
-    if !swap.put(&pending).map_err(|e| unavailable("alert", e))? {
+    let ours = match swap.current {
+        // Taking over a stale attempt: atomic from its value.
+        Some(_) => swap.put(&pending),
+        // The alert's first sight: a claim decides, its winner writes.
+        None => store::claims::take(&identity, STALE_MS).and_then(|claim| {
+            let Some(claim) = claim else {
+                return Ok(false);
+            };
+            store::many::set_many("default", &[(identity.clone(), pending.clone())])?;
+            claim.release()?;
+            Ok(true)
+        }),
+    };
+    if !ours.map_err(|e| unavailable("alert", e))? {
         return Err(in_flight());
     }
     let result = act(&kv, &caller, &alert).await;

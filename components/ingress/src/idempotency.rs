@@ -1,7 +1,8 @@
 //! Answering a repeated request with its first answer: an `Idempotency-Key` (forever) or
 //! the request's hash, MHASH, within the duplicate window (`duplicate_window`, 24 h by
-//! default, GovStack spec 6.1.1/6.1.2). Two racing requests resolve by atomic
-//! compare-and-swap on the reservation: one creates, the other gets its id.
+//! default, GovStack spec 6.1.1/6.1.2). Two racing requests resolve by a claim when the
+//! reservation does not exist yet (`message_store::claims`) and by compare-and-swap when
+//! it does: one creates, the other gets its id.
 
 use message_store::{self as store, StoreResult, Swap};
 use messaging_domain::idempotency::{Reservation, request_hash};
@@ -48,6 +49,9 @@ pub enum Outcome {
 
 /// Attempts before giving up on a key that keeps changing under us.
 const ATTEMPTS: usize = 5;
+/// The window of a first reservation's claim: a request that claimed and died before
+/// writing blocks the key this long at most (as a stale reservation does).
+const CLAIM_WINDOW_MS: u64 = 10_000;
 
 /// Reserves `dedup` for `id`. `persisted` says whether an id's record exists, so that a
 /// reservation whose request died before persisting can be taken over. `Ok(None)`: the key
@@ -70,9 +74,27 @@ pub async fn reserve(
             id: id.to_string(),
             reserved_ms: now,
         };
-        if swap.put(ours.encode().as_bytes())? {
+        let created = match swap.current {
+            // Taking over an outlived or stale reservation: atomic from its value.
+            Some(_) => swap.put(ours.encode().as_bytes())?,
+            // A first reservation: the claim decides, its winner writes.
+            None => match store::claims::take(&dedup.key, CLAIM_WINDOW_MS)? {
+                Some(claim) => {
+                    store::many::set_many(
+                        "default",
+                        &[(dedup.key.clone(), ours.encode().into_bytes())],
+                    )?;
+                    claim.release()?;
+                    true
+                }
+                None => false,
+            },
+        };
+        if created {
             return Ok(Some(Outcome::Reserved));
         }
+        // Another request is writing its reservation: read it in a moment.
+        spin_sdk::wasip3::clocks::monotonic_clock::wait_for(10_000_000).await;
     }
     Ok(None)
 }

@@ -129,13 +129,11 @@ pub async fn audit(caller: Caller, query: &str) -> HttpResponse {
         Ok(t) => t,
         Err(refused) => return refused,
     };
-    let after = param("after");
-    if after.is_some_and(|a| {
-        messaging_domain::audit::time_of(a).is_none()
-            || !a.bytes().all(|b| b.is_ascii_hexdigit() || b == b'/')
-    }) {
-        return invalid("after must be a next_after value of an earlier page");
-    }
+    let after = match param("after").map(messaging_domain::audit::Cursor::parse) {
+        None => None,
+        Some(Some(cursor)) => Some(cursor),
+        Some(None) => return invalid("after must be a next_after value of an earlier page"),
+    };
     let limit = match param("limit").map(str::parse::<usize>) {
         None => AUDIT_PAGE,
         Some(Ok(n)) if (1..=MAX_AUDIT_PAGE).contains(&n) => n,
@@ -144,7 +142,7 @@ pub async fn audit(caller: Caller, query: &str) -> HttpResponse {
     match message_store::audit::read(from, after, to, limit) {
         Ok((items, next)) => json(
             200,
-            &serde_json::json!({"items": items, "next_after": next}),
+            &serde_json::json!({"items": items, "next_after": next.map(|c| c.to_string())}),
         ),
         Err(e) => error(&crate::accept::unavailable("reading the audit trail", e)),
     }

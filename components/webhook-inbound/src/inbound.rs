@@ -269,7 +269,7 @@ async fn acknowledge(message: &Inbound, text: &str, hashing_key: &str) -> store:
         &store::audit::caller("gateway"),
         Some(&cell),
         serde_json::json!({"event": "message.accepted", "id": id.as_str(), "caller": "gateway", "reference": "opt-out-acknowledgement", "cell": cell}),
-    );
+    )?;
     store::insert(&record, &payload, accepted).await?;
     store::work::post_after_response(
         format!("http://{cell}.spin.internal/dispatch"),

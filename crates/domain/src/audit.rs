@@ -62,22 +62,48 @@ impl AuditEntry {
     }
 }
 
-/// The key of an entry made at `at_ms`: time first, so keys list in time order; `nonce`
-/// keeps two entries of one millisecond apart.
-pub fn key(at_ms: u64, nonce: &str) -> String {
-    format!("{PREFIX}{at_ms:013}/{nonce}")
-}
-
 pub const PREFIX: &str = "audit/";
 
-/// The time an entry's key (without the prefix) carries.
-pub fn time_of(rest: &str) -> Option<u64> {
-    rest.split('/').next()?.parse().ok()
+/// Entries are kept by the minute they were recorded (`message_store::time_index`).
+pub const MINUTE_MS: u64 = 60_000;
+
+/// The minute an entry made at `at_ms` is kept under.
+pub fn minute_of(at_ms: u64) -> u64 {
+    at_ms / MINUTE_MS
 }
 
-/// The listing cursor that starts just before `at_ms` (keys of that millisecond included).
-pub fn cursor_before(at_ms: u64) -> String {
-    format!("{:013}", at_ms.saturating_sub(1)) + "/\u{10FFFF}"
+/// Where a read stopped: the minute and the slot of the last entry it returned. Written
+/// `<minute>/<slot>` in `next_after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub minute: u64,
+    pub slot: u64,
+}
+
+impl Cursor {
+    pub fn parse(text: &str) -> Option<Cursor> {
+        let (minute, slot) = text.split_once('/')?;
+        let digits =
+            |t: &str| !t.is_empty() && t.len() <= 20 && t.bytes().all(|b| b.is_ascii_digit());
+        if !digits(minute) || !digits(slot) {
+            return None;
+        }
+        Some(Cursor {
+            minute: minute.parse().ok()?,
+            slot: slot.parse().ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.minute, self.slot)
+    }
+}
+
+/// The time of an entry, in Unix milliseconds (from its RFC 3339 `at`).
+pub fn time_of(entry: &AuditEntry) -> Option<u64> {
+    crate::schedule::parse_rfc3339(&entry.at)
 }
 
 #[cfg(test)]
@@ -106,13 +132,28 @@ mod tests {
     }
 
     #[test]
-    fn keys_list_in_time_order_and_a_cursor_starts_at_its_millisecond() {
-        let early = key(999, "ff");
-        let late = key(1_000, "00");
-        assert!(early < late, "{early} {late}");
-        assert_eq!(time_of(late.strip_prefix(PREFIX).unwrap()), Some(1_000));
-        let cursor = format!("{PREFIX}{}", cursor_before(1_000));
-        assert!(early <= cursor && cursor < late, "{cursor}");
-        assert!(cursor > key(999, "ffffffffffffffff"));
+    fn entries_are_kept_by_minute_and_a_cursor_reads_back() {
+        assert_eq!(minute_of(59_999), 0);
+        assert_eq!(minute_of(60_000), 1);
+        let cursor = Cursor {
+            minute: 29_400_000,
+            slot: 12,
+        };
+        assert_eq!(Cursor::parse(&cursor.to_string()), Some(cursor));
+        for bad in ["", "12", "a/1", "1/", "/1", "../../msg", "1/2/3", "1/-2"] {
+            assert_eq!(Cursor::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_entry_s_time_is_read_from_its_at() {
+        let entry = AuditEntry::from_event(
+            1_764_150_000_123,
+            AuditStatus::Success,
+            "sweeper",
+            None,
+            &json!({"event": "sweep.erased"}),
+        );
+        assert_eq!(time_of(&entry), Some(1_764_150_000_123));
     }
 }

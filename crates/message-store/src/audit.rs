@@ -1,12 +1,14 @@
 //! The audit trail in the store (`messaging_domain::audit`): each event a component logs
-//! as a transaction is also kept under `audit/<time>/<nonce>` in the default store, so the
-//! operator can read a time range (`GET /v1/audit`) and the sweeper can erase what is
-//! older than `audit_retention` from the front of the listing.
+//! as a transaction is also kept, in the numbered list of its minute (`audit/m/<minute>`,
+//! the entry in its slot), so the operator can read a time range (`GET /v1/audit`) and the
+//! sweeper can erase what is older than `audit_retention` from the oldest minute on,
+//! without listing keys. The writer that takes a minute's first slot also counts the minute
+//! in its hour (`audit/h/<hour>`), so a read over months skips empty hours at one counter
+//! each.
 
-use crate::many::delete_many;
-use crate::many::get_many;
-use crate::{StoreResult, now_ms, page, random_16};
-use messaging_domain::audit::{self, AuditEntry, AuditStatus};
+use crate::time_index::TimeIndex;
+use crate::{StoreResult, now_ms};
+use messaging_domain::audit::{self, AuditEntry, AuditStatus, Cursor};
 use spin_sdk::experimental::wasi::keyvalue::store as wkv;
 
 /// Logs `event` (one JSON line on stdout, as every component's events) and keeps it in the
@@ -18,21 +20,23 @@ pub fn emit(
     destination: Option<&str>,
     event: serde_json::Value,
 ) {
-    let event = Event::new(status, source, destination, event);
-    let (key, stored) = event.row();
-    let written = wkv::open("default").and_then(|b| b.set(&key, &stored));
-    event.log();
+    let written = Event::new(status, source, destination, event).and_then(|event| {
+        let (key, stored) = event.row();
+        let written = wkv::open("default").and_then(|b| b.set(&key, &stored));
+        event.log();
+        Ok(written?)
+    });
     if let Err(e) = written {
         eprintln!(
             "{}",
-            serde_json::json!({"event": "audit.store_error", "detail": format!("{e:?}")})
+            serde_json::json!({"event": "audit.store_error", "detail": e.to_string()})
         );
     }
 }
 
 /// An event made ready for the trail without writing it, for a transaction that folds its
-/// row into its own `set-many` (one store call instead of two) and logs it once that
-/// write succeeded: the trail and the log then never tell of a write that failed.
+/// row into its own `set-many` and logs it once that write succeeded: the trail and the log
+/// then never tell of a write that failed. Making it numbers its slot (one increment).
 pub struct Event {
     line: serde_json::Value,
     key: String,
@@ -45,15 +49,15 @@ impl Event {
         source: &str,
         destination: Option<&str>,
         event: serde_json::Value,
-    ) -> Event {
+    ) -> StoreResult<Event> {
         let at = now_ms();
         let entry = AuditEntry::from_event(at, status, source, destination, &event);
-        let nonce = hex::encode(&random_16()[..8]);
-        Event {
-            key: audit::key(at, &nonce),
+        let key = TRAIL.reserve(at)?;
+        Ok(Event {
+            key,
             stored: serde_json::to_vec(&entry).expect("entries serialise"),
             line: event,
-        }
+        })
     }
 
     /// The trail's row: key and stored entry.
@@ -77,62 +81,111 @@ pub fn provider(name: &str) -> String {
     format!("provider:{name}")
 }
 
-/// Up to `limit` entries from `from_ms` on (or after `after`, a cursor returned
-/// earlier), in time order, none later than `until_ms`. Also returns the cursor to continue
-/// from when there may be more.
+/// The trail: entries by the minute they were recorded, each in its slot.
+const TRAIL: TimeIndex = TimeIndex::new("audit");
+/// Slots read per batch read.
+const SLOTS_PER_READ: u64 = 500;
+
+/// Up to `limit` entries from `from_ms` on (or after `after`, a cursor returned earlier),
+/// none later than `until_ms`, minute by minute, each minute's in the order they were
+/// recorded: time order, but for two components recording in the same instant. Also
+/// returns the cursor to continue from when there may be more.
 pub fn read(
     from_ms: u64,
-    after: Option<&str>,
+    after: Option<Cursor>,
     until_ms: u64,
     limit: usize,
-) -> StoreResult<(Vec<AuditEntry>, Option<String>)> {
-    let bucket = wkv::open("default")?;
-    let mut cursor = Some(format!(
-        "{}{}",
-        audit::PREFIX,
-        after
-            .map(str::to_string)
-            .unwrap_or_else(|| audit::cursor_before(from_ms))
-    ));
-    let mut keys = Vec::new();
-    let mut more = false;
-    'listing: while let Some(from) = cursor.take() {
-        let listed = bucket.list_keys(Some(&from))?;
-        for key in listed.keys {
-            // Keys list in time order: past the prefix or past `until_ms`, the range is done.
-            let Some(at) = key.strip_prefix(audit::PREFIX).and_then(audit::time_of) else {
-                break 'listing;
-            };
-            if at > until_ms {
-                break 'listing;
+) -> StoreResult<(Vec<AuditEntry>, Option<Cursor>)> {
+    let now = now_ms();
+    let until_ms = until_ms.min(now);
+    let from_ms = from_ms.max(now.saturating_sub(crate::time_index::OLDEST_KEPT_MS));
+    let start = match after {
+        Some(cursor) => cursor.minute,
+        None => audit::minute_of(from_ms),
+    };
+    let mut entries: Vec<(u64, u64, AuditEntry)> = Vec::new();
+    for minute in TRAIL.minutes_with_values(start, audit::minute_of(until_ms))? {
+        let list = TRAIL.minute(minute);
+        let mut position = match after {
+            Some(cursor) if cursor.minute == minute => cursor.slot,
+            _ => 0,
+        };
+        let mut found = Vec::new();
+        loop {
+            let page = list.page(position, SLOTS_PER_READ)?;
+            for (slot, stored) in page.entries {
+                if let Ok(entry) = serde_json::from_str::<AuditEntry>(&stored)
+                    && let Some(at) = audit::time_of(&entry)
+                    && (after.is_some() || at >= from_ms)
+                    && at <= until_ms
+                {
+                    found.push((minute, slot, entry));
+                }
             }
-            if keys.len() == limit {
-                more = true;
-                break 'listing;
+            position = page.last_slot;
+            if page.exhausted {
+                break;
             }
-            keys.push(key);
         }
-        cursor = listed.cursor;
+        entries.extend(found);
+        if entries.len() > limit {
+            break;
+        }
     }
+    let more = entries.len() > limit;
+    entries.truncate(limit);
     let next = more
-        .then(|| keys.last().map(|k| k[audit::PREFIX.len()..].to_string()))
+        .then(|| {
+            entries.last().map(|(minute, slot, _)| Cursor {
+                minute: *minute,
+                slot: *slot,
+            })
+        })
         .flatten();
-    let entries = get_many("default", keys)?
-        .into_iter()
-        .filter_map(|(_, v)| serde_json::from_slice(&v?).ok())
-        .collect();
-    Ok((entries, next))
+    Ok((entries.into_iter().map(|(.., e)| e).collect(), next))
 }
 
 /// Erases up to `limit` entries older than `cutoff_ms`, oldest first. Returns how many.
 pub fn sweep(cutoff_ms: u64, limit: usize) -> StoreResult<usize> {
-    let old = page("default", audit::PREFIX, None, limit, |rest| {
-        Some(rest.to_string())
-    })?
-    .into_iter()
-    .take_while(|rest| audit::time_of(rest).is_some_and(|at| at < cutoff_ms))
-    .map(|rest| format!("{}{rest}", audit::PREFIX))
-    .collect::<Vec<_>>();
-    delete_many("default", &old)?;
-    Ok(old.len())
+    let cutoff_minute = audit::minute_of(cutoff_ms);
+    let start = TRAIL.sweep_start(cutoff_ms)?;
+    let mut erased = 0;
+    let mut whole_until = start;
+    for minute in TRAIL.minutes_with_values(start, cutoff_minute)? {
+        if erased >= limit {
+            break;
+        }
+        let list = TRAIL.minute(minute);
+        let numbered = list.numbered()?;
+        if minute < cutoff_minute {
+            // Ended before the cut-off: every entry of it goes, with the list.
+            erased += numbered as usize;
+            list.erase(numbered)?;
+            whole_until = minute + 1;
+            continue;
+        }
+        // The cut-off's own minute: its older entries only.
+        let page = list.page(0, numbered)?;
+        let old: Vec<u64> = page
+            .entries
+            .into_iter()
+            .filter(|(_, stored)| {
+                serde_json::from_str::<AuditEntry>(stored)
+                    .ok()
+                    .and_then(|e| audit::time_of(&e))
+                    .is_some_and(|at| at < cutoff_ms)
+            })
+            .map(|(slot, _)| slot)
+            .collect();
+        erased += old.len();
+        list.remove(&old)?;
+    }
+    if erased < limit {
+        whole_until = whole_until.max(cutoff_minute);
+    }
+    if whole_until > start {
+        TRAIL.forget_hours(start, whole_until)?;
+        TRAIL.sweep_done_before(whole_until)?;
+    }
+    Ok(erased)
 }

@@ -5,20 +5,28 @@
 
 use crate::log::{Log, Page};
 use crate::many::{delete_many, get_many, seal_all, set_many};
-use crate::{StoreResult, Swap, counters};
+use crate::{StoreResult, counters};
 use messaging_domain::group::{GroupRecord, Member};
 use messaging_domain::{GroupId, keys};
 use spin_sdk::key_value::Store;
 use std::collections::BTreeMap;
 
+/// How long a keyword's creation claim lasts: a creation that died between its claim and
+/// its write leaves the keyword unclaimable this long.
+const KEYWORD_CLAIM_WINDOW_MS: u64 = 60_000;
+
 /// Stores a new group. `Ok(false)`: its keyword belongs to another group, and nothing
 /// was stored.
 pub async fn create(kv: &Store, record: &GroupRecord) -> StoreResult<bool> {
     if let Some(keyword) = &record.keyword {
-        let swap = Swap::read("default", &keys::group_keyword(keyword))?;
-        if swap.current.is_some() || !swap.put(record.id.as_str().as_bytes())? {
+        // A keyword is created once: a claim decides between racing creations (a
+        // compare-and-swap from absent would not, on every backend).
+        let key = keys::group_keyword(keyword);
+        let Some(claim) = crate::claims::take(&key, KEYWORD_CLAIM_WINDOW_MS)? else {
             return Ok(false);
-        }
+        };
+        set_many("default", &[(key, record.id.as_str().as_bytes().to_vec())])?;
+        claim.release()?;
     }
     kv.set(
         keys::group(&record.id),

@@ -29,7 +29,8 @@ pub async fn keep(store: &Store, owner: &str, record: &InboundRecord) -> StoreRe
     // Sealed: the sender's address and words.
     crate::put_sealed(store, &keys::inbound(owner, &record.id), record).await?;
     list_of(owner).append(&[record.id.to_string()])?;
-    Ok(())
+    // Where retention's sweep finds it if its owner never fetches it.
+    crate::retention::INBOUND.add(record.id.time_ms(), &format!("{owner}/{}", record.id))
 }
 
 /// Up to `limit` of the owner's inbound messages in arrival order, those after `after`

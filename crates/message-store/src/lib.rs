@@ -11,6 +11,7 @@ use spin_sdk::key_value::Store;
 pub mod audit;
 pub mod broadcast_retention;
 pub mod broadcasts;
+pub mod claims;
 pub mod conversations;
 pub mod counters;
 pub mod delivery_watch;
@@ -24,6 +25,7 @@ pub mod private_route;
 pub mod queue;
 pub mod retention;
 pub mod short_lived;
+pub mod time_index;
 pub mod work;
 
 /// A storage failure, from either key-value interface. Its text is for operators' logs.
@@ -122,6 +124,13 @@ pub async fn insert(
     rows.push((keys::status(id, Status::Accepted), at.clone()));
     rows.push((keys::status(id, Status::Queued), at));
     rows.push(accepted.row());
+    // Its delivery claim exists from the start, so taking it is a compare-and-swap.
+    rows.push((keys::claim(id), claims::unheld()));
+    // Where retention's sweep finds it (`retention::ACCEPTED`).
+    rows.push((
+        retention::ACCEPTED.reserve(record.created_ms)?,
+        id.as_str().as_bytes().to_vec(),
+    ));
     many::set_many("default", &rows)?;
     accepted.log();
     set_pending(
@@ -305,7 +314,7 @@ pub async fn insert_suppressed(store: &Store, record: &MessageRecord) -> StoreRe
     let at = record.created_ms.to_string();
     store.set(keys::status(id, Status::Accepted), &at).await?;
     store.set(keys::status(id, Status::Suppressed), &at).await?;
-    Ok(())
+    retention::ACCEPTED.add(record.created_ms, id.as_str())
 }
 
 /// Whether the recipient with this keyed hash opted out of non-emergency messages on

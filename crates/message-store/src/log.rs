@@ -62,6 +62,13 @@ impl Log {
         Ok(counters::read_in(self.label, &self.counter_key())?.max(0) as u64)
     }
 
+    /// Numbers `count` slots for a writer that writes them itself (in a batch of its own);
+    /// returns the first. Readers see them as holes until written.
+    pub fn reserve(&self, count: u64) -> StoreResult<u64> {
+        let last = counters::add_in(self.label, &self.counter_key(), count as i64)? as u64;
+        Ok(last + 1 - count)
+    }
+
     /// Appends `values` in order; returns the slot each took.
     pub fn append(&self, values: &[String]) -> StoreResult<Vec<u64>> {
         if values.is_empty() {

@@ -2,19 +2,18 @@
 //! 7 days by default), leaving only counts per day, channel and final status
 //! (`stats/<day>/<channel>/<status>`), which hold no personal data.
 //!
-//! The sweeper walks `msg/` a page per tick with a cursor (`sweep/cursor`), wrapping at the
-//! end. A message that has not reached a final status is never erased: retention ends a
+//! The sweeper walks the messages by the minute they were accepted ([`ACCEPTED`], a time
+//! index), a page per tick, oldest first. A message that has not reached a final status is
+//! never erased: retention ends a
 //! record's life, never a message's delivery. Order of work per message: count, then erase
 //! the sub-keys, then the record. A crash in between can count a message twice (statistics
 //! only) but never leaves personal data behind or loses an undelivered message.
 
-use crate::{StoreResult, history, now_ms, page, record};
+use crate::time_index::TimeIndex;
+use crate::{StoreResult, history, now_ms, record};
 use messaging_domain::api::rfc3339_millis;
 use messaging_domain::{InboundId, MessageId, Status, keys};
 use spin_sdk::key_value::Store;
-
-const CURSOR_KEY: &str = "sweep/cursor";
-const INBOUND_CURSOR_KEY: &str = "sweep/inbound-cursor";
 
 /// What one sweep did.
 #[derive(Debug, Default, serde::Serialize)]
@@ -47,38 +46,43 @@ pub fn stats_key(day: &str, channel: &str, status: &str) -> String {
     format!("stats/{day}/{channel}/{status}")
 }
 
-/// Sweeps up to `limit` messages after the cursor, erasing those accepted more than
+/// Messages by the minute they were accepted: the sweep's walk (the insert writes the slot
+/// in the same batch as the message).
+pub const ACCEPTED: TimeIndex = TimeIndex::new("sweep/accepted");
+/// Inbound messages kept for polling owners (`<owner>/<id>`), by the minute they came.
+pub const INBOUND: TimeIndex = TimeIndex::new("sweep/inbound");
+
+/// Sweeps up to `limit` messages, oldest first, erasing those accepted more than
 /// `retention_ms` ago whose outcome is final.
 pub async fn sweep(kv: &Store, retention_ms: u64, limit: usize) -> StoreResult<SweepReport> {
-    let cursor = cursor(kv, CURSOR_KEY).await?;
-    let ids = page("default", "msg/", cursor.as_deref(), limit, |rest| {
-        (!rest.contains('/'))
-            .then(|| MessageId::parse(rest))
-            .flatten()
-    })?;
-    let mut report = SweepReport {
-        examined: ids.len(),
-        ..SweepReport::default()
-    };
     let cutoff = now_ms().saturating_sub(retention_ms);
-    for id in &ids {
-        let Some(record) = record(kv, id).await? else {
-            continue;
-        };
-        if record.created_ms > cutoff {
-            continue;
-        }
-        let Some(outcome) = Status::current(&history(id)?).filter(|s| s.is_final()) else {
-            continue;
-        };
-        let day = &rfc3339_millis(record.created_ms)[..10];
-        count(&stats_key(day, record.channel.as_str(), outcome.as_str()))?;
-        erase(kv, id).await?;
-        report.erased += 1;
-    }
-    let last = ids.last().map(MessageId::as_str);
-    move_cursor(kv, CURSOR_KEY, last, ids.len() == limit).await?;
-    Ok(report)
+    let mut erased = 0;
+    let examined = ACCEPTED
+        .sweep(cutoff, limit, async |value: &str| {
+            let Some(id) = MessageId::parse(value) else {
+                return Ok(true);
+            };
+            let Some(record) = record(kv, &id).await? else {
+                return Ok(true);
+            };
+            if record.created_ms > cutoff {
+                return Ok(false);
+            }
+            let Some(outcome) = Status::current(&history(&id)?).filter(|s| s.is_final()) else {
+                return Ok(false);
+            };
+            let day = &rfc3339_millis(record.created_ms)[..10];
+            count(&stats_key(day, record.channel.as_str(), outcome.as_str()))?;
+            erase(kv, &id).await?;
+            erased += 1;
+            Ok(true)
+        })
+        .await?;
+    Ok(SweepReport {
+        examined,
+        erased,
+        ..SweepReport::default()
+    })
 }
 
 /// Where the sweep of a prefix left off at its last tick (kept under `cursor_key`); none:
@@ -105,28 +109,33 @@ pub(crate) async fn move_cursor(
 }
 
 /// Sweeps up to `limit` inbound messages kept for polling owners (`inbound/<owner>/<id>`,
-/// sealed: the citizen's number and words) after a cursor, erasing those received more
-/// than `retention_ms` ago that their owner never fetched and deleted, and counting them
-/// in `stats/<day>/inbound/unfetched`. Returns how many it erased.
+/// sealed: the citizen's number and words), oldest first, erasing those received more than
+/// `retention_ms` ago that their owner never fetched and deleted, and counting them in
+/// `stats/<day>/inbound/unfetched`. Returns how many it erased.
 pub async fn sweep_inbound(kv: &Store, retention_ms: u64, limit: usize) -> StoreResult<usize> {
-    let cursor = cursor(kv, INBOUND_CURSOR_KEY).await?;
-    let listed = page("default", "inbound/", cursor.as_deref(), limit, |rest| {
-        let (_, id) = rest.split_once('/')?;
-        Some((rest.to_string(), InboundId::parse(id)?))
-    })?;
     let cutoff = now_ms().saturating_sub(retention_ms);
     let mut erased = 0;
-    for (rest, id) in &listed {
-        if id.time_ms() > cutoff {
-            continue;
-        }
-        let day = &rfc3339_millis(id.time_ms())[..10];
-        count(&stats_key(day, "inbound", "unfetched"))?;
-        kv.delete(format!("inbound/{rest}")).await?;
-        erased += 1;
-    }
-    let last = listed.last().map(|(rest, _)| rest.as_str());
-    move_cursor(kv, INBOUND_CURSOR_KEY, last, listed.len() == limit).await?;
+    INBOUND
+        .sweep(cutoff, limit, async |value: &str| {
+            let Some((owner, id)) = value.split_once('/') else {
+                return Ok(true);
+            };
+            let Some(id) = InboundId::parse(id) else {
+                return Ok(true);
+            };
+            if id.time_ms() > cutoff {
+                return Ok(false);
+            }
+            let key = keys::inbound(owner, &id);
+            if kv.exists(&key).await? {
+                let day = &rfc3339_millis(id.time_ms())[..10];
+                count(&stats_key(day, "inbound", "unfetched"))?;
+                kv.delete(&key).await?;
+                erased += 1;
+            }
+            Ok(true)
+        })
+        .await?;
     Ok(erased)
 }
 

@@ -24,18 +24,31 @@ pub struct Lease {
 impl Lease {
     /// Takes the lease at `key` for `lease_ms` unless a live one exists. `Ok(None)`:
     /// someone else holds it.
+    ///
+    /// From an existing value (most leases are written unheld at creation:
+    /// [`crate::claims::unheld`]) this is a compare-and-swap; from an absent one, a claim
+    /// decides who creates it ([`crate::claims`]).
     pub fn take(key: &str, lease_ms: u64) -> StoreResult<Option<Lease>> {
         let now = now_ms();
         let swap = Swap::read("default", key)?;
-        let until = swap
-            .current
-            .as_deref()
-            .and_then(messaging_domain::lease::until);
-        if until.unwrap_or(0) > now {
-            return Ok(None);
-        }
         let value = Lease::value(now + lease_ms);
-        Ok(swap.put(&value)?.then(|| Lease {
+        let taken = match swap.current.as_deref() {
+            Some(current) => {
+                if messaging_domain::lease::until(current).unwrap_or(0) > now {
+                    return Ok(None);
+                }
+                swap.put(&value)?
+            }
+            None => match crate::claims::take(key, lease_ms)? {
+                Some(claim) => {
+                    crate::many::set_many("default", &[(key.to_string(), value.clone())])?;
+                    claim.release()?;
+                    true
+                }
+                None => false,
+            },
+        };
+        Ok(taken.then(|| Lease {
             key: key.to_string(),
             value,
             lease_ms,
