@@ -373,25 +373,43 @@ fn test(args: &[String]) -> Result<()> {
     test_on_spin(args)
 }
 
-/// The integration suites that run on real Spin too. The others still rely on what only
-/// the project host's store offers (ARCHITECTURE.md, "What the app may ask of a key-value
-/// store"); each joins this list as it stops doing so.
+/// The integration suites that run on real Spin too: all but these, which check what only
+/// the project host has, or need what the Spin run cannot give yet:
+/// - `messages_api`: the host's transport (a 413 from Content-Length before the body is
+///   read, JSON 404s from its router, a 600-request burst queued for turns);
+/// - `operations`, `provider_outage`: host settings (`MESSAGING_TICK_MS`,
+///   `MESSAGING_OUTBOUND_TIMEOUT_MS`);
+/// - `policy_files`: the host's start-up check of the policy folder (Spin has none);
+/// - `shared_state`: several hosts on one Redis (the harness runs Spin on SQLite only);
+/// - `deployment_manifests`: no runtime at all;
+/// - `retention`: passes on Spin, but its broadcast erasure timed out once under load
+///   there; it stays out until that is understood.
 const SPIN_SUITES: &[&str] = &[
     "runtime_fidelity",
+    "africastalking_sms",
     "alerts",
+    "audit_trail",
     "broadcasts",
     "caller_roles",
+    "crash_recovery",
+    "email_delivery",
     "encryption_at_rest",
     "failover",
     "govstack_email",
+    "hostile_requests",
+    "kannel_sms",
     "openapi_and_discovery",
     "otp_privacy",
+    "person_to_government",
     "policies_and_outcomes",
+    "push",
     "rate_limits",
     "scheduling",
     "signed_tokens",
     "status_callbacks",
+    "telegram",
     "templates",
+    "twilio_sms",
 ];
 
 /// [`SPIN_SUITES`] on real Spin, the runtime the app is built for. Spin is on no package

@@ -205,15 +205,12 @@ async fn try_send(
     report.quiet = in_quiet_hours;
     // The mappings first: a report that comes at once must find its recipient. Their
     // list goes with them, for retention to erase them with the broadcast.
-    if let Some((first, _)) = mappings.first() {
-        let part = first
-            .trim_start_matches("pid/")
-            .chars()
-            .take(16)
-            .collect::<String>();
+    if !mappings.is_empty() {
         let list: Vec<&String> = mappings.iter().map(|(k, _)| k).collect();
         let list = serde_json::to_vec(&list).expect("json");
-        mappings.push((keys::broadcast_batch_pids(broadcast, seq, &part), list));
+        let lists = message_store::broadcast_retention::batch_pid_lists(broadcast, seq);
+        let slot = lists.reserve(1)?;
+        mappings.push((lists.slot(slot), list));
     }
     message_store::many::set_many("default", &mappings)?;
     broadcasts::record_outcomes(broadcast, &new)?;

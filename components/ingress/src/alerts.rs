@@ -105,6 +105,8 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
             kv.set(&identity, serde_json::to_vec(&recorded).expect("json"))
                 .await
                 .map_err(|e| unavailable("alert", e))?;
+            // Where the sweep finds it once its broadcasts are erased.
+            store::short_lived::track(&identity).map_err(|e| unavailable("alert", e))?;
             store::audit::emit(
                 messaging_domain::audit::AuditStatus::InProgress,
                 &store::audit::caller(&caller.id),

@@ -159,12 +159,11 @@ async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
         callback_uri: request.callback_uri,
         created_ms: store::now_ms(),
     };
-    kv.set(
-        keys::govstack_request(&caller.id, &uid),
-        serde_json::to_vec(&record).expect("json"),
-    )
-    .await
-    .map_err(|e| unavailable("request record", e))?;
+    let request_key = keys::govstack_request(&caller.id, &uid);
+    kv.set(&request_key, serde_json::to_vec(&record).expect("json"))
+        .await
+        .map_err(|e| unavailable("request record", e))?;
+    store::short_lived::track(&request_key).map_err(|e| unavailable("request record", e))?;
     accept::hand_over(plan.cell, to_send);
     Ok(json(
         200,

@@ -91,6 +91,7 @@ pub async fn reserve(
             },
         };
         if created {
+            store::short_lived::track(&dedup.key)?;
             return Ok(Some(Outcome::Reserved));
         }
         // Another request is writing its reservation: read it in a moment.

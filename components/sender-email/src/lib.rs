@@ -55,17 +55,18 @@ impl Guest for SenderEmail {
             recipient_name: e.recipient_name.clone(),
         });
         let entry = outbox::Entry {
-            id: message.id,
-            channel: "email".into(),
-            to: message.to,
-            subject: message.subject,
-            body: message.body,
             email: details,
+            ..outbox::Entry::new(
+                message.id,
+                "email",
+                message.to,
+                message.subject,
+                message.body,
+            )
         };
-        match message_store::outbox::keep(&entry).await {
-            Ok(()) => SendOutcome::Delivered,
-            Err(e) => SendOutcome::Deferred(format!("outbox store: {e}")),
-        }
+        message_store::outbox::keep(&entry)
+            .await
+            .map_or_else(SendOutcome::Deferred, |()| SendOutcome::Delivered)
     }
 }
 

@@ -37,18 +37,16 @@ impl Guest for SenderPush {
         match provider.as_str() {
             "webpush" => web_push(&message).await,
             "outbox" => {
-                let entry = outbox::Entry {
-                    id: message.id,
-                    channel: "push".into(),
-                    to: message.to,
-                    subject: message.subject,
-                    body: message.body,
-                    email: None,
-                };
-                match message_store::outbox::keep(&entry).await {
-                    Ok(()) => SendOutcome::Delivered,
-                    Err(e) => SendOutcome::Deferred(format!("outbox store: {e}")),
-                }
+                let entry = outbox::Entry::new(
+                    message.id,
+                    "push",
+                    message.to,
+                    message.subject,
+                    message.body,
+                );
+                message_store::outbox::keep(&entry)
+                    .await
+                    .map_or_else(SendOutcome::Deferred, |()| SendOutcome::Delivered)
             }
             other => SendOutcome::Deferred(format!("unknown push_provider {other:?}")),
         }

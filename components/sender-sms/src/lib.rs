@@ -47,18 +47,10 @@ impl Guest for SenderSms {
             "twilio" => twilio::send(&message).await,
             "africastalking" => africastalking::send(&message).await,
             "outbox" => {
-                let entry = outbox::Entry {
-                    id: message.id,
-                    channel: "sms".into(),
-                    to: message.to,
-                    subject: None,
-                    body: message.body,
-                    email: None,
-                };
-                match message_store::outbox::keep(&entry).await {
-                    Ok(()) => SendOutcome::Delivered,
-                    Err(e) => SendOutcome::Deferred(format!("outbox store: {e}")),
-                }
+                let entry = outbox::Entry::new(message.id, "sms", message.to, None, message.body);
+                message_store::outbox::keep(&entry)
+                    .await
+                    .map_or_else(SendOutcome::Deferred, |()| SendOutcome::Delivered)
             }
             other => SendOutcome::Deferred(format!("unknown sms_provider {other:?}")),
         }

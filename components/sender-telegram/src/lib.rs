@@ -36,18 +36,11 @@ impl Guest for SenderTelegram {
         match provider.as_str() {
             "telegram" => bot_send(&message).await,
             "outbox" => {
-                let entry = outbox::Entry {
-                    id: message.id,
-                    channel: "telegram".into(),
-                    to: message.to,
-                    subject: None,
-                    body: message.body,
-                    email: None,
-                };
-                match message_store::outbox::keep(&entry).await {
-                    Ok(()) => SendOutcome::Delivered,
-                    Err(e) => SendOutcome::Deferred(format!("outbox store: {e}")),
-                }
+                let entry =
+                    outbox::Entry::new(message.id, "telegram", message.to, None, message.body);
+                message_store::outbox::keep(&entry)
+                    .await
+                    .map_or_else(SendOutcome::Deferred, |()| SendOutcome::Delivered)
             }
             other => SendOutcome::Deferred(format!("unknown telegram_provider {other:?}")),
         }

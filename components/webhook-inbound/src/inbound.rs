@@ -187,7 +187,11 @@ fn first_sight(provider: &str, provider_id: &str) -> store::StoreResult<bool> {
         "seen/{provider}/{}",
         keyed_hash(b"seen", provider_id.as_bytes())
     );
-    store::work::take_lease(&key, SEEN_MS)
+    let first = store::work::take_lease(&key, SEEN_MS)?;
+    if first {
+        store::short_lived::track(&key)?;
+    }
+    Ok(first)
 }
 
 async fn routes() -> InboundRoutes {

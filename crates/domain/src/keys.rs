@@ -290,24 +290,6 @@ pub fn broadcast_early_receipt(id: &crate::BroadcastId, member_hash: &str) -> St
     format!("brd/{id}/early/{member_hash}")
 }
 
-/// The provider-id mapping keys (`pid/...`) one try of a broadcast's batch wrote, so
-/// retention can erase them with the broadcast (their own keys cannot be found by
-/// broadcast). `part` tells a batch's tries apart.
-pub fn broadcast_batch_pids(id: &crate::BroadcastId, seq: u64, part: &str) -> String {
-    format!("brd/{id}/pids/{seq:010}/{part}")
-}
-
-/// Every broadcast by the time its validity ends (Unix ms, 13 digits so they sort), for
-/// retention to find the ones whose time is up without reading the others.
-pub fn broadcast_by_expiry(expires_ms: u64, id: &crate::BroadcastId) -> String {
-    format!("brdidx/{expires_ms:013}/{id}")
-}
-
-/// A broadcast whose retention is over, counted, whose keys are being erased.
-pub fn broadcast_to_erase(id: &crate::BroadcastId) -> String {
-    format!("brderase/{id}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

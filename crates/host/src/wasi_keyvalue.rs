@@ -1,6 +1,10 @@
 //! `wasi:keyvalue/store`, `wasi:keyvalue/atomics` and `wasi:keyvalue/batch` (0.2.0-draft2, the version Spin
 //! implements) over the same SQLite store as `spin:key-value`. Components use the atomics
 //! where two instances may race: idempotency keys and delivery claims.
+//!
+//! The host offers no more than Spin: `list-keys` refuses a cursor and `get-many` leaves out
+//! missing keys, as Spin's stores do (`../shared/spin/README.md`), so a component that
+//! passes here does not rely on more than Spin gives.
 
 use crate::state::HostState;
 use wasmtime::component::{HasData, Resource};
@@ -21,8 +25,29 @@ pub struct Cas {
     read: Option<Vec<u8>>,
 }
 
-/// Keys returned per `list-keys` page.
-const PAGE: usize = 1000;
+/// `list-keys` as Spin's stores answer it, so the app cannot come to rely on more: a cursor
+/// is refused ("list_keys: cursor not supported"); without one, every key of the store, in
+/// no promised order, and no cursor.
+fn list_as_spin_does(
+    cursor: Option<String>,
+    all: impl FnOnce() -> anyhow::Result<Vec<String>>,
+) -> Result<KeyResponse, Error> {
+    if cursor.is_some() {
+        return Err(Error::Other("list_keys: cursor not supported".into()));
+    }
+    all()
+        .map_err(other)
+        .map(|keys| KeyResponse { keys, cursor: None })
+}
+
+/// `get-many`'s answer as Spin's SQLite store gives it: the keys that exist, with their
+/// values; missing keys are left out.
+fn present_only(keys: Vec<String>, values: Vec<Option<Vec<u8>>>) -> Vec<(String, Option<Vec<u8>>)> {
+    keys.into_iter()
+        .zip(values)
+        .filter(|(_, value)| value.is_some())
+        .collect()
+}
 
 pub fn add_to_linker(linker: &mut wasmtime::component::Linker<HostState>) -> wasmtime::Result<()> {
     store::add_to_linker::<HostState, Data>(linker, |s| s)?;
@@ -100,14 +125,9 @@ impl store::HostBucket for HostState {
         cursor: Option<String>,
     ) -> wasmtime::Result<Result<KeyResponse, Error>> {
         let label = self.bucket_label(&bucket)?;
-        Ok(self
-            .kv
-            .keys_after(&label, cursor.as_deref(), PAGE)
-            .map_err(other)
-            .map(|keys| {
-                let cursor = (keys.len() == PAGE).then(|| keys.last().cloned()).flatten();
-                KeyResponse { keys, cursor }
-            }))
+        Ok(list_as_spin_does(cursor, || {
+            self.kv.keys_after(&label, None, usize::MAX)
+        }))
     }
 
     fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
@@ -191,7 +211,7 @@ impl batch::Host for HostState {
             .kv
             .get_many(&label, &keys)
             .map_err(other)
-            .map(|values| keys.into_iter().zip(values).collect()))
+            .map(|values| present_only(keys, values)))
     }
 
     fn set_many(
@@ -210,5 +230,29 @@ impl batch::Host for HostState {
     ) -> wasmtime::Result<Result<(), Error>> {
         let label = self.bucket_label(&bucket)?;
         Ok(self.kv.delete_many(&label, &keys).map_err(other))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_keys_refuses_a_cursor_and_lists_everything_without_one() {
+        let refused = list_as_spin_does(Some("a".into()), || Ok(vec!["a".into()]));
+        assert!(matches!(refused, Err(Error::Other(m)) if m.contains("cursor not supported")));
+        let all = list_as_spin_does(None, || Ok(vec!["b".into(), "a".into()])).unwrap();
+        assert_eq!(all.keys, ["b", "a"]);
+        assert_eq!(all.cursor, None);
+    }
+
+    #[test]
+    fn get_many_leaves_out_missing_keys() {
+        let answer = present_only(
+            vec!["a".into(), "b".into(), "c".into()],
+            vec![Some(b"1".to_vec()), None, Some(b"3".to_vec())],
+        );
+        let keys: Vec<&str> = answer.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a", "c"]);
     }
 }

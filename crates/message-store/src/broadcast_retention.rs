@@ -1,63 +1,86 @@
 //! Retention of broadcasts. A broadcast is indexed at creation by the end of its validity
-//! (`brdidx/<expires>/<id>`); `retention` after that it can no longer be sending, and the
-//! sweep erases it in two steps:
+//! ([`BY_EXPIRY`], a time index); `retention` after that it can no longer be sending, and
+//! the sweep erases it in two steps:
 //!
 //! 1. Count: its final counts go to `stats/<day>/broadcast/<status>` (no personal data),
-//!    and the index entry is swapped for `brderase/<id>`.
-//! 2. Erase: a page of its keys per tick (outcome rows keyed by member hash, batches,
-//!    tallies, listed recipients, the provider-id mappings its batches wrote), the record
-//!    and `brderase/<id>` last. A million-recipient broadcast takes many ticks.
+//!    and its erasure's progress (`brd/<id>/erasing`) is written.
+//! 2. Erase: a budget of its keys per tick, found from its layout, never by listing: its
+//!    batches by the numbers its fan-out cursor gave them (sealed batch, claim, tally,
+//!    pending entries, the provider-id mappings its tries wrote), its recipients by the
+//!    slots of the roster it walked (outcome rows, early receipts, and for listed
+//!    recipients their sealed member keys), then its fixed keys, the record last.
 //!
-//! A crash between counting and the swap counts the broadcast twice (statistics only);
-//! nothing personal is left behind, since the erase step resumes from `brderase/`.
+//! A crash between counting and writing the progress counts the broadcast twice
+//! (statistics only); nothing personal is left behind, since erasing resumes from the
+//! progress. A group broadcast finds its recipients in the group's roster: a member removed
+//! from the group before the broadcast is erased leaves its outcome row (a status and a
+//! time under a keyed hash).
 
-use crate::many::{delete_many, get_many};
+use crate::log::Log;
+use crate::many::{delete_many, get_many, set_many};
 use crate::retention::{SweepReport, stats_key};
-use crate::{StoreResult, now_ms, page};
+use crate::time_index::TimeIndex;
+use crate::{StoreResult, now_ms};
 use messaging_domain::api::rfc3339_millis;
+use messaging_domain::broadcast::BroadcastRecord;
 use messaging_domain::{BroadcastId, keys};
 use spin_sdk::key_value::Store;
 
-/// Keys erased per page.
-const PAGE: usize = 500;
+/// Broadcasts by the time their validity ends.
+pub const BY_EXPIRY: TimeIndex = TimeIndex::new("sweep/broadcast-expiry");
+
+/// Batches or roster slots handled per store round trip.
+const PAGE: u64 = 500;
+
+/// The list of the provider-id mapping lists one batch's tries wrote.
+pub fn batch_pid_lists(id: &BroadcastId, seq: u64) -> Log {
+    Log::new(format!("{}/pids/{seq:010}", keys::broadcast(id)))
+}
+
+/// How far a broadcast's erasure got.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Progress {
+    /// The next batch number whose keys are erased.
+    seq: u64,
+    /// The last roster slot whose recipient's keys are erased.
+    slot: u64,
+}
+
+fn progress_key(id: &BroadcastId) -> String {
+    format!("{}/erasing", keys::broadcast(id))
+}
 
 /// Sweeps broadcasts past `retention_ms`, erasing at most about `budget` keys.
 pub async fn sweep(kv: &Store, retention_ms: u64, budget: usize) -> StoreResult<SweepReport> {
     let mut report = SweepReport::default();
     let mut left = budget;
-    // Finish what is being erased before counting more.
-    for id in page("default", "brderase/", None, 10, |rest| {
-        BroadcastId::parse(rest)
-    })? {
-        let (keys_erased, finished) = erase(kv, &id, left).await?;
-        left = left.saturating_sub(keys_erased);
-        if !finished {
-            return Ok(report);
-        }
-        report.erased += 1;
-    }
     let cutoff = now_ms().saturating_sub(retention_ms);
-    let due = page("default", "brdidx/", None, 10, |rest| {
-        let (expires, id) = rest.split_once('/')?;
-        Some((expires.parse::<u64>().ok()?, BroadcastId::parse(id)?))
-    })?;
-    for (expires_ms, id) in due.into_iter().take_while(|(e, _)| *e <= cutoff) {
-        report.examined += 1;
-        count(kv, &id).await?;
-        kv.set(keys::broadcast_to_erase(&id), b"").await?;
-        kv.delete(keys::broadcast_by_expiry(expires_ms, &id))
-            .await?;
-    }
+    report.examined = BY_EXPIRY
+        .sweep(cutoff, usize::MAX, async |value: &str| {
+            let Some(id) = BroadcastId::parse(value) else {
+                return Ok(true);
+            };
+            if left == 0 {
+                return Ok(false);
+            }
+            let Some(record) = crate::broadcasts::record(kv, &id).await? else {
+                return Ok(true);
+            };
+            let (erased, finished) = erase(&record, left).await?;
+            left = left.saturating_sub(erased.max(1));
+            if finished {
+                report.erased += 1;
+            }
+            Ok(finished)
+        })
+        .await?;
     Ok(report)
 }
 
 /// Adds the broadcast's final counts to the day's statistics.
-async fn count(kv: &Store, id: &BroadcastId) -> StoreResult<()> {
-    let Some(record) = crate::broadcasts::record(kv, id).await? else {
-        return Ok(());
-    };
+fn count(record: &BroadcastRecord) -> StoreResult<()> {
     let day = &rfc3339_millis(record.created_ms)[..10];
-    let tally = crate::broadcasts::tally(id)?;
+    let tally = crate::broadcasts::tally(&record.id)?;
     for (status, n) in [
         ("sent", tally.sent),
         ("delivered", tally.delivered),
@@ -72,38 +95,109 @@ async fn count(kv: &Store, id: &BroadcastId) -> StoreResult<()> {
     Ok(())
 }
 
-/// Erases up to `budget` keys of the broadcast; when none are left, its record and its
-/// `brderase/` entry. Returns how many keys it erased and whether it finished.
-async fn erase(kv: &Store, id: &BroadcastId, budget: usize) -> StoreResult<(usize, bool)> {
-    let prefix = format!("{}/", keys::broadcast(id));
-    let mut erased = 0;
-    while erased < budget {
-        let rests = page("default", &prefix, None, PAGE, |rest| {
-            Some(rest.to_string())
-        })?;
-        if rests.is_empty() {
-            kv.delete(keys::broadcast(id)).await?;
-            kv.delete(keys::broadcast_to_erase(id)).await?;
-            return Ok((erased, true));
+/// Erases up to about `budget` keys of the broadcast; when none are left, its record.
+/// Returns how many keys it erased and whether it finished.
+async fn erase(record: &BroadcastRecord, budget: usize) -> StoreResult<(usize, bool)> {
+    let id = &record.id;
+    let mut progress = match get_many("default", vec![progress_key(id)])?[0].1.as_deref() {
+        Some(stored) => serde_json::from_slice(stored).unwrap_or_default(),
+        None => {
+            count(record)?;
+            Progress::default()
         }
-        let keys: Vec<String> = rests.iter().map(|r| format!("{prefix}{r}")).collect();
-        // A batch's provider-id mappings go before the list that names them.
-        let pid_lists: Vec<String> = keys
-            .iter()
-            .filter(|k| k[prefix.len()..].starts_with("pids/"))
-            .cloned()
-            .collect();
-        if !pid_lists.is_empty() {
-            for (_, list) in get_many("default", pid_lists)? {
-                let pids: Vec<String> = list
-                    .and_then(|v| serde_json::from_slice(&v).ok())
-                    .unwrap_or_default();
-                erased += pids.len();
-                delete_many("default", &pids)?;
+    };
+    let (cursor, _) = crate::broadcasts::read_cursor(id)?;
+    let mut erased = 0;
+    while progress.seq < cursor.next_seq && erased < budget {
+        let to = (progress.seq + PAGE).min(cursor.next_seq);
+        erased += erase_batches(record, progress.seq, to)?;
+        progress.seq = to;
+        save(id, &progress)?;
+    }
+    let roster = match &record.group {
+        Some(group) => keys::group_members(group),
+        None => keys::broadcast_members(id),
+    };
+    let listed = record.group.is_none();
+    while erased < budget {
+        let page = crate::groups::roster_page(&roster, progress.slot, PAGE)?;
+        let mut gone = Vec::new();
+        for (_, hash) in &page.entries {
+            gone.push(keys::broadcast_outcome(id, hash));
+            gone.push(keys::broadcast_early_receipt(id, hash));
+            if listed {
+                let member = format!("{roster}{hash}");
+                gone.push(keys::roster_claim(&member));
+                gone.push(keys::roster_slot_of(&member));
+                gone.push(member);
             }
         }
-        erased += keys.len();
-        delete_many("default", &keys)?;
+        erased += gone.len();
+        delete_many("default", &gone)?;
+        progress.slot = page.last_slot;
+        save(id, &progress)?;
+        if page.exhausted {
+            break;
+        }
     }
-    Ok((erased, false))
+    if erased >= budget {
+        return Ok((erased, false));
+    }
+    if listed {
+        let list = Log::new(keys::roster_log(&roster));
+        list.erase(list.numbered()?)?;
+    }
+    let mut fixed = vec![
+        keys::broadcast_content(id),
+        keys::broadcast_cursor(id),
+        keys::broadcast_lease(id),
+        keys::broadcast_cancelled(id),
+        keys::broadcast_receipts(id, "delivered"),
+        keys::broadcast_receipts(id, "failed"),
+        progress_key(id),
+    ];
+    fixed.push(keys::broadcast(id));
+    erased += fixed.len();
+    delete_many("default", &fixed)?;
+    crate::many::delete_many("pending", &[keys::pending_fanout(record.emergency, id)])?;
+    Ok((erased, true))
+}
+
+fn save(id: &BroadcastId, progress: &Progress) -> StoreResult<()> {
+    set_many(
+        "default",
+        &[(
+            progress_key(id),
+            serde_json::to_vec(progress).expect("json"),
+        )],
+    )
+}
+
+/// Erases the keys of batches `from..to`: each sealed batch, claim and tally, its pending
+/// entries at every cell, and the provider-id mappings its tries wrote with their lists.
+fn erase_batches(record: &BroadcastRecord, from: u64, to: u64) -> StoreResult<usize> {
+    let id = &record.id;
+    let mut gone = Vec::new();
+    let mut pending = Vec::new();
+    for seq in from..to {
+        gone.push(keys::broadcast_batch(id, seq));
+        gone.push(keys::broadcast_batch_claim(id, seq));
+        gone.push(keys::broadcast_tally(id, seq));
+        for cell in record.cells.values() {
+            pending.push(keys::pending_batch(cell, record.emergency, id, seq));
+        }
+        let lists = batch_pid_lists(id, seq);
+        let numbered = lists.numbered()?;
+        if numbered > 0 {
+            for (_, list) in lists.page(0, numbered)?.entries {
+                let pids: Vec<String> = serde_json::from_str(&list).unwrap_or_default();
+                gone.extend(pids);
+            }
+            gone.extend((1..=numbered).map(|n| lists.slot(n)));
+            gone.push(lists.counter_key());
+        }
+    }
+    delete_many("default", &gone)?;
+    delete_many("pending", &pending)?;
+    Ok(gone.len() + pending.len())
 }

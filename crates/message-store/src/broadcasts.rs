@@ -24,11 +24,7 @@ pub async fn insert(kv: &Store, record: &BroadcastRecord, content: &Content) -> 
         serde_json::to_vec(record).expect("json"),
     )
     .await?;
-    kv.set(
-        keys::broadcast_by_expiry(record.expires_ms, &record.id),
-        b"",
-    )
-    .await?;
+    crate::broadcast_retention::BY_EXPIRY.add(record.expires_ms, record.id.as_str())?;
     queue_fanout(record).await
 }
 

@@ -267,40 +267,6 @@ pub async fn clear_pending(cell: &str, id: &impl std::fmt::Display) -> StoreResu
     Ok(open_pending().await?.delete(pending_key(cell, id)).await?)
 }
 
-/// Up to `limit` keys of store `label` under `prefix`, in key order after `prefix + after`,
-/// each turned into a value by `parse` (keys it refuses are skipped). Relies on the store
-/// listing keys in order from the cursor, as the project host's SQLite store does.
-pub fn page<T>(
-    label: &str,
-    prefix: &str,
-    after: Option<&str>,
-    limit: usize,
-    parse: impl Fn(&str) -> Option<T>,
-) -> StoreResult<Vec<T>> {
-    let bucket = wkv::open(label)?;
-    let mut cursor = Some(match after {
-        Some(last) => format!("{prefix}{last}"),
-        None => prefix.to_string(),
-    });
-    let mut found = Vec::new();
-    while let Some(from) = cursor.take() {
-        let listed = bucket.list_keys(Some(&from))?;
-        for key in &listed.keys {
-            let Some(rest) = key.strip_prefix(prefix) else {
-                return Ok(found);
-            };
-            if let Some(value) = parse(rest) {
-                found.push(value);
-                if found.len() == limit {
-                    return Ok(found);
-                }
-            }
-        }
-        cursor = listed.cursor;
-    }
-    Ok(found)
-}
-
 /// Persists a message that will not be sent because its recipient opted out: the record
 /// and its `accepted` and `suppressed` statuses, no address, no content, no pending work.
 pub async fn insert_suppressed(store: &Store, record: &MessageRecord) -> StoreResult<()> {

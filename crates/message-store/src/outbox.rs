@@ -7,10 +7,15 @@ use messaging_domain::providers::outbox::{Entry, STORE};
 use spin_sdk::experimental::wasi::keyvalue::store as wkv;
 use spin_sdk::key_value::Store;
 
-/// Keeps `entry` in the outbox (a repeated send of the same message replaces it).
-pub async fn keep(entry: &Entry) -> StoreResult<()> {
-    let store = Store::open(STORE).await?;
-    put_sealed(&store, entry.key(), entry).await
+/// Keeps `entry` in the outbox (a repeated send of the same message replaces it). `Err`:
+/// why not, safe to store and log (a sender defers the message with it).
+pub async fn keep(entry: &Entry) -> Result<(), String> {
+    let kept: StoreResult<()> = async {
+        let store = Store::open(STORE).await?;
+        put_sealed(&store, entry.key(), entry).await
+    }
+    .await;
+    kept.map_err(|e| format!("outbox store: {e}"))
 }
 
 /// The entries the outbox holds, oldest first.

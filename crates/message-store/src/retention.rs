@@ -85,29 +85,6 @@ pub async fn sweep(kv: &Store, retention_ms: u64, limit: usize) -> StoreResult<S
     })
 }
 
-/// Where the sweep of a prefix left off at its last tick (kept under `cursor_key`); none:
-/// at the start.
-pub(crate) async fn cursor(kv: &Store, cursor_key: &str) -> StoreResult<Option<String>> {
-    Ok(kv
-        .get(cursor_key)
-        .await?
-        .and_then(|b| String::from_utf8(b).ok()))
-}
-
-/// Moves a sweep's cursor past `last`, the last key it read; a page that was not `full`
-/// reached the end of the prefix, and the next tick starts again from the beginning.
-pub(crate) async fn move_cursor(
-    kv: &Store,
-    cursor_key: &str,
-    last: Option<&str>,
-    full: bool,
-) -> StoreResult<()> {
-    match last {
-        Some(last) if full => Ok(kv.set(cursor_key, last).await?),
-        _ => Ok(kv.delete(cursor_key).await?),
-    }
-}
-
 /// Sweeps up to `limit` inbound messages kept for polling owners (`inbound/<owner>/<id>`,
 /// sealed: the citizen's number and words), oldest first, erasing those received more than
 /// `retention_ms` ago that their owner never fetched and deleted, and counting them in

@@ -3,15 +3,16 @@
 //! inbound reports already seen (`seen/`: a lease until), and GovStack email requests
 //! (`govstack/request/`: the ids of their messages and when), and CAP alerts' identities
 //! (`cap/`: their broadcasts and how long those are valid). None holds personal data, but
-//! each grows with every request. The sweeper walks each family a page per tick, with a
-//! cursor of its own, and erases the keys whose value says they are past use: reservations
+//! each grows with every request. The writer that makes such a key tracks it in its
+//! family's time index ([`track`]); the sweeper walks each index from the oldest, a page per
+//! tick, and erases the keys whose value says they are past use: reservations
 //! and requests `retention` after they were made (their messages are erased by then),
 //! seen ids once their lease ended, alert identities `retention` after their broadcasts'
 //! validity (when the broadcasts are erased).
 
 use crate::many::{delete_many, get_many};
-use crate::retention::{cursor, move_cursor};
-use crate::{StoreResult, now_ms, page};
+use crate::time_index::TimeIndex;
+use crate::{StoreResult, now_ms};
 use messaging_domain::cap::record::AlertRecord;
 use messaging_domain::short_lived::{lease_past_use, request_past_use, reservation_past_use};
 use spin_sdk::key_value::Store;
@@ -19,36 +20,64 @@ use spin_sdk::key_value::Store;
 /// Whether a value, read at `now` with a retention cut-off, is past use.
 type PastUse = fn(&[u8], u64, u64) -> bool;
 
-const FAMILIES: [(&str, PastUse); 5] = [
-    ("idem/", reservation_past_use),
-    ("mhash/", reservation_past_use),
-    ("seen/", lease_past_use),
-    ("govstack/request/", request_past_use),
-    ("cap/", AlertRecord::past_use),
+/// Each family: its key prefix, the time index its keys are tracked in (by when they were
+/// made), and how its values say they are past use.
+const FAMILIES: [(&str, TimeIndex, PastUse); 5] = [
+    (
+        "idem/",
+        TimeIndex::new("sweep/short/idem"),
+        reservation_past_use,
+    ),
+    (
+        "mhash/",
+        TimeIndex::new("sweep/short/mhash"),
+        reservation_past_use,
+    ),
+    ("seen/", TimeIndex::new("sweep/short/seen"), lease_past_use),
+    (
+        "govstack/request/",
+        TimeIndex::new("sweep/short/govstack"),
+        request_past_use,
+    ),
+    (
+        "cap/",
+        TimeIndex::new("sweep/short/cap"),
+        AlertRecord::past_use,
+    ),
 ];
 
-/// Examines up to `limit` keys of each family and erases those past use. Returns how many
-/// it erased.
-pub async fn sweep(kv: &Store, retention_ms: u64, limit: usize) -> StoreResult<usize> {
+/// Tracks a key of one of the families, made now, for the sweep to find. Called by the
+/// writer that created it (a key of no family is not tracked).
+pub fn track(key: &str) -> StoreResult<()> {
+    match FAMILIES
+        .iter()
+        .find(|(prefix, _, _)| key.starts_with(prefix))
+    {
+        Some((_, index, _)) => index.add(now_ms(), key),
+        None => Ok(()),
+    }
+}
+
+/// Examines up to `limit` keys of each family, oldest first, and erases those past use.
+/// Returns how many it erased.
+pub async fn sweep(_kv: &Store, retention_ms: u64, limit: usize) -> StoreResult<usize> {
     let now = now_ms();
     let cutoff = now.saturating_sub(retention_ms);
     let mut erased = 0;
-    for (prefix, past_use) in FAMILIES {
-        let cursor_key = format!("sweep/cursor/{prefix}");
-        let cursor = cursor(kv, &cursor_key).await?;
-        let rests = page("default", prefix, cursor.as_deref(), limit, |rest| {
-            Some(rest.to_string())
-        })?;
-        let keys: Vec<String> = rests.iter().map(|r| format!("{prefix}{r}")).collect();
-        let stale: Vec<String> = get_many("default", keys)?
-            .into_iter()
-            .filter(|(_, value)| value.as_deref().is_some_and(|v| past_use(v, now, cutoff)))
-            .map(|(key, _)| key)
-            .collect();
-        erased += stale.len();
-        delete_many("default", &stale)?;
-        let last = rests.last().map(String::as_str);
-        move_cursor(kv, &cursor_key, last, rests.len() == limit).await?;
+    for (_, index, past_use) in &FAMILIES {
+        index
+            .sweep(cutoff, limit, async |key: &str| {
+                let Some(value) = get_many("default", vec![key.to_string()])?[0].1.take() else {
+                    return Ok(true);
+                };
+                if !past_use(&value, now, cutoff) {
+                    return Ok(false);
+                }
+                delete_many("default", &[key.to_string()])?;
+                erased += 1;
+                Ok(true)
+            })
+            .await?;
     }
     Ok(erased)
 }

@@ -5,20 +5,26 @@
 //! An index `N` keeps minute `m`'s values in the numbered list `N/m/<m>` (`crate::log`), and
 //! counts in `N/h/<h>` how many of hour `h`'s minutes have values: the writer that takes a
 //! minute's first slot counts it. A walk over months reads one counter per hour, then the
-//! minute counters of the hours that have values. Sweeps keep their place in `N/sweep`.
+//! minute counters of the hours that have values. Sweeps keep their place in `N/sweep`;
+//! a first sweep starts at the index's origin (`N/origin`), the earliest hour it had values
+//! in, which the writer of each hour's first value lowers if need be.
 
 use crate::log::Log;
 use crate::many::{get_many, set_many};
-use crate::{StoreResult, counters};
+use crate::{StoreResult, Swap, counters};
 
 /// Milliseconds per minute, the index's unit.
 pub const MINUTE_MS: u64 = 60_000;
 const MINUTES_PER_HOUR: u64 = 60;
 /// Hour counters read per batch read.
 const HOURS_PER_READ: u64 = 1000;
-/// The oldest value an index can hold (about two years): walks start no earlier, and a
-/// first sweep looks no further back. Longer than any retention a deployment sets.
+/// The oldest value a read looks for (about two years): longer than any retention a
+/// deployment sets.
 pub const OLDEST_KEPT_MS: u64 = 2 * 366 * 24 * 3_600_000;
+/// Tries at lowering an index's origin while other writers change it.
+const ORIGIN_ATTEMPTS: usize = 8;
+/// How long an origin's creation claim lasts.
+const ORIGIN_CLAIM_MS: u64 = 60_000;
 
 /// One time index of the default store.
 pub struct TimeIndex {
@@ -46,7 +52,10 @@ impl TimeIndex {
         let list = self.minute(minute);
         let slot = list.reserve(1)?;
         if slot == 1 {
-            counters::add(&self.hour_counter(minute / MINUTES_PER_HOUR), 1)?;
+            let hour = minute / MINUTES_PER_HOUR;
+            if counters::add(&self.hour_counter(hour), 1)? == 1 {
+                self.lower_origin(hour)?;
+            }
         }
         Ok(list.slot(slot))
     }
@@ -90,12 +99,52 @@ impl TimeIndex {
         Ok(minutes)
     }
 
-    /// The first minute a sweep has not finished, for a sweep whose cut-off is `cutoff_ms`.
-    pub fn sweep_start(&self, cutoff_ms: u64) -> StoreResult<u64> {
-        Ok(get_many("default", vec![format!("{}/sweep", self.name)])?
-            .pop()
-            .and_then(|(_, v)| std::str::from_utf8(&v?).ok()?.parse().ok())
-            .unwrap_or(cutoff_ms.saturating_sub(OLDEST_KEPT_MS) / MINUTE_MS))
+    fn origin_key(&self) -> String {
+        format!("{}/origin", self.name)
+    }
+
+    /// Makes the index's origin (the earliest hour it ever had values in, where a first
+    /// sweep starts) no later than `hour`. Called by the writer of an hour's first value,
+    /// so once an hour at most: a claim creates it, compare-and-swap lowers it.
+    fn lower_origin(&self, hour: u64) -> StoreResult<()> {
+        let key = self.origin_key();
+        for _ in 0..ORIGIN_ATTEMPTS {
+            let swap = Swap::read("default", &key)?;
+            let origin: Option<u64> = swap
+                .current
+                .as_deref()
+                .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok());
+            match origin {
+                Some(origin) if origin <= hour => return Ok(()),
+                Some(_) => {
+                    if swap.put(hour.to_string().as_bytes())? {
+                        return Ok(());
+                    }
+                }
+                None => {
+                    if let Some(claim) = crate::claims::take(&key, ORIGIN_CLAIM_MS)? {
+                        set_many("default", &[(key.clone(), hour.to_string().into_bytes())])?;
+                        return claim.release();
+                    }
+                }
+            }
+        }
+        Err(crate::StoreError::from_text(&format!(
+            "{key} kept changing"
+        )))
+    }
+
+    /// The first minute a sweep has not finished: where the last sweep stopped, else the
+    /// index's origin. `None`: the index never had a value, and there is nothing to sweep.
+    pub fn sweep_start(&self) -> StoreResult<Option<u64>> {
+        let read = get_many(
+            "default",
+            vec![format!("{}/sweep", self.name), self.origin_key()],
+        )?;
+        let number = |v: &Option<Vec<u8>>| -> Option<u64> {
+            std::str::from_utf8(v.as_deref()?).ok()?.parse().ok()
+        };
+        Ok(number(&read[0].1).or_else(|| number(&read[1].1).map(|h| h * MINUTES_PER_HOUR)))
     }
 
     /// Records that every minute before `minute` is finished.
@@ -139,7 +188,9 @@ impl TimeIndex {
         mut finish: impl AsyncFnMut(&str) -> StoreResult<bool>,
     ) -> StoreResult<usize> {
         let cutoff_minute = cutoff_ms / MINUTE_MS;
-        let start = self.sweep_start(cutoff_ms)?;
+        let Some(start) = self.sweep_start()? else {
+            return Ok(0);
+        };
         let mut offered = 0;
         let mut done_before = start;
         let mut all_done_so_far = true;

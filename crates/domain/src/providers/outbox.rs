@@ -25,6 +25,24 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A message without email parts, as the outbox keeps it.
+    pub fn new(
+        id: String,
+        channel: &str,
+        to: String,
+        subject: Option<String>,
+        body: String,
+    ) -> Entry {
+        Entry {
+            id,
+            channel: channel.to_string(),
+            to,
+            subject,
+            body,
+            email: None,
+        }
+    }
+
     /// The entry's key in [`STORE`]: the message id, which sorts by the time it was made.
     pub fn key(&self) -> &str {
         &self.id

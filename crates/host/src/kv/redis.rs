@@ -153,7 +153,8 @@ impl Backend for RedisKv {
                 .arg("+")
                 .arg("LIMIT")
                 .arg(0)
-                .arg(limit)
+                // Redis reads the count as a signed 64-bit integer.
+                .arg(limit.min(i64::MAX as usize))
                 .query(conn)
         })
     }
