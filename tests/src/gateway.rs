@@ -118,6 +118,9 @@ fn host_command(app: &Path, listen: &str, env: &[(String, String)], redis: bool)
 /// Real Spin serving `app`'s spin.toml on `listen`, with the project's runtime config.
 fn spin_command(app: &Path, listen: &str) -> Command {
     let mut command = Command::new(spin_binary());
+    // A group of its own: `spin up` runs the app in a child process (`spin trigger http`),
+    // which a signal to `spin up` alone would leave running.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
     command
         .current_dir(app)
         .arg("up")
@@ -340,6 +343,10 @@ impl Gateway {
                     };
                 }
                 Err(_) => {
+                    if runtime == Runtime::Spin {
+                        let group = format!("-{}", child.id());
+                        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+                    }
                     let _ = child.kill();
                     let _ = child.wait();
                     let logs = std::fs::read_to_string(&log).unwrap_or_default();
@@ -376,8 +383,7 @@ impl Gateway {
     /// Kills this host with SIGKILL (a crash: nothing is drained, nothing flushed beyond
     /// what SQLite committed) and starts another on the same folder and store.
     pub fn crash_and_restart(mut self) -> Gateway {
-        self.child.kill().expect("SIGKILL the host");
-        self.child.wait().expect("reap the host");
+        self.kill();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
         let env = std::mem::take(&mut self.env);
         let redis = self.redis.take();
@@ -388,16 +394,32 @@ impl Gateway {
     /// Kills this host with SIGKILL and leaves it dead (for hosts sharing one state, where
     /// the others carry on).
     pub fn crash(mut self) {
-        self.child.kill().expect("SIGKILL the host");
-        self.child.wait().expect("reap the host");
+        self.kill();
+    }
+
+    /// SIGKILL to the runtime and everything it started (Spin runs its trigger in a child
+    /// process, which outlives a killed `spin up`), then reaps it.
+    fn kill(&mut self) {
+        self.signal("-KILL");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends `signal` to the runtime: on Spin to its whole process group.
+    fn signal(&self, signal: &str) {
+        let target = match self.runtime {
+            Runtime::Host => self.child.id().to_string(),
+            Runtime::Spin => format!("-{}", self.child.id()),
+        };
+        let _ = Command::new("kill")
+            .args([signal, "--", &target])
+            .stderr(Stdio::null())
+            .status();
     }
 
     /// Sends SIGTERM and waits for the process to end; returns its exit status success.
     pub fn terminate(&mut self) -> bool {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
+        self.signal("-TERM");
         wait_for(30, "the host to exit", || {
             self.child.try_wait().ok().flatten()
         })
@@ -640,7 +662,6 @@ pub fn stored_rows(db: &Path) -> Vec<(String, String, Vec<u8>)> {
 impl Drop for Gateway {
     fn drop(&mut self) {
         self.ticker.take();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
