@@ -97,6 +97,6 @@ async fn sweep_all(
     let audit_cutoff = message_store::now_ms().saturating_sub(audit_retention_ms);
     report.audit_erased = audit::sweep(audit_cutoff, AUDIT_ENTRIES)?;
     let cutoff = message_store::now_ms().saturating_sub(retention_ms);
-    report.outbox_erased = message_store::outbox::erase_made_before(cutoff).await?;
+    report.outbox_erased = message_store::outbox::erase_kept_before(cutoff, PAGE).await?;
     Ok(report)
 }

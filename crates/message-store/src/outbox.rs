@@ -1,18 +1,23 @@
 //! The development outbox's store (`messaging_domain::providers::outbox`): senders whose
 //! provider is `outbox` keep each message here, sealed, instead of sending it.
 
+use crate::time_index::TimeIndex;
 use crate::{StoreResult, get_sealed, put_sealed};
-use messaging_domain::MessageId;
 use messaging_domain::providers::outbox::{Entry, STORE};
 use spin_sdk::experimental::wasi::keyvalue::store as wkv;
 use spin_sdk::key_value::Store;
+
+/// The outbox's entries by the minute they were kept, for retention. Not by the time in
+/// their ids: a broadcast recipient's id is derived from a hash and carries no time.
+const KEPT: TimeIndex = TimeIndex::new("sweep/outbox");
 
 /// Keeps `entry` in the outbox (a repeated send of the same message replaces it). `Err`:
 /// why not, safe to store and log (a sender defers the message with it).
 pub async fn keep(entry: &Entry) -> Result<(), String> {
     let kept: StoreResult<()> = async {
         let store = Store::open(STORE).await?;
-        put_sealed(&store, entry.key(), entry).await
+        put_sealed(&store, entry.key(), entry).await?;
+        KEPT.add(crate::now_ms(), entry.key())
     }
     .await;
     kept.map_err(|e| format!("outbox store: {e}"))
@@ -35,15 +40,14 @@ pub async fn entries() -> StoreResult<Vec<Entry>> {
     Ok(entries)
 }
 
-/// Erases the entries of messages made before `cutoff_ms` (ids carry their time); returns
-/// how many.
-pub async fn erase_made_before(cutoff_ms: u64) -> StoreResult<usize> {
-    let old: Vec<String> = wkv::open(STORE)?
-        .list_keys(None)?
-        .keys
-        .into_iter()
-        .filter(|id| MessageId::parse(id).is_some_and(|id| id.time_ms() < cutoff_ms))
-        .collect();
-    crate::many::delete_many(STORE, &old)?;
-    Ok(old.len())
+/// Erases up to `limit` entries kept before `cutoff_ms`, oldest first; returns how many.
+pub async fn erase_kept_before(cutoff_ms: u64, limit: usize) -> StoreResult<usize> {
+    let mut erased = 0;
+    KEPT.sweep(cutoff_ms, limit, async |id: &str| {
+        crate::many::delete_many(STORE, &[id.to_string()])?;
+        erased += 1;
+        Ok(true)
+    })
+    .await?;
+    Ok(erased)
 }
