@@ -111,6 +111,19 @@ pub fn spin_stored_rows(app: &Path) -> Vec<(String, String, Vec<u8>)> {
             continue;
         }
         let conn = rusqlite::Connection::open(&db).expect("open Spin's key-value file");
+        // Spin creates the file when the store is first opened and the table when it is
+        // first used: a file without the table holds nothing yet.
+        let has_table: bool = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'spin_key_value'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .expect("read Spin's key-value schema")
+            > 0;
+        if !has_table {
+            continue;
+        }
         let mut stmt = conn
             .prepare("SELECT store, key, value FROM spin_key_value")
             .expect("Spin's key-value table");
