@@ -168,6 +168,14 @@ def check(folder):
                 problems.append(f"{where}: secret variable {var['name']!r} has a plain value")
         for missing in sorted(required - bound):
             problems.append(f"{where}: required variable {missing!r} is not bound")
+        # The shim runs Spin's own Redis store, whose get-many and swap need the store
+        # layer's workarounds (ARCHITECTURE.md).
+        workarounds = next(
+            (v.get("value", "") for v in spec.get("variables", []) if v["name"] == "key_value_workarounds"),
+            "",
+        )
+        if "spin-redis" not in [w.strip() for w in workarounds.split(",")]:
+            problems.append(f"{where}: key_value_workarounds does not include spin-redis (Spin's Redis store)")
 
     auths = {doc["metadata"]["name"]: doc for _, doc in by_kind.get("TriggerAuthentication", [])}
     for name, doc in by_kind.get("TriggerAuthentication", []):
@@ -242,10 +250,17 @@ def runtime_config_problems(text):
         return [f"the runtime config is not TOML: {e}"]
     problems = []
     stores = config.get("key_value_store", {})
+    urls = {}
     for label in ("default", "pending"):
         store = stores.get(label)
         if not store or store.get("type") != "redis" or not str(store.get("url", "")).startswith(("redis://", "rediss://")):
             problems.append(f"the runtime config does not put store {label!r} on Redis")
+        else:
+            urls.setdefault(store["url"], []).append(label)
+    # Spin's Redis store keeps a store's keys without a namespace.
+    for url, labels in urls.items():
+        if len(labels) > 1:
+            problems.append(f"stores {' and '.join(labels)} share the Redis database {url}")
     return problems
 
 

@@ -3,6 +3,7 @@
 
 use crate::http::{self, Response};
 use crate::redis::{RedisServer, suite_uses_redis};
+use crate::registry::Registry;
 use crate::runtime::{Runtime, TICKER_KEY, Ticker, spin_binary, spin_stored_rows};
 use crate::{free_port, wait_for, workspace_root};
 use serde_json::Value;
@@ -33,6 +34,15 @@ pub struct Gateway {
     runtime: Runtime,
     /// Ticks the app when its runtime has no timer (Spin).
     ticker: Option<Ticker>,
+    /// The pushed image Spin runs instead of the folder's spin.toml, if any.
+    image: Option<Arc<Image>>,
+}
+
+/// An image that `spin registry push` made of the app, and the registry holding it.
+pub struct Image {
+    pub registry: Registry,
+    pub name: String,
+    pub reference: String,
 }
 
 /// An `api_keys` value for these (caller, roles joined by `+`, key) entries.
@@ -115,17 +125,24 @@ fn host_command(app: &Path, listen: &str, env: &[(String, String)], redis: bool)
     command
 }
 
-/// Real Spin serving `app`'s spin.toml on `listen`, with the project's runtime config.
-fn spin_command(app: &Path, listen: &str) -> Command {
+/// Real Spin serving `app`'s spin.toml (or the pushed `image`) on `listen`, with the
+/// runtime config in `app`, its state in `app/.spin`.
+fn spin_command(app: &Path, listen: &str, image: Option<&str>) -> Command {
     let mut command = Command::new(spin_binary());
     // A group of its own: `spin up` runs the app in a child process (`spin trigger http`),
     // which a signal to `spin up` alone would leave running.
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    command.current_dir(app).arg("up");
+    match image {
+        // Plain HTTP: the test registry is on loopback.
+        Some(reference) => command
+            .args(["--from", reference, "--insecure", "--cache-dir"])
+            .arg(app.join(".spin-registry-cache")),
+        None => command.arg("--from").arg(app.join("spin.toml")),
+    };
     command
-        .current_dir(app)
-        .arg("up")
-        .arg("--from")
-        .arg(app.join("spin.toml"))
+        .arg("--state-dir")
+        .arg(app.join(".spin"))
         .arg("--listen")
         .arg(listen)
         .arg("--runtime-config-file")
@@ -143,7 +160,10 @@ fn with_ticker_caller(env: &mut Vec<(String, String)>) {
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
     let ticker = format!("ticker:operator:{}", digest(TICKER_KEY));
-    let keys = if keys.is_empty() {
+    let keys = if keys.split(',').any(|entry| entry == ticker) {
+        // A restart keeps the environment, ticker caller included.
+        keys
+    } else if keys.is_empty() {
         ticker
     } else {
         format!("{keys},{ticker}")
@@ -208,13 +228,49 @@ impl Gateway {
 
     fn start_full(port: Option<u16>, vars: &[(&str, &str)], policies: &[(&str, &str)]) -> Gateway {
         let dir = app_dir_with(policies);
-        Gateway::spawn(dir, environment(vars), port, suite_store())
+        Gateway::spawn(dir, environment(vars), port, suite_store(), None)
+    }
+
+    /// Pushes the app to `registry` with `spin registry push`, then runs that image on Spin
+    /// (`spin up --from <reference>`), as SpinKube runs it. Only in the suite's Spin runs.
+    pub fn start_from_image(registry: Registry) -> Gateway {
+        assert_eq!(
+            Runtime::of_suite(),
+            Runtime::Spin,
+            "images run on Spin (MESSAGING_TEST_RUNTIME=spin)"
+        );
+        let dir = app_dir();
+        let name = "govstack-messaging".to_string();
+        let reference = registry.push(dir.path(), &name);
+        let image = Image {
+            registry,
+            name,
+            reference,
+        };
+        Gateway::spawn(
+            dir,
+            environment(&[]),
+            None,
+            suite_store(),
+            Some(Arc::new(image)),
+        )
+    }
+
+    /// The image this gateway runs, if it runs one.
+    pub fn image(&self) -> Option<&Image> {
+        self.image.as_deref()
     }
 
     /// Starts another host of the same deployment (same secrets and `vars`), in a folder
     /// of its own, on the same Redis: several hosts sharing one state.
     pub fn start_sharing(redis: &Arc<RedisServer>, vars: &[(&str, &str)]) -> Gateway {
-        Gateway::spawn(app_dir(), environment(vars), None, Some(redis.clone()))
+        Gateway::spawn(
+            app_dir(),
+            environment(vars),
+            None,
+            Some(redis.clone()),
+            None,
+        )
     }
 
     /// Starts with variables, policy files and settings of the host process itself (such
@@ -226,7 +282,7 @@ impl Gateway {
     ) -> Gateway {
         let mut env = environment(vars);
         env.extend(host_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        Gateway::spawn(app_dir_with(policies), env, None, suite_store())
+        Gateway::spawn(app_dir_with(policies), env, None, suite_store(), None)
     }
 
     /// Runs a host whose `policies/` has these files written in, expecting it to refuse
@@ -266,18 +322,23 @@ impl Gateway {
         mut env: Vec<(String, String)>,
         port: Option<u16>,
         redis: Option<Arc<RedisServer>>,
+        image: Option<Arc<Image>>,
     ) -> Gateway {
         let runtime = Runtime::of_suite();
         let log = dir.path().join("host.log");
         let runtime_config = dir.path().join("runtime-config.toml");
         match (&redis, runtime) {
-            (Some(redis), _) => {
-                assert_eq!(
-                    runtime,
-                    Runtime::Host,
-                    "the suite runs on Spin with SQLite only"
-                );
+            (Some(redis), Runtime::Host) => {
                 std::fs::write(&runtime_config, redis.runtime_config()).expect("runtime config");
+            }
+            (Some(redis), Runtime::Spin) => {
+                std::fs::write(&runtime_config, redis.spin_runtime_config())
+                    .expect("runtime config");
+                // As infra/ deploys on Spin's own Redis store.
+                env.push((
+                    "SPIN_VARIABLE_KEY_VALUE_WORKAROUNDS".into(),
+                    "spin-redis".into(),
+                ));
             }
             (None, Runtime::Spin) => {
                 std::fs::copy(
@@ -285,9 +346,11 @@ impl Gateway {
                     &runtime_config,
                 )
                 .expect("copy runtime-config.toml");
-                with_ticker_caller(&mut env);
             }
             (None, Runtime::Host) => {}
+        }
+        if runtime == Runtime::Spin {
+            with_ticker_caller(&mut env);
         }
         for _attempt in 0..5 {
             let port_now = port.unwrap_or_else(free_port);
@@ -297,7 +360,11 @@ impl Gateway {
             let listen = format!("127.0.0.1:{port_now}");
             let mut command = match runtime {
                 Runtime::Host => host_command(dir.path(), &listen, &env, redis.is_some()),
-                Runtime::Spin => spin_command(dir.path(), &listen),
+                Runtime::Spin => spin_command(
+                    dir.path(),
+                    &listen,
+                    image.as_ref().map(|i| i.reference.as_str()),
+                ),
             };
             let mut child = command
                 .envs(env.iter().cloned())
@@ -340,6 +407,7 @@ impl Gateway {
                         redis,
                         runtime,
                         ticker,
+                        image,
                     };
                 }
                 Err(_) => {
@@ -376,8 +444,9 @@ impl Gateway {
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
         let env = std::mem::take(&mut self.env);
         let redis = self.redis.take();
+        let image = self.image.take();
         drop(self);
-        Gateway::spawn(dir, env, None, redis)
+        Gateway::spawn(dir, env, None, redis, image)
     }
 
     /// Kills this host with SIGKILL (a crash: nothing is drained, nothing flushed beyond
@@ -387,8 +456,9 @@ impl Gateway {
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
         let env = std::mem::take(&mut self.env);
         let redis = self.redis.take();
+        let image = self.image.take();
         drop(self);
-        Gateway::spawn(dir, env, None, redis)
+        Gateway::spawn(dir, env, None, redis, image)
     }
 
     /// Kills this host with SIGKILL and leaves it dead (for hosts sharing one state, where
@@ -456,9 +526,19 @@ impl Gateway {
     /// Every (store, key, value) in the key-value stores, ordered by store and key.
     pub fn stored_rows(&self) -> Vec<(String, String, Vec<u8>)> {
         match (&self.redis, self.runtime) {
-            (Some(redis), _) => redis.rows(),
+            (Some(redis), Runtime::Host) => redis.rows(),
+            (Some(redis), Runtime::Spin) => redis.spin_rows(),
             (None, Runtime::Host) => stored_rows(&self.db_path()),
             (None, Runtime::Spin) => spin_stored_rows(self.dir.path()),
+        }
+    }
+
+    /// Every row in the runtime's own SQLite files in this gateway's folder, wherever its
+    /// stores are configured to be.
+    pub fn local_file_rows(&self) -> Vec<(String, String, Vec<u8>)> {
+        match self.runtime {
+            Runtime::Host => stored_rows(&self.db_path()),
+            Runtime::Spin => spin_stored_rows(self.dir.path()),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod http;
 pub mod kannel;
 pub mod recorder;
 pub mod redis;
+pub mod registry;
 pub mod runtime;
 pub mod smtp;
 pub mod twilio;

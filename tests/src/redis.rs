@@ -69,6 +69,50 @@ impl RedisServer {
         )
     }
 
+    /// A runtime-config file for Spin's own Redis store, which keeps a store's keys as
+    /// they are, without a namespace: each store gets a database of its own
+    /// ([`SPIN_DATABASES`]), as `infra/spin/runtime-config.redis.toml` does.
+    pub fn spin_runtime_config(&self) -> String {
+        SPIN_DATABASES
+            .iter()
+            .map(|(store, db)| {
+                format!(
+                    "[key_value_store.{store}]\ntype = \"redis\"\nurl = \"{url}{db}\"\n\n",
+                    url = self.url
+                )
+            })
+            .collect()
+    }
+
+    /// Every (store, key, value) Spin keeps here (the layout of
+    /// [`RedisServer::spin_runtime_config`]), ordered by store and key.
+    pub fn spin_rows(&self) -> Vec<(String, String, Vec<u8>)> {
+        // One script per database: a store's rows are read at one moment.
+        const SNAPSHOT: &str = r"
+            local out = {}
+            for _, key in ipairs(redis.call('KEYS', '*')) do
+              table.insert(out, key)
+              table.insert(out, redis.call('GET', key))
+            end
+            return out
+        ";
+        let mut rows = Vec::new();
+        for (store, db) in SPIN_DATABASES {
+            let mut connection = redis::Client::open(format!("{}{db}", self.url))
+                .and_then(|c| c.get_connection())
+                .expect("connect to the test redis-server");
+            let flat: Vec<Vec<u8>> = redis::Script::new(SNAPSHOT)
+                .invoke(&mut connection)
+                .expect("the stored rows");
+            rows.extend(flat.chunks(2).map(|row| {
+                let key = String::from_utf8(row[0].clone()).expect("a UTF-8 key");
+                (store.to_string(), key, row[1].clone())
+            }));
+        }
+        rows.sort();
+        rows
+    }
+
     fn connection(&self) -> redis::Connection {
         redis::Client::open(self.url.as_str())
             .and_then(|c| c.get_connection())
@@ -114,6 +158,9 @@ impl RedisServer {
             .collect()
     }
 }
+
+/// The database of each store when Spin runs on this server.
+const SPIN_DATABASES: [(&str, u8); 3] = [("default", 0), ("pending", 1), ("outbox", 2)];
 
 fn ping(url: &str) -> bool {
     redis::Client::open(url)

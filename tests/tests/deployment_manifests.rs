@@ -37,6 +37,10 @@ fn a_broken_deployment_is_refused_with_its_problems_named() {
             "spinapp-dispatch.yaml" => text.replace("enableAutoscaling: true", "replicas: 1"),
             // A misspelt field of a built-in kind.
             "redis.yaml" => text.replace("readinessProbe:", "readinesProbe:"),
+            // Spin's Redis store without the store layer's workarounds.
+            "spinapp-webhooks.yaml" => text.replace("value: spin-redis", "value: \"\""),
+            // Two stores in one Redis database, where Spin keeps keys without a namespace.
+            "secrets.example.yaml" => text.replace("6379/1", "6379/0"),
             _ => text,
         };
         std::fs::write(dir.path().join(path.file_name().unwrap()), broken).unwrap();
@@ -47,6 +51,8 @@ fn a_broken_deployment_is_refused_with_its_problems_named() {
         "messaging-api: serves requests but lacks 'deliver-sms'",
         "messaging-dispatch does not leave its replicas to an autoscaler",
         "'readinesProbe' was unexpected",
+        "messaging-webhooks: key_value_workarounds does not include spin-redis",
+        "stores default and pending share the Redis database",
     ] {
         assert!(text.contains(expected), "{expected:?} not in:\n{text}");
     }

@@ -5,7 +5,7 @@
 //! run out, not locks that die with their holder).
 
 use integration_tests::africastalking;
-use integration_tests::gateway::{Gateway, KEY, OTHER_KEY, stored_rows};
+use integration_tests::gateway::{Gateway, KEY, OTHER_KEY};
 use integration_tests::redis::RedisServer;
 use integration_tests::wait_for;
 use serde_json::{Value, json};
@@ -59,13 +59,13 @@ fn either_host_serves_what_the_other_accepted_and_an_idempotency_key_holds_acros
     );
 
     // The state is on Redis, none of it in either host's SQLite file.
-    let rows = redis.rows();
+    let rows = a.stored_rows();
     assert!(
         rows.iter().any(|(_, key, _)| key.contains(&id)),
         "the message is not on Redis"
     );
-    assert!(stored_rows(&a.db_path()).is_empty());
-    assert!(stored_rows(&b.db_path()).is_empty());
+    assert!(a.local_file_rows().is_empty());
+    assert!(b.local_file_rows().is_empty());
 }
 
 #[test]

@@ -374,18 +374,18 @@ fn test(args: &[String]) -> Result<()> {
 }
 
 /// The integration suites that run on real Spin too: all but these, which check what only
-/// the project host has, or need what the Spin run cannot give yet:
+/// the project host has:
 /// - `messages_api`: the host's transport (a 413 from Content-Length before the body is
 ///   read, JSON 404s from its router, a 600-request burst queued for turns);
 /// - `operations`, `provider_outage`: host settings (`MESSAGING_TICK_MS`,
 ///   `MESSAGING_OUTBOUND_TIMEOUT_MS`);
 /// - `policy_files`: the host's start-up check of the policy folder (Spin has none);
-/// - `shared_state`: several hosts on one Redis (the harness runs Spin on SQLite only);
-/// - `deployment_manifests`: no runtime at all;
-/// - `retention`: passes on Spin, but its broadcast erasure timed out once under load
-///   there; it stays out until that is understood.
+/// - `deployment_manifests`: no runtime at all.
+///
+/// `shared_state` (several processes on one Redis) runs in the Spin run on Redis only.
 const SPIN_SUITES: &[&str] = &[
     "runtime_fidelity",
+    "spinkube_image",
     "africastalking_sms",
     "alerts",
     "audit_trail",
@@ -404,6 +404,7 @@ const SPIN_SUITES: &[&str] = &[
     "policies_and_outcomes",
     "push",
     "rate_limits",
+    "retention",
     "scheduling",
     "signed_tokens",
     "status_callbacks",
@@ -412,8 +413,9 @@ const SPIN_SUITES: &[&str] = &[
     "twilio_sms",
 ];
 
-/// [`SPIN_SUITES`] on real Spin, the runtime the app is built for. Spin is on no package
-/// registry: without a Spin CLI the run is skipped with a line saying so, except in CI
+/// [`SPIN_SUITES`] on real Spin, the runtime the app is built for: once on Spin's SQLite
+/// store, once on Spin's own Redis store (with `shared_state`). Spin is on no package
+/// registry: without a Spin CLI the runs are skipped with a line saying so, except in CI
 /// (`CI=true`), where a missing Spin fails.
 fn test_on_spin(args: &[String]) -> Result<()> {
     let spin = spin_cli();
@@ -422,20 +424,27 @@ fn test_on_spin(args: &[String]) -> Result<()> {
             bail!("no Spin CLI at {} (set MESSAGING_SPIN)", spin.display());
         }
         eprintln!(
-            "no Spin CLI ({}; set MESSAGING_SPIN): the run on Spin is skipped",
+            "no Spin CLI ({}; set MESSAGING_SPIN): the runs on Spin are skipped",
             spin.display()
         );
         return Ok(());
     }
-    let mut command = cargo();
-    command.args(["test", "-p", "integration-tests"]);
-    for suite in SPIN_SUITES {
-        command.args(["--test", suite]);
+    for store in ["sqlite", "redis"] {
+        let mut command = cargo();
+        command.args(["test", "-p", "integration-tests"]);
+        for suite in SPIN_SUITES {
+            command.args(["--test", suite]);
+        }
+        if store == "redis" {
+            command.args(["--test", "shared_state"]);
+        }
+        run(command
+            .args(args)
+            .env("MESSAGING_TEST_RUNTIME", "spin")
+            .env("MESSAGING_TEST_STORE", store)
+            .env("MESSAGING_SPIN", &spin))?;
     }
-    run(command
-        .args(args)
-        .env("MESSAGING_TEST_RUNTIME", "spin")
-        .env("MESSAGING_SPIN", &spin))
+    Ok(())
 }
 
 fn has_command(program: &Path) -> bool {

@@ -25,6 +25,7 @@ struct FanoutRequest {
 
 #[http_service]
 async fn handle(req: Request) -> Response {
+    message_store::backend::configure().await;
     match (req.method().clone(), req.uri().path()) {
         (Method::POST, "/fanout") => {
             let request: FanoutRequest = match read(req, r#"{"id": "brd_..."}"#).await {

@@ -42,6 +42,7 @@ async fn own_cell() -> Result<String, Response> {
 
 #[http_service]
 async fn handle(req: Request) -> Response {
+    message_store::backend::configure().await;
     let path = req.uri().path().to_string();
     match (req.method().clone(), path.as_str()) {
         (Method::POST, "/dispatch") => {

@@ -43,6 +43,7 @@ const OPENAPI: &str = include_str!("../openapi.json");
 
 #[http_service]
 async fn handle(req: Request) -> HttpResponse {
+    message_store::backend::configure().await;
     let path = req.uri().path().to_string();
     let method = req.method().clone();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();

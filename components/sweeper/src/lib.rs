@@ -22,6 +22,7 @@ const AUDIT_ENTRIES: usize = 10_000;
 
 #[http_service]
 async fn handle(req: Request) -> Response {
+    message_store::backend::configure().await;
     if (req.method(), req.uri().path()) != (&Method::POST, "/tick") {
         return no_such_route();
     }

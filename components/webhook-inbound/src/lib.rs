@@ -75,6 +75,7 @@ const MAX_BODY: usize = 64 * 1024;
 
 #[http_service]
 async fn handle(req: Request) -> HttpResponse {
+    message_store::backend::configure().await;
     if !matches!(*req.method(), Method::GET | Method::POST) {
         return reply(405, "method_not_allowed", "use GET or POST");
     }

@@ -17,7 +17,7 @@
 //! time under a keyed hash).
 
 use crate::log::Log;
-use crate::many::{delete_many, get_many, set_many};
+use crate::many::{delete_many, get_one, set_many};
 use crate::retention::{SweepReport, stats_key};
 use crate::time_index::TimeIndex;
 use crate::{StoreResult, now_ms};
@@ -99,7 +99,7 @@ fn count(record: &BroadcastRecord) -> StoreResult<()> {
 /// Returns how many keys it erased and whether it finished.
 async fn erase(record: &BroadcastRecord, budget: usize) -> StoreResult<(usize, bool)> {
     let id = &record.id;
-    let mut progress = match get_many("default", vec![progress_key(id)])?[0].1.as_deref() {
+    let mut progress = match get_one("default", &progress_key(id))?.as_deref() {
         Some(stored) => serde_json::from_slice(stored).unwrap_or_default(),
         None => {
             count(record)?;

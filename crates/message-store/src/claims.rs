@@ -13,7 +13,7 @@
 //! Keys whose first value a single writer knows at creation (a message's delivery claim)
 //! are written with that value instead, so their compare-and-swap never starts from absent.
 
-use crate::many::{delete_many, get_many};
+use crate::many::{delete_many, get_one};
 use crate::{StoreResult, counters, now_ms};
 
 /// The right to create one key, held until [`Claim::release`].
@@ -32,7 +32,7 @@ pub fn take(key: &str, window_ms: u64) -> StoreResult<Option<Claim>> {
     if counters::add(&claim.key, 1)? != 1 {
         return Ok(None);
     }
-    if get_many("default", vec![key.to_string()])?[0].1.is_some() {
+    if get_one("default", key)?.is_some() {
         claim.release()?;
         return Ok(None);
     }

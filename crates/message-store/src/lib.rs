@@ -9,6 +9,7 @@ use messaging_domain::{MessageId, MessageRecord, Status, keys};
 use spin_sdk::key_value::Store;
 
 pub mod audit;
+pub mod backend;
 pub mod broadcast_retention;
 pub mod broadcasts;
 pub mod claims;
@@ -65,6 +66,11 @@ use spin_sdk::experimental::wasi::keyvalue::{atomics, store as wkv};
 /// nobody changed the key since it was read (`wasi:keyvalue/atomics`).
 pub struct Swap {
     cas: atomics::Cas,
+    /// The key, to read again where a failed swap needs confirming.
+    key: String,
+    /// Open for as long as the swap: on `cas-failed`, Spin reads the key again through the
+    /// bucket the swap was made from, and a closed bucket turns that into `no-such-store`.
+    bucket: wkv::Bucket,
     pub current: Option<Vec<u8>>,
 }
 
@@ -74,13 +80,21 @@ impl Swap {
         let bucket = wkv::open(label)?;
         let cas = atomics::Cas::new(&bucket, key)?;
         let current = cas.current()?;
-        Ok(Swap { cas, current })
+        Ok(Swap {
+            cas,
+            key: key.to_string(),
+            bucket,
+            current,
+        })
     }
 
     /// Writes `value` if the key still holds what was read. `Ok(false)`: someone else won.
     pub fn put(self, value: &[u8]) -> StoreResult<bool> {
         match atomics::swap(self.cas, value) {
             Ok(()) => Ok(true),
+            Err(atomics::CasError::CasFailed(_)) if backend::swap_failure_needs_confirming() => {
+                Ok(self.bucket.get(&self.key)?.as_deref() == Some(value))
+            }
             Err(atomics::CasError::CasFailed(_)) => Ok(false),
             Err(atomics::CasError::StoreError(e)) => Err(e.into()),
         }

@@ -10,13 +10,28 @@ use spin_sdk::experimental::wasi::keyvalue::{batch, store as wkv};
 /// `wasi:keyvalue/batch.get-many` promises neither order nor the absent keys: Spin's
 /// SQLite store returns only the keys that exist. Answers are matched to the keys by name,
 /// so callers may zip the result with what they asked for.
+///
+/// On Spin's own Redis store ([`crate::backend`]) the keys are read one `get` at a time.
 pub fn get_many(label: &str, keys: Vec<String>) -> StoreResult<Vec<(String, Option<Vec<u8>>)>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
     let bucket = wkv::open(label)?;
+    if !crate::backend::takes_get_many() {
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            let value = bucket.get(&key)?;
+            values.push((key, value));
+        }
+        return Ok(values);
+    }
     let found = batch::get_many(&bucket, &keys)?;
     Ok(in_asked_order(keys, found))
+}
+
+/// The value of one key of store `label` (absent: `None`).
+pub fn get_one(label: &str, key: &str) -> StoreResult<Option<Vec<u8>>> {
+    Ok(wkv::open(label)?.get(key)?)
 }
 
 /// Pairs each asked key with its value among `found` (any order, absent keys left out or

@@ -20,7 +20,7 @@
 //! never written (its writer died) holds its bucket open for `due::WRITE_GRACE_MS` at most.
 
 use crate::log::Log;
-use crate::many::get_many;
+use crate::many::{get_many, get_one};
 use crate::{PendingEntry, StoreResult, Swap, counters};
 use messaging_domain::due::{self, Slot};
 use std::collections::BTreeSet;
@@ -51,9 +51,10 @@ pub fn entry_key(queue: &str, id: &str) -> String {
 }
 
 fn read_cursor(queue: &str) -> StoreResult<Option<u64>> {
-    Ok(get_many(STORE, vec![cursor_key(queue)])?
-        .pop()
-        .and_then(|(_, v)| std::str::from_utf8(&v?).ok()?.parse().ok()))
+    Ok(
+        get_one(STORE, &cursor_key(queue))?
+            .and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok()),
+    )
 }
 
 /// Indexes `ids` of `queue`, whose pending entries (due at `due_ms`) are written already.

@@ -10,7 +10,7 @@
 //! seen ids once their lease ended, alert identities `retention` after their broadcasts'
 //! validity (when the broadcasts are erased).
 
-use crate::many::{delete_many, get_many};
+use crate::many::{delete_many, get_one};
 use crate::time_index::TimeIndex;
 use crate::{StoreResult, now_ms};
 use messaging_domain::cap::record::AlertRecord;
@@ -67,7 +67,7 @@ pub async fn sweep(_kv: &Store, retention_ms: u64, limit: usize) -> StoreResult<
     for (_, index, past_use) in &FAMILIES {
         index
             .sweep(cutoff, limit, async |key: &str| {
-                let Some(value) = get_many("default", vec![key.to_string()])?[0].1.take() else {
+                let Some(value) = get_one("default", key)? else {
                     return Ok(true);
                 };
                 if !past_use(&value, now, cutoff) {
