@@ -2,6 +2,7 @@
 //!
 //! See ARCHITECTURE.md, "crates/host", for what it implements and how it maps to Spin.
 
+pub mod access_log;
 pub mod app;
 mod bindings;
 pub mod compose;

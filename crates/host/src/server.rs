@@ -1,6 +1,7 @@
 //! The public HTTP server: hyper on tokio, one task per connection, routing by the
 //! manifest, body size limits, one structured log line per request, graceful shutdown.
 
+use crate::access_log::log_request;
 use crate::app::App;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -95,25 +96,6 @@ async fn serve_one(
         started,
     );
     response
-}
-
-/// One line per request. Paths carry ids, never addresses or content; queries (which may)
-/// are not logged.
-fn log_request(
-    method: &http::Method,
-    path: &str,
-    component: Option<&str>,
-    status: u16,
-    started: Instant,
-) {
-    tracing::info!(
-        target: "access",
-        method = %method,
-        path = %path,
-        component = component.unwrap_or("-"),
-        status,
-        micros = started.elapsed().as_micros() as u64,
-    );
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and drains.
