@@ -650,10 +650,18 @@ impl Gateway {
     /// Waits up to `secs` for broadcast `id` to be done, read as the caller with `key`;
     /// returns its view.
     pub fn wait_broadcast_done(&self, key: &str, id: &str, secs: u64) -> Value {
-        crate::wait_for(secs, "the broadcast to be done", || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
             let view = self.call(key, &format!("/v1/broadcasts/{id}"), None).json();
-            (view["state"] == "done").then_some(view)
-        })
+            if view["state"] == "done" {
+                return view;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out after {secs}s waiting for broadcast {id} to be done; last seen: {view}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     /// Sends as the test caller, asserts 202, returns the message id.

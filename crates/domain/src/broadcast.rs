@@ -336,20 +336,51 @@ pub struct Counts {
     pub cancelled: u64,
 }
 
+/// Recipients batched whose outcome is not known yet.
+fn unsettled(cursor: &Cursor, tally: &Tally) -> u64 {
+    cursor
+        .total
+        .saturating_sub(tally.settled() + cursor.unroutable)
+}
+
+/// A broadcast's state as its view shows it: `queued`, `sending`, `done` or `cancelled`.
+pub fn state(cursor: &Cursor, tally: &Tally, cancelled: bool) -> &'static str {
+    let queued = unsettled(cursor, tally);
+    // Cancelling a broadcast that had reached everyone changes nothing: it is done.
+    if cancelled && queued == 0 && (tally.cancelled > 0 || cursor.cut_short) {
+        "cancelled"
+    } else if !cursor.done {
+        "queued"
+    } else if queued > 0 {
+        "sending"
+    } else {
+        "done"
+    }
+}
+
+/// Whether retention may start erasing the broadcast at `now_ms`.
+///
+/// Once it is settled (`done` or `cancelled`) and `retention_ms` past its validity. A
+/// broadcast still sending then (its last batches not yet claimed and expired) is kept:
+/// erasing under a batch in flight would leave behind the provider-id mappings that batch
+/// writes afterwards. One more `retention_ms` later it goes whatever its state, so that a
+/// broadcast whose cells never settle it is not kept for ever.
+pub fn erasable(
+    record: &BroadcastRecord,
+    progress: (&Cursor, &Tally, bool),
+    now_ms: u64,
+    retention_ms: u64,
+) -> bool {
+    let (cursor, tally, cancelled) = progress;
+    let retained_until = record.expires_ms.saturating_add(retention_ms);
+    let settled = matches!(state(cursor, tally, cancelled), "done" | "cancelled");
+    (settled && now_ms >= retained_until) || now_ms >= retained_until.saturating_add(retention_ms)
+}
+
 impl BroadcastView {
     pub fn new(record: &BroadcastRecord, cursor: &Cursor, tally: &Tally, cancelled: bool) -> Self {
-        let settled = tally.settled() + cursor.unroutable;
-        let queued = cursor.total.saturating_sub(settled);
-        // Cancelling a broadcast that had reached everyone changes nothing: it is done.
-        let state = if cancelled && queued == 0 && (tally.cancelled > 0 || cursor.cut_short) {
-            "cancelled"
-        } else if !cursor.done {
-            "queued"
-        } else if queued > 0 {
-            "sending"
-        } else {
-            "done"
-        };
+        let queued = unsettled(cursor, tally);
+        let state = state(cursor, tally, cancelled);
         BroadcastView {
             id: record.id.clone(),
             state,
@@ -613,6 +644,43 @@ mod tests {
             BroadcastView::new(&record(), &cursor, &tally, true).state,
             "cancelled"
         );
+    }
+
+    #[test]
+    fn retention_waits_for_a_broadcast_to_settle_but_not_for_ever() {
+        let record = record();
+        let retention = 1_000;
+        let end = record.expires_ms + retention;
+        let at = |cursor: &Cursor, tally: &Tally, cancelled, now| {
+            erasable(&record, (cursor, tally, cancelled), now, retention)
+        };
+        let sending = Cursor {
+            total: 2,
+            done: true,
+            ..Cursor::default()
+        };
+        let mut tally = Tally::default();
+        tally.count(Outcome::Sent);
+        assert!(!at(&sending, &tally, false, end - 1));
+        assert!(
+            !at(&sending, &tally, false, end),
+            "one recipient is still in flight"
+        );
+        assert!(
+            at(&sending, &tally, false, end + retention),
+            "a broadcast that never settles goes one retention later"
+        );
+        tally.count(Outcome::Expired);
+        assert!(!at(&sending, &tally, false, end - 1));
+        assert!(at(&sending, &tally, false, end));
+        let cut_short = Cursor {
+            total: 1,
+            cut_short: true,
+            ..Cursor::default()
+        };
+        let mut cancelled = Tally::default();
+        cancelled.count(Outcome::Cancelled);
+        assert!(at(&cut_short, &cancelled, true, end));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Retention of broadcasts. A broadcast is indexed at creation by the end of its validity
-//! ([`BY_EXPIRY`], a time index); `retention` after that it can no longer be sending, and
-//! the sweep erases it in two steps:
+//! ([`BY_EXPIRY`], a time index); `retention` after that, once it has settled (see
+//! [`messaging_domain::broadcast::erasable`]), the sweep erases it in two steps:
 //!
 //! 1. Count: its final counts go to `stats/<day>/broadcast/<status>` (no personal data),
 //!    and its erasure's progress (`brd/<id>/erasing`) is written.
@@ -22,7 +22,7 @@ use crate::retention::{SweepReport, stats_key};
 use crate::time_index::TimeIndex;
 use crate::{StoreResult, now_ms};
 use messaging_domain::api::rfc3339_millis;
-use messaging_domain::broadcast::BroadcastRecord;
+use messaging_domain::broadcast::{BroadcastRecord, erasable};
 use messaging_domain::{BroadcastId, keys};
 use spin_sdk::key_value::Store;
 
@@ -54,7 +54,8 @@ fn progress_key(id: &BroadcastId) -> String {
 pub async fn sweep(kv: &Store, retention_ms: u64, budget: usize) -> StoreResult<SweepReport> {
     let mut report = SweepReport::default();
     let mut left = budget;
-    let cutoff = now_ms().saturating_sub(retention_ms);
+    let now = now_ms();
+    let cutoff = now.saturating_sub(retention_ms);
     report.examined = BY_EXPIRY
         .sweep(cutoff, usize::MAX, async |value: &str| {
             let Some(id) = BroadcastId::parse(value) else {
@@ -66,7 +67,7 @@ pub async fn sweep(kv: &Store, retention_ms: u64, budget: usize) -> StoreResult<
             let Some(record) = crate::broadcasts::record(kv, &id).await? else {
                 return Ok(true);
             };
-            let (erased, finished) = erase(&record, left).await?;
+            let (erased, finished) = erase(kv, &record, (now, retention_ms), left).await?;
             left = left.saturating_sub(erased.max(1));
             if finished {
                 report.erased += 1;
@@ -95,18 +96,29 @@ fn count(record: &BroadcastRecord) -> StoreResult<()> {
     Ok(())
 }
 
-/// Erases up to about `budget` keys of the broadcast; when none are left, its record.
-/// Returns how many keys it erased and whether it finished.
-async fn erase(record: &BroadcastRecord, budget: usize) -> StoreResult<(usize, bool)> {
+/// Erases up to about `budget` keys of the broadcast, if it may go at `now` (once started,
+/// an erasure goes on); when none are left, its record. Returns how many keys it erased
+/// and whether it finished.
+async fn erase(
+    kv: &Store,
+    record: &BroadcastRecord,
+    (now, retention_ms): (u64, u64),
+    budget: usize,
+) -> StoreResult<(usize, bool)> {
     let id = &record.id;
+    let (cursor, _) = crate::broadcasts::read_cursor(id)?;
     let mut progress = match get_one("default", &progress_key(id))?.as_deref() {
         Some(stored) => serde_json::from_slice(stored).unwrap_or_default(),
         None => {
+            let tally = crate::broadcasts::tally(id)?;
+            let cancelled = crate::broadcasts::is_cancelled(kv, id).await?;
+            if !erasable(record, (&cursor, &tally, cancelled), now, retention_ms) {
+                return Ok((0, false));
+            }
             count(record)?;
             Progress::default()
         }
     };
-    let (cursor, _) = crate::broadcasts::read_cursor(id)?;
     let mut erased = 0;
     while progress.seq < cursor.next_seq && erased < budget {
         let to = (progress.seq + PAGE).min(cursor.next_seq);
