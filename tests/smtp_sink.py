@@ -8,6 +8,7 @@ DATA)}. --reject answers 550 to RCPT TO of that address; --tempfail answers 451 
 RCPT TO; --auth requires AUTH PLAIN/LOGIN with those credentials (over TLS when --tls is
 given); --tls offers STARTTLS with that certificate and key (PEM), --require-tls refuses
 MAIL before STARTTLS, --implicit speaks TLS from the first byte instead (SMTPS).
+Each AUTH attempt adds its mechanism as a line to DIR/auth-attempts.
 """
 import argparse
 import asyncio
@@ -78,6 +79,10 @@ def main():
         user, password = args.auth.split(":", 1)
 
         def authenticator(server, session, envelope, mechanism, auth_data):
+            # Every attempt is counted, right or wrong: the tests check that credentials
+            # never reach a server over plain text.
+            with open(os.path.join(args.directory, "auth-attempts"), "a") as f:
+                f.write(mechanism + "\n")
             ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == user and auth_data.password.decode() == password
             return AuthResult(success=ok)
 

@@ -64,6 +64,13 @@ impl SmtpServer {
         SmtpServer { port, dir, child }
     }
 
+    /// How many times a client tried AUTH (with `--auth`), whatever the outcome.
+    pub fn auth_attempts(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("auth-attempts"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+
     pub fn received(&self) -> Vec<Received> {
         let mut files: Vec<_> = std::fs::read_dir(self.dir.path())
             .unwrap()

@@ -147,20 +147,34 @@ fn a_permanent_refusal_bounces_and_a_temporary_one_is_retried() {
     );
 }
 
+/// A server that offers no STARTTLS (or whoever stripped it on the way) would read the
+/// credentials: they are never sent, whatever `smtp_tls` says, and the email waits.
 #[test]
-fn smtp_auth_is_used_when_configured() {
+fn smtp_credentials_never_travel_in_clear_text() {
     let smtp = SmtpServer::start(&["--auth", "gateway:s3cret"]);
-    let gw = gateway_on(
-        &smtp,
-        &[("smtp_username", "gateway"), ("smtp_password", "s3cret")],
-    );
-    let id =
-        gw.accept(json!({"channel":"email","to":"amina@example.org","subject":"Auth","body":"x"}));
-    gw.wait_status(&id, "sent");
-    assert_eq!(smtp.received().len(), 1);
-
-    // Refused credentials (535) defer rather than fail: see the session's unit tests
-    // (aiosmtpd does not answer a wrong AUTH PLAIN promptly, so it is not exercised here).
+    for tls in ["starttls", "off"] {
+        let gw = gateway_on(
+            &smtp,
+            &[
+                ("smtp_username", "gateway"),
+                ("smtp_password", "s3cret"),
+                ("smtp_tls", tls),
+            ],
+        );
+        let id = gw.accept(
+            json!({"channel":"email","to":"amina@example.org","subject":"Auth","body":"x"}),
+        );
+        integration_tests::wait_for(20, "two deferred attempts", || {
+            (gw.logs().matches("dispatch.deferred").count() >= 2).then_some(())
+        });
+        assert_eq!(gw.status(KEY, &id).json()["status"], "queued", "{tls}");
+        assert!(!gw.logs().contains("s3cret"), "{tls}");
+    }
+    assert_eq!(smtp.auth_attempts(), 0, "AUTH reached a plain-text server");
+    assert!(smtp.received().is_empty());
+    // Over TLS the same credentials are used: `starttls_is_used_where_offered_and_auth_
+    // travels_inside_it`. Refused credentials (535) defer rather than fail: see the
+    // session's unit tests (aiosmtpd does not answer a wrong AUTH PLAIN promptly).
 }
 
 fn tls_server(certs: &TestCertificates, extra: &[&str]) -> SmtpServer {
@@ -193,6 +207,11 @@ fn starttls_is_used_where_offered_and_auth_travels_inside_it() {
         mail.tls
     );
     assert_eq!(mail.header("Subject").as_deref(), Some("Over TLS"));
+    assert_eq!(
+        smtp.auth_attempts(),
+        1,
+        "the credentials were used, inside TLS"
+    );
 }
 
 #[test]

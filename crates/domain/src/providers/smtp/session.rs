@@ -181,9 +181,19 @@ impl Session {
         Step::Finish(line("QUIT".into()), outcome)
     }
 
-    /// After the (last) EHLO: AUTH if configured, else straight to MAIL FROM.
+    /// After the (last) EHLO: AUTH if configured, else straight to MAIL FROM. Credentials
+    /// travel only inside TLS, whatever `smtp_tls` says: a server (or whoever sits between)
+    /// that offers no STARTTLS would otherwise read them, so the attempt is deferred instead.
     fn authenticate(&mut self) -> Step {
         match &self.settings.auth {
+            Some(_) if !self.secured => Step::Finish(
+                line("QUIT".into()),
+                Outcome::Deferred(
+                    "smtp: credentials are set but the connection is not encrypted; \
+                     AUTH is never sent in clear text"
+                        .into(),
+                ),
+            ),
             Some((user, password)) => {
                 let token = base64::engine::general_purpose::STANDARD
                     .encode(format!("\0{user}\0{password}"));
@@ -340,7 +350,7 @@ mod tests {
             "bcc@example.org".into(),
         ];
         let mut s = Session::new(
-            settings(true, TlsPolicy::Opportunistic),
+            settings(true, TlsPolicy::Implicit),
             "gw@example.org",
             rcpts,
             "Subject: x\r\n\r\n.hidden\r\nbody\r\n",
@@ -470,6 +480,36 @@ mod tests {
     }
 
     #[test]
+    fn credentials_never_travel_in_clear_text() {
+        // STARTTLS stripped from the EHLO answer, refused, or turned off by the setting:
+        // the session defers before AUTH, whatever else the server offers.
+        for (policy, ehlo_keywords, starttls_reply) in [
+            (TlsPolicy::Opportunistic, &["AUTH PLAIN"][..], None),
+            (
+                TlsPolicy::Opportunistic,
+                &["AUTH PLAIN", "STARTTLS"][..],
+                Some(454),
+            ),
+            (TlsPolicy::Off, &["AUTH PLAIN", "STARTTLS"][..], None),
+        ] {
+            let mut s = session(true, policy);
+            s.on_reply(&reply(220, "hi"));
+            let mut step = s.on_reply(&ehlo(ehlo_keywords));
+            if let Some(code) = starttls_reply {
+                assert_eq!(written(step), "STARTTLS\r\n");
+                step = s.on_reply(&reply(code, "TLS not available"));
+            }
+            match step {
+                Step::Finish(bytes, Outcome::Deferred(reason)) => {
+                    assert_eq!(bytes, b"QUIT\r\n", "{policy:?}");
+                    assert!(reason.contains("not encrypted"), "{reason}");
+                }
+                other => panic!("{policy:?}: expected a deferral, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn the_tls_setting_parses_its_four_words_and_nothing_else() {
         assert_eq!(TlsPolicy::parse("").unwrap(), TlsPolicy::Opportunistic);
         assert_eq!(TlsPolicy::parse("Required").unwrap(), TlsPolicy::Required);
@@ -480,7 +520,7 @@ mod tests {
 
     #[test]
     fn bad_credentials_defer() {
-        let mut s = session(true, TlsPolicy::Opportunistic);
+        let mut s = session(true, TlsPolicy::Implicit);
         s.on_reply(&reply(220, "hi"));
         s.on_reply(&reply(250, "AUTH PLAIN"));
         assert!(matches!(
