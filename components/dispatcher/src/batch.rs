@@ -11,9 +11,10 @@
 use crate::deliver::wit_channel;
 use crate::govstack_messaging::sender::sender;
 use crate::govstack_messaging::types::types::{OutboundMessage, SendOutcome};
+use crate::receipt_urls::ReceiptUrls;
 use message_store::{self as store, broadcasts, now_ms};
 use messaging_domain::broadcast::{
-    Batch, BroadcastRecord, Outcome, Tally, receipt_token, recipient_message_id, recipient_ref,
+    Batch, BroadcastRecord, Outcome, Tally, recipient_message_id, recipient_ref,
 };
 use messaging_domain::redact::provider_reason;
 use messaging_domain::retry::backoff_ms;
@@ -147,7 +148,7 @@ async fn try_send(
         };
         // As many at a time as the provider's send rate allows, waiting for tokens up to
         // THROTTLE_WAIT_MS; what is left then waits in the pending store.
-        let receipt_base = receipt_base().await;
+        let receipt_urls = ReceiptUrls::for_this_cell().await;
         let started = now_ms();
         let mut remaining: &[usize] = &open;
         while !remaining.is_empty() {
@@ -173,7 +174,7 @@ async fn try_send(
             remaining = rest;
             let messages = chunk
                 .iter()
-                .map(|&i| outbound(&record, &batch, i, &content, receipt_base.as_ref()))
+                .map(|&i| outbound(&record, &batch, i, &content, receipt_urls.as_ref()))
                 .collect();
             let outcomes = claim.hold_during(sender::send_batch(messages)).await;
             for (&i, outcome) in chunk.iter().zip(outcomes) {
@@ -281,7 +282,7 @@ fn outbound(
     batch: &Batch,
     i: usize,
     content: &messaging_domain::broadcast::Content,
-    receipt_url: Option<&(String, String)>,
+    receipt_urls: Option<&ReceiptUrls>,
 ) -> OutboundMessage {
     let recipient = &batch.recipients[i];
     let (subject, body) = content.text_for(recipient.member.language.as_ref());
@@ -294,23 +295,9 @@ fn outbound(
             .then(|| subject.map(String::from))
             .flatten(),
         body: body.to_string(),
-        receipt_url: receipt_url.map(|(base, secret)| {
-            format!(
-                "{base}/webhooks/receipts/b/{}/{}/{}",
-                record.id,
-                recipient.hash,
-                receipt_token(secret.as_bytes(), &record.id, &recipient.hash)
-            )
-        }),
+        receipt_url: receipt_urls.map(|urls| urls.recipient(&record.id, &recipient.hash)),
         email: None,
     }
-}
-
-/// The public address and the secret that make receipt URLs, when both are configured.
-async fn receipt_base() -> Option<(String, String)> {
-    let base = spin_sdk::variables::get("public_url").await.ok()?;
-    let secret = spin_sdk::variables::get("receipt_secret").await.ok()?;
-    Some((base.trim_end_matches('/').to_string(), secret))
 }
 
 fn log_reason(event: &str, record: &BroadcastRecord, seq: u64, reason: &str) {

@@ -9,7 +9,6 @@ use message_store::notifications::reach_and_notify;
 use message_store::{self as store, PendingEntry, now_ms};
 use messaging_domain::audit::AuditStatus;
 use messaging_domain::broadcast::BatchRef;
-use messaging_domain::hashing::keyed_hash;
 use messaging_domain::record::AttemptRecord;
 use messaging_domain::redact::provider_reason;
 use messaging_domain::retry::{MAX_RETRY_MS, Schedule as RetrySchedule};
@@ -243,7 +242,9 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
         to,
         subject,
         body: payload.body,
-        receipt_url: receipt_url(id).await,
+        receipt_url: crate::receipt_urls::ReceiptUrls::for_this_cell()
+            .await
+            .map(|urls| urls.message(id)),
         email: email.map(|e| EmailDetails {
             cc: e.cc,
             bcc: e.bcc,
@@ -406,18 +407,6 @@ async fn settle(cell: &str, id: &MessageId) -> store::StoreResult<()> {
         &[keys::payload(id), keys::delivery_watch(id), keys::claim(id)],
     )?;
     store::clear_pending(cell, id).await
-}
-
-/// The URL a provider reports delivery to: webhook-inbound, with a token only the gateway
-/// can make, so receipts for a message cannot be forged by guessing its id.
-async fn receipt_url(id: &MessageId) -> Option<String> {
-    let base = spin_sdk::variables::get("public_url").await.ok()?;
-    let secret = spin_sdk::variables::get("receipt_secret").await.ok()?;
-    let token = &keyed_hash(secret.as_bytes(), id.as_str().as_bytes())[..32];
-    Some(format!(
-        "{}/webhooks/receipts/{id}/{token}",
-        base.trim_end_matches('/')
-    ))
 }
 
 /// What a tick did.

@@ -20,6 +20,7 @@ spin_sdk::wit_bindgen::generate!({
 
 mod batch;
 mod deliver;
+mod receipt_urls;
 
 use message_store::private_route::{Response, json, no_such_route, read};
 use spin_sdk::http::{Method, Request};

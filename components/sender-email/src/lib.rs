@@ -9,7 +9,7 @@ spin_sdk::wit_bindgen::generate!({
     generate_all,
 });
 
-use exports::govstack_messaging::sender::sender::Guest;
+use exports::govstack_messaging::sender::sender::{Guest, ReceiptProvider};
 use govstack_messaging::types::types::{OutboundMessage, SendOutcome};
 use messaging_domain::providers::outbox;
 use messaging_domain::record::EmailDetails;
@@ -21,6 +21,11 @@ mod tls;
 struct SenderEmail;
 
 impl Guest for SenderEmail {
+    /// This channel's providers report no delivery to a receipt URL.
+    async fn receipts() -> Option<ReceiptProvider> {
+        None
+    }
+
     /// One by one: this channel's providers have no bulk API that keeps one outcome per
     /// recipient.
     async fn send_batch(messages: Vec<OutboundMessage>) -> Vec<SendOutcome> {

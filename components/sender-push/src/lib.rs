@@ -10,7 +10,7 @@ spin_sdk::wit_bindgen::generate!({
     generate_all,
 });
 
-use exports::govstack_messaging::sender::sender::Guest;
+use exports::govstack_messaging::sender::sender::{Guest, ReceiptProvider};
 use govstack_messaging::types::types::{OutboundMessage, SendOutcome};
 use messaging_domain::PushSubscription;
 use messaging_domain::providers::outbox;
@@ -20,6 +20,11 @@ use spin_sdk::http::FullBody;
 struct SenderPush;
 
 impl Guest for SenderPush {
+    /// This channel's providers report no delivery to a receipt URL.
+    async fn receipts() -> Option<ReceiptProvider> {
+        None
+    }
+
     /// One by one: this channel's providers have no bulk API that keeps one outcome per
     /// recipient.
     async fn send_batch(messages: Vec<OutboundMessage>) -> Vec<SendOutcome> {

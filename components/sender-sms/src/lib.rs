@@ -13,13 +13,27 @@ mod africastalking;
 mod kannel;
 mod twilio;
 
-use exports::govstack_messaging::sender::sender::Guest;
+use exports::govstack_messaging::sender::sender::{Guest, ReceiptProvider};
 use govstack_messaging::types::types::{OutboundMessage, SendOutcome};
 use messaging_domain::providers::outbox;
 
 struct SenderSms;
 
 impl Guest for SenderSms {
+    /// Kannel and Twilio report to the receipt URL; Africa's Talking reports to its own
+    /// webhook (`/webhooks/africastalking/{token}/delivery`), the outbox not at all.
+    async fn receipts() -> Option<ReceiptProvider> {
+        match spin_sdk::variables::get("sms_provider")
+            .await
+            .ok()?
+            .as_str()
+        {
+            "kannel" => Some(ReceiptProvider::Kannel),
+            "twilio" => Some(ReceiptProvider::Twilio),
+            _ => None,
+        }
+    }
+
     /// Africa's Talking takes a batch in one request (one outcome per number); the other
     /// providers get the messages one by one.
     async fn send_batch(messages: Vec<OutboundMessage>) -> Vec<SendOutcome> {

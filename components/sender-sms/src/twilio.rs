@@ -1,6 +1,6 @@
 //! The Twilio adapter: one `POST .../Messages.json` per message, with the gateway's
-//! receipt URL as `StatusCallback` (marked `provider=twilio`, so webhook-inbound checks
-//! Twilio's signature on it). The wire format is `messaging_domain::providers::twilio`.
+//! receipt URL as `StatusCallback` (made for Twilio by the dispatcher, see `receipts` in
+//! lib.rs, so webhook-inbound checks Twilio's signature on it). The wire format is `messaging_domain::providers::twilio`.
 
 use crate::govstack_messaging::types::types::{OutboundMessage, SendOutcome};
 use base64::Engine;
@@ -18,11 +18,13 @@ pub async fn send(message: &OutboundMessage) -> SendOutcome {
     ) else {
         return SendOutcome::Deferred("twilio: twilio_* variables are not all set".into());
     };
-    let callback = message
-        .receipt_url
-        .as_ref()
-        .map(|url| format!("{url}?provider=twilio"));
-    let body = send_form(&message.to, &from, &message.body, callback.as_deref());
+    // The receipt URL already says whose report to expect (`?provider=twilio`).
+    let body = send_form(
+        &message.to,
+        &from,
+        &message.body,
+        message.receipt_url.as_deref(),
+    );
     let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{sid}:{token}"));
     let request = http::Request::post(format!(
         "{}/2010-04-01/Accounts/{sid}/Messages.json",

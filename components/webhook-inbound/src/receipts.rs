@@ -2,17 +2,19 @@
 //! `?kannel_type=N` (Kannel's DLR, GET) or `?provider=twilio` (Twilio's status callback,
 //! a form POST that must also carry a valid `X-Twilio-Signature`).
 //!
-//! The token is the HMAC the dispatcher put into the receipt URL; a receipt without the
-//! right token or signature, for an unknown message, or with an unknown report type is
-//! refused and changes nothing.
+//! The token is the HMAC the dispatcher put into the receipt URL, bound to the provider
+//! the message went through (`messaging_domain::receipt_url`): a receipt is checked as the
+//! provider its query names, so the URL given to Twilio, replayed with `kannel_type`, has
+//! the wrong token. A receipt without the right token or signature, for an unknown
+//! message, or with an unknown report type is refused and changes nothing.
 
 use crate::{HttpResponse, query_param, reply};
 use message_store::delivery_watch;
 use message_store::notifications::reach_and_notify;
 use messaging_domain::audit::AuditStatus;
-use messaging_domain::broadcast::{Outcome as BroadcastOutcome, receipt_token};
-use messaging_domain::hashing::keyed_hash;
+use messaging_domain::broadcast::Outcome as BroadcastOutcome;
 use messaging_domain::providers::{kannel, twilio};
+use messaging_domain::receipt_url::{self, ReceiptProvider};
 use messaging_domain::{MessageId, Status};
 
 /// What the request carried besides its path.
@@ -40,7 +42,8 @@ pub async fn broadcast_receipt(
     let Ok(secret) = spin_sdk::variables::get("receipt_secret").await else {
         return reply(503, "unavailable", "receipts cannot be verified now");
     };
-    let expected = receipt_token(secret.as_bytes(), &broadcast, member);
+    let expected =
+        receipt_url::recipient_token(secret.as_bytes(), claimed(&request), &broadcast, member);
     if !messaging_domain::hashing::constant_time_eq(&expected, token) {
         println!(
             "{}",
@@ -76,14 +79,20 @@ pub async fn broadcast_receipt(
     }
 }
 
+/// Whose report the request claims to be: the token is checked as that provider's.
+fn claimed(request: &Request<'_>) -> ReceiptProvider {
+    ReceiptProvider::of_query(query_param(request.query, "provider"))
+}
+
 /// What the provider reported: Twilio's signed status callback, or Kannel's DLR type.
 async fn provider_status(request: &Request<'_>) -> Result<Option<Status>, HttpResponse> {
-    if query_param(request.query, "provider") == Some("twilio") {
-        twilio_status(request).await
-    } else {
-        match query_param(request.query, "kannel_type").and_then(|t| t.parse::<u32>().ok()) {
-            Some(dlr_type) => Ok(kannel::dlr_status(dlr_type)),
-            None => Err(reply(400, "invalid_request", "kannel_type is missing")),
+    match claimed(request) {
+        ReceiptProvider::Twilio => twilio_status(request).await,
+        ReceiptProvider::Kannel => {
+            match query_param(request.query, "kannel_type").and_then(|t| t.parse::<u32>().ok()) {
+                Some(dlr_type) => Ok(kannel::dlr_status(dlr_type)),
+                None => Err(reply(400, "invalid_request", "kannel_type is missing")),
+            }
         }
     }
 }
@@ -95,8 +104,8 @@ pub async fn receipt(id: &str, token: &str, request: Request<'_>) -> HttpRespons
     let Ok(secret) = spin_sdk::variables::get("receipt_secret").await else {
         return reply(503, "unavailable", "receipts cannot be verified now");
     };
-    let expected = &keyed_hash(secret.as_bytes(), id.as_str().as_bytes())[..32];
-    if !messaging_domain::hashing::constant_time_eq(expected, token) {
+    let expected = receipt_url::message_token(secret.as_bytes(), claimed(&request), &id);
+    if !messaging_domain::hashing::constant_time_eq(&expected, token) {
         println!(
             "{}",
             serde_json::json!({"event":"receipt.refused","id":id.as_str(),"reason":"bad token"})

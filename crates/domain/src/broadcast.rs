@@ -510,14 +510,6 @@ pub fn parse_recipient_ref(text: &str) -> Option<(BroadcastId, String)> {
     Some((BroadcastId::parse(broadcast)?, hash.to_string())).filter(|_| ok)
 }
 
-/// The token in a broadcast recipient's receipt URL
-/// (`/webhooks/receipts/b/<broadcast>/<member hash>/<token>`): an HMAC under
-/// `receipt_secret`, so only the provider that was given the URL can report.
-pub fn receipt_token(secret: &[u8], broadcast: &BroadcastId, member_hash: &str) -> String {
-    crate::hashing::keyed_hash(secret, format!("{broadcast}/{member_hash}").as_bytes())[..32]
-        .to_string()
-}
-
 impl Tally {
     /// Folds in delivery receipts that arrived after the batches' tallies: each moved a
     /// recipient from `sent` to `delivered` or `failed`.

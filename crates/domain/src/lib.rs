@@ -33,6 +33,7 @@ pub mod push_subscription;
 pub mod quiet_hours;
 pub mod quota;
 pub mod rate_limit;
+pub mod receipt_url;
 pub mod record;
 pub mod redact;
 pub mod retry;
