@@ -678,7 +678,7 @@ impl Gateway {
         self.stored_rows()
             .into_iter()
             .map(|(store, key, value)| {
-                let opened = ring.open(&key, &value).ok().flatten().unwrap_or(value);
+                let opened = ring.open(&key, &value).unwrap_or(value);
                 (store, key, opened)
             })
             .collect()

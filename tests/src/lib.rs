@@ -9,6 +9,7 @@ pub mod recorder;
 pub mod redis;
 pub mod registry;
 pub mod runtime;
+pub mod service_token;
 pub mod smtp;
 pub mod twilio;
 

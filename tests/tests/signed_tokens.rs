@@ -51,15 +51,7 @@ fn token(kid: &str, d: &str, overrides: Value) -> String {
 }
 
 fn service_token(secret: &str, iat: u64) -> String {
-    use hmac::Mac;
-    let input = format!(
-        "{}.{}",
-        B64.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
-        B64.encode(json!({"iss": "social-care", "iat": iat}).to_string())
-    );
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(input.as_bytes());
-    format!("{input}.{}", B64.encode(mac.finalize().into_bytes()))
+    integration_tests::service_token::sign(secret, &json!({"iss": "social-care", "iat": iat}))
 }
 
 const ALERTS: &str = "roles = [\"alerts\"]\nvalidity = \"1h\"\npriority = \"emergency\"\n[channels.sms]\ncell = \"deliver-sms\"\n";
@@ -186,16 +178,22 @@ fn a_rotated_key_is_fetched_when_a_token_first_names_it() {
 fn service_tokens_and_a_bound_information_mediator_header() {
     let idp = Recorder::start();
     let gw = gateway(&idp, &[("im_client_must_match", "true")]);
-    let fresh = service_token(SERVICE_SECRET, now());
+    // Each request its own token (`iat` apart): a token is used once (`security.rs`).
+    let fresh = |age: u64| service_token(SERVICE_SECRET, now() - age);
     let header = [("x-govstack-client", "social-care")];
-    assert_eq!(gw.send(&fresh, &message(None), &header).status, 202);
+    assert_eq!(gw.send(&fresh(0), &message(None), &header).status, 202);
     assert_eq!(
-        gw.send(&fresh, &message(None), &[("x-govstack-client", "registry")])
-            .status,
+        gw.send(
+            &fresh(1),
+            &message(None),
+            &[("x-govstack-client", "registry")]
+        )
+        .status,
         401,
         "the IM header names another system"
     );
-    assert_eq!(gw.send(&fresh, &message(None), &[]).status, 401);
+    assert_eq!(gw.send(&fresh(2), &message(None), &[]).status, 401);
+    assert_eq!(gw.send(&fresh(3), &message(None), &header).status, 202);
     let old = service_token(SERVICE_SECRET, now() - 120);
     assert_eq!(gw.send(&old, &message(None), &header).status, 401);
     let forged = service_token("a-different-secret-of-32-bytes-xx", now());

@@ -394,6 +394,7 @@ fn test(args: &[String]) -> Result<()> {
 /// - `operations`, `provider_outage`: host settings (`MESSAGING_TICK_MS`,
 ///   `MESSAGING_OUTBOUND_TIMEOUT_MS`);
 /// - `policy_files`: the host's start-up check of the policy folder (Spin has none);
+/// - `security_host`: attacks on the host's own access log and transport;
 /// - `deployment_manifests`: no runtime at all.
 ///
 /// `shared_state` (several processes on one Redis) runs in the Spin run on Redis only.
@@ -420,6 +421,7 @@ const SPIN_SUITES: &[&str] = &[
     "rate_limits",
     "retention",
     "scheduling",
+    "security",
     "signed_tokens",
     "status_callbacks",
     "telegram",

@@ -1,12 +1,15 @@
 //! Signed tokens: OIDC access tokens checked against the issuer's JWKS (fetched over HTTP
 //! and cached in the key-value store, refetched on an unknown `kid`), and service tokens
-//! checked against `service_keys`. The verification itself is `messaging_domain::tokens`.
+//! checked against `service_keys` and refused when seen before (`seen/` leases, swept like
+//! the other short-lived keys). The verification itself is `messaging_domain::tokens`.
 
 use crate::exports::govstack_messaging::auth::auth::Refusal;
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::jwk::JwkSet;
+use message_store::short_lived::first_sight;
 use messaging_domain::tokens::{
-    OidcSettings, TokenCaller, TokenError, parse_service_keys, verify_oidc, verify_service_token,
+    OidcSettings, SERVICE_TOKEN_MEMORY_MS, TokenCaller, TokenError, cache_is_fresh,
+    parse_service_keys, service_token_seen_key, verify_oidc, verify_service_token,
 };
 use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::key_value::Store;
@@ -42,8 +45,15 @@ pub async fn authenticate(token: &str) -> Result<TokenCaller, Refusal> {
     if messaging_domain::tokens::algorithm(token) == Some(Algorithm::HS256) {
         let config = var("service_keys").await;
         let now = now_ms() / 1000;
-        return verify_service_token(token, &parse_service_keys(&config), now)
-            .map_err(|e| refused(&reason(e)));
+        let caller = verify_service_token(token, &parse_service_keys(&config), now)
+            .map_err(|e| refused(&reason(e)))?;
+        return match first_sight(&service_token_seen_key(token), SERVICE_TOKEN_MEMORY_MS) {
+            Ok(true) => Ok(caller),
+            Ok(false) => Err(refused("the service token was used before")),
+            Err(_) => Err(Refusal::Unavailable(
+                "used service tokens cannot be checked now".into(),
+            )),
+        };
     }
     let issuer = var("oidc_issuer").await;
     if issuer.is_empty() {
@@ -81,10 +91,14 @@ struct CachedJwks {
     jwks: JwkSet,
 }
 
+/// The cached JWKS, sealed like every value the gateway must trust: keys planted in the
+/// store by someone without `storage_keys` do not open, so they never verify a token.
 async fn cached() -> Option<CachedJwks> {
     let kv = Store::open_default().await.ok()?;
-    let bytes = kv.get(JWKS_CACHE_KEY).await.ok()??;
-    serde_json::from_slice(&bytes).ok()
+    message_store::get_sealed(&kv, JWKS_CACHE_KEY)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// The issuer's keys: from the cache while fresh, else fetched (falling back to a stale
@@ -92,7 +106,7 @@ async fn cached() -> Option<CachedJwks> {
 async fn jwks() -> Result<JwkSet, Refusal> {
     let cache = cached().await;
     if let Some(c) = &cache
-        && now_ms().saturating_sub(c.fetched_ms) < JWKS_FRESH_MS
+        && cache_is_fresh(c.fetched_ms, now_ms(), JWKS_FRESH_MS)
     {
         return Ok(c.jwks.clone());
     }
@@ -102,7 +116,7 @@ async fn jwks() -> Result<JwkSet, Refusal> {
 async fn jwks_refetched() -> Result<JwkSet, Refusal> {
     let cache = cached().await;
     if let Some(c) = &cache
-        && now_ms().saturating_sub(c.fetched_ms) < JWKS_REFETCH_MS
+        && cache_is_fresh(c.fetched_ms, now_ms(), JWKS_REFETCH_MS)
     {
         return Ok(c.jwks.clone());
     }
@@ -117,9 +131,7 @@ async fn fetch_or(cache: Option<CachedJwks>) -> Result<JwkSet, Refusal> {
                     fetched_ms: now_ms(),
                     jwks: jwks.clone(),
                 };
-                let _ = kv
-                    .set(JWKS_CACHE_KEY, serde_json::to_vec(&entry).expect("json"))
-                    .await;
+                let _ = message_store::put_sealed(&kv, JWKS_CACHE_KEY, &entry).await;
             }
             Ok(jwks)
         }

@@ -40,11 +40,13 @@ async fn caller(req: &Request) -> Result<Caller, ApiError> {
     let Some(key) = credentials::api_key_header(req).or_else(|| credentials::bearer(req)) else {
         return Err(invalid_input("the apiKey header is required"));
     };
+    let gate = crate::auth_failures::Gate::check(req).await?;
     auth::authenticate(credentials::credentials(req, Some(key)))
         .await
         .map_err(|r| match r {
             Refusal::MissingCredentials => invalid_input("the apiKey header is required"),
             Refusal::InvalidCredentials => {
+                gate.failed();
                 ApiError::new(ErrorCode::Unauthorized, "the apiKey is not valid")
             }
             Refusal::Unavailable(reason) => credentials::auth_unavailable(&reason),

@@ -14,6 +14,7 @@ spin_sdk::wit_bindgen::generate!({
 
 mod accept;
 mod alerts;
+mod auth_failures;
 mod body;
 mod broadcasts;
 mod callback_guard;
@@ -196,6 +197,9 @@ async fn handle(req: Request) -> HttpResponse {
 async fn authenticate(req: &Request) -> Result<Caller, HttpResponse> {
     let api_key = credentials::bearer(req).or_else(|| credentials::api_key_header(req));
     let credentials = credentials::credentials(req, api_key);
+    let gate = auth_failures::Gate::check(req)
+        .await
+        .map_err(|e| error(&e))?;
     let caller = auth::authenticate(credentials).await.map_err(|refusal| {
         error(&match refusal {
             Refusal::MissingCredentials => ApiError::new(
@@ -203,6 +207,7 @@ async fn authenticate(req: &Request) -> Result<Caller, HttpResponse> {
                 "credentials are required: Authorization: Bearer <key> or apiKey header",
             ),
             Refusal::InvalidCredentials => {
+                gate.failed();
                 ApiError::new(ErrorCode::Unauthorized, "the credentials are not valid")
             }
             Refusal::Unavailable(reason) => credentials::auth_unavailable(&reason),

@@ -187,11 +187,7 @@ fn first_sight(provider: &str, provider_id: &str) -> store::StoreResult<bool> {
         "seen/{provider}/{}",
         keyed_hash(b"seen", provider_id.as_bytes())
     );
-    let first = store::work::take_lease(&key, SEEN_MS)?;
-    if first {
-        store::short_lived::track(&key)?;
-    }
-    Ok(first)
+    store::short_lived::first_sight(&key, SEEN_MS)
 }
 
 async fn routes() -> InboundRoutes {

@@ -8,6 +8,7 @@
 pub mod address;
 pub mod api;
 pub mod audit;
+pub mod auth_failures;
 pub mod broadcast;
 pub mod callback_target;
 pub mod caller_entries;

@@ -88,11 +88,12 @@ impl Keyring {
         .expect("serialises")
     }
 
-    /// Opens a value sealed for `context` by any key of the ring. `Ok(None)`: the bytes are
-    /// not a sealed value at all (written before sealing existed).
-    pub fn open(&self, context: &str, stored: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    /// Opens a value sealed for `context` by any key of the ring. Bytes that are not a
+    /// sealed value are refused like a tampered one: whoever can write the store without
+    /// the keys must not be able to plant a payload or a credential in clear.
+    pub fn open(&self, context: &str, stored: &[u8]) -> Result<Vec<u8>, String> {
         let Ok(sealed) = serde_json::from_slice::<Sealed>(stored) else {
-            return Ok(None);
+            return Err("the value is not sealed".into());
         };
         let (kid, key) = self
             .keys
@@ -114,7 +115,6 @@ impl Keyring {
                     aad: &aad(kid, context),
                 },
             )
-            .map(Some)
             .map_err(|_| "the sealed value does not open (wrong context or tampered)".into())
     }
 }
@@ -138,16 +138,16 @@ mod tests {
         assert!(!text.contains("254712345678") && !text.contains("results"));
         assert!(text.contains(ring.current_id()));
         assert_eq!(
-            ring.open("msg_a", &sealed).unwrap().unwrap(),
+            ring.open("msg_a", &sealed).unwrap(),
             b"+254712345678 your results"
         );
         assert!(ring.open("msg_b", &sealed).is_err(), "bound to its message");
         let tampered = text.replacen("\"ct\":\"", "\"ct\":\"A", 1);
         assert!(ring.open("msg_a", tampered.as_bytes()).is_err());
         assert_eq!(
-            ring.open("msg_a", br#"{"to":"+254712345678"}"#).unwrap(),
-            None,
-            "values written before sealing are recognised as such"
+            ring.open("msg_a", br#"{"to":"+254712345678"}"#),
+            Err("the value is not sealed".to_string()),
+            "a value in clear, written by someone without the keys, is refused"
         );
     }
 
@@ -156,10 +156,7 @@ mod tests {
         let old = Keyring::parse(OLD).unwrap();
         let sealed_before = old.seal("msg_a", b"x", [1; 12]);
         let rotated = Keyring::parse(&format!("{NEW}, {OLD}")).unwrap();
-        assert_eq!(
-            rotated.open("msg_a", &sealed_before).unwrap().unwrap(),
-            b"x"
-        );
+        assert_eq!(rotated.open("msg_a", &sealed_before).unwrap(), b"x");
         assert_ne!(rotated.current_id(), old.current_id());
         let sealed_after = rotated.seal("msg_a", b"y", [2; 12]);
         assert!(

@@ -29,6 +29,9 @@ pub struct ServerSettings {
     pub max_concurrent_requests: usize,
 }
 
+/// The header in which Spin tells a component its client's address (`ip:port`).
+const CLIENT_ADDR_HEADER: &str = "spin-client-addr";
+
 fn json_error(status: u16, code: &str, message: &str) -> http::Response<WasiBody> {
     let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
     http::Response::builder()
@@ -46,9 +49,16 @@ async fn serve_one(
     app: Arc<App>,
     settings: Arc<ServerSettings>,
     turns: Arc<Semaphore>,
-    req: http::Request<Incoming>,
+    peer: SocketAddr,
+    mut req: http::Request<Incoming>,
 ) -> http::Response<WasiBody> {
     let started = Instant::now();
+    // As Spin does (trigger-http's headers.rs): the client's address, replacing whatever
+    // the client sent under that name, so components may trust it.
+    req.headers_mut().insert(
+        CLIENT_ADDR_HEADER,
+        http::HeaderValue::from_str(&peer.to_string()).expect("a socket address is ASCII"),
+    );
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let Some(component) = app.router.route(&path).map(str::to_string) else {
@@ -112,7 +122,7 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _peer): (_, SocketAddr) = match accepted {
+                let (stream, peer): (_, SocketAddr) = match accepted {
                     Ok(conn) => conn,
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
@@ -127,7 +137,7 @@ pub async fn serve(
                     let app = app.clone();
                     let settings = settings.clone();
                     let turns = turns.clone();
-                    async move { Ok::<_, std::convert::Infallible>(serve_one(app, settings, turns, req).await) }
+                    async move { Ok::<_, std::convert::Infallible>(serve_one(app, settings, turns, peer, req).await) }
                 });
                 let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);

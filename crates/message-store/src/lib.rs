@@ -356,7 +356,7 @@ pub async fn put_sealed<T: serde::Serialize>(
 
 /// Reads and opens what [`put_sealed`] wrote. A value sealed with a key `storage_keys` no
 /// longer has is an error, not an absence: its work waits for the key rather than being
-/// dropped.
+/// dropped. So is a value in clear: only the gateway, which has the keys, writes here.
 pub async fn get_sealed<T: serde::de::DeserializeOwned>(
     store: &Store,
     key: &str,
@@ -364,12 +364,10 @@ pub async fn get_sealed<T: serde::de::DeserializeOwned>(
     let Some(stored) = store.get(key).await? else {
         return Ok(None);
     };
-    let plain = match keyring().await?.open(key, &stored) {
-        Ok(Some(plain)) => plain,
-        // Written before values were sealed.
-        Ok(None) => stored,
-        Err(e) => return Err(StoreError(format!("{key}: {e}"))),
-    };
+    let plain = keyring()
+        .await?
+        .open(key, &stored)
+        .map_err(|e| StoreError(format!("{key}: {e}")))?;
     Ok(serde_json::from_slice(&plain).ok())
 }
 

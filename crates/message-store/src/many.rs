@@ -88,15 +88,15 @@ pub async fn seal_all<T: serde::Serialize>(
 }
 
 /// Opens a value that [`seal_all`] or [`crate::put_sealed`] wrote under `key`. `Ok(None)`:
-/// it does not parse as a `T`; an error: no key of `storage_keys` opens it.
+/// it does not parse as a `T`; an error: no key of `storage_keys` opens it, or it is not
+/// sealed at all.
 pub async fn open_one<T: serde::de::DeserializeOwned>(
     key: &str,
     stored: &[u8],
 ) -> StoreResult<Option<T>> {
-    let plain = match keyring().await?.open(key, stored) {
-        Ok(Some(plain)) => plain,
-        Ok(None) => stored.to_vec(),
-        Err(e) => return Err(StoreError(format!("{key}: {e}"))),
-    };
+    let plain = keyring()
+        .await?
+        .open(key, stored)
+        .map_err(|e| StoreError(format!("{key}: {e}")))?;
     Ok(serde_json::from_slice(&plain).ok())
 }

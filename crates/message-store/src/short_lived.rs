@@ -1,50 +1,77 @@
 //! Keys that serve for a while and then only take space: idempotency and duplicate-request
 //! reservations (`idem/`, `mhash/`: an id and when it was reserved), the provider ids of
-//! inbound reports already seen (`seen/`: a lease until), and GovStack email requests
+//! inbound reports and service tokens already seen (`seen/`: a lease until), and GovStack email requests
 //! (`govstack/request/`: the ids of their messages and when), and CAP alerts' identities
-//! (`cap/`: their broadcasts and how long those are valid). None holds personal data, but
+//! (`cap/`: their broadcasts and how long those are valid), and failed authentications per
+//! client address (`authfail/`: a counter per minute). None holds personal data, but
 //! each grows with every request. The writer that makes such a key tracks it in its
 //! family's time index ([`track`]); the sweeper walks each index from the oldest, a page per
 //! tick, and erases the keys whose value says they are past use: reservations
 //! and requests `retention` after they were made (their messages are erased by then),
 //! seen ids once their lease ended, alert identities `retention` after their broadcasts'
-//! validity (when the broadcasts are erased).
+//! validity (when the broadcasts are erased), failure counters once their minute is over
+//! (their sweep does not wait for the retention: see [`sweep_cutoff`]).
 
 use crate::many::{delete_many, get_one};
 use crate::time_index::TimeIndex;
 use crate::{StoreResult, now_ms};
+use messaging_domain::auth_failures;
 use messaging_domain::cap::record::AlertRecord;
 use messaging_domain::short_lived::{lease_past_use, request_past_use, reservation_past_use};
 use spin_sdk::key_value::Store;
 
-/// Whether a value, read at `now` with a retention cut-off, is past use.
-type PastUse = fn(&[u8], u64, u64) -> bool;
+/// How a family's keys say they are past use.
+enum PastUse {
+    /// By their value, read at `now` with a retention cut-off.
+    Value(fn(&[u8], u64, u64) -> bool),
+    /// By the key alone, at `now` (its value is a counter, which carries no time).
+    Key(fn(&str, u64) -> bool),
+}
 
 /// Each family: its key prefix, the time index its keys are tracked in (by when they were
-/// made), and how its values say they are past use.
-const FAMILIES: [(&str, TimeIndex, PastUse); 5] = [
+/// made), and how they say they are past use.
+const FAMILIES: [(&str, TimeIndex, PastUse); 6] = [
     (
         "idem/",
         TimeIndex::new("sweep/short/idem"),
-        reservation_past_use,
+        PastUse::Value(reservation_past_use),
     ),
     (
         "mhash/",
         TimeIndex::new("sweep/short/mhash"),
-        reservation_past_use,
+        PastUse::Value(reservation_past_use),
     ),
-    ("seen/", TimeIndex::new("sweep/short/seen"), lease_past_use),
+    (
+        "seen/",
+        TimeIndex::new("sweep/short/seen"),
+        PastUse::Value(lease_past_use),
+    ),
     (
         "govstack/request/",
         TimeIndex::new("sweep/short/govstack"),
-        request_past_use,
+        PastUse::Value(request_past_use),
     ),
     (
         "cap/",
         TimeIndex::new("sweep/short/cap"),
-        AlertRecord::past_use,
+        PastUse::Value(AlertRecord::past_use),
+    ),
+    (
+        "authfail/",
+        TimeIndex::new("sweep/short/authfail"),
+        PastUse::Key(auth_failures::counter_past_use),
     ),
 ];
+
+/// How long after they were made a family's keys are looked at by the sweep: after the
+/// retention, except failure counters, which are worth nothing after their minute and,
+/// made by unauthenticated requests, must not pile up for a retention period.
+fn sweep_cutoff(prefix: &str, now: u64, retention_ms: u64) -> u64 {
+    match prefix {
+        "authfail/" => now.saturating_sub(auth_failures::WINDOW_MS),
+        _ => now.saturating_sub(retention_ms),
+    }
+}
 
 /// Tracks a key of one of the families, made now, for the sweep to find. Called by the
 /// writer that created it (a key of no family is not tracked).
@@ -58,19 +85,34 @@ pub fn track(key: &str) -> StoreResult<()> {
     }
 }
 
+/// Takes the `seen/` lease at `key` for `lease_ms` and tracks it for the sweep; false if
+/// a live lease holds it (the same provider report, or the same token, seen before).
+pub fn first_sight(key: &str, lease_ms: u64) -> StoreResult<bool> {
+    debug_assert!(key.starts_with("seen/"), "{key} is not of the seen/ family");
+    let first = crate::work::take_lease(key, lease_ms)?;
+    if first {
+        track(key)?;
+    }
+    Ok(first)
+}
+
 /// Examines up to `limit` keys of each family, oldest first, and erases those past use.
 /// Returns how many it erased.
 pub async fn sweep(_kv: &Store, retention_ms: u64, limit: usize) -> StoreResult<usize> {
     let now = now_ms();
-    let cutoff = now.saturating_sub(retention_ms);
     let mut erased = 0;
-    for (_, index, past_use) in &FAMILIES {
+    for (prefix, index, past_use) in &FAMILIES {
+        let cutoff = sweep_cutoff(prefix, now, retention_ms);
         index
             .sweep(cutoff, limit, async |key: &str| {
-                let Some(value) = get_one("default", key)? else {
-                    return Ok(true);
+                let done = match past_use {
+                    PastUse::Key(by_key) => by_key(key, now),
+                    PastUse::Value(by_value) => match get_one("default", key)? {
+                        Some(value) => by_value(&value, now, cutoff),
+                        None => return Ok(true),
+                    },
                 };
-                if !past_use(&value, now, cutoff) {
+                if !done {
                     return Ok(false);
                 }
                 delete_many("default", &[key.to_string()])?;

@@ -8,7 +8,8 @@
 //!   `realm_access.roles`), a list or a space-separated string.
 //! - **Service tokens**, in the manner of GOV.UK Notify, for systems without an identity
 //!   provider: an HS256 JWT whose `iss` is the service id and whose `iat` is within 30 s of
-//!   now, signed with that service's secret (`service_keys`: `service:role+role:secret`).
+//!   now, signed with that service's secret (`service_keys`: `service:role+role:secret`),
+//!   and used once: a repeat inside the window is a replay.
 //!
 //! Only these algorithms are accepted, each only with its own key type, so `alg: none`,
 //! HS256 signed with a public key, and other confusions fail. Verification is
@@ -148,7 +149,28 @@ pub fn parse_service_keys(config: &str) -> Vec<ServiceKey<'_>> {
         .collect()
 }
 
-/// Verifies a service token at `now` (seconds since the epoch).
+/// Whether a cached copy made at `fetched_ms` may still be used at `now_ms` for up to
+/// `max_age_ms`. A copy dated in the future is not fresh: it would be fresh for ever.
+pub fn cache_is_fresh(fetched_ms: u64, now_ms: u64, max_age_ms: u64) -> bool {
+    fetched_ms <= now_ms && now_ms - fetched_ms < max_age_ms
+}
+
+/// How long a service token is remembered after its first use: its `iat` lets it pass
+/// for `2 × SKEW_SECS` at most, so a repeat within this time is a replay.
+pub const SERVICE_TOKEN_MEMORY_MS: u64 = (2 * SKEW_SECS + 1) * 1000;
+
+/// The `seen/` key that remembers a service token's first use (its keyed hash, never the
+/// token): a second use within [`SERVICE_TOKEN_MEMORY_MS`] is refused. The whole token is
+/// hashed, not its `jti`, so tokens without one are covered too.
+pub fn service_token_seen_key(token: &str) -> String {
+    format!(
+        "seen/service-token/{}",
+        crate::hashing::keyed_hash(b"service-token", token.as_bytes())
+    )
+}
+
+/// Verifies a service token at `now` (seconds since the epoch). The caller also refuses a
+/// token it has seen before ([`service_token_seen_key`]).
 pub fn verify_service_token(
     token: &str,
     keys: &[ServiceKey<'_>],

@@ -204,3 +204,25 @@ fn service_tokens_need_their_secret_and_a_fresh_iat() {
     assert!(verify_service_token(&stranger, &keys, t).is_err());
     assert!(verify_service_token(&es256("k1", claims(json!({}))), &keys, t).is_err());
 }
+
+#[test]
+fn a_cached_copy_is_fresh_for_its_age_and_never_from_the_future() {
+    use super::cache_is_fresh;
+    assert!(cache_is_fresh(1_000, 1_000, 10));
+    assert!(cache_is_fresh(1_000, 1_009, 10));
+    assert!(!cache_is_fresh(1_000, 1_010, 10));
+    assert!(!cache_is_fresh(1_001, 1_000, 10), "dated in the future");
+    assert!(!cache_is_fresh(u64::MAX, 1_000, u64::MAX));
+}
+
+#[test]
+fn a_service_token_is_remembered_by_a_hash_for_its_whole_window() {
+    use super::service_token_seen_key;
+    let key = service_token_seen_key("aaa.bbb.ccc");
+    assert!(
+        key.starts_with("seen/"),
+        "swept with the other seen/ leases"
+    );
+    assert!(!key.contains("ccc"));
+    assert_ne!(key, service_token_seen_key("aaa.bbb.ccd"));
+}
