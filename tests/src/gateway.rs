@@ -542,6 +542,29 @@ impl Gateway {
         }
     }
 
+    /// Overwrites the value of an existing key in the project host's store, as someone
+    /// with write access to the store (and not to the gateway's keys) could.
+    pub fn plant(&self, store: &str, key: &str, value: &[u8]) {
+        assert_eq!(
+            self.runtime,
+            Runtime::Host,
+            "planting is for the project host's stores"
+        );
+        match &self.redis {
+            Some(redis) => redis.overwrite(store, key, value),
+            None => {
+                let conn = rusqlite::Connection::open(self.db_path()).expect("open db");
+                let changed = conn
+                    .execute(
+                        "UPDATE kv SET value = ?3 WHERE store = ?1 AND key = ?2",
+                        rusqlite::params![store, key, value],
+                    )
+                    .expect("update");
+                assert_eq!(changed, 1, "{store}/{key} exists");
+            }
+        }
+    }
+
     /// The runtime serving this gateway.
     pub fn runtime(&self) -> Runtime {
         self.runtime

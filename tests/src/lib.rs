@@ -5,6 +5,7 @@ pub mod africastalking;
 pub mod gateway;
 pub mod http;
 pub mod kannel;
+pub mod raw_client;
 pub mod recorder;
 pub mod redis;
 pub mod registry;

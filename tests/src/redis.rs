@@ -123,6 +123,19 @@ impl RedisServer {
     /// (`{label}/index` lists a label's keys, `{label}/v/<key>` holds a value), ordered
     /// by store and key as the SQLite rows are. One script reads it all, so a host at work
     /// cannot change it halfway through the reading.
+    /// Overwrites the value of an existing key of the project host's store `label`.
+    pub fn overwrite(&self, label: &str, key: &str, value: &[u8]) {
+        let name = format!("{{{label}}}/v/{key}");
+        let replaced: bool = redis::cmd("SET")
+            .arg(&name)
+            .arg(value)
+            .arg("XX")
+            .query::<Option<String>>(&mut self.connection())
+            .expect("SET")
+            .is_some();
+        assert!(replaced, "{label}/{key} exists");
+    }
+
     pub fn rows(&self) -> Vec<(String, String, Vec<u8>)> {
         const SNAPSHOT: &str = r"
             local out = {}

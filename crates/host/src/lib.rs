@@ -3,9 +3,11 @@
 //! See ARCHITECTURE.md, "crates/host", for what it implements and how it maps to Spin.
 
 pub mod access_log;
+pub mod admission;
 pub mod app;
 mod bindings;
 pub mod compose;
+pub mod connections;
 pub mod health;
 pub mod hooks;
 pub mod kv;
@@ -13,6 +15,7 @@ pub mod logs;
 pub mod manifest;
 pub mod outbound;
 pub mod outbound_pool;
+pub mod request_body;
 pub mod routes;
 pub mod runtime_config;
 pub mod server;

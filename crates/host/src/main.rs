@@ -33,9 +33,36 @@ struct Cli {
     #[arg(long, default_value_t = 1 << 20)]
     max_body_bytes: usize,
     /// Public requests served at once; more wait for a turn (instead of failing when the
-    /// instance pool runs out under a burst).
+    /// instance pool runs out under a burst). Split into lanes: an eighth for CAP alerts
+    /// (`/v1/alerts`), a quarter for provider webhooks, the rest for the API.
     #[arg(long, default_value_t = 128, env = "MESSAGING_MAX_CONCURRENT_REQUESTS")]
     max_concurrent_requests: usize,
+    /// The longest wait for a request head, in milliseconds, from a connection's start or
+    /// the end of its previous answer; a connection that sends none in time (a slow or an
+    /// idle client) is closed.
+    #[arg(
+        long,
+        default_value_t = 10_000,
+        env = "MESSAGING_HEADER_READ_TIMEOUT_MS"
+    )]
+    header_read_timeout_ms: u64,
+    /// The longest wait for a whole request body, in milliseconds, once its head is in;
+    /// a body not in by then is answered 408. Bodies are read before a request waits for
+    /// its turn, so a slow one holds only its own connection.
+    #[arg(long, default_value_t = 20_000, env = "MESSAGING_BODY_READ_TIMEOUT_MS")]
+    body_read_timeout_ms: u64,
+    /// Connections open at once; past it a new connection is answered 503 and closed. Keep
+    /// it below the process's file-descriptor limit (`ulimit -n`).
+    #[arg(long, default_value_t = 4096, env = "MESSAGING_MAX_CONNECTIONS")]
+    max_connections: usize,
+    /// Connections open at once from one client address (an IPv4 host or an IPv6 /64);
+    /// past it a new one from there is answered 503 and closed.
+    #[arg(
+        long,
+        default_value_t = 1024,
+        env = "MESSAGING_MAX_CONNECTIONS_PER_CLIENT"
+    )]
+    max_connections_per_client: usize,
     /// How often delivery cells are ticked for retries, in milliseconds (0 disables).
     #[arg(long, default_value_t = 5000, env = "MESSAGING_TICK_MS")]
     tick_ms: u64,
@@ -106,6 +133,29 @@ fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
+/// Raises the soft limit of open files to the hard limit, as servers commonly do: every
+/// open connection is a descriptor, and a login shell's soft limit (often 1024) is below
+/// `--max-connections`. Returns the soft limit now in force.
+fn raise_open_file_limit() -> std::io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(limit.rlim_cur)
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -141,6 +191,15 @@ async fn main() -> Result<()> {
     if !cli.health_path.is_empty() {
         messaging_host::health::check(&app, &cli.health_path).await?;
     }
+    match raise_open_file_limit() {
+        Ok(files) if files < cli.max_connections as u64 + 256 => tracing::warn!(
+            files,
+            max_connections = cli.max_connections,
+            "the open-file limit is below --max-connections: connections past it fail to be accepted"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not read or raise the open-file limit"),
+    }
     let shutdown = shutdown_signal()?;
     let listener = listen(cli.listen).with_context(|| format!("listening on {}", cli.listen))?;
     let local = listener.local_addr()?;
@@ -157,6 +216,12 @@ async fn main() -> Result<()> {
         max_body_bytes: cli.max_body_bytes,
         drain_timeout: Duration::from_secs(30),
         max_concurrent_requests: cli.max_concurrent_requests,
+        header_read_timeout: Duration::from_millis(cli.header_read_timeout_ms),
+        body_read_timeout: Duration::from_millis(cli.body_read_timeout_ms),
+        connections: messaging_host::connections::Limits {
+            total: cli.max_connections,
+            per_client: cli.max_connections_per_client,
+        },
     };
     server::serve(app, listener, settings, shutdown).await
 }
