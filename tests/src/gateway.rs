@@ -714,6 +714,18 @@ impl Gateway {
             .any(|(_, k, _)| k.ends_with("/payload"))
     }
 
+    /// The secret that signs the callbacks of `key`'s caller, as the caller reads it
+    /// (`GET /v1/callbacks/secret`; the newest, if the deployment is rotating).
+    pub fn callback_secret(&self, key: &str) -> String {
+        let answer = self.call(key, "/v1/callbacks/secret", None);
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let body: serde_json::Value = serde_json::from_str(&answer.body).expect("json");
+        body["secrets"][0]
+            .as_str()
+            .expect("a caller has a callback secret")
+            .to_string()
+    }
+
     pub fn status(&self, key: &str, id: &str) -> Response {
         http::request(
             "GET",

@@ -411,7 +411,13 @@ fn text_in(gw: &Gateway, from: &str, text: &str, id: &str) {
 
 #[test]
 fn citizens_join_and_leave_a_group_by_keyword() {
-    let gw = Gateway::start_with(&[("africastalking_webhook_token", "at-token")]);
+    let gw = Gateway::start_with_policies(
+        &[("africastalking_webhook_token", "at-token")],
+        &[(
+            "inbound/routes.toml",
+            "[[group_keyword]]\nkeyword = \"MOTHERS\"\nowner = \"registry\"\n",
+        )],
+    );
     let created = gw.call(
         KEY,
         "/v1/groups",
@@ -422,7 +428,7 @@ fn citizens_join_and_leave_a_group_by_keyword() {
     let group = created.json()["id"].as_str().unwrap().to_string();
     // Keywords are unique in the deployment: texts name no caller.
     let taken = gw.call(
-        OTHER_KEY,
+        KEY,
         "/v1/groups",
         Some(&json!({"name": "Other", "keyword": "MOTHERS"})),
     );

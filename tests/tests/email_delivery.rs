@@ -7,6 +7,10 @@ use integration_tests::http;
 use integration_tests::smtp::{SmtpServer, TestCertificates};
 use serde_json::json;
 
+/// The clinic's domain, which the test caller sends from (only `smtp_from` is allowed
+/// without `email_senders`).
+const SENDERS: (&str, &str) = ("email_senders", "registry:@health.example.org");
+
 fn gateway_on(smtp: &SmtpServer, extra: &[(&str, &str)]) -> Gateway {
     let port = smtp.port.to_string();
     let mut vars = vec![
@@ -16,6 +20,7 @@ fn gateway_on(smtp: &SmtpServer, extra: &[(&str, &str)]) -> Gateway {
         ("smtp_from", "notifications@gateway.example.org"),
         ("smtp_helo", "gateway.example.org"),
         ("retry_base_ms", "500"),
+        SENDERS,
     ];
     vars.extend_from_slice(extra);
     Gateway::start_with(&vars)
@@ -267,6 +272,7 @@ fn gateway_on_sendgrid(double: &integration_tests::recorder::Recorder) -> Gatewa
         ("sendgrid_api_key", "SG.test-key"),
         ("smtp_from", "notifications@gateway.example.org"),
         ("retry_base_ms", "500"),
+        SENDERS,
     ])
 }
 

@@ -19,6 +19,14 @@ fn single_body() -> Value {
     })
 }
 
+/// The spec's example sender is a clinic's address: the test caller may send from its
+/// domain (without `email_senders` only `smtp_from` may be named).
+const SENDERS: (&str, &str) = ("email_senders", "registry:@clinic.example.org");
+
+fn gateway() -> Gateway {
+    Gateway::start_with(&[SENDERS])
+}
+
 /// A refused request: what is wrong with it, its headers, its body.
 type BadCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>);
 
@@ -73,7 +81,7 @@ fn wait_counts(gw: &Gateway, uid: &str, query: &str, expected: Value) {
 
 #[test]
 fn a_single_email_is_sent_with_cc_bcc_and_sender_and_counted_as_delivered() {
-    let gw = Gateway::start();
+    let gw = gateway();
     let uid = send_single(&gw);
     wait_counts(
         &gw,
@@ -100,7 +108,7 @@ fn a_single_email_is_sent_with_cc_bcc_and_sender_and_counted_as_delivered() {
 
 #[test]
 fn a_batch_from_the_specs_example_sends_one_email_per_recipient() {
-    let gw = Gateway::start();
+    let gw = gateway();
     let mut body = single_body();
     body["recipientInfo"] = json!({"batchEmailAsBase64": SPEC_BATCH});
     let uid = accepted_uid(&post(
@@ -126,7 +134,7 @@ fn a_batch_from_the_specs_example_sends_one_email_per_recipient() {
 
 #[test]
 fn either_recipient_shape_and_every_callback_spelling_work_on_both_endpoints() {
-    let gw = Gateway::start();
+    let gw = gateway();
     for path in ["/send/email/single", "/send/email/batch"] {
         for (field, inner) in [
             ("callback", "URI"),
@@ -160,7 +168,7 @@ fn either_recipient_shape_and_every_callback_spelling_work_on_both_endpoints() {
 
 #[test]
 fn status_keys_are_the_names_as_sent() {
-    let gw = Gateway::start();
+    let gw = gateway();
     let uid = send_single(&gw);
     wait_counts(
         &gw,
@@ -172,7 +180,7 @@ fn status_keys_are_the_names_as_sent() {
 
 #[test]
 fn invalid_input_answers_405_with_a_json_error_and_stores_nothing() {
-    let gw = Gateway::start();
+    let gw = gateway();
     let good = single_body().to_string();
     let cases: Vec<BadCase> = vec![
         ("no api key", vec![], good.clone().into_bytes()),
@@ -211,7 +219,7 @@ fn invalid_input_answers_405_with_a_json_error_and_stores_nothing() {
 
 #[test]
 fn status_requires_a_known_request_id_and_a_selection() {
-    let gw = Gateway::start();
+    let gw = gateway();
     let uid = send_single(&gw);
     let missing_uid = status(&gw, KEY, None, "status=delivered");
     assert_eq!(
@@ -254,7 +262,7 @@ fn status_requires_a_known_request_id_and_a_selection() {
 
 #[test]
 fn wrong_methods_answer_405_with_allow() {
-    let gw = Gateway::start();
+    let gw = gateway();
     for (method, path, allow) in [
         ("GET", "/send/email/single", "POST"),
         ("PUT", "/send/email/batch", "POST"),
@@ -276,6 +284,7 @@ fn gateway_with_callbacks() -> Gateway {
     Gateway::start_with(&[
         ("callback_hosts", "http://127.0.0.1:*"),
         ("callback_private_networks", "true"),
+        SENDERS,
     ])
 }
 
@@ -348,8 +357,12 @@ fn a_reply_reaches_the_requests_callback_signed_and_its_content_is_then_erased()
     );
     // The documented scheme, recomputed here independently of the gateway's code.
     let signature = got.header("x-messaging-signature").expect("signed");
-    let t = integration_tests::verify_callback_signature(signature, &got.body)
-        .expect("a valid t=<seconds>,v1=<hex> signature over the body");
+    let t = integration_tests::verify_callback_signature(
+        &gw.callback_secret(KEY),
+        signature,
+        &got.body,
+    )
+    .expect("a valid t=<seconds>,v1=<hex> signature over the body");
     assert!(now_s().abs_diff(t) < 60);
     let forwarded: Value = serde_json::from_slice(&got.body).unwrap();
     assert_eq!(forwarded["requestUid"], uid.as_str());
@@ -369,6 +382,7 @@ fn a_reply_whose_callback_fails_is_retried_until_accepted() {
         ("callback_hosts", "http://127.0.0.1:*"),
         ("callback_private_networks", "true"),
         ("retry_base_ms", "300"),
+        SENDERS,
     ]);
     let uid = request_with_callback(&gw, &callback.url);
     let reply = json!({"meta": "m", "content": "aGVsbG8gYWdhaW4="});
@@ -410,7 +424,7 @@ fn a_reply_whose_callback_fails_is_retried_until_accepted() {
 
 #[test]
 fn a_reply_without_a_callback_is_kept_with_its_content() {
-    let gw = Gateway::start();
+    let gw = gateway();
     let uid = send_single(&gw);
     let reply = json!({"meta": "m", "content": "a2VlcCBtZQ=="});
     let r = post(

@@ -48,7 +48,7 @@ const JUNK: &[&str] = &[
 fn hostile(rng: &mut Rng) -> (String, String, Vec<(String, String)>, Vec<u8>) {
     let auth = ("authorization".to_string(), format!("Bearer {KEY}"));
     let json_type = ("content-type".to_string(), "application/json".to_string());
-    match rng.next() % 9 {
+    match rng.next() % 10 {
         // Bodies that are not JSON, or JSON of the wrong shape.
         0 => {
             let len = (rng.next() % 300) as usize;
@@ -151,6 +151,28 @@ fn hostile(rng: &mut Rng) -> (String, String, Vec<(String, String)>, Vec<u8>) {
                 body.to_string().into_bytes(),
             )
         }
+        // Callback URLs into the deployment itself, in the spellings that slip past a
+        // naive check: the app's private components, loopback as a number, mapped IPv6.
+        8 => {
+            let url = rng.pick(&[
+                "https://deliver-email.spin.internal/dispatch",
+                "https://DELIVER-SMS.SPIN.INTERNAL./tick",
+                "http://notifier.spin.internal/",
+                "http://2130706433/cb",
+                "http://0177.0.0.1/cb",
+                "http://[::ffff:127.0.0.1]/cb",
+                "http://0.0.0.0/cb",
+                "http://[::]/cb",
+                "http://169.254.169.254/latest/meta-data/",
+            ]);
+            let body = json!({"channel":"sms","to":"+254712345678","body":"x","callback_url": url});
+            (
+                "POST".into(),
+                "/v1/messages".into(),
+                vec![auth, json_type],
+                body.to_string().into_bytes(),
+            )
+        }
         // Provider webhooks without their secrets.
         _ => {
             let path = rng.pick(&[
@@ -204,6 +226,11 @@ fn hostile_requests_get_4xx_store_nothing_and_leave_the_host_serving() {
     }
     eprintln!("{count} hostile requests in {:?}", started.elapsed());
     assert_eq!(gw.stored_rows().len(), rows, "nothing was stored");
+    let logs = gw.logs();
+    assert!(
+        !logs.contains("254712345678") && !logs.contains(KEY),
+        "a hostile request's recipient or credentials reached the log"
+    );
     let id = gw.accept(json!({"channel":"sms","to":"+254712345678","body":"still here"}));
     gw.wait_status(&id, "delivered");
 }

@@ -26,11 +26,13 @@ fn each_status_a_message_reaches_is_posted_to_its_callback_url() {
         (got.len() >= 2).then_some(got)
     });
     let mut statuses = Vec::new();
+    let secret = gw.callback_secret(KEY);
     for request in &got {
         assert_eq!(request.path, "/status-updates");
         assert_eq!(request.header("x-messaging-event"), Some("message.status"));
         assert!(
             verify_callback_signature(
+                &secret,
                 request.header("x-messaging-signature").unwrap(),
                 &request.body
             )

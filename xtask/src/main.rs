@@ -422,6 +422,8 @@ const SPIN_SUITES: &[&str] = &[
     "retention",
     "scheduling",
     "security",
+    "security_callbacks",
+    "security_govstack_email",
     "signed_tokens",
     "status_callbacks",
     "telegram",

@@ -104,19 +104,40 @@ async fn try_run(id: &BroadcastId) -> store::StoreResult<FanoutReport> {
             let hashes: Vec<String> = page.entries.into_iter().map(|(_, h)| h).collect();
             let members = broadcasts::open_members(&prefix, &hashes).await?;
             let (batches, unroutable) = split(&record, cursor.next_seq, members);
+            let found = unroutable
+                + batches
+                    .iter()
+                    .map(|(_, b)| b.recipients.len() as u64)
+                    .sum::<u64>();
+            if !charge_page(&record, &cursor, cursor.total + found).await? {
+                // The owner's quota has no room for this page: the walk ends before it.
+                let stopped = Cursor {
+                    done: true,
+                    over_quota: true,
+                    ..cursor
+                };
+                if !broadcasts::advance(swap, &stopped)? {
+                    break 'walk;
+                }
+                store::audit::emit(
+                    messaging_domain::audit::AuditStatus::Failed,
+                    "broadcaster",
+                    None,
+                    serde_json::json!({"event": "fanout.quota_exceeded", "broadcast": id.as_str(), "owner": record.owner, "fanned_out": cursor.total}),
+                );
+                // The pages batched before this one still go to their cells.
+                report.done = true;
+                break;
+            }
             broadcasts::put_batches(&record, &batches).await?;
             let next = Cursor {
                 next_seq: cursor.next_seq + batches.len() as u64,
                 after_slot: page.last_slot,
                 done: page.exhausted,
-                total: cursor.total
-                    + unroutable
-                    + batches
-                        .iter()
-                        .map(|(_, b)| b.recipients.len() as u64)
-                        .sum::<u64>(),
+                total: cursor.total + found,
                 unroutable: cursor.unroutable + unroutable,
                 cut_short: false,
+                over_quota: false,
             };
             if !broadcasts::advance(swap, &next)? {
                 // Another fan-out moved the cursor: it owns the walk now.
@@ -154,6 +175,25 @@ async fn try_run(id: &BroadcastId) -> store::StoreResult<FanoutReport> {
         );
     }
     Ok(report)
+}
+
+/// Charges the owner's daily quota for the members of a page that acceptance did not pay
+/// for (a group that grew after it: `quota::fanout_owed`). False: the quota has no room,
+/// and nothing was charged. A page charged and then not batched (the instance died) is
+/// charged again by the next walk: the counter errs high, which refuses early and never
+/// sends more.
+async fn charge_page(
+    record: &BroadcastRecord,
+    cursor: &Cursor,
+    total_after: u64,
+) -> store::StoreResult<bool> {
+    let Some(charged) = record.charged else {
+        return Ok(true);
+    };
+    let owed = messaging_domain::quota::fanout_owed(charged, cursor.total, total_after);
+    Ok(store::quota::charge(&record.owner, owed, record.emergency)
+        .await?
+        .is_ok())
 }
 
 /// Splits a page of members into one batch per channel the policy offers, numbered from

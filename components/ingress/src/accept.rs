@@ -183,6 +183,9 @@ pub async fn persist(
     dedup: Option<&idempotency::Dedup>,
 ) -> Result<Persisted, ApiError> {
     // Checked before anything is reserved or stored: bad input changes nothing.
+    if let Some(expects) = &message.expects_reply {
+        expects.within(plan.reply_wait_max_seconds)?;
+    }
     let fallback_route = match (&message.fallback, &plan.fallback) {
         (None, _) => None,
         (Some(wanted), Some(offered)) if wanted.channel == domain_channel(offered.channel) => {

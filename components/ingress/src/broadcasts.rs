@@ -161,6 +161,12 @@ pub async fn start(
         reference: new.reference,
         send_at_ms,
         quiet_hours,
+        // A group may grow before its fan-out: the broadcaster charges the members it
+        // finds beyond these.
+        charged: match &new.audience {
+            Audience::Group(_) if !emergency => Some(audience_size),
+            _ => None,
+        },
     };
     if let Audience::Recipients(members) = &new.audience {
         let key = hashing_key().await?;

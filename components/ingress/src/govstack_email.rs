@@ -5,6 +5,11 @@
 //! no request id, no body, no status selected, unknown request) answers 405 with a JSON
 //! error body; a wrong method answers 405 with an `Allow` header.
 //!
+//! A request may name as its sender (`senderInfo.email`, the envelope sender and `From`)
+//! only what `email_senders` allows its caller, and each of its emails goes to at most
+//! `email_max_recipients` (To, Cc and Bcc together): both are invalid input, refused
+//! before anything is charged or stored. Each recipient counts one against the quota.
+//!
 //! `POST /callback/email` takes a reply to an earlier request: it is stored, answered with
 //! 200, then forwarded to the callback URI that request named, and erased once forwarded.
 //! (Retries of failed forwards and `GET /v1/inbound` come with two-way messaging.)
@@ -17,9 +22,10 @@ use crate::govstack_messaging::types::types::Caller;
 use crate::respond::{HttpResponse, error, json};
 use message_store as store;
 use message_store::notifications;
+use messaging_domain::email_senders;
 use messaging_domain::govstack::{
-    CallbackReply, EmailRequest, EmailStatus, RequestRecord, is_request_uid, new_request_uid,
-    status_selection,
+    CallbackReply, DEFAULT_MAX_EMAIL_RECIPIENTS, EmailRequest, EmailStatus, RequestRecord,
+    is_request_uid, max_email_recipients, new_request_uid, status_selection,
 };
 use messaging_domain::notification::Notification;
 use messaging_domain::record::EmailDetails;
@@ -84,13 +90,16 @@ async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
         )
     })?;
     let request = EmailRequest::parse(&body).map_err(|e| invalid_input(e.0))?;
+    // Before anything is charged or stored: who it is from and how many it goes to.
+    check_sender_and_recipients(&caller, &request).await?;
     crate::callback_guard::check(request.callback_uri.as_deref())
         .await
         .map_err(|m| invalid_input(format!("callback URI: {m}")))?;
     let plan = accept::plan(&caller, Channel::Email, None).await?;
+    // Every recipient, Cc and Bcc too, all or nothing.
     crate::quota::charge(
         &caller.id,
-        request.recipients.len() as u64,
+        request.recipient_count() as u64,
         matches!(plan.priority, Priority::Emergency),
     )
     .await?;
@@ -171,6 +180,33 @@ async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
         200,
         &serde_json::json!({ "response": ACCEPTED, "requestUid": uid, "requestUID": uid }),
     ))
+}
+
+/// Refuses, as the spec's invalid input, a sender the caller may not send as
+/// (`email_senders`; `messaging_domain::email_senders`) and an email to more recipients than
+/// `email_max_recipients`.
+async fn check_sender_and_recipients(
+    caller: &Caller,
+    request: &EmailRequest,
+) -> Result<(), ApiError> {
+    async fn variable(name: &str) -> String {
+        spin_sdk::variables::get(name).await.unwrap_or_default()
+    }
+    if let Some(sender) = &request.sender.email {
+        let config = variable("email_senders").await;
+        let gateway_from = variable("smtp_from").await;
+        if !email_senders::may_send_as(&config, &caller.id, &gateway_from, sender) {
+            return Err(invalid_input(
+                "senderInfo.email: this caller may not send as this address (email_senders)",
+            ));
+        }
+    }
+    // A value GET /health reports as unreadable falls back to the default, never to none.
+    let max = max_email_recipients(&variable("email_max_recipients").await)
+        .unwrap_or(DEFAULT_MAX_EMAIL_RECIPIENTS);
+    request
+        .check_recipients(max)
+        .map_err(|e| invalid_input(e.0))
 }
 
 /// `GET /status/email`: counts of the request's messages in each selected status, keyed by
@@ -282,7 +318,9 @@ async fn try_callback(req: Request) -> Result<HttpResponse, ApiError> {
     // The content lives in one place: in the notification while it travels to the
     // request's callback (erased once delivered), or, with no callback, in the reply record.
     let notification = match &record.callback_uri {
-        Some(uri) => Some(reply_notification(uri, &uid, &reply.meta, &content, received_ms).await),
+        Some(uri) => Some(
+            reply_notification(&caller.id, uri, &uid, &reply.meta, &content, received_ms).await,
+        ),
         None => None,
     };
     let stored = serde_json::json!({
@@ -322,6 +360,7 @@ async fn try_callback(req: Request) -> Result<HttpResponse, ApiError> {
 /// The notification that carries a reply to the request's callback: the body GovStack
 /// callers read (`requestUid`, `meta`, `content` in base64) and the `requestUid` header.
 async fn reply_notification(
+    owner: &str,
     uri: &str,
     uid: &str,
     meta: &Option<String>,
@@ -335,6 +374,7 @@ async fn reply_notification(
         url: uri.to_string(),
         body: body.to_string(),
         headers: vec![("requestUid".into(), uid.to_string())],
+        owner: Some(owner.to_string()),
         created_ms: now_ms,
         expires_ms: now_ms + notifications::validity_ms().await,
     }

@@ -7,6 +7,7 @@ use crate::respond::{HttpResponse, json, or_error};
 use message_store::{self as store, groups};
 use messaging_domain::api::rfc3339_millis;
 use messaging_domain::group::{GroupRecord, GroupView, parse_create, parse_members};
+use messaging_domain::inbound_routes::InboundRoutes;
 use messaging_domain::{ApiError, ErrorCode, GroupId};
 use spin_sdk::http::Request;
 use spin_sdk::key_value::Store;
@@ -15,6 +16,9 @@ pub async fn create(caller: Caller, req: Request) -> HttpResponse {
     or_error(
         async {
             let new = parse_create(&crate::body::json(req).await?)?;
+            if let Some(keyword) = &new.keyword {
+                keyword_reserved_for(keyword, &caller)?;
+            }
             let kv = open_store().await?;
             let record = GroupRecord {
                 id: GroupId::from_random(new_random()),
@@ -43,6 +47,29 @@ pub async fn create(caller: Caller, req: Request) -> HttpResponse {
         }
         .await,
     )
+}
+
+/// Where the operator hands out group keywords (`[[group_keyword]]`).
+const ROUTES_FILE: &str = "/policies/inbound/routes.toml";
+
+/// Refuses a keyword the operator has not reserved for `caller`: keywords are the words
+/// citizens already know, not first come, first served across callers.
+fn keyword_reserved_for(keyword: &str, caller: &Caller) -> Result<(), ApiError> {
+    let routes = match std::fs::read_to_string(ROUTES_FILE) {
+        Ok(text) => InboundRoutes::parse("inbound/routes.toml", &text)
+            .map_err(|e| ApiError::new(ErrorCode::Internal, e))?,
+        Err(_) => InboundRoutes::default(),
+    };
+    match routes.group_keyword_owner(keyword) {
+        Some(owner) if owner == caller.id => Ok(()),
+        _ => Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "the keyword {keyword} is not reserved for this caller: the operator reserves \
+                 group keywords in policies/inbound/routes.toml ([[group_keyword]])"
+            ),
+        )),
+    }
 }
 
 pub async fn read(caller: Caller, id: &str) -> HttpResponse {

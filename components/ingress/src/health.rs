@@ -6,16 +6,17 @@
 
 use crate::govstack_messaging::policy::policy;
 use crate::respond::{HttpResponse, json};
-use messaging_domain::{quota, rate_limit};
+use messaging_domain::{email_senders, govstack, quota, rate_limit};
 
 /// A variable's parser, naming the entries it cannot read.
 type InvalidEntries = fn(&str) -> Vec<&str>;
 
 pub async fn check() -> HttpResponse {
     let mut problems = policy::check().await;
-    let limits: [(&str, InvalidEntries); 2] = [
+    let limits: [(&str, InvalidEntries); 3] = [
         ("caller_rate_limits", rate_limit::invalid_entries),
         ("daily_quotas", quota::invalid_entries),
+        ("email_senders", email_senders::invalid_entries),
     ];
     for (variable, invalid_entries) in limits {
         let value = spin_sdk::variables::get(variable).await.unwrap_or_default();
@@ -24,6 +25,12 @@ pub async fn check() -> HttpResponse {
                 "variable {variable}: cannot read the entry {entry:?}"
             ));
         }
+    }
+    let max_recipients = spin_sdk::variables::get("email_max_recipients")
+        .await
+        .unwrap_or_default();
+    if let Err(e) = govstack::max_email_recipients(&max_recipients) {
+        problems.push(format!("variable email_max_recipients: {e}"));
     }
     if let Err(e) = crate::accept::open_store().await {
         problems.push(format!("the key-value store: {}", e.message));

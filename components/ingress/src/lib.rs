@@ -18,6 +18,7 @@ mod auth_failures;
 mod body;
 mod broadcasts;
 mod callback_guard;
+mod callback_secret;
 mod credentials;
 mod govstack_email;
 mod groups;
@@ -150,6 +151,13 @@ async fn handle(req: Request) -> HttpResponse {
         ["v1", "audit"] => match method {
             Method::GET => match authenticate(&req).await {
                 Ok(caller) => operations::audit(caller, req.uri().query().unwrap_or("")).await,
+                Err(response) => response,
+            },
+            _ => respond::method_not_allowed("GET"),
+        },
+        ["v1", "callbacks", "secret"] => match method {
+            Method::GET => match authenticate(&req).await {
+                Ok(caller) => callback_secret::read(caller).await,
                 Err(response) => response,
             },
             _ => respond::method_not_allowed("GET"),

@@ -1,59 +1,23 @@
-//! The caller's daily quota (`messaging_domain::quota`): a counter per caller and UTC day
-//! (`quota/<caller>/<day>`), added to atomically so every instance shares it. Work is
-//! charged before it is persisted; a request that turns out to repeat an earlier one gives
-//! its charge back, and one that would go over the quota gives it back and is refused.
+//! The caller's daily quota at acceptance (`message_store::quota`), answered in the API's
+//! terms: a request that would pass it is refused with 429 and `Retry-After` until
+//! midnight UTC, and nothing stays charged.
 
 use crate::accept::unavailable;
-use message_store::counters;
-use messaging_domain::quota::{day_of, ms_until_next_day, quota_for};
-use messaging_domain::{ApiError, ErrorCode, keys};
-
-/// What a request was charged, to give back if it creates nothing.
-pub struct Charge {
-    key: String,
-    count: i64,
-}
-
-impl Charge {
-    const NONE: Charge = Charge {
-        key: String::new(),
-        count: 0,
-    };
-
-    /// Gives the charge back: the request created nothing (it repeated an earlier one).
-    pub fn give_back(self) {
-        if self.count > 0 {
-            // Best effort: a counter left too high refuses early, never sends more.
-            let _ = counters::add(&self.key, -self.count);
-        }
-    }
-}
+pub use message_store::quota::Charge;
+use messaging_domain::{ApiError, ErrorCode};
 
 /// Charges `count` messages to `caller`'s quota for today. Emergency work is not charged.
-/// Refused with 429 and `Retry-After` (until midnight UTC) when it would go over.
 pub async fn charge(caller: &str, count: u64, emergency: bool) -> Result<Charge, ApiError> {
-    if emergency || count == 0 {
-        return Ok(Charge::NONE);
+    match message_store::quota::charge(caller, count, emergency).await {
+        Ok(Ok(charge)) => Ok(charge),
+        Ok(Err(over)) => Err(ApiError::new(
+            ErrorCode::QuotaExceeded,
+            format!(
+                "this request would pass the daily quota of {} messages; it is whole again at midnight UTC",
+                over.quota
+            ),
+        )
+        .retry_after_ms(over.retry_after_ms)),
+        Err(e) => Err(unavailable("quota", e)),
     }
-    let config = spin_sdk::variables::get("daily_quotas")
-        .await
-        .unwrap_or_default();
-    let Some(quota) = quota_for(&config, caller) else {
-        return Ok(Charge::NONE);
-    };
-    let now = message_store::now_ms();
-    let charge = Charge {
-        key: keys::quota_count(caller, day_of(now)),
-        count: i64::try_from(count).unwrap_or(i64::MAX),
-    };
-    let total = counters::add(&charge.key, charge.count).map_err(|e| unavailable("quota", e))?;
-    if total <= i64::try_from(quota).unwrap_or(i64::MAX) {
-        return Ok(charge);
-    }
-    charge.give_back();
-    Err(ApiError::new(
-        ErrorCode::QuotaExceeded,
-        format!("this request would pass the daily quota of {quota} messages; it is whole again at midnight UTC"),
-    )
-    .retry_after_ms(ms_until_next_day(now)))
 }

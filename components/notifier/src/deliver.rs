@@ -3,6 +3,7 @@
 use message_store::notifications::{self, CELL};
 use message_store::{self as store, PendingEntry, now_ms};
 use messaging_domain::audit::AuditStatus;
+use messaging_domain::callback_target;
 use messaging_domain::notification::{self, EVENT_HEADER, ID_HEADER, SIGNATURE_HEADER};
 use messaging_domain::redact::provider_reason;
 use messaging_domain::retry::backoff_ms;
@@ -75,6 +76,14 @@ async fn try_attempt(id: &NotificationId) -> store::StoreResult<Outcome> {
         log("notify.expired", id, &notification.event);
         return Ok(Outcome::Expired);
     }
+    // Checked again at send time, whatever was checked at accept: a notification stored
+    // before the check existed, or under another `callback_private_networks`, must not
+    // become a call into the app or its network.
+    if let Err(refusal) = permitted(&notification).await {
+        notifications::remove(&kv, id).await?;
+        log("notify.refused", id, refusal.message());
+        return Ok(Outcome::Refused);
+    }
     match post(&notification).await {
         Ok(()) => {
             notifications::remove(&kv, id).await?;
@@ -107,6 +116,23 @@ async fn try_attempt(id: &NotificationId) -> store::StoreResult<Outcome> {
     }
 }
 
+/// Whether the notification's URL may be called (`callback_target::check_notification`).
+async fn permitted(
+    notification: &notification::Notification,
+) -> Result<(), callback_target::Refusal> {
+    let var = |name: &'static str| async move {
+        spin_sdk::variables::get(name).await.unwrap_or_default()
+    };
+    let private_networks = var("callback_private_networks").await == "true";
+    let im_room = var("im_pubsub_url").await;
+    callback_target::check_notification(
+        &notification.url,
+        &notification.event,
+        private_networks,
+        &im_room,
+    )
+}
+
 enum Failure {
     /// The platform refused the URL (not in `callback_hosts`).
     Refused(String),
@@ -114,16 +140,15 @@ enum Failure {
     Temporary(String),
 }
 
-/// POSTs the notification, signed; `Ok` only for a 2xx answer.
+/// POSTs the notification, signed; `Ok` only for a 2xx answer. A redirect is an answer
+/// like any other that is not 2xx (retried, never followed): Spin's outbound HTTP and the
+/// project host's follow none, so a receiver cannot bounce the call inward.
 async fn post(notification: &notification::Notification) -> Result<(), Failure> {
     let secret = spin_sdk::variables::get("callback_secret")
         .await
         .map_err(|e| Failure::Temporary(format!("callback_secret: {e}")))?;
-    let signature = notification::sign(
-        secret.as_bytes(),
-        now_ms() / 1000,
-        notification.body.as_bytes(),
-    );
+    let secrets = notification::caller_secrets(&secret, notification.owner.as_deref());
+    let signature = notification::sign(&secrets, now_ms() / 1000, notification.body.as_bytes());
     let mut request = http::Request::builder()
         .method("POST")
         .uri(&notification.url)
@@ -148,8 +173,10 @@ async fn post(notification: &notification::Notification) -> Result<(), Failure> 
         Err(e) => {
             let reason = format!("{e:?}");
             if reason.contains("HttpRequestDenied") {
+                // Not in callback_hosts, or (on the project host) allowed only by a
+                // wildcard pattern and resolving to a non-public address.
                 Err(Failure::Refused(
-                    "the callback host is not in callback_hosts".into(),
+                    "the platform refused the callback host (callback_hosts)".into(),
                 ))
             } else {
                 Err(Failure::Temporary(format!(

@@ -170,6 +170,7 @@ impl Guest for PolicyRouter {
                 start_minute: q.start_min,
                 end_minute: q.end_min,
             }),
+            reply_wait_max_seconds: policy.reply_wait_max_seconds,
         })
     }
 }

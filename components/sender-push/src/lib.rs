@@ -63,6 +63,11 @@ async fn web_push(message: &OutboundMessage) -> SendOutcome {
     let Ok(subscription) = PushSubscription::parse(&message.to) else {
         return SendOutcome::Rejected("push: the address is not a push subscription".into());
     };
+    // Parsing refused the app's components and private networks; a loopback endpoint
+    // goes only to a double that push_hosts names.
+    if let Err(reason) = subscription.usable_with(&var("push_hosts").await.unwrap_or_default()) {
+        return SendOutcome::Rejected(format!("push: {reason}"));
+    }
     let Some(key) = var("vapid_private_key")
         .await
         .and_then(|k| VapidKey::from_base64url(&k).ok())

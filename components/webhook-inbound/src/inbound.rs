@@ -11,7 +11,7 @@ use message_store::notifications::{self, enqueue, poke};
 use messaging_domain::audit::AuditStatus;
 use messaging_domain::conversation::InboundRecord;
 use messaging_domain::hashing::keyed_hash;
-use messaging_domain::inbound::{Intent, acknowledgement, classify};
+use messaging_domain::inbound::{Intent, acknowledgement};
 use messaging_domain::inbound_routes::{Destination, InboundRoutes};
 use messaging_domain::notification::Notification;
 use messaging_domain::record::Payload;
@@ -73,14 +73,12 @@ pub async fn handle(message: Inbound) -> HttpResponse {
         return reply(503, "unavailable", "try again later");
     };
     let sender_hash = keyed_hash(hashing_key.as_bytes(), message.from.as_bytes());
-    let conversation = match store::conversations::load(&kv, message.channel, &sender_hash).await {
-        Ok(c) => c,
+    let reminders = match store::conversations::load(&kv, message.channel, &sender_hash).await {
+        Ok(r) => r,
         Err(e) => return unavailable("conversation", e),
     };
-    let intent = classify(
-        &message.text,
-        conversation.as_ref().map(|c| c.options.as_slice()),
-    );
+    let (intent, replied_to) = reminders.understand(&message.text, store::now_ms());
+    let replied_to = replied_to.cloned();
     let outcome = match &intent {
         Intent::OptOut | Intent::OptIn => {
             opt(&kv, &message, &sender_hash, &intent, &hashing_key).await
@@ -89,7 +87,7 @@ pub async fn handle(message: Inbound) -> HttpResponse {
             membership(&kv, &message, &intent, keyword, &hashing_key).await
         }
         Intent::Answer(answer) => {
-            let conversation = conversation.expect("an answer needs a conversation");
+            let conversation = replied_to.expect("an answer has its reminder");
             let reference = store::record(&kv, &conversation.message_id)
                 .await
                 .ok()
@@ -113,8 +111,8 @@ pub async fn handle(message: Inbound) -> HttpResponse {
             })
         }
         Intent::Message { keyword } => {
-            let in_reply_to = conversation.as_ref().map(|c| c.message_id.clone());
-            let destination = match conversation {
+            let in_reply_to = replied_to.as_ref().map(|c| c.message_id.clone());
+            let destination = match replied_to {
                 Some(c) => Some(Destination {
                     owner: c.owner,
                     callback_url: c.callback_url,
@@ -307,6 +305,7 @@ async fn route(
                 url: url.clone(),
                 body: body.to_string(),
                 headers: Vec::new(),
+                owner: Some(destination.owner.clone()),
                 created_ms: now,
                 expires_ms: now + notifications::validity_ms().await,
             };

@@ -154,6 +154,12 @@ pub struct BroadcastRecord {
     /// The policy's quiet hours (recipients in them wait).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quiet_hours: Option<crate::quiet_hours::QuietHours>,
+    /// For a group broadcast under a counted policy: the members charged to the owner's
+    /// daily quota at acceptance (the group's size then). The fan-out charges every
+    /// member it finds beyond them ([`crate::quota::fanout_owed`]). None: nothing is
+    /// charged at fan-out (listed recipients, emergency policies, older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charged: Option<u64>,
 }
 
 /// What the broadcast says (sealed at rest).
@@ -197,6 +203,10 @@ pub struct Cursor {
     /// The walk stopped at a cancel before reaching the last member.
     #[serde(default)]
     pub cut_short: bool,
+    /// The walk stopped because the owner's daily quota had no room for the next page:
+    /// the members after it were not sent to.
+    #[serde(default)]
+    pub over_quota: bool,
 }
 
 /// One recipient in a batch.
@@ -322,6 +332,10 @@ pub struct BroadcastView {
     /// When it is scheduled to start (`send_at`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub send_at: Option<String>,
+    /// Why the walk stopped before the group's last member: `quota_exceeded` (the
+    /// owner's daily quota had no room for more).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<&'static str>,
     pub counts: Counts,
     pub created_at: String,
 }
@@ -389,6 +403,7 @@ impl BroadcastView {
             reference: record.reference.clone(),
             recipients: cursor.total,
             send_at: record.send_at_ms.map(crate::api::rfc3339_millis),
+            stopped: cursor.over_quota.then_some("quota_exceeded"),
             counts: Counts {
                 queued,
                 sent: tally.sent,
@@ -544,6 +559,7 @@ mod tests {
             reference: None,
             send_at_ms: None,
             quiet_hours: None,
+            charged: None,
         }
     }
 

@@ -2,9 +2,10 @@
 //! inbound messages kept for the government system that owns them.
 //!
 //! The link between a reminder and its answer is the recipient: SMS has no thread, so the
-//! newest reminder waiting for an answer from an address (per channel) owns the next
-//! message from it. That link is a key named by the keyed hash of the address
-//! ([`crate::keys::conversation`]), never the address itself.
+//! reminders waiting for an answer from an address (per channel, one per caller:
+//! [`crate::reminders`]) are kept under a key named by the keyed hash of the address
+//! ([`crate::keys::conversation`]), never the address itself, and a reply goes to the
+//! reminder it answers.
 
 use crate::api::rfc3339_millis;
 use crate::error::{ApiError, ErrorCode};
@@ -20,6 +21,9 @@ pub const MAX_OPTION_CHARS: usize = 32;
 pub struct ExpectsReply {
     pub options: Vec<String>,
     pub expires_in_seconds: u64,
+    /// Whether a reply that matches no option is still this reminder's (and goes to its
+    /// owner as an inbound message) rather than following the keyword routes.
+    pub free_text: bool,
 }
 
 #[derive(Deserialize)]
@@ -27,6 +31,8 @@ pub struct ExpectsReply {
 pub(crate) struct ExpectsReplyBody {
     options: Vec<String>,
     expires_in: String,
+    #[serde(default)]
+    free_text: bool,
 }
 
 impl ExpectsReply {
@@ -53,7 +59,23 @@ impl ExpectsReply {
         Ok(ExpectsReply {
             options: raw.options,
             expires_in_seconds,
+            free_text: raw.free_text,
         })
+    }
+
+    /// Refuses a wait longer than the policy allows (`reply_wait_max`): a reminder that
+    /// waits for weeks would keep a citizen's replies from the keyword routes for weeks.
+    pub fn within(&self, max_seconds: u64) -> Result<(), ApiError> {
+        if self.expires_in_seconds > max_seconds {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!(
+                    "expects_reply.expires_in may be at most {} under this policy",
+                    crate::policy::format_duration(max_seconds)
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -67,6 +89,9 @@ pub struct Conversation {
     pub expires_ms: u64,
     /// The `message.unconfirmed` notification due at expiry; cancelled by an answer.
     pub unconfirmed: Option<NotificationId>,
+    /// Whether text matching no option is still a reply to this reminder.
+    #[serde(default)]
+    pub free_text: bool,
 }
 
 /// The answer recorded on a reminder (`msg/<id>/reply`).

@@ -11,8 +11,28 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-/// Most recipients one batch request may carry; larger sends are broadcasts (issue 5).
+/// Most recipients one request may carry, To, Cc and Bcc together across a batch; larger
+/// sends are broadcasts (issue 5).
 pub const MAX_BATCH_RECIPIENTS: usize = 1000;
+
+/// Most recipients (To, Cc and Bcc) of one email when `email_max_recipients` is unset:
+/// what common relays accept in one envelope (Gmail and Microsoft 365 allow more, many
+/// ISP relays 50), small enough that one request cannot turn into a mass mailing.
+pub const DEFAULT_MAX_EMAIL_RECIPIENTS: usize = 50;
+
+/// The most recipients of one email, from `email_max_recipients`: empty is the default, else a
+/// number from 1 to [`MAX_BATCH_RECIPIENTS`].
+pub fn max_email_recipients(config: &str) -> Result<usize, String> {
+    let config = config.trim();
+    if config.is_empty() {
+        return Ok(DEFAULT_MAX_EMAIL_RECIPIENTS);
+    }
+    config
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_BATCH_RECIPIENTS).contains(n))
+        .ok_or_else(|| format!("must be a number from 1 to {MAX_BATCH_RECIPIENTS}"))
+}
 
 /// One email to send: the recipient shape of the spec, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +41,13 @@ pub struct EmailRecipient {
     pub cc: Vec<EmailAddress>,
     pub bcc: Vec<EmailAddress>,
     pub name: Option<String>,
+}
+
+impl EmailRecipient {
+    /// Everyone this email goes to: each is one RCPT TO, one delivery, one unit of quota.
+    pub fn recipient_count(&self) -> usize {
+        1 + self.cc.len() + self.bcc.len()
+    }
 }
 
 /// Who sends, as the spec's `senderInfo` says. Only `email` (From), `name` and `replyTo`
@@ -190,6 +217,18 @@ impl EmailRequest {
         if recipients.is_empty() {
             return Err(refuse("the batch has no recipients"));
         }
+        // Cc and Bcc count: each is a delivery, and a request of a few emails with
+        // thousands of Bcc addresses is a mass mailing all the same.
+        if recipients
+            .iter()
+            .map(EmailRecipient::recipient_count)
+            .sum::<usize>()
+            > MAX_BATCH_RECIPIENTS
+        {
+            return Err(refuse(format!(
+                "a request names at most {MAX_BATCH_RECIPIENTS} recipients, To, Cc and Bcc together"
+            )));
+        }
 
         let content = object_field(root, &["emailContent"])
             .ok_or_else(|| refuse("emailContent is required"))?;
@@ -226,6 +265,31 @@ impl EmailRequest {
             subject,
             content: body,
         })
+    }
+}
+
+impl EmailRequest {
+    /// Every recipient of the request, To, Cc and Bcc of each email: what it is charged.
+    pub fn recipient_count(&self) -> usize {
+        self.recipients
+            .iter()
+            .map(EmailRecipient::recipient_count)
+            .sum()
+    }
+
+    /// Refuses a request with an email to more than `max_per_email` recipients (To, Cc and
+    /// Bcc together, `email_max_recipients`).
+    pub fn check_recipients(&self, max_per_email: usize) -> Result<(), GovStackError> {
+        if self
+            .recipients
+            .iter()
+            .any(|r| r.recipient_count() > max_per_email)
+        {
+            return Err(refuse(format!(
+                "an email goes to at most {max_per_email} recipients, To, Cc and Bcc together"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -413,6 +477,75 @@ mod tests {
             "reply@clinic.example.org"
         );
         assert_eq!(r.subject, "Your visit");
+    }
+
+    fn addresses(prefix: &str, n: usize) -> String {
+        (0..n)
+            .map(|i| format!("{prefix}{i}@example.org"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    #[test]
+    fn every_recipient_counts_to_cc_and_bcc() {
+        let r = EmailRequest::parse(single().to_string().as_bytes()).unwrap();
+        assert_eq!(r.recipient_count(), 4, "one To, two Cc, one Bcc");
+        let mut body = single();
+        body["recipientInfo"] = json!({"batchEmailAsBase64": base64::engine::general_purpose::STANDARD.encode(
+            json!([{"recipientInfo": {"email": "a@example.org", "emailBCC": "b@example.org;c@example.org"}},
+                   {"recipientInfo": {"email": "d@example.org"}}]).to_string())});
+        let r = EmailRequest::parse(body.to_string().as_bytes()).unwrap();
+        assert_eq!(r.recipient_count(), 4);
+    }
+
+    #[test]
+    fn one_email_goes_to_at_most_the_configured_recipients() {
+        let mut body = single();
+        body["recipientInfo"]["emailCC"] = json!(addresses("cc", 20));
+        body["recipientInfo"]["emailBCC"] = json!(addresses("bcc", 29));
+        let r = EmailRequest::parse(body.to_string().as_bytes()).unwrap();
+        assert_eq!(r.recipient_count(), 50);
+        assert_eq!(r.check_recipients(50), Ok(()));
+        assert!(r.check_recipients(49).is_err());
+        // Bcc as a JSON array counts the same.
+        body["recipientInfo"]["emailBCC"] = json!(vec!["x@example.org"; 30]);
+        let r = EmailRequest::parse(body.to_string().as_bytes()).unwrap();
+        assert!(
+            r.check_recipients(50).is_err(),
+            "duplicates count: each is an RCPT"
+        );
+    }
+
+    #[test]
+    fn a_request_names_at_most_a_thousand_recipients_in_all() {
+        let mut body = single();
+        body["recipientInfo"]["emailCC"] = json!(null);
+        body["recipientInfo"]["emailBCC"] = json!(addresses("bcc", 1000));
+        assert!(EmailRequest::parse(body.to_string().as_bytes()).is_err());
+        body["recipientInfo"]["emailBCC"] = json!(addresses("bcc", 999));
+        assert_eq!(
+            EmailRequest::parse(body.to_string().as_bytes())
+                .unwrap()
+                .recipient_count(),
+            1000
+        );
+        // Spread over a batch: 40 emails of 1 To and 25 Bcc are 1,040 recipients.
+        let entries: Vec<Value> = (0..40)
+            .map(|i| json!({"recipientInfo": {"email": format!("to{i}@example.org"), "emailBCC": addresses("b", 25)}}))
+            .collect();
+        body["recipientInfo"] = json!({"batchEmailAsBase64":
+            base64::engine::general_purpose::STANDARD.encode(json!(entries).to_string())});
+        assert!(EmailRequest::parse(body.to_string().as_bytes()).is_err());
+    }
+
+    #[test]
+    fn the_recipient_maximum_is_read_from_its_variable() {
+        assert_eq!(max_email_recipients(""), Ok(DEFAULT_MAX_EMAIL_RECIPIENTS));
+        assert_eq!(max_email_recipients(" 10 "), Ok(10));
+        assert_eq!(max_email_recipients("1000"), Ok(1000));
+        for bad in ["0", "1001", "-1", "ten", "5,6"] {
+            assert!(max_email_recipients(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

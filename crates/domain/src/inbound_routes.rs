@@ -11,6 +11,13 @@
 //! # Optional: everything no route and no reminder claims.
 //! [default]
 //! owner = "helpdesk"
+//!
+//! # The words citizens text to join a group (JOIN MOTHERS), and the one caller that may
+//! # give a group each of them. A keyword is the operator's to hand out: a caller cannot
+//! # claim one that another caller's citizens already know.
+//! [[group_keyword]]
+//! keyword = "MOTHERS"
+//! owner = "registry"
 //! ```
 //!
 //! Without a matching route or a default, the message is dropped and logged (without its
@@ -29,6 +36,8 @@ pub struct Destination {
 pub struct InboundRoutes {
     routes: Vec<(String, Destination)>,
     default: Option<Destination>,
+    /// Group keywords (normalised) and the caller each is reserved for.
+    group_keywords: Vec<(String, String)>,
 }
 
 #[derive(Deserialize)]
@@ -37,6 +46,15 @@ struct RoutesFile {
     #[serde(default)]
     route: Vec<RouteEntry>,
     default: Option<DestinationEntry>,
+    #[serde(default)]
+    group_keyword: Vec<GroupKeywordEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupKeywordEntry {
+    keyword: String,
+    owner: String,
 }
 
 #[derive(Deserialize)]
@@ -66,6 +84,17 @@ fn destination(
         && !(url.starts_with("https://") || url.starts_with("http://"))
     {
         return Err(format!("{file}: callback_url must be an http(s) URL"));
+    }
+    // Not even the operator's routes may call into the app: its components answer only
+    // the app itself. (Private networks are for callback_private_networks, checked when
+    // the notifier sends.)
+    if let Some(url) = &callback_url
+        && crate::callback_target::reach(url) == Some(crate::callback_target::Reach::OwnComponent)
+    {
+        return Err(format!(
+            "{file}: callback_url: {}",
+            crate::callback_target::Refusal::OwnComponent.message()
+        ));
     }
     Ok(Destination {
         owner,
@@ -97,7 +126,33 @@ impl InboundRoutes {
             .default
             .map(|d| destination(file, d.owner, d.callback_url))
             .transpose()?;
-        Ok(InboundRoutes { routes, default })
+        let mut group_keywords: Vec<(String, String)> = Vec::new();
+        for entry in raw.group_keyword {
+            let keyword = crate::group::parse_keyword(&entry.keyword)
+                .map_err(|e| format!("{file}: group_keyword {:?}: {}", entry.keyword, e.message))?;
+            if entry.owner.is_empty() {
+                return Err(format!(
+                    "{file}: group_keyword {keyword}: owner must name a caller"
+                ));
+            }
+            if group_keywords.iter().any(|(k, _)| *k == keyword) {
+                return Err(format!("{file}: group_keyword {keyword} is reserved twice"));
+            }
+            group_keywords.push((keyword, entry.owner));
+        }
+        Ok(InboundRoutes {
+            routes,
+            default,
+            group_keywords,
+        })
+    }
+
+    /// The caller a group keyword (normalised) is reserved for, if any.
+    pub fn group_keyword_owner(&self, keyword: &str) -> Option<&str> {
+        self.group_keywords
+            .iter()
+            .find(|(k, _)| k == keyword)
+            .map(|(_, owner)| owner.as_str())
     }
 
     /// The destination for a message whose first word is `keyword` (normalised).
@@ -129,6 +184,26 @@ owner = "helpdesk"
 "#;
 
     #[test]
+    fn group_keywords_are_reserved_for_one_caller_each() {
+        let routes = InboundRoutes::parse(
+            "routes.toml",
+            "[[group_keyword]]\nkeyword = \"Mothers\"\nowner = \"registry\"\n",
+        )
+        .unwrap();
+        assert_eq!(routes.group_keyword_owner("MOTHERS"), Some("registry"));
+        assert_eq!(routes.group_keyword_owner("FATHERS"), None);
+        let twice = "[[group_keyword]]\nkeyword = \"MOTHERS\"\nowner = \"a\"\n\
+                     [[group_keyword]]\nkeyword = \"mothers\"\nowner = \"b\"\n";
+        assert!(
+            InboundRoutes::parse("routes.toml", twice)
+                .unwrap_err()
+                .contains("twice")
+        );
+        let bad = "[[group_keyword]]\nkeyword = \"two words\"\nowner = \"a\"\n";
+        assert!(InboundRoutes::parse("routes.toml", bad).is_err());
+    }
+
+    #[test]
     fn keywords_route_and_the_default_catches_the_rest() {
         let routes = InboundRoutes::parse("routes.toml", FILE).unwrap();
         let registry = routes.route("REGISTER").unwrap();
@@ -153,5 +228,16 @@ owner = "helpdesk"
         )
         .unwrap_err();
         assert!(err.contains("callback_url"), "{err}");
+        for url in [
+            "http://deliver-sms.spin.internal/dispatch",
+            "https://NOTIFIER.spin.internal./deliver",
+        ] {
+            let err = InboundRoutes::parse(
+                "routes.toml",
+                &format!("[default]\nowner = \"a\"\ncallback_url = \"{url}\"\n"),
+            )
+            .unwrap_err();
+            assert!(err.contains("own components"), "{err}");
+        }
     }
 }

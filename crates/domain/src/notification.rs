@@ -5,10 +5,16 @@
 //! # The signature
 //!
 //! Every callback carries `X-Messaging-Signature: t=<unix seconds>,v1=<hex>` where `<hex>`
-//! is HMAC-SHA256 under the deployment's `callback_secret` of `"<t>.<exact body bytes>"`.
+//! is HMAC-SHA256 under the owning caller's callback secret of `"<t>.<exact body bytes>"`.
 //! A receiver recomputes it, compares in constant time and refuses a `t` far from its
 //! clock, so a captured callback cannot be replayed later. `X-Messaging-Notification-Id`
 //! stays the same across retries, so a receiver can drop a repeat.
+//!
+//! Each caller has its own secret ([`caller_secrets`]), derived from the deployment's
+//! `callback_secret` and the caller's id: a caller who knows its own secret cannot sign a
+//! callback that another caller's receiver accepts. `callback_secret` may list several
+//! secrets, newest first; while it does, every callback carries one `v1=` per secret, so
+//! receivers can move to the new secret at their own pace.
 
 use crate::api::rfc3339_millis;
 use crate::hashing::{keyed_hash, verify_keyed_hash};
@@ -32,6 +38,11 @@ pub struct Notification {
     /// Extra headers the receiving API expects (GovStack's `requestUid`).
     #[serde(default)]
     pub headers: Vec<(String, String)>,
+    /// The caller whose receiver this is, whose secret signs it; none for the
+    /// deployment's own receivers (the Information Mediator's room) and for
+    /// notifications queued before callers had secrets of their own.
+    #[serde(default)]
+    pub owner: Option<String>,
     pub created_ms: u64,
     /// No attempt after this time.
     pub expires_ms: u64,
@@ -89,12 +100,34 @@ pub fn im_inbound_event(
 pub const IM_MESSAGE_STATUS: &str = "messageStatus";
 pub const IM_INBOUND_MESSAGE: &str = "inboundMessage";
 
-/// The `X-Messaging-Signature` value for `body` sent at `unix_seconds`.
-pub fn sign(secret: &[u8], unix_seconds: u64, body: &[u8]) -> String {
-    format!(
-        "t={unix_seconds},v1={}",
-        keyed_hash(secret, &signed_text(unix_seconds, body))
-    )
+/// The callback secrets of `owner`, newest first, from the deployment's `callback_secret`
+/// (comma-separated, newest first): one per deployment secret, each the keyed hash of the
+/// owner's id under it. Without an owner, the deployment's secrets themselves.
+pub fn caller_secrets(callback_secret: &str, owner: Option<&str>) -> Vec<String> {
+    callback_secret
+        .split(',')
+        .map(str::trim)
+        .filter(|secret| !secret.is_empty())
+        .map(|secret| match owner {
+            Some(caller) => keyed_hash(
+                secret.as_bytes(),
+                format!("callback-secret:{caller}").as_bytes(),
+            ),
+            None => secret.to_string(),
+        })
+        .collect()
+}
+
+/// The `X-Messaging-Signature` value for `body` sent at `unix_seconds`: one `v1=` per
+/// secret, in the order given.
+pub fn sign(secrets: &[String], unix_seconds: u64, body: &[u8]) -> String {
+    let text = signed_text(unix_seconds, body);
+    let mut header = format!("t={unix_seconds}");
+    for secret in secrets {
+        header.push_str(",v1=");
+        header.push_str(&keyed_hash(secret.as_bytes(), &text));
+    }
+    header
 }
 
 fn signed_text(unix_seconds: u64, body: &[u8]) -> Vec<u8> {
@@ -103,22 +136,23 @@ fn signed_text(unix_seconds: u64, body: &[u8]) -> Vec<u8> {
     text
 }
 
-/// A receiver's check of a signature header: right key, exact body, and sent within
-/// `tolerance_s` of `now_s`.
+/// A receiver's check of a signature header: one `v1=` made with its secret over the exact
+/// body, sent within `tolerance_s` of `now_s`.
 pub fn verify(secret: &[u8], header: &str, body: &[u8], now_s: u64, tolerance_s: u64) -> bool {
     let mut timestamp = None;
-    let mut mac = None;
+    let mut macs = Vec::new();
     for part in header.split(',') {
         match part.trim().split_once('=') {
             Some(("t", t)) => timestamp = t.parse::<u64>().ok(),
-            Some(("v1", v)) => mac = Some(v),
+            Some(("v1", v)) => macs.push(v),
             _ => {}
         }
     }
-    let (Some(t), Some(mac)) = (timestamp, mac) else {
+    let Some(t) = timestamp else {
         return false;
     };
-    now_s.abs_diff(t) <= tolerance_s && verify_keyed_hash(secret, &signed_text(t, body), mac)
+    let text = signed_text(t, body);
+    now_s.abs_diff(t) <= tolerance_s && macs.iter().any(|mac| verify_keyed_hash(secret, &text, mac))
 }
 
 #[cfg(test)]
@@ -161,8 +195,53 @@ mod tests {
     }
 
     #[test]
+    fn each_caller_has_its_own_secret_and_none_is_the_deployment_secret() {
+        let registry = caller_secrets("deployment", Some("registry"));
+        let clinic = caller_secrets("deployment", Some("clinic"));
+        assert_eq!(registry.len(), 1);
+        assert_ne!(registry, clinic);
+        assert_ne!(registry[0], "deployment");
+        assert_eq!(
+            caller_secrets("deployment", None),
+            vec!["deployment".to_string()]
+        );
+        // A caller's id cannot be spelled to reach another's secret.
+        assert_ne!(caller_secrets("deployment", Some("registry ")), registry);
+        let body = b"{\"event\":\"message.status\"}";
+        let header = sign(&registry, 1_700_000_000, body);
+        assert!(verify(
+            registry[0].as_bytes(),
+            &header,
+            body,
+            1_700_000_000,
+            300
+        ));
+        assert!(!verify(
+            clinic[0].as_bytes(),
+            &header,
+            body,
+            1_700_000_000,
+            300
+        ));
+        assert!(!verify(b"deployment", &header, body, 1_700_000_000, 300));
+    }
+
+    #[test]
+    fn during_a_rotation_both_secrets_verify() {
+        let both = caller_secrets("new, old", Some("registry"));
+        assert_eq!(both.len(), 2);
+        assert_eq!(both[0], caller_secrets("new", Some("registry"))[0]);
+        assert_eq!(both[1], caller_secrets("old", Some("registry"))[0]);
+        let header = sign(&both, 1_700_000_000, b"x");
+        assert_eq!(header.matches(",v1=").count(), 2);
+        for secret in &both {
+            assert!(verify(secret.as_bytes(), &header, b"x", 1_700_000_000, 300));
+        }
+    }
+
+    #[test]
     fn a_signature_verifies_only_for_its_key_body_and_time() {
-        let header = sign(b"k", 1_700_000_000, b"{\"a\":1}");
+        let header = sign(&["k".to_string()], 1_700_000_000, b"{\"a\":1}");
         assert!(header.starts_with("t=1700000000,v1="));
         assert!(verify(b"k", &header, b"{\"a\":1}", 1_700_000_010, 300));
         assert!(!verify(b"other", &header, b"{\"a\":1}", 1_700_000_010, 300));

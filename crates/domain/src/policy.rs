@@ -9,6 +9,8 @@
 //! quiet_hours = "21:00-07:00"  # optional: not sent in this window of the recipient's
 //!                          # local day (its "timezone", else default_timezone); not
 //!                          # for emergency policies
+//! reply_wait_max = "7d"    # optional: the longest expects_reply.expires_in its
+//!                          # messages may ask for (default 7d)
 //! templates = ["vaccination-reminder"]  # optional, before the tables: the only
 //!                          # templates (policies/templates/<name>.toml) its messages may
 //!                          # use; without it, any template
@@ -67,7 +69,12 @@ pub struct Policy {
     pub quiet_hours: Option<crate::quiet_hours::QuietHours>,
     /// The templates its messages may use; `None`: any template.
     pub templates: Option<BTreeSet<String>>,
+    /// The longest a reminder under this policy may wait for an answer, in seconds.
+    pub reply_wait_max_seconds: u64,
 }
+
+/// The default of `reply_wait_max`: a week.
+pub const DEFAULT_REPLY_WAIT_MAX_SECONDS: u64 = 7 * 86_400;
 
 /// The delivery cells of one channel, in the order they are tried.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +130,7 @@ struct PolicyFile {
     channels: BTreeMap<String, Spanned<ChannelEntry>>,
     retry: Option<Spanned<RetryEntry>>,
     quiet_hours: Option<Spanned<String>>,
+    reply_wait_max: Option<Spanned<String>>,
     templates: Option<Spanned<Vec<String>>>,
 }
 
@@ -165,6 +173,16 @@ pub fn parse_duration(s: &str) -> Option<u64> {
         _ => return None,
     };
     n.checked_mul(factor).filter(|&v| v > 0)
+}
+
+/// Seconds in the largest unit of [`parse_duration`] that divides them: `604800` → `"7d"`.
+pub fn format_duration(seconds: u64) -> String {
+    match seconds {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }
 
 /// Where a problem sits in a file: `name.toml:LINE`, so an operator goes straight to it.
@@ -366,6 +384,15 @@ impl Policy {
                 Some(names.into_iter().collect())
             }
         };
+        let reply_wait_max_seconds = match raw.reply_wait_max {
+            None => DEFAULT_REPLY_WAIT_MAX_SECONDS,
+            Some(text) => parse_duration(text.get_ref()).ok_or_else(|| {
+                place.at(
+                    text.span(),
+                    "reply_wait_max must look like 90s, 15m, 48h or 7d",
+                )
+            })?,
+        };
         Ok(Policy {
             name: name.to_string(),
             roles: raw.roles.into_inner(),
@@ -375,6 +402,7 @@ impl Policy {
             retry,
             quiet_hours,
             templates,
+            reply_wait_max_seconds,
         })
     }
 
@@ -404,6 +432,28 @@ validity = "24h"
 [channels.sms]
 cell = "deliver-sms"
 "#;
+
+    #[test]
+    fn reply_wait_max_defaults_to_a_week_and_is_parsed() {
+        let base = "roles = [\"*\"]\nvalidity = \"1h\"\n";
+        let tail = "[channels.sms]\ncell = \"deliver-sms\"\n";
+        let p = Policy::parse("a.toml", &format!("{base}{tail}")).unwrap();
+        assert_eq!(p.reply_wait_max_seconds, 7 * 86_400);
+        let p =
+            Policy::parse("a.toml", &format!("{base}reply_wait_max = \"48h\"\n{tail}")).unwrap();
+        assert_eq!(p.reply_wait_max_seconds, 48 * 3600);
+        let e = Policy::parse(
+            "a.toml",
+            &format!("{base}reply_wait_max = \"forever\"\n{tail}"),
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("a.toml:3:") && e.contains("reply_wait_max"),
+            "{e}"
+        );
+        assert_eq!(format_duration(7 * 86_400), "7d");
+        assert_eq!(format_duration(90), "90s");
+    }
 
     #[test]
     fn several_cells_make_a_failover_route() {

@@ -6,6 +6,7 @@
 //! `to`. The endpoint is the push service's URL for this one subscription (RFC 8030); the
 //! keys let the gateway encrypt for the subscriber alone (RFC 8291).
 
+use crate::callback_target::{self, Reach};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
@@ -86,9 +87,12 @@ fn decode(value: &Value) -> Option<Vec<u8>> {
         .ok()
 }
 
-/// Push services are reached over HTTPS (RFC 8030 section 8). Plain HTTP is accepted only
-/// for a loopback push service, which is what a developer's local double is; the
-/// deployment's `push_hosts` allow-list still decides where the sender may connect.
+/// Push services are reached over HTTPS (RFC 8030 section 8), on the public Internet.
+/// The endpoint is the subscriber's to choose, so it may name neither one of the gateway's
+/// own components (`*.spin.internal`: the push sender shares its cell's grant to call
+/// them) nor a private network (`callback_target::reach`, every spelling). Loopback stays
+/// allowed, plain HTTP included, for a developer's local double; it is used only where
+/// `push_hosts` names its host ([`PushSubscription::usable_with`]).
 fn check_endpoint(endpoint: &str) -> Result<(), String> {
     if endpoint.len() > MAX_ENDPOINT_CHARS {
         return Err(format!(
@@ -99,16 +103,37 @@ fn check_endpoint(endpoint: &str) -> Result<(), String> {
     if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
         return Err("endpoint must not carry credentials or a fragment".into());
     }
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => return Err("endpoint has no host".into()),
-    };
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
+    if url.host().is_none() {
+        return Err("endpoint has no host".into());
+    }
+    match (url.scheme(), callback_target::reach(endpoint)) {
+        (_, Some(Reach::OwnComponent)) => Err(format!(
+            "endpoint: {}",
+            callback_target::Refusal::OwnComponent.message()
+        )),
+        (_, Some(Reach::Private)) => Err(
+            "endpoint names a private network address or an internal name; push services are public"
+                .into(),
+        ),
+        ("https", Some(_)) | ("http", Some(Reach::Loopback)) => Ok(()),
         _ => Err("endpoint must be an https URL".into()),
+    }
+}
+
+impl PushSubscription {
+    /// Whether the sender may post to this endpoint where the deployment's `push_hosts` is
+    /// `push_hosts`: a loopback endpoint only when that pattern names its host (a double
+    /// the operator set up), never through a pattern that matches any host.
+    pub fn usable_with(&self, push_hosts: &str) -> Result<(), String> {
+        match callback_target::reach(&self.endpoint) {
+            Some(Reach::Public) => Ok(()),
+            Some(Reach::Loopback) if callback_target::pattern_names_host(push_hosts) => Ok(()),
+            Some(Reach::Loopback) => {
+                Err("the endpoint is on loopback, and push_hosts names no host".into())
+            }
+            // Refused when parsed; checked again for a subscription parsed elsewhere.
+            _ => Err("the endpoint is not a public push service".into()),
+        }
     }
 }
 
@@ -164,10 +189,54 @@ mod tests {
             );
         }
         assert!(PushSubscription::parse("\"https://x\"").is_err());
+        // Endpoints are the subscriber's to choose: never the app's own components or a
+        // private network, in any spelling.
+        for endpoint in [
+            "https://deliver-sms.spin.internal/dispatch",
+            "http://deliver-sms.spin.internal/dispatch",
+            "https://NOTIFIER.SPIN.INTERNAL./deliver",
+            "https://10.0.0.7/push",
+            "https://[::ffff:192.168.0.1]/push",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://0.0.0.0/push",
+            "https://[::]/push",
+            "https://push-proxy/push",
+            "https://push.local/push",
+        ] {
+            let refused = PushSubscription::from_json(&subscription(endpoint, P256DH, AUTH));
+            assert!(refused.is_err(), "{endpoint}");
+        }
+        let own = PushSubscription::from_json(&subscription(
+            "https://deliver-sms.spin.internal/x",
+            P256DH,
+            AUTH,
+        ));
+        assert!(own.err().unwrap().contains("own components"));
         assert!(
             PushSubscription::from_json(&subscription("http://127.0.0.1:9/p", P256DH, AUTH))
                 .is_ok(),
             "a loopback double may speak plain HTTP"
         );
+    }
+
+    #[test]
+    fn a_loopback_endpoint_is_used_only_where_push_hosts_names_it() {
+        let double =
+            PushSubscription::from_json(&subscription("http://127.0.0.1:9/p", P256DH, AUTH))
+                .unwrap();
+        assert!(double.usable_with("http://127.0.0.1:9").is_ok());
+        assert!(double.usable_with("https://*:443").is_err());
+        assert!(double.usable_with("*://*:*").is_err());
+        let decimal =
+            PushSubscription::from_json(&subscription("https://2130706433/p", P256DH, AUTH))
+                .unwrap();
+        assert!(decimal.usable_with("https://*:443").is_err());
+        let vendor = PushSubscription::from_json(&subscription(
+            "https://fcm.googleapis.com/fcm/send/abc",
+            P256DH,
+            AUTH,
+        ))
+        .unwrap();
+        assert!(vendor.usable_with("https://*:443").is_ok());
     }
 }

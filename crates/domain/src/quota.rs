@@ -3,8 +3,9 @@
 //!
 //! `daily_quotas` holds `caller:count` entries, comma-separated; `*` is every caller
 //! without its own entry; empty means no quotas. Each message counts one, each occurrence
-//! of a repeated message one, each recipient of a broadcast one, each email of a GovStack
-//! batch one. Emergency policies are not counted: an alert must never wait for tomorrow.
+//! of a repeated message one, each recipient of a broadcast one, each recipient of a
+//! GovStack email (To, Cc and Bcc: each is a delivery) one. Emergency policies are not
+//! counted: an alert must never wait for tomorrow.
 //! A request that would go over is refused whole (429 with `Retry-After` until midnight
 //! UTC) and counts nothing; a repeated request (same `Idempotency-Key` or MHASH) counts
 //! nothing either.
@@ -27,6 +28,14 @@ fn parse_entry(entry: &str) -> Option<(&str, u64)> {
     let caller = caller.trim();
     let count: u64 = count.trim().parse().ok()?;
     (!caller.is_empty() && !caller.contains('/')).then_some((caller, count))
+}
+
+/// What a page of a group broadcast's fan-out still owes the quota: members are charged
+/// at acceptance by the group's size then (`charged`), and the fan-out charges whatever
+/// it finds beyond that, so a group filled after acceptance is charged for what is sent.
+/// `before` and `after` are the members fanned out before and after the page.
+pub fn fanout_owed(charged: u64, before: u64, after: u64) -> u64 {
+    after.max(charged) - before.max(charged)
 }
 
 /// The UTC day of `now_ms`, as days since 1970-01-01: it names the day's counter.
@@ -62,6 +71,19 @@ mod tests {
         );
         assert_eq!(quota_for(config, "registry"), None);
         assert_eq!(quota_for(config, "clinic"), Some(5));
+    }
+
+    #[test]
+    fn a_fan_out_owes_only_the_members_beyond_what_was_charged() {
+        // An empty group at acceptance: every member found is owed.
+        assert_eq!(fanout_owed(0, 0, 500), 500);
+        assert_eq!(fanout_owed(0, 500, 700), 200);
+        // Charged 600: the first page is covered, the second owes what passes 600.
+        assert_eq!(fanout_owed(600, 0, 500), 0);
+        assert_eq!(fanout_owed(600, 500, 1000), 400);
+        assert_eq!(fanout_owed(600, 1000, 1500), 500);
+        // A group that shrank owes nothing.
+        assert_eq!(fanout_owed(600, 0, 300), 0);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! default, and `{{ variable }}` templates are expanded first.
 
 use anyhow::{Result, bail};
+use messaging_domain::callback_target::SERVICE_CHAINING_DOMAIN;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPattern {
@@ -35,8 +36,9 @@ impl HostPattern {
             bail!("allowed_outbound_hosts entry {pattern:?} has no host");
         }
         Ok(HostPattern {
-            scheme: scheme.to_string(),
-            host: host.to_ascii_lowercase(),
+            scheme: scheme.to_ascii_lowercase(),
+            // Names compare without case and without the root's trailing dot.
+            host: host.trim_end_matches('.').to_ascii_lowercase(),
             port,
         })
     }
@@ -67,6 +69,26 @@ impl HostPattern {
 }
 
 impl HostPattern {
+    /// Whether this pattern grants service chaining to `component` over `scheme` and
+    /// `port`: as on Spin, only `*.spin.internal` or that component's own
+    /// `<component>.spin.internal` does. A pattern that matches any host (`*`,
+    /// `https://*:443`) grants no chaining: it is there for callers' systems, and a
+    /// caller-chosen URL must never become a call into the app.
+    pub fn grants_chaining(&self, scheme: &str, component: &str, port: Option<u16>) -> bool {
+        let own = format!("{component}.{SERVICE_CHAINING_DOMAIN}");
+        let host = self.host.trim_end_matches('.');
+        (host == format!("*.{SERVICE_CHAINING_DOMAIN}") || host == own)
+            && self.allows(scheme, &own, port)
+    }
+
+    /// Whether this pattern names its host rather than matching many (`*`, `*.suffix`). A
+    /// request allowed only by patterns that name no host connects only to public
+    /// addresses (`outbound_pool.rs`); a named host is the operator's choice, wherever it is
+    /// (a Kannel on 127.0.0.1, an SMTP relay on 10.x).
+    pub fn names_host(&self) -> bool {
+        !self.host.starts_with('*')
+    }
+
     /// Whether this pattern can grant raw TCP (`tcp://host:port`, or a `*` scheme).
     pub fn grants_tcp(&self) -> bool {
         self.scheme == "tcp" || self.scheme == "*"
@@ -156,6 +178,64 @@ mod tests {
         ));
         assert!(allows("*://*:*", "https", "anything", Some(8443)));
         assert!(allows("http://localhost:*", "http", "localhost", Some(1)));
+    }
+
+    fn chains(pattern: &str, scheme: &str, component: &str) -> bool {
+        HostPattern::parse(pattern)
+            .unwrap()
+            .grants_chaining(scheme, component, None)
+    }
+
+    #[test]
+    fn only_spin_internal_patterns_grant_chaining() {
+        assert!(chains("http://*.spin.internal", "http", "deliver-email"));
+        assert!(chains(
+            "http://deliver-email.spin.internal",
+            "http",
+            "deliver-email"
+        ));
+        assert!(chains(
+            "HTTP://Deliver-Email.SPIN.internal.",
+            "http",
+            "deliver-email"
+        ));
+        assert!(!chains(
+            "http://notifier.spin.internal",
+            "http",
+            "deliver-email"
+        ));
+        // Wildcards for callers' systems never reach the app's components.
+        assert!(!chains("https://*:443", "https", "deliver-email"));
+        assert!(!chains("*://*:*", "http", "deliver-email"));
+        assert!(!chains("https://*.internal", "https", "deliver-email"));
+        // Scheme and port still count.
+        assert!(!chains("http://*.spin.internal", "https", "deliver-email"));
+        assert!(
+            !HostPattern::parse("http://*.spin.internal")
+                .unwrap()
+                .grants_chaining("http", "deliver-email", Some(8080))
+        );
+    }
+
+    #[test]
+    fn wildcard_hosts_name_no_host() {
+        assert!(
+            HostPattern::parse("http://127.0.0.1:*")
+                .unwrap()
+                .names_host()
+        );
+        assert!(
+            HostPattern::parse("https://api.example.org")
+                .unwrap()
+                .names_host()
+        );
+        assert!(!HostPattern::parse("https://*:443").unwrap().names_host());
+        assert!(!HostPattern::parse("*://*:*").unwrap().names_host());
+        assert!(
+            !HostPattern::parse("https://*.example.org")
+                .unwrap()
+                .names_host()
+        );
     }
 
     #[tokio::test]

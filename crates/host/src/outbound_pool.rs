@@ -8,18 +8,34 @@
 //!
 //! The timeouts keep their meaning (see `hooks.rs`): the wait for a connection, for the
 //! answer's head, and between two pieces of its body.
+//!
+//! Requests that only a wildcard pattern allows (`hooks::decide`) go through a client of
+//! their own whose connections reach public addresses only: its resolver drops every
+//! loopback, private, link-local, unspecified or otherwise special address a name resolves
+//! to (a name may resolve to several; the public ones are used), and an IP literal, which
+//! skips the resolver, is checked before connecting. So the address a connection is made
+//! to is always one that was checked, whatever spelling the URL used (`2130706433`,
+//! `[::ffff:127.0.0.1]`, a name that resolves to 10.x): nothing is resolved twice. Such
+//! a refusal is `HttpRequestDenied`, like a host outside the patterns. Neither client
+//! follows redirects: a 3xx is the component's answer.
 
 use bytes::Bytes;
+use http::Uri;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use messaging_domain::callback_target::is_public_ip;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
+use tokio::net::TcpStream;
 use wasmtime_wasi_http::{Error, WasiBody};
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+type PublicConnector = hyper_rustls::HttpsConnector<PublicOnly>;
 
 /// Idle connections are closed after this long: providers' load balancers drop idle
 /// connections after about a minute, and a request on a connection the other end is
@@ -28,6 +44,8 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct ConnectionPool {
     client: Client<Connector, WasiBody>,
+    /// For requests allowed only by wildcard patterns: public addresses only.
+    public: Client<PublicConnector, WasiBody>,
     /// The host's outbound timeout (`--outbound-timeout-ms`): for making a connection, and
     /// the default of every wait a component sets no timeout for (see `hooks.rs`).
     timeout: Duration,
@@ -36,19 +54,33 @@ pub struct ConnectionPool {
 impl ConnectionPool {
     /// A pool whose new connections must be made within `timeout`.
     pub fn new(timeout: Duration) -> ConnectionPool {
+        fn configure<R>(http: &mut HttpConnector<R>, timeout: Duration) {
+            http.enforce_http(false);
+            http.set_nodelay(true);
+            http.set_connect_timeout(Some(timeout));
+        }
+        fn tls<H>(http: H) -> hyper_rustls::HttpsConnector<H> {
+            hyper_rustls::HttpsConnectorBuilder::new()
+                .with_webpki_roots()
+                .https_or_http()
+                .enable_http1()
+                .wrap_connector(http)
+        }
         let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(timeout));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        configure(&mut http, timeout);
+        let mut filtered = HttpConnector::new_with_resolver(PublicResolver);
+        configure(&mut filtered, timeout);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(IDLE_TIMEOUT)
-            .build(https);
-        ConnectionPool { client, timeout }
+            .build(tls(http));
+        let public = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(IDLE_TIMEOUT)
+            .build(tls(PublicOnly(filtered)));
+        ConnectionPool {
+            client,
+            public,
+            timeout,
+        }
     }
 
     /// The timeout this pool was built with. A request asking for another connection
@@ -62,13 +94,21 @@ impl ConnectionPool {
     /// by the connection timeout); each later piece of the body within `between_bytes` of
     /// the one before. Counting set-up in `first_byte` keeps a hanging provider's cost to
     /// `first_byte` per call, as without a pool: a tick that meets several pays for each.
+    ///
+    /// With `public_only`, the connection is made to public addresses only (above).
     pub async fn send(
         &self,
         request: http::Request<WasiBody>,
         first_byte: Duration,
         between_bytes: Duration,
+        public_only: bool,
     ) -> Result<http::Response<WasiBody>, Error> {
-        let answer = tokio::time::timeout(first_byte, self.client.request(request))
+        let asked = if public_only {
+            self.public.request(request)
+        } else {
+            self.client.request(request)
+        };
+        let answer = tokio::time::timeout(first_byte, asked)
             .await
             .map_err(|_| Error::ConnectionReadTimeout)?
             .map_err(error_code)?;
@@ -82,8 +122,84 @@ impl ConnectionPool {
     }
 }
 
+/// A connection refused because it would reach a non-public address.
+#[derive(Debug)]
+struct NotPublic;
+
+impl std::fmt::Display for NotPublic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the host resolves to no public address")
+    }
+}
+
+impl std::error::Error for NotPublic {}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Resolves names with the system's resolver, as hyper-util's own does, and keeps only
+/// public addresses (`callback_target::is_public_ip`).
+#[derive(Clone)]
+struct PublicResolver;
+
+impl tower_service::Service<Name> for PublicResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        Box::pin(async move {
+            let resolved = tokio::net::lookup_host((name.as_str(), 0)).await?;
+            let public: Vec<SocketAddr> = resolved.filter(|a| is_public_ip(a.ip())).collect();
+            if public.is_empty() {
+                return Err(NotPublic.into());
+            }
+            Ok(public.into_iter())
+        })
+    }
+}
+
+/// hyper-util's connector over [`PublicResolver`], with IP literals (which it connects to
+/// without resolving) checked first.
+#[derive(Clone)]
+struct PublicOnly(HttpConnector<PublicResolver>);
+
+impl tower_service::Service<Uri> for PublicOnly {
+    type Response = TokioIo<TcpStream>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.0.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        // The literal forms hyper-util reads itself (`SocketAddrs::try_parse`); anything
+        // else, numeric spellings included, goes through the resolver.
+        let literal = uri
+            .host()
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+            .and_then(|h| h.parse::<IpAddr>().ok());
+        if literal.is_some_and(|ip| !is_public_ip(ip)) {
+            return Box::pin(async { Err(NotPublic.into()) });
+        }
+        let connecting = self.0.call(uri);
+        Box::pin(async move { connecting.await.map_err(Into::into) })
+    }
+}
+
 /// Maps the pooled client's error to what wasi-http tells the component.
 fn error_code(e: hyper_util::client::legacy::Error) -> Error {
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        if cause.downcast_ref::<NotPublic>().is_some() {
+            return Error::HttpRequestDenied;
+        }
+        source = cause.source();
+    }
     let mut source = std::error::Error::source(&e);
     while let Some(cause) = source {
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
@@ -205,7 +321,12 @@ mod tests {
         let pool = ConnectionPool::new(Duration::from_secs(5));
         for _ in 0..5 {
             let answer = pool
-                .send(get(address), Duration::from_secs(5), Duration::from_secs(5))
+                .send(
+                    get(address),
+                    Duration::from_secs(5),
+                    Duration::from_secs(5),
+                    false,
+                )
                 .await
                 .unwrap();
             assert_eq!(answer.status(), 200);
@@ -216,13 +337,75 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn public_only_connections_never_reach_this_machine_in_any_spelling() {
+        let (address, connections) = counting_server().await;
+        let port = address.port();
+        let pool = ConnectionPool::new(Duration::from_secs(5));
+        for host in [
+            "127.0.0.1".to_string(),
+            "localhost".into(),
+            "LOCALHOST".into(),
+            "2130706433".into(),
+            "0x7f000001".into(),
+            "0177.0.0.1".into(),
+            "127.1".into(),
+            "[::ffff:127.0.0.1]".into(),
+            "[::1]".into(),
+            "0.0.0.0".into(),
+            "[::]".into(),
+        ] {
+            let request = http::Request::get(format!("http://{host}:{port}/send"))
+                .body(
+                    Full::new(Bytes::new())
+                        .map_err(|never| match never {})
+                        .boxed_unsync(),
+                )
+                .unwrap();
+            let error = pool
+                .send(
+                    request,
+                    Duration::from_secs(5),
+                    Duration::from_secs(5),
+                    true,
+                )
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, Error::HttpRequestDenied),
+                "{host}: {error:?}"
+            );
+        }
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            0,
+            "no connection was made"
+        );
+        // The same pool still reaches a host a pattern names.
+        let answer = pool
+            .send(
+                get(address),
+                Duration::from_secs(5),
+                Duration::from_secs(5),
+                false,
+            )
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+
+    #[tokio::test]
     async fn a_refused_connection_is_a_connect_error() {
         let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = unused.local_addr().unwrap();
         drop(unused);
         let pool = ConnectionPool::new(Duration::from_secs(5));
         let error = pool
-            .send(get(address), Duration::from_secs(5), Duration::from_secs(5))
+            .send(
+                get(address),
+                Duration::from_secs(5),
+                Duration::from_secs(5),
+                false,
+            )
             .await
             .unwrap_err();
         assert!(
@@ -248,6 +431,7 @@ mod tests {
                 get(address),
                 Duration::from_millis(300),
                 Duration::from_secs(5),
+                false,
             )
             .await
             .unwrap_err();

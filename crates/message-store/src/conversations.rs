@@ -1,16 +1,55 @@
-//! Reminders waiting for an answer ([`messaging_domain::conversation`]) in the store.
+//! Reminders waiting for an answer ([`messaging_domain::conversation`],
+//! [`messaging_domain::reminders`]) in the store: one value per recipient and channel
+//! holding each caller's reminder, changed by compare-and-swap so that two callers'
+//! reminders to one citizen never overwrite each other.
 
 use crate::notifications::{self, enqueue_at};
-use crate::{StoreResult, now_ms};
+use crate::{StoreResult, Swap, claims, now_ms, short_lived};
 use messaging_domain::conversation::{self, Conversation, ExpectsReply, ReplyRecord};
 use messaging_domain::notification::Notification;
+use messaging_domain::reminders::Reminders;
 use messaging_domain::{Channel, MessageRecord, keys};
 use spin_sdk::key_value::Store;
 
-/// Makes `record` the reminder that the recipient's next message answers, and, when the
-/// caller gave a `callback_url`, schedules the `message.unconfirmed` callback for its
-/// expiry. A newer reminder to the same recipient takes over: people answer the last
-/// question they were asked.
+/// Attempts at a compare-and-swap of one recipient's reminders before giving up (the
+/// request then fails with 503 and can be repeated).
+const SWAP_ATTEMPTS: usize = 64;
+
+/// The window of a first creation's claim (`claims`).
+const CREATE_WINDOW_MS: u64 = 10_000;
+
+/// Changes the reminders under `key` with `change`, atomically against other writers.
+async fn update(key: &str, change: impl Fn(Reminders) -> Reminders) -> StoreResult<()> {
+    for _ in 0..SWAP_ATTEMPTS {
+        let swap = Swap::read("default", key)?;
+        match &swap.current {
+            Some(bytes) => {
+                let next = change(Reminders::decode(bytes)).encode();
+                if swap.put(&next)? {
+                    return Ok(());
+                }
+            }
+            // From absent a swap is not atomic on every backend: a claim decides who
+            // creates the value; a loser reads again and swaps from what the winner wrote.
+            None => {
+                if let Some(claim) = claims::take(key, CREATE_WINDOW_MS)? {
+                    let next = change(Reminders::default()).encode();
+                    crate::many::set_many("default", &[(key.to_string(), next)])?;
+                    claim.release()?;
+                    return Ok(());
+                }
+            }
+        }
+    }
+    Err(crate::StoreError::from_text(
+        "reminders: too many concurrent changes",
+    ))
+}
+
+/// Adds `record` as its caller's reminder to the recipient (replacing that caller's
+/// older one: people answer the last question a service asked them; other callers'
+/// reminders stay), and, when the caller gave a `callback_url`, schedules the
+/// `message.unconfirmed` callback for its expiry.
 pub async fn start(
     store: &Store,
     record: &MessageRecord,
@@ -32,6 +71,7 @@ pub async fn start(
                     expires_ms,
                 ),
                 headers: Vec::new(),
+                owner: Some(record.owner.clone()),
                 created_ms: now_ms(),
                 expires_ms: expires_ms + notifications::validity_ms().await,
             };
@@ -47,28 +87,30 @@ pub async fn start(
         options: expects.options.clone(),
         expires_ms,
         unconfirmed,
+        free_text: expects.free_text,
     };
-    store
-        .set(key, serde_json::to_vec(&conversation).expect("json"))
-        .await?;
+    let now = now_ms();
+    update(&key, |reminders| {
+        reminders.started(conversation.clone(), now)
+    })
+    .await?;
+    // Indexed at its expiry: the sweep erases the value once every reminder in it is
+    // past, and each reminder's own entry comes due when that reminder ends.
+    short_lived::track_until(&key, expires_ms)?;
     Ok(())
 }
 
-/// The reminder waiting for an answer from this recipient, if it has not expired.
-pub async fn load(
-    store: &Store,
-    channel: Channel,
-    recipient_hash: &str,
-) -> StoreResult<Option<Conversation>> {
-    let found: Option<Conversation> = store
+/// The reminders waiting for an answer from this recipient (expired ones take nothing).
+pub async fn load(store: &Store, channel: Channel, recipient_hash: &str) -> StoreResult<Reminders> {
+    Ok(store
         .get(keys::conversation(channel, recipient_hash))
         .await?
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    Ok(found.filter(|c| c.expires_ms > now_ms()))
+        .map(|bytes| Reminders::decode(&bytes))
+        .unwrap_or_default())
 }
 
-/// Records the answer on the reminder, cancels its `unconfirmed` callback, ends the
-/// conversation, and queues the `message.reply` callback. Returns false if the reminder
+/// Records the answer on the reminder, cancels its `unconfirmed` callback, ends that
+/// reminder (the recipient's others stay), and queues the `message.reply` callback. Returns false if the reminder
 /// had an answer already (a repeated inbound message).
 pub async fn answer(
     store: &Store,
@@ -92,9 +134,11 @@ pub async fn answer(
     if let Some(unconfirmed) = &conversation.unconfirmed {
         notifications::remove(store, unconfirmed).await?;
     }
-    store
-        .delete(keys::conversation(channel, recipient_hash))
-        .await?;
+    let answered = conversation.message_id.clone();
+    update(&keys::conversation(channel, recipient_hash), |reminders| {
+        reminders.without(&answered, now)
+    })
+    .await?;
     if let Some(url) = &conversation.callback_url {
         let notification = Notification {
             id: notifications::new_id(),
@@ -102,6 +146,7 @@ pub async fn answer(
             url: url.clone(),
             body: conversation::reply_body(&conversation.message_id, reference, answer, now),
             headers: Vec::new(),
+            owner: Some(conversation.owner.clone()),
             created_ms: now,
             expires_ms: now + notifications::validity_ms().await,
         };

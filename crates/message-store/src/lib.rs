@@ -24,6 +24,7 @@ pub mod notifications;
 pub mod outbox;
 pub mod private_route;
 pub mod queue;
+pub mod quota;
 pub mod retention;
 pub mod short_lived;
 pub mod time_index;

@@ -106,6 +106,7 @@ pub async fn reach_and_notify(
             url: url.clone(),
             body: notification::status_body(record, status, now),
             headers: Vec::new(),
+            owner: Some(record.owner.clone()),
             created_ms: now,
             expires_ms: now + validity_ms().await,
         };
@@ -142,6 +143,8 @@ pub async fn publish_to_im(store: &Store, event_type: &str, body: String) -> Sto
         url: format!("{}/pub/v1/{event_type}", room.trim_end_matches('/')),
         body,
         headers: vec![("X-GovStack-Client".into(), client)],
+        // The deployment's own room, not a caller's receiver.
+        owner: None,
         created_ms: now,
         expires_ms: now + validity_ms().await,
     };

@@ -2,21 +2,24 @@
 //! reservations (`idem/`, `mhash/`: an id and when it was reserved), the provider ids of
 //! inbound reports and service tokens already seen (`seen/`: a lease until), and GovStack email requests
 //! (`govstack/request/`: the ids of their messages and when), and CAP alerts' identities
-//! (`cap/`: their broadcasts and how long those are valid), and failed authentications per
-//! client address (`authfail/`: a counter per minute). None holds personal data, but
+//! (`cap/`: their broadcasts and how long those are valid), failed authentications per
+//! client address (`authfail/`: a counter per minute), and the reminders waiting for a
+//! recipient's answer (`conv/`: who asked, and until when). None holds personal data, but
 //! each grows with every request. The writer that makes such a key tracks it in its
 //! family's time index ([`track`]); the sweeper walks each index from the oldest, a page per
 //! tick, and erases the keys whose value says they are past use: reservations
 //! and requests `retention` after they were made (their messages are erased by then),
 //! seen ids once their lease ended, alert identities `retention` after their broadcasts'
 //! validity (when the broadcasts are erased), failure counters once their minute is over
-//! (their sweep does not wait for the retention: see [`sweep_cutoff`]).
+//! and reminders once each of them has expired (neither waits for the retention: see
+//! [`sweep_cutoff`]).
 
 use crate::many::{delete_many, get_one};
 use crate::time_index::TimeIndex;
 use crate::{StoreResult, now_ms};
 use messaging_domain::auth_failures;
 use messaging_domain::cap::record::AlertRecord;
+use messaging_domain::reminders::Reminders;
 use messaging_domain::short_lived::{lease_past_use, request_past_use, reservation_past_use};
 use spin_sdk::key_value::Store;
 
@@ -30,7 +33,7 @@ enum PastUse {
 
 /// Each family: its key prefix, the time index its keys are tracked in (by when they were
 /// made), and how they say they are past use.
-const FAMILIES: [(&str, TimeIndex, PastUse); 6] = [
+const FAMILIES: [(&str, TimeIndex, PastUse); 7] = [
     (
         "idem/",
         TimeIndex::new("sweep/short/idem"),
@@ -61,7 +64,16 @@ const FAMILIES: [(&str, TimeIndex, PastUse); 6] = [
         TimeIndex::new("sweep/short/authfail"),
         PastUse::Key(auth_failures::counter_past_use),
     ),
+    (
+        "conv/",
+        TimeIndex::new("sweep/short/conv"),
+        PastUse::Value(reminders_past_use),
+    ),
 ];
+
+fn reminders_past_use(value: &[u8], now: u64, _cutoff: u64) -> bool {
+    Reminders::past_use(value, now)
+}
 
 /// How long after they were made a family's keys are looked at by the sweep: after the
 /// retention, except failure counters, which are worth nothing after their minute and,
@@ -69,6 +81,8 @@ const FAMILIES: [(&str, TimeIndex, PastUse); 6] = [
 fn sweep_cutoff(prefix: &str, now: u64, retention_ms: u64) -> u64 {
     match prefix {
         "authfail/" => now.saturating_sub(auth_failures::WINDOW_MS),
+        // Indexed at their expiry ([`track_until`]), not when made.
+        "conv/" => now,
         _ => now.saturating_sub(retention_ms),
     }
 }
@@ -81,6 +95,18 @@ pub fn track(key: &str) -> StoreResult<()> {
         .find(|(prefix, _, _)| key.starts_with(prefix))
     {
         Some((_, index, _)) => index.add(now_ms(), key),
+        None => Ok(()),
+    }
+}
+
+/// Tracks a key of a family indexed by when it ends rather than when it was made (the
+/// reminders of `conv/`), for the sweep to find once `until_ms` has passed.
+pub fn track_until(key: &str, until_ms: u64) -> StoreResult<()> {
+    match FAMILIES
+        .iter()
+        .find(|(prefix, _, _)| key.starts_with(prefix))
+    {
+        Some((_, index, _)) => index.add(until_ms, key),
         None => Ok(()),
     }
 }
@@ -113,7 +139,9 @@ pub async fn sweep(_kv: &Store, retention_ms: u64, limit: usize) -> StoreResult<
                     },
                 };
                 if !done {
-                    return Ok(false);
+                    // A recipient's reminders each have an entry at their own expiry, so
+                    // this one, due, can go while later ones keep the value.
+                    return Ok(*prefix == "conv/");
                 }
                 delete_many("default", &[key.to_string()])?;
                 erased += 1;
