@@ -1,7 +1,8 @@
 //! The Kubernetes deployment in infra/kubernetes/, checked without a cluster by
 //! infra/check.py: built-in kinds against Kubernetes' schemas, SpinApp and KEDA objects
 //! against their CRDs' fields and against the app (components, variables, secrets,
-//! routes). A broken copy must be refused, naming what is wrong.
+//! routes), Redis's authentication and the NetworkPolicies. A broken copy must be refused,
+//! naming what is wrong.
 
 use integration_tests::{python, workspace_root};
 use std::process::Command;
@@ -39,8 +40,17 @@ fn a_broken_deployment_is_refused_with_its_problems_named() {
             "redis.yaml" => text.replace("readinessProbe:", "readinesProbe:"),
             // Spin's Redis store without the store layer's workarounds.
             "spinapp-webhooks.yaml" => text.replace("value: spin-redis", "value: \"\""),
-            // Two stores in one Redis database, where Spin keeps keys without a namespace.
-            "secrets.example.yaml" => text.replace("6379/1", "6379/0"),
+            // Two stores in one Redis database, where Spin keeps keys without a namespace,
+            // and a store whose Redis URL has no password.
+            "secrets.example.yaml" => text
+                .replace("6379/1", "6379/0")
+                .replacen("messaging:<redis-password>@", "", 1),
+            // No default-deny: pods no policy selects would accept every connection.
+            "networkpolicy.yaml" => text.replacen(
+                "  podSelector: {}\n",
+                "  podSelector: {matchLabels: {app.kubernetes.io/name: messaging-ticker}}\n",
+                1,
+            ),
             _ => text,
         };
         std::fs::write(dir.path().join(path.file_name().unwrap()), broken).unwrap();
@@ -53,6 +63,8 @@ fn a_broken_deployment_is_refused_with_its_problems_named() {
         "'readinesProbe' was unexpected",
         "messaging-webhooks: key_value_workarounds does not include spin-redis",
         "stores default and pending share the Redis database",
+        "store 'default': the Redis URL carries no password",
+        "no default-deny NetworkPolicy for ingress in messaging",
     ] {
         assert!(text.contains(expected), "{expected:?} not in:\n{text}");
     }
