@@ -42,9 +42,10 @@ fn a_broken_deployment_is_refused_with_its_problems_named() {
             "spinapp-webhooks.yaml" => text.replace("value: spin-redis", "value: \"\""),
             // Two stores in one Redis database, where Spin keeps keys without a namespace,
             // and a store whose Redis URL has no password.
-            "secrets.example.yaml" => text
-                .replace("6379/1", "6379/0")
-                .replacen("messaging:<redis-password>@", "", 1),
+            "secrets.example.yaml" => {
+                text.replace("6379/1", "6379/0")
+                    .replacen("messaging:<redis-password>@", "", 1)
+            }
             // No default-deny: pods no policy selects would accept every connection.
             "networkpolicy.yaml" => text.replacen(
                 "  podSelector: {}\n",
