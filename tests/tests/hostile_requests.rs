@@ -67,6 +67,13 @@ fn hostile(rng: &mut Rng) -> (String, String, Vec<(String, String)>, Vec<u8>) {
                 "to": rng.pick(JUNK), "body": rng.pick(JUNK), "subject": rng.pick(JUNK),
                 "policy": rng.pick(&["../../etc/passwd", "UPPER", "", "a b"]),
             });
+            // A reminder asking to wait past any policy's reply_wait_max.
+            let body = if rng.next().is_multiple_of(4) {
+                json!({"channel": "sms", "to": "+254712345678", "body": "x",
+                       "expects_reply": {"options": ["YES"], "expires_in": rng.pick(&["30d", "99999d", "8d"])}})
+            } else {
+                body
+            };
             (
                 "POST".into(),
                 "/v1/messages".into(),
@@ -138,10 +145,33 @@ fn hostile(rng: &mut Rng) -> (String, String, Vec<(String, String)>, Vec<u8>) {
             let method = rng.pick(&["GET", "DELETE", "PUT", "PATCH"]);
             (method.into(), path.into(), vec![auth], Vec::new())
         }
-        // The GovStack email API with junk.
+        // The GovStack email API with junk, a forged sender, or a thousand Bcc.
         7 => {
-            let body =
-                json!({"to": [{"email": rng.pick(JUNK)}], "subject": rng.pick(JUNK), "body": ""});
+            let content = json!({"encoding": "UTF-8", "title": "t", "content": "c"});
+            let body = match rng.next() % 3 {
+                0 => {
+                    json!({"to": [{"email": rng.pick(JUNK)}], "subject": rng.pick(JUNK), "body": ""})
+                }
+                1 => json!({
+                    "senderInfo": {"organisationName": "o", "name": "n", "email": rng.pick(&[
+                        "minister@gov.example", "ADMIN@localhost.localdomain.evil.org",
+                        "x@messaging@localhost.localdomain"])},
+                    "recipientInfo": {"email": "a@example.org", "name": "a"},
+                    "emailContent": content,
+                }),
+                _ => {
+                    // The spec's Bcc: one comma-separated string.
+                    let bcc = (0..1000)
+                        .map(|i| format!("c{i}@example.org"))
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    json!({
+                        "senderInfo": {"organisationName": "o", "name": "n"},
+                        "recipientInfo": {"email": "a@example.org", "name": "a", "emailBCC": bcc},
+                        "emailContent": content,
+                    })
+                }
+            };
             let headers = vec![("apikey".into(), KEY.into()), json_type];
             let path = rng.pick(&["/send/email/single", "/send/email/batch", "/callback/email"]);
             (
