@@ -90,17 +90,11 @@ fn sweep_cutoff(prefix: &str, now: u64, retention_ms: u64) -> u64 {
 /// Tracks a key of one of the families, made now, for the sweep to find. Called by the
 /// writer that created it (a key of no family is not tracked).
 pub fn track(key: &str) -> StoreResult<()> {
-    match FAMILIES
-        .iter()
-        .find(|(prefix, _, _)| key.starts_with(prefix))
-    {
-        Some((_, index, _)) => index.add(now_ms(), key),
-        None => Ok(()),
-    }
+    track_until(key, now_ms())
 }
 
-/// Tracks a key of a family indexed by when it ends rather than when it was made (the
-/// reminders of `conv/`), for the sweep to find once `until_ms` has passed.
+/// Tracks a key of one of the families at `until_ms`, for the sweep to find once it has
+/// passed: when it was made for most families, when it ends for the reminders of `conv/`.
 pub fn track_until(key: &str, until_ms: u64) -> StoreResult<()> {
     match FAMILIES
         .iter()
