@@ -5,6 +5,7 @@ host, and load from bench/loadgen."""
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -59,11 +60,13 @@ def host_env(extra=None):
 def start_host(host, app, port, env=None, secs=120):
     """Starts the project host serving `app` on loopback `port` with `env` (default:
     `host_env()`), and returns its process once it says it listens. Polls every 2 ms, so
-    the cold-start benchmark can time a start."""
+    the cold-start benchmark can time a start. `MESSAGING_HOST_ARGS` adds host flags, e.g.
+    `--max-instance-reuse-count 1` for a fresh instance per request."""
     out = open(os.path.join(app, "host.out"), "w+")
     proc = subprocess.Popen(
         [host, "--manifest", os.path.join(app, "spin.toml"), "--listen", f"127.0.0.1:{port}",
-         "--cache-dir", os.path.join(ROOT, "target/component-cache")],
+         "--cache-dir", os.path.join(ROOT, "target/component-cache"),
+         *shlex.split(os.environ.get("MESSAGING_HOST_ARGS", ""))],
         env=env or host_env(), stdout=out, stderr=open(os.path.join(app, "host.log"), "w"),
     )
     deadline = time.time() + secs

@@ -5,7 +5,7 @@ Each step sends TOTAL requests over CONNECTIONS keep-alive connections (bench/lo
 one host (release, SQLite, development outbox) and prints requests/s with p50/p99:
 
 1. host only: an unknown path, answered 404 by the host's router; no instance.
-2. fresh instance: `DELETE /openapi.json`, answered 405 by a fresh ingress instance
+2. an instance: `DELETE /openapi.json`, answered 405 by an ingress instance (fresh or reused, as the host is told)
    (auth-check and policy-router linked in) that does nothing else.
 3. authentication: `GET /v1/queue` without credentials, 401 after asking auth-check.
 4. accepted, not handed over: an SMS scheduled a year ahead is authenticated, planned,
@@ -51,7 +51,7 @@ def main():
         sms = '{"channel":"sms","to":"+{n}","body":"Your clinic appointment is tomorrow at 9"'
         steps = [
             ("host only (404, no instance)", f"{base}/no-such-route", "GET", [], "", 404),
-            ("fresh instance (405)", f"{base}/openapi.json", "DELETE", [], "", 405),
+            ("an instance answers 405", f"{base}/openapi.json", "DELETE", [], "", 405),
             ("authentication (401)", f"{base}/v1/queue", "GET", [], "", 401),
             ("accepted, not handed over (202)", f"{base}/v1/messages", "POST", post,
              sms + f',"send_at":"{later}"}}', 202),

@@ -14,8 +14,12 @@
 //!   fresh process's first answer (bench/cold_start.py).
 //! - `bench-side-by-side [MESSAGES]`: release build; the same SMS through Kannel and
 //!   through this gateway, accepts, sends and receipts (bench/side_by_side.py).
+//! - `check-globals`: every global in the components is in `xtask/globals-allowed.txt`
+//!   with the reason it holds configuration only (xtask/src/globals.rs).
 //! - `bench-floors [TOTAL]`: release build; the same load against ever more of the accept
 //!   path, from the host's router to a delivered message (bench/floors.py).
+
+mod globals;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -592,9 +596,10 @@ fn main() -> Result<()> {
         "bench-side-by-side" => bench_side_by_side(rest),
         "bench-floors" => bench_floors(rest),
         "vapid-keys" => vapid_keys(),
+        "check-globals" => globals::check(&root()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <build | up [--listen ADDR] | spin-up [--listen ADDR] | test [cargo test args] | bench [args] | bench-broadcast [members [--store redis] [--hosts n]] | bench-cold-start [samples] | bench-side-by-side [messages [--connections n]] | bench-floors [total [--connections n]] | vapid-keys>"
+                "usage: cargo xtask <build | up [--listen ADDR] | spin-up [--listen ADDR] | test [cargo test args] | bench [args] | bench-broadcast [members [--store redis] [--hosts n]] | bench-cold-start [samples] | bench-side-by-side [messages [--connections n]] | bench-floors [total [--connections n]] | vapid-keys | check-globals>"
             );
             Ok(())
         }

@@ -1,10 +1,12 @@
-//! Cost of one fresh instance: instantiate a component from its pre-instance and serve a
-//! trivial request (webhook-inbound answering 404), sequentially, many times.
+//! Cost of serving a trivial request (webhook-inbound answering 404), sequentially, many
+//! times: on a fresh instance each time (`--max-instance-reuse-count 1`), then on reused
+//! instances (Spin's defaults).
 //! Run with `cargo bench -p messaging-host --bench instance` after `cargo xtask build`.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use messaging_host::app::{App, Settings};
+use messaging_host::reuse::{InstanceReuse, Range};
 use std::time::{Duration, Instant};
 
 const WARMUP: usize = 200;
@@ -14,13 +16,23 @@ fn main() -> anyhow::Result<()> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()?;
+    let fresh = InstanceReuse {
+        max_reuse_count: Range::Value(1),
+        ..InstanceReuse::default()
+    };
+    measure(&root, "fresh instance", fresh)?;
+    measure(&root, "reused instance", InstanceReuse::default())
+}
+
+fn measure(root: &std::path::Path, label: &str, reuse: InstanceReuse) -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
     let settings = Settings {
-        app_dir: root.clone(),
+        app_dir: root.to_path_buf(),
         data_dir: data.path().to_path_buf(),
         cache_dir: root.join("target/component-cache"),
         outbound_timeout: std::time::Duration::from_secs(20),
         runtime_config: Default::default(),
+        reuse,
     };
     let env = |name: &str| match name {
         "SPIN_VARIABLE_API_KEYS" => {
@@ -60,7 +72,7 @@ fn main() -> anyhow::Result<()> {
         let mean: Duration = samples.iter().sum::<Duration>() / samples.len() as u32;
         let pct = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
         println!(
-            "fresh instance + trivial request ({SAMPLES} samples): mean {:?}, p50 {:?}, p99 {:?}",
+            "{label} + trivial request ({SAMPLES} samples): mean {:?}, p50 {:?}, p99 {:?}",
             mean,
             pct(0.50),
             pct(0.99)

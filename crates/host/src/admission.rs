@@ -1,13 +1,17 @@
-//! Request turns, in lanes. A public request waits for a turn of its lane before an
-//! instance is taken, and holds it until the instance ends. The lanes split the host's
+//! Request turns, in lanes. A public request waits for a turn of its lane before it is
+//! given to an instance, and holds it until its whole answer has been sent. The lanes split the host's
 //! turns (`--max-concurrent-requests`) so that one kind of traffic cannot take them all:
 //! provider webhooks are unauthenticated (anyone on the internet can send them, and a
 //! provider retrying a backlog sends many), and emergency alerts must never wait behind
 //! bulk sending. Each lane has its own turns; none borrows another's, so the sum stays
 //! within what the instance pool was sized for.
 
+use http_body_util::BodyExt;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use wasmtime_wasi_http::WasiBody;
 
 /// Which turns a request waits for, by its path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +103,39 @@ impl Lanes {
     }
 }
 
+/// `response`, holding `turn` until its body has been sent or dropped.
+pub fn hold_until_sent(
+    response: http::Response<WasiBody>,
+    turn: OwnedSemaphorePermit,
+) -> http::Response<WasiBody> {
+    response.map(|body| HoldingTurn { body, _turn: turn }.boxed_unsync())
+}
+
+struct HoldingTurn {
+    body: WasiBody,
+    _turn: OwnedSemaphorePermit,
+}
+
+impl http_body::Body for HoldingTurn {
+    type Data = bytes::Bytes;
+    type Error = <WasiBody as http_body::Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +197,24 @@ mod tests {
         )
         .await
         .expect("the alerts lane is free");
+    }
+
+    #[tokio::test]
+    async fn a_turn_comes_back_when_its_answer_has_been_sent_not_before() {
+        let lanes = Lanes::new(Split::of(1));
+        let turn = lanes.turn(Lane::Api).await;
+        let body = http_body_util::Full::new(bytes::Bytes::from_static(b"answer"))
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        let response = hold_until_sent(http::Response::new(body), turn);
+        let no_turn =
+            tokio::time::timeout(std::time::Duration::from_millis(20), lanes.turn(Lane::Api));
+        assert!(no_turn.await.is_err(), "the answer is not sent yet");
+        let sent = response.into_body().collect().await.expect("the body");
+        assert_eq!(sent.to_bytes(), "answer");
+        let _again =
+            tokio::time::timeout(std::time::Duration::from_millis(20), lanes.turn(Lane::Api))
+                .await
+                .expect("the turn is back once the answer is sent");
     }
 }

@@ -1,5 +1,6 @@
 //! The application: every component of the manifest, compiled once, each behind a
-//! `ProxyHandler` that gives every request a fresh instance from the pooling allocator.
+//! `ProxyHandler` that serves requests on instances from the pooling allocator, reused as
+//! Spin reuses them (`reuse.rs`).
 
 use crate::compose;
 use crate::hooks::OutboundHooks;
@@ -8,6 +9,7 @@ use crate::logs::ComponentLog;
 use crate::manifest::{ComponentDecl, FileMount, Manifest, Route};
 use crate::outbound::HostPattern;
 use crate::outbound_pool::ConnectionPool;
+use crate::reuse::{InstanceReuse, Picked};
 use crate::routes::Router;
 use crate::runtime_config::RuntimeConfig;
 use crate::spin::PlatformGrants;
@@ -32,11 +34,6 @@ use wasmtime_wasi_http::handler::{
     WorkerStatus,
 };
 
-/// Longest a request may take to produce its response.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest a component may keep working after it answered (e.g. ingress handing a message
-/// to its delivery cell).
-const POST_RETURN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Memory one component instance may grow to.
 const MAX_INSTANCE_MEMORY: usize = 128 << 20;
 
@@ -48,6 +45,8 @@ pub struct Settings {
     pub outbound_timeout: Duration,
     /// Where each key-value store lives (the runtime-config file; empty: all in SQLite).
     pub runtime_config: RuntimeConfig,
+    /// How instances are reused (Spin's defaults unless told otherwise).
+    pub reuse: InstanceReuse,
 }
 
 pub struct App {
@@ -125,6 +124,7 @@ impl App {
                         kv: kv.clone(),
                         app: weak.clone(),
                         pool: pool.clone(),
+                        reuse: settings.reuse,
                     };
                     (id, ProxyHandler::new(cell))
                 })
@@ -158,9 +158,10 @@ impl App {
             .expect("static request parts are valid")
     }
 
-    /// Serves one request with a fresh instance of `component`. `turn`, if given, is held
-    /// until the instance ends, after any work it does past its answer (see
-    /// `server::ServerSettings::max_concurrent_requests`).
+    /// Serves one request on an instance of `component`, a fresh one or one that is serving
+    /// others. `turn`, if given, is held until the whole answer has been sent (see
+    /// `server::ServerSettings::max_concurrent_requests`): it belongs to this request, not
+    /// to the instance, which may be serving other requests with turns of their own.
     pub async fn call_component(
         &self,
         component: &str,
@@ -170,7 +171,11 @@ impl App {
         let Some(handler) = self.cells.get(component) else {
             bail!("no component named {component}");
         };
-        Ok(handler.handle(turn, request).await?)
+        let response = handler.handle((), request).await?;
+        Ok(match turn {
+            Some(turn) => crate::admission::hold_until_sent(response, turn),
+            None => response,
+        })
     }
 }
 
@@ -186,7 +191,8 @@ fn engine() -> Result<Engine> {
         .max_memory_size(MAX_INSTANCE_MEMORY)
         .max_component_instance_size(1 << 20)
         .max_core_instance_size(1 << 20)
-        // Every request frees an instance. Resetting its memory with madvise costs a TLB
+        // Instances end often (after their reuse count, or idle, and on every request with
+        // `--max-instance-reuse-count 1`). Resetting memory with madvise costs a TLB
         // shootdown on every core each time; batching the decommits and re-zeroing the
         // first pages in place (they are touched again by the next instance anyway) cut
         // that cost, measured with `cargo xtask bench`.
@@ -261,6 +267,8 @@ pub struct Cell {
     /// Kept-alive connections to providers and callers' systems, shared by every cell; it
     /// also holds the host's outbound timeout.
     pool: Arc<ConnectionPool>,
+    /// How many requests one instance of this component may serve, and for how long.
+    reuse: InstanceReuse,
 }
 
 /// What the manifest says about one component, resolved and checked at start.
@@ -372,7 +380,6 @@ impl Cell {
                 pool: self.pool.clone(),
             },
             kv: self.kv.clone(),
-            turn: None,
             grants: self.grants.clone(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(MAX_INSTANCE_MEMORY)
@@ -388,51 +395,59 @@ impl Cell {
 impl HandlerState for Cell {
     type StoreData = HostState;
     type WorkerExpiration = Expiry;
-    type WorkerState = OneRequest;
+    type WorkerState = Reused;
 
-    async fn instantiate(&self) -> wasmtime::Result<Instance<HostState, Expiry, OneRequest>> {
+    async fn instantiate(&self) -> wasmtime::Result<Instance<HostState, Expiry, Reused>> {
         let mut store = self.new_store().map_err(wasmtime::Error::from_anyhow)?;
         let proxy = self.pre.instantiate_async(&mut store).await?;
+        let picked = self.reuse.pick();
         Ok(Instance {
             store,
             proxy,
             view: http_view,
-            expiration: Expiry::default(),
-            state: OneRequest {
+            expiration: Expiry {
+                picked,
+                timer: None,
+            },
+            state: Reused {
                 id: self.id.clone(),
+                picked,
             },
         })
     }
 }
 
-/// Every request gets a fresh instance: nothing a request leaves in memory can reach the
-/// next one (messages carry personal data).
-pub struct OneRequest {
+/// An instance serves up to its reuse count of requests, up to its concurrent count at a
+/// time, as Spin's do. Nothing of a request may stay in the instance after it (see
+/// ARCHITECTURE.md, "Invariants": no request data in component globals); the host keeps
+/// nothing of a request in the instance's store either (a request's turn goes with its
+/// answer, `App::call_component`).
+pub struct Reused {
     id: Arc<str>,
+    picked: Picked,
 }
 
-impl WorkerState for OneRequest {
+impl WorkerState for Reused {
     type StoreData = HostState;
-    /// The public request's turn, kept in the store so it is given back when the instance
-    /// ends rather than when it answers.
-    type RequestData = Option<OwnedSemaphorePermit>;
+    type RequestData = ();
 
-    fn should_accept_request(&self, _concurrent: usize, total: usize) -> ShouldAccept {
-        if total == 0 {
-            ShouldAccept::Yes
-        } else {
+    fn should_accept_request(&self, concurrent: usize, total: usize) -> ShouldAccept {
+        if total >= self.picked.max_reuse_count {
             ShouldAccept::Never
+        } else if concurrent >= self.picked.max_concurrent_reuse_count {
+            ShouldAccept::No
+        } else {
+            ShouldAccept::Yes
         }
     }
 
     fn on_request_start(
         &self,
-        mut store: StoreContextMut<'_, HostState>,
-        turn: Option<OwnedSemaphorePermit>,
+        _store: StoreContextMut<'_, HostState>,
+        (): (),
         _task: GuestTaskId,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
-        store.data_mut().turn = turn;
-        Box::pin(tokio::time::sleep(REQUEST_TIMEOUT))
+        Box::pin(tokio::time::sleep(self.picked.request_timeout))
     }
 
     fn drop(&self, _store: Store<HostState>, result: Result<(), wasmtime::Error>) {
@@ -442,9 +457,10 @@ impl WorkerState for OneRequest {
     }
 }
 
-/// Ends an instance once idle, or when its request or post-return work overruns.
-#[derive(Default)]
+/// Ends an instance idle past its idle timeout, or whose requests or work after its last
+/// answer overran the request timeout (as Spin does, the one timeout covers both).
 pub struct Expiry {
+    picked: Picked,
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
@@ -455,13 +471,16 @@ impl WorkerExpiration for Expiry {
         state: WorkerStatus,
         start: Instant,
     ) -> Poll<()> {
-        let limit = match state {
-            WorkerStatus::Idle => return Poll::Ready(()),
-            WorkerStatus::Requests => REQUEST_TIMEOUT,
-            WorkerStatus::PostReturn => POST_RETURN_TIMEOUT,
-        };
-        let deadline = tokio::time::Instant::from_std(start + limit);
         let this = self.get_mut();
+        let limit = match state {
+            WorkerStatus::Idle => this.picked.idle_instance_timeout,
+            WorkerStatus::Requests | WorkerStatus::PostReturn => this.picked.request_timeout,
+        };
+        // No timeout (`Duration::MAX`) never comes.
+        let Some(deadline) = start.checked_add(limit) else {
+            return Poll::Pending;
+        };
+        let deadline = tokio::time::Instant::from_std(deadline);
         let timer = this
             .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));

@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod outbound;
 pub mod outbound_pool;
 pub mod request_body;
+pub mod reuse;
 pub mod routes;
 pub mod runtime_config;
 pub mod server;

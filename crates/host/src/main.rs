@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use messaging_host::app::{App, Settings};
+use messaging_host::reuse::{self, InstanceReuse, Range};
 use messaging_host::runtime_config::RuntimeConfig;
 use messaging_host::server::{self, ServerSettings};
 use std::net::SocketAddr;
@@ -32,8 +33,8 @@ struct Cli {
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     max_body_bytes: usize,
-    /// Public requests served at once; more wait for a turn (instead of failing when the
-    /// instance pool runs out under a burst). Split into lanes: an eighth for CAP alerts
+    /// Public requests served at once, each until its answer is sent; more wait for a turn
+    /// (instead of failing when the instance pool runs out under a burst). Split into lanes: an eighth for CAP alerts
     /// (`/v1/alerts`), a quarter for provider webhooks, the rest for the API.
     #[arg(long, default_value_t = 128, env = "MESSAGING_MAX_CONCURRENT_REQUESTS")]
     max_concurrent_requests: usize,
@@ -83,6 +84,24 @@ struct Cli {
     /// (the gateway's answers 503 on a broken policy file). Empty: no check.
     #[arg(long, default_value = "/health")]
     health_path: String,
+    /// Most requests one component instance serves before it is dropped: a number, or a
+    /// range like `64..256` to pick from per instance (Spin's flag and default). 1 gives
+    /// every request a fresh instance.
+    #[arg(long, default_value = "128", value_parser = reuse::parse_count_range)]
+    max_instance_reuse_count: Range<usize>,
+    /// Most requests one component instance serves at once (a number or a range; Spin's
+    /// flag and default).
+    #[arg(long, default_value = "16", value_parser = reuse::parse_count_range)]
+    max_instance_concurrent_reuse_count: Range<usize>,
+    /// The longest a request may take to answer, and an instance may keep working after its
+    /// last answer, before the instance is dropped: seconds, or with `ms`, `us`, `ns`, or a
+    /// range (Spin's flag; none by default, as in Spin).
+    #[arg(long, value_parser = reuse::parse_duration_range)]
+    request_timeout: Option<Range<Duration>>,
+    /// How long an idle instance is kept for the next request (a duration or a range;
+    /// Spin's flag and default).
+    #[arg(long, default_value = "1s", value_parser = reuse::parse_duration_range)]
+    idle_instance_timeout: Range<Duration>,
     /// Emit logs as JSON lines.
     #[arg(long)]
     json_logs: bool,
@@ -180,6 +199,12 @@ async fn main() -> Result<()> {
         cache_dir,
         app_dir,
         outbound_timeout: Duration::from_millis(cli.outbound_timeout_ms),
+        reuse: InstanceReuse {
+            max_reuse_count: cli.max_instance_reuse_count,
+            max_concurrent_reuse_count: cli.max_instance_concurrent_reuse_count,
+            request_timeout: cli.request_timeout,
+            idle_instance_timeout: cli.idle_instance_timeout,
+        },
     };
     let app = tokio::task::block_in_place(|| {
         App::load(&manifest, settings, |name| std::env::var(name).ok())

@@ -31,10 +31,9 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// How long shutdown waits for requests in flight.
     pub drain_timeout: Duration,
-    /// Public requests served at once, counted until their instance ends; more wait their
-    /// turn. Each takes fresh instances (the component's, then the cells it hands work
-    /// to) from a pool of fixed size: a burst beyond the pool would fail requests with 500
-    /// instead of queueing them. Split into lanes (`admission.rs`).
+    /// Public requests served at once, counted until their answer is sent; more wait their
+    /// turn. Instances come from a pool of fixed size: a burst beyond it would fail
+    /// requests with 500 instead of queueing them. Split into lanes (`admission.rs`).
     pub max_concurrent_requests: usize,
     /// The longest wait for a request head, from the connection's start or the end of
     /// its previous answer: a connection that sends none in time is closed.
@@ -126,8 +125,7 @@ async fn serve_one(
             Err(unread) => unread_body(unread, &settings),
             Ok(body) => {
                 let req = http::Request::from_parts(head, full(body));
-                // A turn is held until the instance ends, past its answer: an accepted
-                // message's hand-over to its cell happens after the 202.
+                // A turn is held until the answer has been sent (`App::call_component`).
                 let turn = lanes.turn(Lane::of(&path)).await;
                 match app.call_component(&component, req, Some(turn)).await {
                     Ok(response) => response,

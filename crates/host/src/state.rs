@@ -1,4 +1,5 @@
-//! What one component instance's store holds.
+//! What one component instance's store holds: the instance's, shared by every request it
+//! serves (an instance serves several, `reuse.rs`), so nothing in it belongs to one request.
 
 use crate::kv::KvStore;
 use crate::spin::PlatformGrants;
@@ -14,8 +15,6 @@ pub struct HostState {
     pub http: WasiHttpCtx,
     pub hooks: crate::hooks::OutboundHooks,
     pub kv: Arc<KvStore>,
-    /// A public request's turn, held for the instance's whole life (`App::call_component`).
-    pub turn: Option<tokio::sync::OwnedSemaphorePermit>,
     pub grants: PlatformGrants,
     pub limits: StoreLimits,
 }
