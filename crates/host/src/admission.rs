@@ -7,9 +7,7 @@
 //! within what the instance pool was sized for.
 
 use http_body_util::BodyExt;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime_wasi_http::WasiBody;
 
@@ -103,37 +101,19 @@ impl Lanes {
     }
 }
 
-/// `response`, holding `turn` until its body has been sent or dropped.
+/// `response`, holding `turn` until its body has been sent or dropped: the turn lives in
+/// the body's frame mapper, which goes when the body goes.
 pub fn hold_until_sent(
     response: http::Response<WasiBody>,
     turn: OwnedSemaphorePermit,
 ) -> http::Response<WasiBody> {
-    response.map(|body| HoldingTurn { body, _turn: turn }.boxed_unsync())
-}
-
-struct HoldingTurn {
-    body: WasiBody,
-    _turn: OwnedSemaphorePermit,
-}
-
-impl http_body::Body for HoldingTurn {
-    type Data = bytes::Bytes;
-    type Error = <WasiBody as http_body::Body>::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.body.size_hint()
-    }
+    response.map(|body| {
+        body.map_frame(move |frame| {
+            let _held = &turn;
+            frame
+        })
+        .boxed_unsync()
+    })
 }
 
 #[cfg(test)]

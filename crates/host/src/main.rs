@@ -85,23 +85,23 @@ struct Cli {
     #[arg(long, default_value = "/health")]
     health_path: String,
     /// Most requests one component instance serves before it is dropped: a number, or a
-    /// range like `64..256` to pick from per instance (Spin's flag and default). 1 gives
-    /// every request a fresh instance.
-    #[arg(long, default_value = "128", value_parser = reuse::parse_count_range)]
-    max_instance_reuse_count: Range<usize>,
+    /// range like `64..256` to pick from per instance (Spin's flag and default, 128). 1
+    /// gives every request a fresh instance.
+    #[arg(long, value_parser = reuse::parse_count_range)]
+    max_instance_reuse_count: Option<Range<usize>>,
     /// Most requests one component instance serves at once (a number or a range; Spin's
-    /// flag and default).
-    #[arg(long, default_value = "16", value_parser = reuse::parse_count_range)]
-    max_instance_concurrent_reuse_count: Range<usize>,
+    /// flag and default, 16).
+    #[arg(long, value_parser = reuse::parse_count_range)]
+    max_instance_concurrent_reuse_count: Option<Range<usize>>,
     /// The longest a request may take to answer, and an instance may keep working after its
     /// last answer, before the instance is dropped: seconds, or with `ms`, `us`, `ns`, or a
     /// range (Spin's flag; none by default, as in Spin).
     #[arg(long, value_parser = reuse::parse_duration_range)]
     request_timeout: Option<Range<Duration>>,
     /// How long an idle instance is kept for the next request (a duration or a range;
-    /// Spin's flag and default).
-    #[arg(long, default_value = "1s", value_parser = reuse::parse_duration_range)]
-    idle_instance_timeout: Range<Duration>,
+    /// Spin's flag and default, 1s).
+    #[arg(long, value_parser = reuse::parse_duration_range)]
+    idle_instance_timeout: Option<Range<Duration>>,
     /// Emit logs as JSON lines.
     #[arg(long)]
     json_logs: bool,
@@ -199,11 +199,19 @@ async fn main() -> Result<()> {
         cache_dir,
         app_dir,
         outbound_timeout: Duration::from_millis(cli.outbound_timeout_ms),
-        reuse: InstanceReuse {
-            max_reuse_count: cli.max_instance_reuse_count,
-            max_concurrent_reuse_count: cli.max_instance_concurrent_reuse_count,
-            request_timeout: cli.request_timeout,
-            idle_instance_timeout: cli.idle_instance_timeout,
+        reuse: {
+            // Spin's defaults live in one place, `InstanceReuse::default`.
+            let spin = InstanceReuse::default();
+            InstanceReuse {
+                max_reuse_count: cli.max_instance_reuse_count.unwrap_or(spin.max_reuse_count),
+                max_concurrent_reuse_count: cli
+                    .max_instance_concurrent_reuse_count
+                    .unwrap_or(spin.max_concurrent_reuse_count),
+                request_timeout: cli.request_timeout.or(spin.request_timeout),
+                idle_instance_timeout: cli
+                    .idle_instance_timeout
+                    .unwrap_or(spin.idle_instance_timeout),
+            }
         },
     };
     let app = tokio::task::block_in_place(|| {

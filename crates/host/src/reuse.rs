@@ -172,43 +172,25 @@ mod tests {
 
     #[test]
     fn durations_read_as_spin_reads_them() {
-        assert_eq!(
-            parse_duration_range("1"),
-            Ok(Range::Value(Duration::from_secs(1)))
-        );
-        assert_eq!(
-            parse_duration_range("1s"),
-            Ok(Range::Value(Duration::from_secs(1)))
-        );
-        assert_eq!(
-            parse_duration_range("250ms"),
-            Ok(Range::Value(Duration::from_millis(250)))
-        );
-        assert_eq!(
-            parse_duration_range("5us"),
-            Ok(Range::Value(Duration::from_micros(5)))
-        );
-        assert_eq!(
-            parse_duration_range("5μs"),
-            Ok(Range::Value(Duration::from_micros(5)))
-        );
-        assert_eq!(
-            parse_duration_range("1..8s"),
-            Ok(Range::Bounds(
-                Duration::from_secs(1),
-                Duration::from_secs(8)
-            ))
-        );
-        assert_eq!(
-            parse_duration_range("500ms..2s"),
-            Ok(Range::Bounds(
-                Duration::from_millis(500),
-                Duration::from_secs(2)
-            ))
-        );
-        assert!(parse_duration_range("2s..1s").is_err());
-        assert!(parse_duration_range("1h").is_err());
-        assert!(parse_duration_range("").is_err());
+        let secs = Duration::from_secs;
+        let read = [
+            ("1", Range::Value(secs(1))),
+            ("1s", Range::Value(secs(1))),
+            ("250ms", Range::Value(Duration::from_millis(250))),
+            ("5us", Range::Value(Duration::from_micros(5))),
+            ("5μs", Range::Value(Duration::from_micros(5))),
+            ("1..8s", Range::Bounds(secs(1), secs(8))),
+            (
+                "500ms..2s",
+                Range::Bounds(Duration::from_millis(500), secs(2)),
+            ),
+        ];
+        for (text, expected) in read {
+            assert_eq!(parse_duration_range(text), Ok(expected), "{text}");
+        }
+        for refused in ["2s..1s", "1h", ""] {
+            assert!(parse_duration_range(refused).is_err(), "{refused}");
+        }
     }
 
     #[test]
