@@ -6,7 +6,7 @@
 //!   defaults and the ticker of the SpinKube deployment.
 //! - `test`: install what the tests need, build, run every test (the integration suite
 //!   on SQLite, then on Redis, then the suites that run on real Spin).
-//! - `bench [SECONDS [CONNECTIONS]]`: release build; the fresh-instance benchmark, then the
+//! - `bench [SECONDS [CONNECTIONS]]`: release build; the instance benchmark (fresh, then reused), then the
 //!   accept-path benchmark (bench/accept.sh, wrk).
 //! - `bench-broadcast [MEMBERS]`: release build; a broadcast to a group of MEMBERS
 //!   (1,000,000 by default) through a provider double (bench/broadcast.py).
