@@ -366,10 +366,17 @@ impl Gateway {
                     image.as_ref().map(|i| i.reference.as_str()),
                 ),
             };
+            // Appending, as the copy of stdout below does: two writers at their own offsets
+            // would overwrite each other's lines.
+            std::fs::File::create(&log).expect("log file");
+            let stderr = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&log)
+                .expect("log file");
             let mut child = command
                 .envs(env.iter().cloned())
                 .stdout(Stdio::piped())
-                .stderr(std::fs::File::create(&log).expect("log file"))
+                .stderr(stderr)
                 .spawn()
                 .expect("start the runtime");
             let stdout = child.stdout.take().expect("stdout");

@@ -65,7 +65,9 @@ bearerbox-port = {smsbox}
 sendsms-port = {sendsms}
 sendsms-interface = 127.0.0.1
 log-file = "{d}/smsbox.log"
-log-level = 1
+log-level = 0
+http-request-retry = 3
+http-queue-delay = 1
 
 group = sendsms-user
 username = {USERNAME}
@@ -236,6 +238,20 @@ impl Drop for Kannel {
         for child in self.children.iter_mut().rev() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        // A failed test shows what Kannel did: a delivery report that never reached the
+        // gateway is only visible in smsbox's log (its HTTP calls) and bearerbox's (DLRs).
+        if std::thread::panicking() {
+            for log in ["bearerbox.log", "smsbox.log"] {
+                let text = std::fs::read_to_string(self.dir.path().join(log)).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = &lines[lines.len().saturating_sub(80)..];
+                eprintln!(
+                    "--- Kannel {log} (last {} lines) ---\n{}",
+                    tail.len(),
+                    tail.join("\n")
+                );
+            }
         }
     }
 }
