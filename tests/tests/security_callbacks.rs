@@ -45,8 +45,10 @@ const INTERNAL: &[&str] = &[
     "https://printer.local/cb",
 ];
 
+/// Every status is asked for, so each message queues two callbacks (sent, delivered).
 fn sms_with_callback(url: &str) -> Value {
-    json!({"channel": "sms", "to": "+254712345678", "body": "x", "callback_url": url})
+    json!({"channel": "sms", "to": "+254712345678", "body": "x", "callback_url": url,
+           "callback_events": "all"})
 }
 
 /// The refusal every caller gets for bad input: 400, the standard error body, naming the

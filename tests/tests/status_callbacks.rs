@@ -1,34 +1,73 @@
-//! Status changes of `/v1` messages reach the caller's `callback_url`: signed, at least
-//! once, without address or content, and only on hosts the deployment allows.
+//! Status changes of `/v1` messages reach the caller's `callback_url` (the final one, or
+//! all with `callback_events`): signed, at least once, without address or content, and
+//! only on hosts the deployment allows.
 
 use integration_tests::gateway::{Gateway, KEY};
 use integration_tests::recorder::Recorder;
 use integration_tests::verify_callback_signature;
 use serde_json::{Value, json};
 
+/// The final status reaches `callback_url` by default; `"callback_events": "all"` also
+/// brings every step before it.
 #[test]
-fn each_status_a_message_reaches_is_posted_to_its_callback_url() {
+fn the_final_status_is_posted_to_its_callback_url_and_every_status_when_asked() {
     let callback = Recorder::start();
     let gw = Gateway::start_with(&[
         ("callback_hosts", "http://127.0.0.1:*"),
         ("callback_private_networks", "true"),
     ]);
-    let id = gw.accept(json!({
-        "channel": "sms",
-        "to": "+254712345678",
-        "body": "Your clinic visit is tomorrow",
-        "reference": "visit-17",
-        "callback_url": format!("{}/status-updates", callback.url),
-    }));
-    gw.wait_status(&id, "delivered");
-    let got = integration_tests::wait_for(10, "two status callbacks", || {
+    let send = |path: &str, extra: Value| {
+        let mut body = json!({
+            "channel": "sms",
+            "to": "+254712345678",
+            "body": "Your clinic visit is tomorrow",
+            "reference": "visit-17",
+            "callback_url": format!("{}/{path}", callback.url),
+        });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        gw.accept(body)
+    };
+    // A misspelt choice, or a choice without a URL, is refused and stores nothing.
+    let before = gw.data_rows();
+    for (bad, names_the_field) in [
+        (
+            json!({"channel": "sms", "to": "+254712345678", "body": "x",
+                   "callback_url": format!("{}/x", callback.url), "callback_events": "every"}),
+            true,
+        ),
+        (
+            json!({"channel": "sms", "to": "+254712345678", "body": "x", "callback_events": "all"}),
+            true,
+        ),
+        (
+            json!({"channel": "sms", "to": "+254712345678", "body": "x",
+                   "callback_url": format!("{}/x", callback.url), "callback_events": ["all"]}),
+            false,
+        ),
+    ] {
+        let answer = gw.send(KEY, &bad, &[]);
+        assert_eq!(answer.status, 400, "{bad}: {}", answer.body);
+        assert_eq!(answer.error_code(), "invalid_request", "{bad}");
+        assert!(
+            !names_the_field || answer.body.contains("callback_events"),
+            "{}",
+            answer.body
+        );
+    }
+    assert_eq!(gw.data_rows(), before, "refused requests store nothing");
+    let final_only = send("final", json!({}));
+    let every = send("all", json!({"callback_events": "all"}));
+    gw.wait_status(&final_only, "delivered");
+    gw.wait_status(&every, "delivered");
+    let got = integration_tests::wait_for(10, "three status callbacks", || {
         let got = callback.received();
-        (got.len() >= 2).then_some(got)
+        (got.len() >= 3).then_some(got)
     });
-    let mut statuses = Vec::new();
     let secret = gw.callback_secret(KEY);
+    let mut statuses: Vec<(String, String)> = Vec::new();
     for request in &got {
-        assert_eq!(request.path, "/status-updates");
         assert_eq!(request.header("x-messaging-event"), Some("message.status"));
         assert!(
             verify_callback_signature(
@@ -39,21 +78,48 @@ fn each_status_a_message_reaches_is_posted_to_its_callback_url() {
             .is_some()
         );
         let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let id = if request.path == "/final" {
+            &final_only
+        } else {
+            &every
+        };
         assert_eq!(body["id"], id.as_str());
         assert_eq!(body["reference"], "visit-17");
         assert_eq!(body["channel"], "sms");
         let text = String::from_utf8_lossy(&request.body);
         assert!(!text.contains("712345678") && !text.contains("clinic visit"));
-        statuses.push(body["status"].as_str().unwrap().to_string());
+        statuses.push((
+            request.path.clone(),
+            body["status"].as_str().unwrap().to_string(),
+        ));
     }
-    statuses.sort();
-    assert_eq!(statuses, ["delivered", "sent"]);
+    // Both messages are delivered and every callback they queue is sent: none still
+    // waits once the notifications are erased.
     integration_tests::wait_for(10, "delivered notifications to be erased", || {
         (!gw.stored_rows()
             .iter()
             .any(|(_, k, _)| k.starts_with("ntf/")))
         .then_some(())
     });
+    statuses.extend(callback.received()[got.len()..].iter().map(|r| {
+        (
+            r.path.clone(),
+            serde_json::from_slice::<Value>(&r.body).unwrap()["status"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        )
+    }));
+    statuses.sort();
+    let expected: Vec<(String, String)> = [
+        ("/all", "delivered"),
+        ("/all", "sent"),
+        ("/final", "delivered"),
+    ]
+    .iter()
+    .map(|(p, s)| (p.to_string(), s.to_string()))
+    .collect();
+    assert_eq!(statuses, expected);
 }
 
 #[test]
@@ -67,8 +133,10 @@ fn a_callback_url_outside_callback_hosts_is_dropped_not_retried() {
         "to": "+254712345678",
         "body": "x",
         "callback_url": callback.url,
+        "callback_events": "all",
     }));
     gw.wait_status(&id, "delivered");
+    // Both callbacks (sent, delivered) are refused, each once.
     integration_tests::wait_for(10, "the notifier to refuse the host", || {
         (gw.logs().matches("notify.refused").count() >= 2).then_some(())
     });

@@ -9,6 +9,7 @@ use crate::idempotency;
 use message_store as store;
 use messaging_domain::api::Fallback;
 use messaging_domain::api::TemplateRef;
+use messaging_domain::callback_events::CallbackEvents;
 use messaging_domain::conversation::ExpectsReply;
 use messaging_domain::group::Language;
 use messaging_domain::hashing::keyed_hash;
@@ -44,6 +45,8 @@ pub struct NewMessage {
     pub email: Option<EmailDetails>,
     pub reference: Option<String>,
     pub callback_url: Option<String>,
+    /// Which statuses reach `callback_url`.
+    pub callback_events: CallbackEvents,
     /// A reminder that waits for the citizen's answer.
     pub expects_reply: Option<ExpectsReply>,
     /// For SMS: encoding and number of SMS.
@@ -240,6 +243,7 @@ pub async fn persist(
         channel: channel_of(plan),
         reference: message.reference,
         callback_url: message.callback_url,
+        callback_events: message.callback_events,
         policy: plan.policy.clone(),
         cell: plan.cell.clone(),
         fallback_cells: plan.fallback_cells.clone(),

@@ -149,6 +149,7 @@ async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
             // it); GovStack callers read statuses from GET /status/email, so no status
             // callbacks go there.
             callback_url: None,
+            callback_events: Default::default(),
             expects_reply: None,
             segments: None,
             fallback: None,

@@ -69,6 +69,7 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         email: None,
         reference: command.reference,
         callback_url: command.callback_url,
+        callback_events: command.callback_events,
         expects_reply: command.expects_reply,
         segments: command.segments,
         fallback: command.fallback,

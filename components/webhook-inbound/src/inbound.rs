@@ -239,6 +239,7 @@ async fn acknowledge(message: &Inbound, text: &str, hashing_key: &str) -> store:
         channel: message.channel,
         reference: Some("opt-out-acknowledgement".into()),
         callback_url: None,
+        callback_events: Default::default(),
         policy: "gateway".into(),
         cell: cell.clone(),
         fallback_cells: Vec::new(),

@@ -1,6 +1,7 @@
 //! Request and response shapes of the `/v1` API, and the parsing that turns a request body
 //! into a [`SendCommand`] or a precise [`ApiError`].
 
+use crate::callback_events::CallbackEvents;
 use crate::conversation::ExpectsReply;
 use crate::error::{ApiError, ErrorCode};
 use crate::group::Language;
@@ -33,6 +34,7 @@ struct SendRequestBody {
     language: Option<String>,
     reference: Option<String>,
     callback_url: Option<String>,
+    callback_events: Option<String>,
     policy: Option<String>,
     expects_reply: Option<crate::conversation::ExpectsReplyBody>,
     fallback: Option<FallbackBody>,
@@ -134,6 +136,8 @@ pub struct SendCommand {
     pub language: Option<Language>,
     pub reference: Option<String>,
     pub callback_url: Option<String>,
+    /// Which statuses reach `callback_url`: the final one unless the request asks for all.
+    pub callback_events: CallbackEvents,
     pub policy: Option<String>,
     /// A reminder that waits for the citizen's answer.
     pub expects_reply: Option<ExpectsReply>,
@@ -207,6 +211,14 @@ impl SendCommand {
                 "callback_url must be an http(s) URL of at most 2048 characters",
             ));
         }
+        let callback_events = match (&raw.callback_events, &raw.callback_url) {
+            (None, _) => CallbackEvents::default(),
+            (Some(_), None) => {
+                return Err(invalid("callback_events needs a callback_url"));
+            }
+            (Some(events), Some(_)) => CallbackEvents::parse(events)
+                .ok_or_else(|| invalid("callback_events must be \"final\" or \"all\""))?,
+        };
         if let Some(policy) = &raw.policy
             && !is_policy_name(policy)
         {
@@ -255,6 +267,7 @@ impl SendCommand {
             language,
             reference: raw.reference,
             callback_url: raw.callback_url,
+            callback_events,
             policy: raw.policy,
             expects_reply,
             segments: None,
@@ -637,6 +650,15 @@ mod tests {
                 serde_json::json!({"channel":"sms","to":"+254712345678","body":"x","policy":"../etc"}),
                 ErrorCode::InvalidRequest,
             ),
+            (
+                serde_json::json!({"channel":"sms","to":"+254712345678","body":"x","callback_events":"all"}),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                serde_json::json!({"channel":"sms","to":"+254712345678","body":"x",
+                    "callback_url":"https://r.example/s","callback_events":"every"}),
+                ErrorCode::InvalidRequest,
+            ),
         ];
         for (body, code) in cases {
             assert_eq!(parse(body.clone()).unwrap_err().code, code, "{body}");
@@ -650,6 +672,27 @@ mod tests {
                 .unwrap_err()
                 .code,
             ErrorCode::PayloadTooLarge
+        );
+    }
+
+    #[test]
+    fn callbacks_carry_the_final_status_unless_every_one_is_asked_for() {
+        let with = |extra: serde_json::Value| {
+            let mut body = serde_json::json!({"channel":"sms","to":"+254712345678","body":"x",
+                "callback_url":"https://r.example/s"});
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            parse(body).unwrap().callback_events
+        };
+        assert_eq!(with(serde_json::json!({})), CallbackEvents::Final);
+        assert_eq!(
+            with(serde_json::json!({"callback_events": "final"})),
+            CallbackEvents::Final
+        );
+        assert_eq!(
+            with(serde_json::json!({"callback_events": "all"})),
+            CallbackEvents::All
         );
     }
 

@@ -10,6 +10,7 @@ pub mod api;
 pub mod audit;
 pub mod auth_failures;
 pub mod broadcast;
+pub mod callback_events;
 pub mod callback_target;
 pub mod caller_entries;
 pub mod cap;

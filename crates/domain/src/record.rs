@@ -5,6 +5,7 @@
 //! live in a separate [`Payload`] that exists only until a provider has taken the message,
 //! then is deleted.
 
+use crate::callback_events::CallbackEvents;
 use crate::{Channel, MessageId};
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +17,9 @@ pub struct MessageRecord {
     pub channel: Channel,
     pub reference: Option<String>,
     pub callback_url: Option<String>,
+    /// Which statuses reach `callback_url` (absent: the final one only).
+    #[serde(default, skip_serializing_if = "CallbackEvents::is_final")]
+    pub callback_events: CallbackEvents,
     /// The policy that planned the delivery.
     pub policy: String,
     /// The delivery cell (Spin component id) that carries the message first.
@@ -61,6 +65,7 @@ impl MessageRecord {
             channel: Channel::Sms,
             reference: None,
             callback_url: Some("https://registry.example.org/status".into()),
+            callback_events: CallbackEvents::Final,
             policy: "default".into(),
             cell: "deliver-sms".into(),
             fallback_cells: Vec::new(),
@@ -197,6 +202,7 @@ mod tests {
             channel: Channel::Sms,
             reference: None,
             callback_url: None,
+            callback_events: CallbackEvents::Final,
             policy: "default".into(),
             cell: "deliver-sms".into(),
             fallback_cells: vec!["deliver-sms-backup".into()],

@@ -74,7 +74,8 @@ pub async fn validity_ms() -> u64 {
 }
 
 /// Records that a message reached `status` (see [`crate::reach`]) and, if that is new and
-/// the caller gave a `callback_url`, queues a signed `message.status` callback. The status
+/// the caller gave a `callback_url` wanting this status (`callback_events`: the final one
+/// unless it asked for all), queues a signed `message.status` callback. The status
 /// is written first: a crash in between loses the callback, never the status, which the
 /// caller can still read.
 pub async fn reach_and_notify(
@@ -98,7 +99,9 @@ pub async fn reach_and_notify(
     } else if !crate::reach(store, &record.id, status).await? {
         return Ok(false);
     }
-    if let Some(url) = &record.callback_url {
+    if let Some(url) = &record.callback_url
+        && record.callback_events.includes(status)
+    {
         let now = now_ms();
         let notification = Notification {
             id: new_id(),
