@@ -8,7 +8,7 @@
 //! deferred, leave it for a retry with backoff. The one window left is a crash between
 //! the provider taking a recipient and its outcome row: that recipient is sent again.
 
-use crate::deliver::wit_channel;
+use crate::cell::wit_channel;
 use crate::govstack_messaging::sender::sender;
 use crate::govstack_messaging::types::types::{OutboundMessage, SendOutcome};
 use crate::receipt_urls::ReceiptUrls;
@@ -119,7 +119,7 @@ async fn try_send(
     let mut in_quiet_hours = 0;
     let open: Vec<usize> = match (settle_all, record.quiet_hours) {
         (None, Some(quiet_hours)) => {
-            let default_offset = crate::deliver::default_utc_offset().await;
+            let default_offset = crate::cell::default_utc_offset().await;
             let now = now_ms();
             open.into_iter()
                 .filter(|&i| {
@@ -158,7 +158,7 @@ async fn try_send(
                 lost_claim = true;
                 break;
             }
-            let allowed = match crate::deliver::granted(cell, remaining.len() as u64).await? {
+            let allowed = match crate::cell::granted(cell, remaining.len() as u64).await? {
                 Ok(n) => (n as usize).min(remaining.len()),
                 Err(wait_ms) => {
                     if now_ms().saturating_sub(started) + wait_ms > THROTTLE_WAIT_MS {

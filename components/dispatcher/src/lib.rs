@@ -19,8 +19,10 @@ spin_sdk::wit_bindgen::generate!({
 });
 
 mod batch;
+mod cell;
 mod deliver;
 mod receipt_urls;
+mod tick;
 
 use message_store::private_route::{Response, json, no_such_route, read};
 use spin_sdk::http::{Method, Request};
@@ -33,7 +35,7 @@ struct DispatchRequest {
 
 /// This cell's id, or the 500 that says the deployment forgot to set it.
 async fn own_cell() -> Result<String, Response> {
-    deliver::own_cell().await.ok_or_else(|| {
+    cell::own_cell().await.ok_or_else(|| {
         json(
             500,
             serde_json::json!({"error": "the cell variable is not set"}),
@@ -76,7 +78,7 @@ async fn handle(req: Request) -> Response {
                 Ok(cell) => cell,
                 Err(response) => return response,
             };
-            let report = deliver::tick(&cell).await;
+            let report = tick::tick(&cell).await;
             json(200, serde_json::to_value(&report).expect("json"))
         }
         _ => no_such_route(),

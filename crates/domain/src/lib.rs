@@ -16,6 +16,7 @@ pub mod caller_entries;
 pub mod cap;
 pub mod conversation;
 pub mod counter;
+pub mod delivery;
 pub mod due;
 pub mod email_senders;
 pub mod error;

@@ -1,0 +1,50 @@
+//! What every way of sending (one message, a broadcast batch) asks of its delivery cell:
+//! which cell this is, the deployment's default time zone, the provider's send rate and
+//! the WIT names of channels.
+
+use crate::govstack_messaging::types::types::Channel as WitChannel;
+use message_store as store;
+use messaging_domain::{Channel, keys};
+
+/// The delivery cell this instance serves (the `cell` variable, its Spin component id).
+pub async fn own_cell() -> Option<String> {
+    spin_sdk::variables::get("cell")
+        .await
+        .ok()
+        .filter(|c| !c.is_empty())
+}
+
+/// The deployment's time zone for recipients who gave none (`default_timezone`, a UTC
+/// offset such as `+03:00`; UTC when unset).
+pub async fn default_utc_offset() -> i16 {
+    spin_sdk::variables::get("default_timezone")
+        .await
+        .ok()
+        .and_then(|t| messaging_domain::quiet_hours::parse_offset(t.trim()))
+        .unwrap_or(0)
+}
+
+/// Takes `wanted` tokens (or as many as there are) from this cell's send-rate bucket.
+/// `None`: go ahead (all were granted, or the cell has no `send_rate`); `Some(ms)`: none now.
+pub async fn throttled(cell: &str, wanted: u64) -> store::StoreResult<Option<u64>> {
+    Ok(granted(cell, wanted).await?.err())
+}
+
+/// How many of `wanted` sends the cell's provider takes now (`Ok(wanted)` without a
+/// `send_rate`), or how long until the next.
+pub async fn granted(cell: &str, wanted: u64) -> store::StoreResult<Result<u64, u64>> {
+    match store::work::send_rate().await {
+        None => Ok(Ok(wanted)),
+        Some(limit) => store::work::take_tokens(&keys::send_rate_bucket(cell), limit, wanted),
+    }
+}
+
+/// The WIT name of a channel.
+pub fn wit_channel(channel: Channel) -> WitChannel {
+    match channel {
+        Channel::Sms => WitChannel::Sms,
+        Channel::Email => WitChannel::Email,
+        Channel::Telegram => WitChannel::Telegram,
+        Channel::Push => WitChannel::Push,
+    }
+}
