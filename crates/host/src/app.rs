@@ -205,6 +205,11 @@ fn engine() -> Result<Engine> {
     config
         .wasm_component_model_async(true)
         .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    // For engineers: `MESSAGING_PROFILER=perfmap` names the components' compiled
+    // functions for `perf record` (bench/README.md, "Profiling").
+    if std::env::var("MESSAGING_PROFILER").as_deref() == Ok("perfmap") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     Engine::new(&config).map_err(|e| anyhow::anyhow!("{e:#}"))
 }
 
