@@ -417,6 +417,7 @@ const SPIN_SUITES: &[&str] = &[
     "govstack_email",
     "hostile_requests",
     "kannel_sms",
+    "message_batch",
     "openapi_and_discovery",
     "otp_privacy",
     "person_to_government",

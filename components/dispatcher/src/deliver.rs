@@ -89,6 +89,23 @@ pub async fn attempt(cell: &str, id: &MessageId) -> Outcome {
     }
 }
 
+/// Most messages one `/dispatch` call takes.
+pub const MAX_HANDED_OVER: usize = 1000;
+/// Attempts one instance runs at once for a hand-over of many: enough to keep a provider's
+/// pooled connections busy while one attempt waits for its answer.
+const CONCURRENT_ATTEMPTS: usize = 16;
+
+/// Attempts every message of a hand-over, [`CONCURRENT_ATTEMPTS`] at a time; the outcomes
+/// in the order of `ids`.
+pub async fn attempt_all(cell: &str, ids: &[MessageId]) -> Vec<Outcome> {
+    use futures::StreamExt;
+    futures::stream::iter(ids)
+        .map(|id| attempt(cell, id))
+        .buffered(CONCURRENT_ATTEMPTS)
+        .collect()
+        .await
+}
+
 /// Read, decide with [`delivery::plan`], send, decide with [`delivery::next`], write.
 async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> {
     let kv = store::open().await?;

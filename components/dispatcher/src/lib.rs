@@ -3,7 +3,8 @@
 //! A delivery cell is this component plugged with exactly one sender (spin.toml
 //! `dependencies`). It is reachable only on private routes (`http://<cell>.spin.internal`):
 //!
-//! - `POST /dispatch` `{"id"}`: ingress hands over one freshly accepted message.
+//! - `POST /dispatch` `{"id"}` or `{"ids": [...]}`: ingress hands over freshly accepted
+//!   messages (up to `deliver::MAX_HANDED_OVER` at once, attempted concurrently).
 //! - `POST /batch` `{"broadcast", "seq"}`: the broadcaster hands over one broadcast batch.
 //! - `POST /tick`: the host timer (or Spin's cron trigger) asks it to retry what is due.
 //!
@@ -28,9 +29,16 @@ use message_store::private_route::{Response, json, no_such_route, read};
 use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
 
+/// `/dispatch`'s body: one message, or many accepted together.
 #[derive(serde::Deserialize)]
-struct DispatchRequest {
-    id: messaging_domain::MessageId,
+#[serde(untagged, deny_unknown_fields)]
+enum DispatchRequest {
+    One {
+        id: messaging_domain::MessageId,
+    },
+    Many {
+        ids: Vec<messaging_domain::MessageId>,
+    },
 }
 
 /// This cell's id, or the 500 that says the deployment forgot to set it.
@@ -49,16 +57,30 @@ async fn handle(req: Request) -> Response {
     let path = req.uri().path().to_string();
     match (req.method().clone(), path.as_str()) {
         (Method::POST, "/dispatch") => {
-            let request: DispatchRequest = match read(req, r#"{"id": "msg_..."}"#).await {
-                Ok(request) => request,
-                Err(response) => return response,
-            };
+            let request: DispatchRequest =
+                match read(req, r#"{"id": "msg_..."} or {"ids": ["msg_...", ...]}"#).await {
+                    Ok(request) => request,
+                    Err(response) => return response,
+                };
             let cell = match own_cell().await {
                 Ok(cell) => cell,
                 Err(response) => return response,
             };
-            let outcome = deliver::attempt(&cell, &request.id).await;
-            json(200, serde_json::json!({ "outcome": outcome.as_str() }))
+            match request {
+                DispatchRequest::One { id } => {
+                    let outcome = deliver::attempt(&cell, &id).await;
+                    json(200, serde_json::json!({ "outcome": outcome.as_str() }))
+                }
+                DispatchRequest::Many { ids } if ids.len() > deliver::MAX_HANDED_OVER => json(
+                    400,
+                    serde_json::json!({"error": format!("at most {} ids at once", deliver::MAX_HANDED_OVER)}),
+                ),
+                DispatchRequest::Many { ids } => {
+                    let outcomes = deliver::attempt_all(&cell, &ids).await;
+                    let outcomes: Vec<&str> = outcomes.iter().map(|o| o.as_str()).collect();
+                    json(200, serde_json::json!({ "outcomes": outcomes }))
+                }
+            }
         }
         (Method::POST, "/batch") => {
             let request: batch::BatchRequest =

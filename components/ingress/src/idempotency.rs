@@ -40,6 +40,17 @@ impl Dedup {
     }
 }
 
+impl Dedup {
+    /// The reservation of the `i`-th message of a batch whose request has this one, so a
+    /// repeated batch answers each message with its first id, also after a crash halfway.
+    pub fn item(&self, i: usize) -> Dedup {
+        Dedup {
+            key: format!("{}/{i}", self.key),
+            window_ms: self.window_ms,
+        }
+    }
+}
+
 pub enum Outcome {
     /// The request is the first: create.
     Reserved,

@@ -25,6 +25,7 @@ mod groups;
 mod health;
 mod idempotency;
 mod inbound;
+mod message_batch;
 mod messages;
 mod operations;
 mod outbox;
@@ -53,6 +54,13 @@ async fn handle(req: Request) -> HttpResponse {
         ["v1", "messages"] => match method {
             Method::POST => match authenticate(&req).await {
                 Ok(caller) => messages::create(caller, req).await,
+                Err(response) => response,
+            },
+            _ => respond::method_not_allowed("POST"),
+        },
+        ["v1", "messages", "batch"] => match method {
+            Method::POST => match authenticate(&req).await {
+                Ok(caller) => message_batch::create(caller, req).await,
                 Err(response) => response,
             },
             _ => respond::method_not_allowed("POST"),

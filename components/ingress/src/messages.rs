@@ -1,7 +1,7 @@
 //! `POST /v1/messages` and `GET /v1/messages/{id}`.
 
 use crate::accept::{self, NewMessage, Persisted, unavailable};
-use crate::govstack_messaging::policy::policy::Priority;
+use crate::govstack_messaging::policy::policy::{DeliveryPlan, Priority};
 use crate::govstack_messaging::types::types::Caller;
 use crate::idempotency::Dedup;
 use crate::respond::{HttpResponse, error, json, or_error};
@@ -21,7 +21,30 @@ pub async fn create(caller: Caller, req: Request) -> HttpResponse {
 
 async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiError> {
     let client = crate::credentials::im_client(&req);
-    let idempotency_key = match req.headers().get("idempotency-key") {
+    let idempotency_key = idempotency_key(&req)?;
+    let body = crate::body::json(req).await?;
+    let command = SendCommand::parse(&body)?;
+    let dedup = match &idempotency_key {
+        Some(hash) => Some(Dedup::idempotency_key(&caller.id, hash)),
+        None => Dedup::request(&caller.id, "/v1/messages", &body).await,
+    };
+    let kv = accept::open_store().await?;
+    let hashing_key = accept::hashing_key().await?;
+    let mut request = Shared {
+        caller: &caller,
+        client,
+        kv: &kv,
+        hashing_key: &hashing_key,
+        plans: Plans::default(),
+    };
+    let created = create_one(&mut request, command, dedup.as_ref()).await?;
+    accept::hand_over(created.cell, created.to_hand_over);
+    Ok(json(202, &created.accepted))
+}
+
+/// The `Idempotency-Key` header, hashed; `None` without one.
+pub fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
+    match req.headers().get("idempotency-key") {
         Some(value) => {
             let value = value.to_str().map_err(|_| {
                 ApiError::new(
@@ -29,12 +52,59 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
                     "Idempotency-Key must be visible ASCII",
                 )
             })?;
-            Some(secret_digest(parse_idempotency_key(value)?))
+            Ok(Some(secret_digest(parse_idempotency_key(value)?)))
         }
-        None => None,
-    };
-    let body = crate::body::json(req).await?;
-    let mut command = SendCommand::parse(&body)?;
+        None => Ok(None),
+    }
+}
+
+/// What every message of one request shares: its caller, the store, and the plans
+/// policy-router made for it so far (a batch asks once per channel and policy).
+pub struct Shared<'a> {
+    pub caller: &'a Caller,
+    pub client: Option<String>,
+    pub kv: &'a Store,
+    pub hashing_key: &'a str,
+    pub plans: Plans,
+}
+
+/// Delivery plans by channel and policy name, asked of policy-router once each.
+#[derive(Default)]
+pub struct Plans(Vec<((Channel, Option<String>), DeliveryPlan)>);
+
+impl Plans {
+    async fn get(
+        &mut self,
+        caller: &Caller,
+        channel: Channel,
+        policy: Option<String>,
+    ) -> Result<DeliveryPlan, ApiError> {
+        let key = (channel, policy);
+        if let Some((_, plan)) = self.0.iter().find(|(k, _)| *k == key) {
+            return Ok(plan.clone());
+        }
+        let plan = accept::plan(caller, channel, key.1.clone()).await?;
+        self.0.push((key, plan.clone()));
+        Ok(plan)
+    }
+}
+
+/// One accepted message (or series), and what to hand to its delivery cell afterwards.
+pub struct Created {
+    pub accepted: Accepted,
+    pub cell: String,
+    pub to_hand_over: Vec<MessageId>,
+}
+
+/// Accepts one message as `POST /v1/messages` does: render its template, check its
+/// callback URL, plan it, charge the quota per occurrence, persist each occurrence.
+/// `dedup` makes a repeated request answer with the first one's id and create nothing.
+pub async fn create_one(
+    request: &mut Shared<'_>,
+    mut command: SendCommand,
+    dedup: Option<&Dedup>,
+) -> Result<Created, ApiError> {
+    let caller = request.caller;
     if let Some(template) = command.template.take() {
         let rendered = accept::render(command.policy.clone(), &template).await?;
         let text = rendered.for_language(command.language.as_ref()).clone();
@@ -48,14 +118,10 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         .await
         .map_err(|m| ApiError::new(ErrorCode::InvalidRequest, format!("callback_url: {m}")))?;
     let command_segments = command.segments;
-
-    let kv = accept::open_store().await?;
-    let dedup = match &idempotency_key {
-        Some(hash) => Some(Dedup::idempotency_key(&caller.id, hash)),
-        None => Dedup::request(&caller.id, "/v1/messages", &body).await,
-    };
-    let plan = accept::plan(&caller, command.channel, command.policy.clone()).await?;
-    let hashing_key = accept::hashing_key().await?;
+    let plan = request
+        .plans
+        .get(caller, command.channel, command.policy.clone())
+        .await?;
     let now = store::now_ms();
     // One message per occurrence; a time already past means now.
     let occurrences = match &command.schedule {
@@ -73,7 +139,7 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         expects_reply: command.expects_reply,
         segments: command.segments,
         fallback: command.fallback,
-        client,
+        client: request.client.clone(),
         send_at_ms: None,
         utc_offset_min: command.utc_offset_min,
     };
@@ -95,9 +161,16 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
             ..message.clone()
         };
         // The request's first answer covers the whole series.
-        let dedup = if i == 0 { dedup.as_ref() } else { None };
-        let persisted =
-            accept::persist(&kv, &caller, &plan, &hashing_key, occurrence, dedup).await?;
+        let dedup = if i == 0 { dedup } else { None };
+        let persisted = accept::persist(
+            request.kv,
+            caller,
+            &plan,
+            request.hashing_key,
+            occurrence,
+            dedup,
+        )
+        .await?;
         let (id, status) = match persisted {
             Persisted::New(id) => {
                 if at <= now {
@@ -119,17 +192,17 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         series.push(id.clone());
         first.get_or_insert((id, status));
     }
-    accept::hand_over(plan.cell, to_hand_over);
     let (id, status) = first.expect("at least one occurrence");
-    Ok(json(
-        202,
-        &Accepted {
+    Ok(Created {
+        accepted: Accepted {
             id,
             status,
             sms: command_segments,
             series: (series.len() > 1).then_some(series),
         },
-    ))
+        cell: plan.cell,
+        to_hand_over,
+    })
 }
 
 /// `POST /v1/messages/{id}/cancel`: a message that has not left yet (scheduled, or

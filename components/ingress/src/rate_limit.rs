@@ -37,3 +37,55 @@ pub async fn check(caller: &str) -> Result<(), HttpResponse> {
         .retry_after_ms(retry_after_ms),
     ))
 }
+
+/// How many of `wanted` further messages `caller`'s bucket admits now (a batch's items
+/// after the first, which its request paid for), and when the next token is there if it
+/// admits fewer. Without a limit, all of them.
+pub async fn take_more(caller: &str, wanted: u64) -> Result<Admitted, ApiError> {
+    let config = spin_sdk::variables::get("caller_rate_limits")
+        .await
+        .unwrap_or_default();
+    let Some(limit) = limit_for(&config, caller).filter(|_| wanted > 0) else {
+        return Ok(Admitted {
+            count: wanted,
+            retry_after_ms: 0,
+        });
+    };
+    let taken = message_store::work::take_tokens(&keys::rate_bucket(caller), limit, wanted)
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::Unavailable,
+                "the rate limit cannot be checked now",
+            )
+        })?;
+    Ok(match taken {
+        Ok(count) => Admitted {
+            count,
+            retry_after_ms: if count < wanted {
+                (1000.0 / limit.per_second).ceil() as u64
+            } else {
+                0
+            },
+        },
+        Err(wait_ms) => Admitted {
+            count: 0,
+            retry_after_ms: wait_ms,
+        },
+    })
+}
+
+/// What [`take_more`] admitted.
+pub struct Admitted {
+    pub count: u64,
+    /// When the caller may send the rest (0: nothing was left out).
+    pub retry_after_ms: u64,
+}
+
+/// The answer to a batch item its caller's rate limit left out.
+pub fn left_out(retry_after_ms: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::RateLimited,
+        "the caller's rate limit admitted the batch's earlier messages but not this one; send it again later",
+    )
+    .retry_after_ms(retry_after_ms)
+}

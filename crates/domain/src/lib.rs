@@ -28,6 +28,7 @@ pub mod inbound;
 pub mod inbound_routes;
 pub mod keys;
 pub mod lease;
+pub mod message_batch;
 pub mod message_id;
 pub mod notification;
 pub mod policy;

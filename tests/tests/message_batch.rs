@@ -1,0 +1,185 @@
+//! `POST /v1/messages/batch`: many messages in one request, each answered in its place with
+//! its id or its own error; idempotent as a whole; quotas and rate limits count items; and
+//! what is not a batch, or comes without the caller's credentials, changes nothing.
+
+use integration_tests::gateway::{Gateway, KEY, OTHER_KEY};
+use integration_tests::http;
+use serde_json::{Value, json};
+
+fn sms(to: &str, body: &str) -> Value {
+    json!({"channel": "sms", "to": to, "body": body})
+}
+
+fn post_batch(gw: &Gateway, key: &str, body: &[u8], extra: &[(&str, &str)]) -> http::Response {
+    let auth = format!("Bearer {key}");
+    let mut headers = vec![
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    headers.extend_from_slice(extra);
+    http::request(
+        "POST",
+        &format!("{}/v1/messages/batch", gw.base),
+        &headers,
+        Some(body),
+    )
+}
+
+fn batch(gw: &Gateway, messages: &[Value], extra: &[(&str, &str)]) -> Vec<Value> {
+    let body = json!({ "messages": messages }).to_string();
+    let answer = post_batch(gw, KEY, body.as_bytes(), extra);
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    answer.json()["items"].as_array().expect("items").clone()
+}
+
+/// The texts the development outbox holds, sorted.
+fn outbox_bodies(gw: &Gateway) -> Vec<String> {
+    let mut bodies: Vec<String> = gw
+        .outbox_entries()
+        .iter()
+        .map(|e| e["body"].as_str().unwrap_or_default().to_string())
+        .collect();
+    bodies.sort();
+    bodies
+}
+
+#[test]
+fn each_item_is_answered_in_its_place_and_the_good_ones_are_delivered() {
+    let gw = Gateway::start();
+    let items = batch(
+        &gw,
+        &[
+            sms("+254712345678", "first"),
+            sms("0712345678", "a number without its country code"),
+            json!({"channel": "email", "to": "amina@example.org", "subject": "Visit", "body": "second"}),
+            json!({"channel": "sms", "to": "+254712345679", "body": "x", "policy": "no-such-policy"}),
+            sms("+254712345670", "third"),
+        ],
+        &[],
+    );
+    assert_eq!(items.len(), 5);
+    assert_eq!(
+        items[1]["error"]["code"], "invalid_phone_number",
+        "{items:?}"
+    );
+    assert_eq!(items[3]["error"]["code"], "unknown_policy", "{items:?}");
+    let ids: Vec<String> = [0, 2, 4]
+        .iter()
+        .map(|&i| {
+            assert_eq!(items[i]["status"], "accepted", "{}", items[i]);
+            items[i]["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(items[0]["sms"]["count"], 1);
+    for id in &ids {
+        gw.wait_status(id, "delivered");
+    }
+    assert_eq!(outbox_bodies(&gw), ["first", "second", "third"]);
+    // Each message is its caller's alone, as one sent on its own is.
+    let theirs = gw.status(OTHER_KEY, &ids[0]);
+    assert_eq!(theirs.status, 404);
+    assert!(!gw.logs().contains("712345678"), "no number in the logs");
+}
+
+#[test]
+fn a_repeated_batch_gets_the_same_answer_and_nothing_is_sent_twice() {
+    let gw = Gateway::start();
+    let messages = [
+        sms("+254712345678", "one"),
+        sms("+254712345679", "two"),
+        sms("bad", "refused"),
+    ];
+    let key = [("idempotency-key", "batch-2026-12-04-a")];
+    let first = batch(&gw, &messages, &key);
+    let again = batch(&gw, &messages, &key);
+    assert_eq!(first, again, "the same key answers the same ids and errors");
+    // Without a key, the same body within the duplicate window is the same request.
+    let plain = [sms("+254712345670", "three")];
+    let once = batch(&gw, &plain, &[]);
+    let twice = batch(&gw, &plain, &[]);
+    assert_eq!(once, twice);
+    for item in first.iter().take(2).chain(once.iter()) {
+        gw.wait_status(item["id"].as_str().unwrap(), "delivered");
+    }
+    assert_eq!(outbox_bodies(&gw), ["one", "three", "two"]);
+}
+
+#[test]
+fn the_rate_limit_and_the_daily_quota_count_items() {
+    // registry: 1 per second, bursts of 3, and 4 messages a day.
+    let gw = Gateway::start_with(&[
+        ("caller_rate_limits", "registry:1:3"),
+        ("daily_quotas", "registry:4"),
+    ]);
+    let messages: Vec<Value> = (0..5)
+        .map(|i| sms(&format!("+25471234567{i}"), &format!("m{i}")))
+        .collect();
+    let items = batch(&gw, &messages, &[]);
+    let codes: Vec<&str> = items
+        .iter()
+        .map(|i| i["error"]["code"].as_str().unwrap_or("accepted"))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "accepted",
+            "accepted",
+            "accepted",
+            "rate_limited",
+            "rate_limited"
+        ]
+    );
+    assert!(items[3]["error"]["retry_after"].as_u64().unwrap() >= 1);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    // Two tokens again, but one message left of the day's four.
+    let items = batch(&gw, &messages[3..], &[]);
+    let codes: Vec<&str> = items
+        .iter()
+        .map(|i| i["error"]["code"].as_str().unwrap_or("accepted"))
+        .collect();
+    assert_eq!(codes, ["accepted", "quota_exceeded"]);
+}
+
+#[test]
+fn what_is_no_batch_or_not_the_callers_changes_nothing() {
+    let gw = Gateway::start();
+    // A wrong key is counted against its origin (auth_failures); nothing else is stored.
+    let before = gw.rows_but_auth_failures();
+    let one = json!({"messages": [sms("+254712345678", "x")]}).to_string();
+    let no_key = http::request(
+        "POST",
+        &format!("{}/v1/messages/batch", gw.base),
+        &[("content-type", "application/json")],
+        Some(one.as_bytes()),
+    );
+    assert_eq!(no_key.status, 401);
+    assert_eq!(
+        post_batch(&gw, "not-a-key", one.as_bytes(), &[]).status,
+        401
+    );
+    let too_many = json!({"messages": vec![sms("+254712345678", "x"); 1001]}).to_string();
+    for (body, status, code) in [
+        (b"{\"messages\": [".to_vec(), 400, "invalid_json"),
+        (b"{\"messages\": []}".to_vec(), 400, "invalid_request"),
+        (b"[{\"channel\": \"sms\"}]".to_vec(), 400, "invalid_request"),
+        (too_many.into_bytes(), 400, "invalid_request"),
+        (
+            vec![b' '; messaging_domain::message_batch::MAX_BODY_BYTES + 1],
+            413,
+            "payload_too_large",
+        ),
+    ] {
+        let answer = post_batch(&gw, KEY, &body, &[]);
+        assert_eq!(answer.status, status, "{}", answer.body);
+        assert_eq!(answer.error_code(), code, "{}", answer.body);
+    }
+    let wrong_type = gw.post_raw(KEY, "/v1/messages/batch", "text/plain", one.as_bytes());
+    assert_eq!(wrong_type.status, 415);
+    let get = gw.call(KEY, "/v1/messages/batch", None);
+    assert_eq!(get.status, 405);
+    assert_eq!(
+        gw.rows_but_auth_failures(),
+        before,
+        "refused batches store nothing"
+    );
+}
