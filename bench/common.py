@@ -89,12 +89,16 @@ def africastalking_env(url):
     }
 
 
-def load(loadgen, url, connections, total, method="GET", headers=(), body="", first=0):
+def load(loadgen, url, connections, total, method="GET", headers=(), body="", first=0,
+         item="", items=0):
     """Sends exactly `total` requests over `connections` keep-alive connections
     (bench/loadgen) and returns its JSON summary; `{n}` in the URL or body becomes the
-    request's number, counted from `first`."""
+    request's number, counted from `first`. With `items`, `{items}` in the body becomes
+    that many copies of `item`, each `{n}` its own number."""
     cmd = [loadgen, "--url", url, "--method", method, "--total", str(total),
            "--connections", str(connections), "--first", str(first), "--body", body]
+    if items:
+        cmd += ["--item", item, "--items", str(items)]
     for header in headers:
         cmd += ["--header", header]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout

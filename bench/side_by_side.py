@@ -14,6 +14,9 @@ Africa's Talking's delivery reports, played to the gateway's webhook once the se
 done; each becomes a signed callback to the caller's `callback_url` (a local receiver),
 which is where receipts are counted.
 
+A third row sends the same messages to this gateway through `POST /v1/messages/batch`,
+BATCH (200) per request, over fewer connections (a quarter of the requests at most).
+
 Per gateway it prints:
 - accepts/s and p50/p99 of the accepting request (bench/loadgen, CONNECTIONS connections);
 - messages/s reaching the provider: messages the provider got / time from the first
@@ -45,6 +48,8 @@ FAKESMSC = "/usr/lib/kannel/test/fakesmsc"
 AT_TOKEN = "bench-at-token"
 # Request n goes to +FIRST_NUMBER+n: a new Kenyan mobile number per message.
 FIRST_NUMBER = 254_700_000_000
+# Messages per request in the batch row.
+BATCH = 200
 
 
 class Receiver:
@@ -123,9 +128,11 @@ def count_delivered(receiver, path, body):
     return 200, b"{}"
 
 
-def load(loadgen, url, connections, total, method="GET", headers=(), body=""):
-    """`common.load`, numbering requests from FIRST_NUMBER (each its own phone number)."""
-    return common_load(loadgen, url, connections, total, method, headers, body, FIRST_NUMBER)
+def load(loadgen, url, connections, total, method="GET", headers=(), body="", item="", items=0):
+    """`common.load`, numbering requests (or batch items) from FIRST_NUMBER (each its own
+    phone number)."""
+    return common_load(loadgen, url, connections, total, method, headers, body, FIRST_NUMBER,
+                       item, items)
 
 
 def kannel_config(d, admin, smsbox, smsc, sendsms):
@@ -222,8 +229,9 @@ def run_kannel(loadgen, work, messages, connections):
             p.wait()
 
 
-def run_gateway(loadgen, work, host, messages, connections):
-    app = os.path.join(work, "gateway")
+def run_gateway(loadgen, work, host, messages, connections, batch=0):
+    """This gateway, one message per request, or `batch` per `POST /v1/messages/batch`."""
+    app = os.path.join(work, f"gateway-{batch}")
     copy_app(app)
     provider = Receiver(at_double_answer)
     callbacks = Receiver(count_delivered)
@@ -239,11 +247,19 @@ def run_gateway(loadgen, work, host, messages, connections):
     try:
         callback = f"http://127.0.0.1:{callbacks.port}/status"
         started = time.monotonic()
-        accepted = load(
-            loadgen, f"http://127.0.0.1:{port}/v1/messages", connections, messages, "POST",
-            ["content-type: application/json", f"authorization: Bearer {KEY}"],
-            '{"channel":"sms","to":"+{n}","body":"Your clinic appointment is tomorrow at 9",'
-            f'"callback_url":{json.dumps(callback)}}}')
+        message = ('{"channel":"sms","to":"+{n}","body":"Your clinic appointment is tomorrow at 9",'
+                   f'"callback_url":{json.dumps(callback)}}}')
+        headers = ["content-type: application/json", f"authorization: Bearer {KEY}"]
+        if batch:
+            requests = messages // batch
+            accepted = load(loadgen, f"http://127.0.0.1:{port}/v1/messages/batch",
+                            min(connections, max(1, requests // 4)), requests, "POST", headers,
+                            '{"messages":[{items}]}', message, batch)
+            # Accepts/s counts messages, as for the other rows.
+            accepted["per_s"] *= batch
+        else:
+            accepted = load(loadgen, f"http://127.0.0.1:{port}/v1/messages", connections,
+                            messages, "POST", headers, message)
         at_provider, provider_secs = settle(lambda: provider.count, started)
 
         # Africa's Talking's delivery reports for every message, as its platform posts them.
@@ -284,8 +300,11 @@ def main():
         print(f"machine: {os.cpu_count()} cores; {args.messages:,} messages, "
               f"{args.connections} connections, each gateway alone on the machine")
         report("Kannel (sendsms, store file, DLRs)", *run_kannel(loadgen, work, args.messages, args.connections))
+        host = os.path.abspath(args.host)
         report("this gateway (SQLite, Africa's Talking double, callbacks)",
-               *run_gateway(loadgen, work, os.path.abspath(args.host), args.messages, args.connections))
+               *run_gateway(loadgen, work, host, args.messages, args.connections))
+        report(f"this gateway, {BATCH} per POST /v1/messages/batch (p50/p99 per request)",
+               *run_gateway(loadgen, work, host, args.messages, args.connections, BATCH))
     finally:
         if not os.environ.get("BENCH_KEEP"):
             shutil.rmtree(work, ignore_errors=True)

@@ -2,7 +2,9 @@
 //! and prints one JSON line: answers, refusals, errors, rate and latency percentiles.
 //!
 //! `{n}` in the URL or body becomes the request's number (`--first` + its index), so each
-//! request can carry its own phone number and text. A request that fails on the wire is
+//! request can carry its own phone number and text. With `--item` and `--items K`, `{items}`
+//! in the body becomes K copies of the item joined by commas, the `{n}` of copy `i` being
+//! `--first` + index × K + i: a batch of K messages, each with its own number. A request that fails on the wire is
 //! counted as an error and not retried: a retry could send a message twice.
 
 use anyhow::{Context, Result, bail};
@@ -37,6 +39,13 @@ struct Args {
     /// The number of the first request.
     #[arg(long, default_value_t = 0)]
     first: u64,
+    /// A batch item, repeated `--items` times where the body says `{items}`; its `{n}` is
+    /// the item's own number.
+    #[arg(long, default_value = "")]
+    item: String,
+    /// Items per request.
+    #[arg(long, default_value_t = 0)]
+    items: u64,
     /// Threads driving the connections.
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -137,6 +146,17 @@ async fn connection(
             return Ok(tally);
         }
         let n = (args.first + index).to_string();
+        let body = if args.items == 0 {
+            args.body.replace("{n}", &n)
+        } else {
+            let items: Vec<String> = (0..args.items)
+                .map(|i| {
+                    let n = args.first + index * args.items + i;
+                    args.item.replace("{n}", &n.to_string())
+                })
+                .collect();
+            args.body.replace("{items}", &items.join(","))
+        };
         if sender.as_ref().is_none_or(|s| s.is_closed()) {
             sender = Some(connect(authority).await?);
         }
@@ -147,7 +167,7 @@ async fn connection(
         for (name, value) in headers {
             request = request.header(name, value);
         }
-        let request = request.body(Full::new(Bytes::from(args.body.replace("{n}", &n))))?;
+        let request = request.body(Full::new(Bytes::from(body)))?;
         let sent = Instant::now();
         let result = async {
             let s = sender.as_mut().expect("connected above");
