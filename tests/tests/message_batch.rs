@@ -183,3 +183,71 @@ fn what_is_no_batch_or_not_the_callers_changes_nothing() {
         "refused batches store nothing"
     );
 }
+
+/// The batch's messages reach their cell together: with a provider that has a bulk API,
+/// the ones of equal text go out in one request, each number once, and each message is
+/// recorded and delivered by its own report; a number the provider refuses fails alone.
+#[test]
+fn equal_texts_go_out_in_one_bulk_request_and_each_message_keeps_its_own_outcome() {
+    use integration_tests::africastalking;
+    let at = africastalking::bulk_double();
+    let gw = Gateway::start_with(&africastalking::sms_vars(&at.url));
+    let mut numbers: Vec<String> = (0..6).map(africastalking::accepted_number).collect();
+    numbers.push("+254700000100".into()); // the double refuses numbers ending in 00
+    let mut messages: Vec<Value> = numbers
+        .iter()
+        .map(|n| sms(n, "Clinic day is Monday"))
+        .collect();
+    messages.push(sms(&africastalking::accepted_number(7), "Another text"));
+    let items = batch(&gw, &messages, &[]);
+    let ids: Vec<String> = items
+        .iter()
+        .map(|i| i["id"].as_str().expect("every item accepted").to_string())
+        .collect();
+    gw.wait_status(&ids[6], "failed");
+    for id in ids[..6].iter().chain(&ids[7..]) {
+        gw.wait_status(id, "sent");
+    }
+    let times = africastalking::times_sent(&at);
+    assert_eq!(times.len(), 8, "{times:?}");
+    assert!(
+        times.values().all(|&n| n == 1),
+        "each number once: {times:?}"
+    );
+    assert!(
+        at.received().len() <= 3,
+        "equal texts share a request: {} requests for 8 messages",
+        at.received().len()
+    );
+    let report = africastalking::report_delivery(&gw.base, &numbers[2], "Success");
+    assert_eq!(report.status, 200, "{}", report.body);
+    gw.wait_status(&ids[2], "delivered");
+    assert_eq!(gw.status(KEY, &ids[3]).json()["status"], "sent");
+}
+
+/// Through Kannel, which takes one SMS per request, every message of a batch reaches the
+/// SMSC once and is delivered by its own receipt.
+#[test]
+fn a_batch_through_kannel_reaches_the_smsc_once_per_message() {
+    use integration_tests::kannel::{self, Kannel};
+    let kannel = Kannel::start();
+    let gw = Gateway::start_with(&[
+        ("sms_provider", "kannel"),
+        ("kannel_url", &kannel.sendsms_url),
+        ("kannel_username", kannel::USERNAME),
+        ("kannel_password", kannel::PASSWORD),
+    ]);
+    let messages: Vec<Value> = (0..5)
+        .map(|i| sms(&format!("+25471234560{i}"), &format!("Reminder {i}")))
+        .collect();
+    let items = batch(&gw, &messages, &[]);
+    for item in &items {
+        gw.wait_status(item["id"].as_str().unwrap(), "delivered");
+    }
+    let mut received = kannel.received();
+    received.sort();
+    let expected: Vec<(String, String)> = (0..5)
+        .map(|i| (format!("+25471234560{i}"), format!("Reminder {i}")))
+        .collect();
+    assert_eq!(received, expected);
+}

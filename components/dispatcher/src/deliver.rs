@@ -79,40 +79,115 @@ fn audit_status(event: &str, detail: &str) -> Option<AuditStatus> {
     }
 }
 
+/// One message: prepare, send, finish.
 pub async fn attempt(cell: &str, id: &MessageId) -> Outcome {
-    match try_attempt(cell, id).await {
-        Ok(outcome) => outcome,
-        Err(e) => {
-            log("dispatch.store_error", id, &e.to_string());
-            Outcome::StoreError
-        }
-    }
+    let ready = match prepare(cell, id).await {
+        Ok(Ok(ready)) => ready,
+        Ok(Err(outcome)) => return outcome,
+        Err(e) => return store_error(id, e),
+    };
+    let (ready, message) = ready.take_message();
+    let sent = sender::send(message).await;
+    finish(cell, ready, sent)
+        .await
+        .unwrap_or_else(|e| store_error(id, e))
+}
+
+fn store_error(id: &MessageId, e: store::StoreError) -> Outcome {
+    log("dispatch.store_error", id, &e.to_string());
+    Outcome::StoreError
 }
 
 /// Most messages one `/dispatch` call takes.
 pub const MAX_HANDED_OVER: usize = 1000;
-/// Attempts one instance runs at once for a hand-over of many: enough to keep a provider's
-/// pooled connections busy while one attempt waits for its answer.
+/// Messages one instance prepares or finishes at once for a hand-over of many.
 const CONCURRENT_ATTEMPTS: usize = 16;
 
-/// Attempts every message of a hand-over, [`CONCURRENT_ATTEMPTS`] at a time; the outcomes
-/// in the order of `ids`.
+/// Attempts every message of a hand-over in one provider call: each is prepared (read,
+/// planned, claimed), those ready go to the sender's `send-batch` together, ordered by text
+/// so a provider with a bulk API sends runs of equal text in one request, and each answer
+/// is finished as [`attempt`] finishes one. The outcomes are in the order of `ids`.
 pub async fn attempt_all(cell: &str, ids: &[MessageId]) -> Vec<Outcome> {
     use futures::StreamExt;
-    futures::stream::iter(ids)
-        .map(|id| attempt(cell, id))
+    let prepared: Vec<_> = futures::stream::iter(ids)
+        .map(|id| prepare(cell, id))
         .buffered(CONCURRENT_ATTEMPTS)
         .collect()
-        .await
+        .await;
+    let mut outcomes = vec![Outcome::Skipped; ids.len()];
+    let mut ready = Vec::new();
+    for (i, prepared) in prepared.into_iter().enumerate() {
+        match prepared {
+            Ok(Ok(one)) => ready.push((i, one)),
+            Ok(Err(outcome)) => outcomes[i] = outcome,
+            Err(e) => outcomes[i] = store_error(&ids[i], e),
+        }
+    }
+    ready.sort_by(|(_, a), (_, b)| a.message.body.cmp(&b.message.body));
+    let (ready, messages): (Vec<_>, Vec<_>) = ready
+        .into_iter()
+        .map(|(i, one)| {
+            let (one, message) = one.take_message();
+            ((i, one), message)
+        })
+        .unzip();
+    let wanted = messages.len();
+    let mut answers = match wanted {
+        0 => Vec::new(),
+        1 => vec![sender::send(messages.into_iter().next().expect("one")).await],
+        _ => sender::send_batch(messages).await,
+    };
+    // A sender must answer each message; any it left out is tried again later.
+    answers.resize_with(wanted, || {
+        SendOutcome::Deferred("the sender gave no answer for this message".into())
+    });
+    let finished: Vec<_> = futures::stream::iter(ready.into_iter().zip(answers))
+        .map(|((i, one), sent)| async move { (i, finish(cell, one, sent).await) })
+        .buffered(CONCURRENT_ATTEMPTS)
+        .collect()
+        .await;
+    for (i, finished) in finished {
+        outcomes[i] = finished.unwrap_or_else(|e| store_error(&ids[i], e));
+    }
+    outcomes
 }
 
-/// Read, decide with [`delivery::plan`], send, decide with [`delivery::next`], write.
-async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> {
+/// A message this instance holds the claim of, ready for its provider.
+struct Ready {
+    kv: Store,
+    record: MessageRecord,
+    /// The route position it is sent on.
+    hop: usize,
+    message: OutboundMessage,
+}
+
+/// A [`Ready`] whose message went to the sender.
+struct Sending {
+    kv: Store,
+    record: MessageRecord,
+    hop: usize,
+}
+
+impl Ready {
+    fn take_message(self) -> (Sending, OutboundMessage) {
+        let Ready {
+            kv,
+            record,
+            hop,
+            message,
+        } = self;
+        (Sending { kv, record, hop }, message)
+    }
+}
+
+/// Everything before the provider call: read, decide with [`delivery::plan`], claim, and
+/// read the payload. `Ok(Err(outcome))`: nothing to send now, and why.
+async fn prepare(cell: &str, id: &MessageId) -> store::StoreResult<Result<Ready, Outcome>> {
     let kv = store::open().await?;
     let view = store::dispatch_view(id)?;
     let Some(record) = view.record else {
         store::clear_pending(cell, id).await?;
-        return Ok(Outcome::Skipped);
+        return Ok(Err(Outcome::Skipped));
     };
     let utc_offset_min = match (record.quiet_hours, record.utc_offset_min) {
         (Some(_), None) => cell::default_utc_offset().await,
@@ -129,33 +204,45 @@ async fn try_attempt(cell: &str, id: &MessageId) -> store::StoreResult<Outcome> 
     };
     let (hop, fallback_due) = match act_on(&kv, cell, &record, delivery::plan(look)).await? {
         Ok(send) => send,
-        Err(outcome) => return Ok(outcome),
+        Err(outcome) => return Ok(Err(outcome)),
     };
     if !store::work::take_lease(&keys::claim(id), CLAIM_MS)? {
-        return Ok(Outcome::Skipped);
+        return Ok(Err(Outcome::Skipped));
     }
     // Another attempt may have sent the message and released its claim between our first
     // look and our claim: look again now that the message is ours.
     let status = Status::current(&store::history(id)?);
     if !delivery::needs_sending(status, fallback_due, view.watch.as_ref(), view.hop) {
         kv.delete(keys::claim(id)).await?;
-        return Ok(Outcome::Skipped);
+        return Ok(Err(Outcome::Skipped));
     }
     if fallback_due && let Some(watch) = view.watch.clone() {
         begin_fallback(&kv, cell, id, &record, view.hop, watch).await?;
     }
     let message = match outbound(&kv, cell, id, &record, hop).await? {
         Ok(message) => message,
-        Err(outcome) => return Ok(outcome),
+        Err(outcome) => return Ok(Err(outcome)),
     };
     if let Some(wait_ms) = cell::throttled(cell, 1).await? {
         // The provider's send rate is spent: come back when a token is there, without
         // counting an attempt.
         postpone(cell, id, now_ms() + wait_ms).await?;
         kv.delete(keys::claim(id)).await?;
-        return Ok(Outcome::Throttled);
+        return Ok(Err(Outcome::Throttled));
     }
-    let (answer, provider_id, reason) = answer_of(sender::send(message).await);
+    Ok(Ok(Ready {
+        kv,
+        record,
+        hop,
+        message,
+    }))
+}
+
+/// Everything after the provider call: decide with [`delivery::next`], write.
+async fn finish(cell: &str, sending: Sending, sent: SendOutcome) -> store::StoreResult<Outcome> {
+    let Sending { kv, record, hop } = sending;
+    let id = &record.id;
+    let (answer, provider_id, reason) = answer_of(sent);
     // Only a deferral needs the count of earlier ones and the default schedule.
     let (deferrals, retry_base_ms) = match answer {
         Answer::Deferred => (

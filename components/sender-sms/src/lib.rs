@@ -19,6 +19,9 @@ use messaging_domain::providers::outbox;
 
 struct SenderSms;
 
+/// Requests one batch keeps open at once with a provider that takes one SMS per request.
+const CONCURRENT_SENDS: usize = 16;
+
 impl Guest for SenderSms {
     /// Kannel and Twilio report to the receipt URL; Africa's Talking reports to its own
     /// webhook (`/webhooks/africastalking/{token}/delivery`), the outbox not at all.
@@ -35,7 +38,8 @@ impl Guest for SenderSms {
     }
 
     /// Africa's Talking takes a batch in one request (one outcome per number); the other
-    /// providers get the messages one by one.
+    /// providers get the messages one by one, [`CONCURRENT_SENDS`] at a time on the host's
+    /// pooled connections (the dispatcher has taken the send-rate tokens for all of them).
     async fn send_batch(messages: Vec<OutboundMessage>) -> Vec<SendOutcome> {
         if spin_sdk::variables::get("sms_provider")
             .await
@@ -45,11 +49,12 @@ impl Guest for SenderSms {
         {
             return africastalking::send_batch(&messages).await;
         }
-        let mut outcomes = Vec::with_capacity(messages.len());
-        for message in messages {
-            outcomes.push(<SenderSms as Guest>::send(message).await);
-        }
-        outcomes
+        use futures::StreamExt;
+        futures::stream::iter(messages)
+            .map(<SenderSms as Guest>::send)
+            .buffered(CONCURRENT_SENDS)
+            .collect()
+            .await
     }
 
     async fn send(message: OutboundMessage) -> SendOutcome {
