@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Cold-start benchmark: the first request after the host has been idle.
 
-The host keeps no instance between requests (each request gets a fresh one from the
-pooling allocator), so every request after a pause starts its component from nothing.
+The host reuses an instance as Spin does and drops it after `--idle-instance-timeout`
+(1 s by default) without requests, so a request after a longer pause starts its component
+from nothing: measure with `--idle-ms` above that timeout (1100), or with
+`MESSAGING_HOST_ARGS="--max-instance-reuse-count 1"` for a fresh instance every time.
 This script starts the host, then takes SAMPLES of: wait IDLE_MS with nothing in flight,
 open a new connection, send one request, time until the whole answer is read. A 404 from
 the host's router (no instance) gives the floor; then two requests are measured:
