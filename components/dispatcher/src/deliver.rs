@@ -79,18 +79,10 @@ fn audit_status(event: &str, detail: &str) -> Option<AuditStatus> {
     }
 }
 
-/// One message: prepare, send, finish.
+/// One message: [`attempt_all`] of one, so a single hand-over, a tick and a batch take the
+/// same path.
 pub async fn attempt(cell: &str, id: &MessageId) -> Outcome {
-    let ready = match prepare(cell, id).await {
-        Ok(Ok(ready)) => ready,
-        Ok(Err(outcome)) => return outcome,
-        Err(e) => return store_error(id, e),
-    };
-    let (ready, message) = ready.take_message();
-    let sent = sender::send(message).await;
-    finish(cell, ready, sent)
-        .await
-        .unwrap_or_else(|e| store_error(id, e))
+    attempt_all(cell, std::slice::from_ref(id)).await[0]
 }
 
 fn store_error(id: &MessageId, e: store::StoreError) -> Outcome {
@@ -104,9 +96,10 @@ pub const MAX_HANDED_OVER: usize = 1000;
 const CONCURRENT_ATTEMPTS: usize = 16;
 
 /// Attempts every message of a hand-over in one provider call: each is prepared (read,
-/// planned, claimed), those ready go to the sender's `send-batch` together, ordered by text
-/// so a provider with a bulk API sends runs of equal text in one request, and each answer
-/// is finished as [`attempt`] finishes one. The outcomes are in the order of `ids`.
+/// planned, claimed), those ready go to the sender together (`send` for one,
+/// `send-batch` for more, ordered by text so a provider with a bulk API sends runs of
+/// equal text in one request), and each is finished with its own answer. The outcomes are
+/// in the order of `ids`.
 pub async fn attempt_all(cell: &str, ids: &[MessageId]) -> Vec<Outcome> {
     use futures::StreamExt;
     let prepared: Vec<_> = futures::stream::iter(ids)
@@ -118,19 +111,13 @@ pub async fn attempt_all(cell: &str, ids: &[MessageId]) -> Vec<Outcome> {
     let mut ready = Vec::new();
     for (i, prepared) in prepared.into_iter().enumerate() {
         match prepared {
-            Ok(Ok(one)) => ready.push((i, one)),
+            Ok(Ok((claimed, message))) => ready.push(((i, claimed), message)),
             Ok(Err(outcome)) => outcomes[i] = outcome,
             Err(e) => outcomes[i] = store_error(&ids[i], e),
         }
     }
-    ready.sort_by(|(_, a), (_, b)| a.message.body.cmp(&b.message.body));
-    let (ready, messages): (Vec<_>, Vec<_>) = ready
-        .into_iter()
-        .map(|(i, one)| {
-            let (one, message) = one.take_message();
-            ((i, one), message)
-        })
-        .unzip();
+    ready.sort_by(|(_, a), (_, b)| a.body.cmp(&b.body));
+    let (ready, messages): (Vec<_>, Vec<_>) = ready.into_iter().unzip();
     let wanted = messages.len();
     let mut answers = match wanted {
         0 => Vec::new(),
@@ -153,36 +140,20 @@ pub async fn attempt_all(cell: &str, ids: &[MessageId]) -> Vec<Outcome> {
 }
 
 /// A message this instance holds the claim of, ready for its provider.
-struct Ready {
+struct Claimed {
     kv: Store,
     record: MessageRecord,
     /// The route position it is sent on.
     hop: usize,
-    message: OutboundMessage,
-}
-
-/// A [`Ready`] whose message went to the sender.
-struct Sending {
-    kv: Store,
-    record: MessageRecord,
-    hop: usize,
-}
-
-impl Ready {
-    fn take_message(self) -> (Sending, OutboundMessage) {
-        let Ready {
-            kv,
-            record,
-            hop,
-            message,
-        } = self;
-        (Sending { kv, record, hop }, message)
-    }
 }
 
 /// Everything before the provider call: read, decide with [`delivery::plan`], claim, and
-/// read the payload. `Ok(Err(outcome))`: nothing to send now, and why.
-async fn prepare(cell: &str, id: &MessageId) -> store::StoreResult<Result<Ready, Outcome>> {
+/// read the payload into the message for the sender. `Ok(Err(outcome))`: nothing to send
+/// now, and why.
+async fn prepare(
+    cell: &str,
+    id: &MessageId,
+) -> store::StoreResult<Result<(Claimed, OutboundMessage), Outcome>> {
     let kv = store::open().await?;
     let view = store::dispatch_view(id)?;
     let Some(record) = view.record else {
@@ -230,17 +201,12 @@ async fn prepare(cell: &str, id: &MessageId) -> store::StoreResult<Result<Ready,
         kv.delete(keys::claim(id)).await?;
         return Ok(Err(Outcome::Throttled));
     }
-    Ok(Ok(Ready {
-        kv,
-        record,
-        hop,
-        message,
-    }))
+    Ok(Ok((Claimed { kv, record, hop }, message)))
 }
 
 /// Everything after the provider call: decide with [`delivery::next`], write.
-async fn finish(cell: &str, sending: Sending, sent: SendOutcome) -> store::StoreResult<Outcome> {
-    let Sending { kv, record, hop } = sending;
+async fn finish(cell: &str, claimed: Claimed, sent: SendOutcome) -> store::StoreResult<Outcome> {
+    let Claimed { kv, record, hop } = claimed;
     let id = &record.id;
     let (answer, provider_id, reason) = answer_of(sent);
     // Only a deferral needs the count of earlier ones and the default schedule.
@@ -335,14 +301,15 @@ async fn apply(
         reason,
     } = decided;
     let id = &record.id;
+    let reason = reason.as_deref().map(provider_reason);
     let attempt = AttemptRecord {
         cell: cell.to_string(),
         outcome: next.attempt_outcome().to_string(),
-        reason: reason.as_deref().map(provider_reason),
+        reason: reason.clone(),
         at_ms: now_ms(),
     };
     store::record_attempt(kv, id, &attempt).await?;
-    let reason = reason.as_deref().map(provider_reason).unwrap_or_default();
+    let reason = reason.unwrap_or_default();
     Ok(match next {
         Next::Sent { watch } => {
             // Providers whose reports name only their own id are matched back by it.
