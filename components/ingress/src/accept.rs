@@ -337,8 +337,8 @@ pub async fn hashing_key() -> Result<String, ApiError> {
 /// Messages handed to a delivery cell in one call: one instance attempts them together.
 const HAND_OVER_CHUNK: usize = 100;
 
-/// Hands accepted messages to their delivery cell once the caller has its answer: one
-/// message as `{"id"}`, more in calls of up to [`HAND_OVER_CHUNK`] (`{"ids"}`), one after
+/// Hands accepted messages to their delivery cell once the caller has its answer, in calls
+/// of up to [`HAND_OVER_CHUNK`] (`{"ids"}`), one after
 /// another so a batch never floods the cell with instances. If a hand-over is lost (crash,
 /// cell down), the cell's tick finds the message in the pending store and sends it then.
 pub fn hand_over(cell: String, ids: Vec<MessageId>) {
@@ -347,10 +347,6 @@ pub fn hand_over(cell: String, ids: Vec<MessageId>) {
     }
     spin_sdk::wasip3::spawn(async move {
         let uri = format!("http://{cell}.spin.internal/dispatch");
-        if let [id] = ids.as_slice() {
-            store::work::post_json(&uri, &serde_json::json!({ "id": id })).await;
-            return;
-        }
         for chunk in ids.chunks(HAND_OVER_CHUNK) {
             store::work::post_json(&uri, &serde_json::json!({ "ids": chunk })).await;
         }

@@ -26,6 +26,20 @@ impl Dedup {
         }
     }
 
+    /// The reservation a request to `route` makes: its `Idempotency-Key` (already hashed)
+    /// if it has one, else its body's hash within the duplicate window.
+    pub async fn for_request(
+        caller: &str,
+        key_hash: Option<&str>,
+        route: &str,
+        body: &[u8],
+    ) -> Option<Dedup> {
+        match key_hash {
+            Some(hash) => Some(Dedup::idempotency_key(caller, hash)),
+            None => Dedup::request(caller, route, body).await,
+        }
+    }
+
     /// The reservation of a request's hash, unless the deployment turned it off
     /// (`duplicate_window = "0"`).
     pub async fn request(caller: &str, route: &str, body: &[u8]) -> Option<Dedup> {

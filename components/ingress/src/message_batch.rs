@@ -14,7 +14,7 @@
 use crate::accept;
 use crate::govstack_messaging::types::types::Caller;
 use crate::idempotency::Dedup;
-use crate::messages::{Plans, Shared, create_one};
+use crate::messages::{Shared, create_one};
 use crate::respond::{HttpResponse, json, or_error};
 use messaging_domain::message_batch::MessageBatch;
 use messaging_domain::{ApiError, MessageId};
@@ -29,22 +29,17 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
     let idempotency_key = crate::messages::idempotency_key(&req)?;
     let body = crate::body::json(req).await?;
     let batch = MessageBatch::parse(&body)?;
-    let dedup = match &idempotency_key {
-        Some(hash) => Some(Dedup::idempotency_key(&caller.id, hash)),
-        None => Dedup::request(&caller.id, "/v1/messages/batch", &body).await,
-    };
-    let kv = accept::open_store().await?;
-    let hashing_key = accept::hashing_key().await?;
+    let dedup = Dedup::for_request(
+        &caller.id,
+        idempotency_key.as_deref(),
+        "/v1/messages/batch",
+        &body,
+    )
+    .await;
+    let mut request = Shared::open(&caller, client).await?;
     let valid = batch.items.iter().filter(|item| item.is_ok()).count() as u64;
     let admitted = crate::rate_limit::take_more(&caller.id, valid.saturating_sub(1)).await?;
     let mut admissions = (admitted.count + 1).min(valid);
-    let mut request = Shared {
-        caller: &caller,
-        client,
-        kv: &kv,
-        hashing_key: &hashing_key,
-        plans: Plans::default(),
-    };
     let mut answers = Vec::with_capacity(batch.items.len());
     let mut hand_overs = HandOvers::default();
     for (i, item) in batch.items.into_iter().enumerate() {

@@ -24,19 +24,14 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
     let idempotency_key = idempotency_key(&req)?;
     let body = crate::body::json(req).await?;
     let command = SendCommand::parse(&body)?;
-    let dedup = match &idempotency_key {
-        Some(hash) => Some(Dedup::idempotency_key(&caller.id, hash)),
-        None => Dedup::request(&caller.id, "/v1/messages", &body).await,
-    };
-    let kv = accept::open_store().await?;
-    let hashing_key = accept::hashing_key().await?;
-    let mut request = Shared {
-        caller: &caller,
-        client,
-        kv: &kv,
-        hashing_key: &hashing_key,
-        plans: Plans::default(),
-    };
+    let dedup = Dedup::for_request(
+        &caller.id,
+        idempotency_key.as_deref(),
+        "/v1/messages",
+        &body,
+    )
+    .await;
+    let mut request = Shared::open(&caller, client).await?;
     let created = create_one(&mut request, command, dedup.as_ref()).await?;
     accept::hand_over(created.cell, created.to_hand_over);
     Ok(json(202, &created.accepted))
@@ -61,16 +56,30 @@ pub fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
 /// What every message of one request shares: its caller, the store, and the plans
 /// policy-router made for it so far (a batch asks once per channel and policy).
 pub struct Shared<'a> {
-    pub caller: &'a Caller,
-    pub client: Option<String>,
-    pub kv: &'a Store,
-    pub hashing_key: &'a str,
-    pub plans: Plans,
+    caller: &'a Caller,
+    client: Option<String>,
+    kv: Store,
+    hashing_key: String,
+    plans: Plans,
+}
+
+impl<'a> Shared<'a> {
+    /// Opens the store and reads the hashing key for the messages of `caller`'s request
+    /// (`client`: the calling system, for the audit line).
+    pub async fn open(caller: &'a Caller, client: Option<String>) -> Result<Shared<'a>, ApiError> {
+        Ok(Shared {
+            caller,
+            client,
+            kv: accept::open_store().await?,
+            hashing_key: accept::hashing_key().await?,
+            plans: Plans::default(),
+        })
+    }
 }
 
 /// Delivery plans by channel and policy name, asked of policy-router once each.
 #[derive(Default)]
-pub struct Plans(Vec<((Channel, Option<String>), DeliveryPlan)>);
+struct Plans(Vec<((Channel, Option<String>), DeliveryPlan)>);
 
 impl Plans {
     async fn get(
@@ -163,10 +172,10 @@ pub async fn create_one(
         // The request's first answer covers the whole series.
         let dedup = if i == 0 { dedup } else { None };
         let persisted = accept::persist(
-            request.kv,
+            &request.kv,
             caller,
             &plan,
-            request.hashing_key,
+            &request.hashing_key,
             occurrence,
             dedup,
         )
