@@ -605,6 +605,18 @@ impl Gateway {
     }
 
     pub fn send(&self, key: &str, body: &Value, extra: &[(&str, &str)]) -> Response {
+        self.post_json(key, "/v1/messages", body.to_string().as_bytes(), extra)
+    }
+
+    /// A POST of `body` (sent as it is, valid JSON or not) as JSON to `path`, as the caller
+    /// with `key`, with `extra` headers.
+    pub fn post_json(
+        &self,
+        key: &str,
+        path: &str,
+        body: &[u8],
+        extra: &[(&str, &str)],
+    ) -> Response {
         let auth = format!("Bearer {key}");
         let mut headers = vec![
             ("authorization", auth.as_str()),
@@ -613,9 +625,9 @@ impl Gateway {
         headers.extend_from_slice(extra);
         http::request(
             "POST",
-            &format!("{}/v1/messages", self.base),
+            &format!("{}{path}", self.base),
             &headers,
-            Some(body.to_string().as_bytes()),
+            Some(body),
         )
     }
 

@@ -11,18 +11,7 @@ fn sms(to: &str, body: &str) -> Value {
 }
 
 fn post_batch(gw: &Gateway, key: &str, body: &[u8], extra: &[(&str, &str)]) -> http::Response {
-    let auth = format!("Bearer {key}");
-    let mut headers = vec![
-        ("authorization", auth.as_str()),
-        ("content-type", "application/json"),
-    ];
-    headers.extend_from_slice(extra);
-    http::request(
-        "POST",
-        &format!("{}/v1/messages/batch", gw.base),
-        &headers,
-        Some(body),
-    )
+    gw.post_json(key, "/v1/messages/batch", body, extra)
 }
 
 fn batch(gw: &Gateway, messages: &[Value], extra: &[(&str, &str)]) -> Vec<Value> {

@@ -259,6 +259,19 @@ mod tests {
                 current: "deliver-sms".into()
             }
         );
+        let fired = DeliveryWatch {
+            fired: true,
+            ..watch.clone()
+        };
+        assert_eq!(
+            plan(Look {
+                watch: Some(&fired),
+                ..at
+            }),
+            Plan::WrongCell {
+                current: "deliver-sms".into()
+            }
+        );
         // The first channel's cell never sends a sent message again.
         assert_eq!(
             plan(Look {
