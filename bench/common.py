@@ -101,7 +101,6 @@ class Runtime:
 
     def __init__(self, proc):
         self.proc = proc
-        self.pid = proc.pid
 
     def _signal(self, sig):
         try:
@@ -117,9 +116,6 @@ class Runtime:
 
     def wait(self, timeout=None):
         return self.proc.wait(timeout)
-
-    def poll(self):
-        return self.proc.poll()
 
 
 def africastalking_env(url):
