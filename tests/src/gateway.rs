@@ -587,6 +587,27 @@ impl Gateway {
             .collect()
     }
 
+    /// `rows_but_auth_failures` once the store has stopped changing: the same keys read twice,
+    /// half a second apart. Work accepted earlier may still write after the state a test
+    /// waited for (a status is visible before its audit entry); a test that then counts
+    /// what a refusal changed starts from here.
+    pub fn settled_rows_but_auth_failures(&self) -> Vec<(String, String, Vec<u8>)> {
+        let keys = |rows: &[(String, String, Vec<u8>)]| -> Vec<(String, String)> {
+            rows.iter()
+                .map(|(s, k, _)| (s.clone(), k.clone()))
+                .collect()
+        };
+        let mut last = self.rows_but_auth_failures();
+        crate::wait_for(20, "the store to settle", || {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            let now = self.rows_but_auth_failures();
+            let settled = keys(&now) == keys(&last);
+            last = now;
+            settled.then_some(())
+        });
+        last
+    }
+
     /// The stored rows but the counters of failed authentications per client address
     /// (`authfail/`, and their sweep index): a refused credential is counted on purpose,
     /// and a test that checks a refusal stored nothing else compares these.

@@ -108,7 +108,7 @@ fn an_identity_providers_token_is_a_caller_with_its_roles_and_its_own_messages()
         });
     }
 
-    let rows = gw.rows_but_auth_failures().len();
+    let before = keys(&gw.settled_rows_but_auth_failures());
     let none = format!(
         "{}.{}.",
         B64.encode(r#"{"alg":"none","typ":"JWT"}"#),
@@ -140,8 +140,8 @@ fn an_identity_providers_token_is_a_caller_with_its_roles_and_its_own_messages()
         assert_eq!(r.status, 401, "{what}: {}", r.body);
     }
     assert_eq!(
-        gw.rows_but_auth_failures().len(),
-        rows,
+        keys(&gw.rows_but_auth_failures()),
+        before,
         "refusals store nothing but their count"
     );
     assert_eq!(
@@ -206,4 +206,11 @@ fn service_tokens_and_a_bound_information_mediator_header() {
         idp.received().is_empty(),
         "service tokens need no identity provider"
     );
+}
+
+/// The (store, key) of each row, so that a failed comparison names the rows that differ.
+fn keys(rows: &[(String, String, Vec<u8>)]) -> Vec<(String, String)> {
+    rows.iter()
+        .map(|(s, k, _)| (s.clone(), k.clone()))
+        .collect()
 }
