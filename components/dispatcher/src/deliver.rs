@@ -4,7 +4,8 @@ use crate::cell;
 use crate::govstack_messaging::sender::sender;
 use crate::govstack_messaging::types::types::{EmailDetails, OutboundMessage, SendOutcome};
 use message_store::delivery_watch;
-use message_store::notifications::reach_and_notify;
+use message_store::notifications::{reach_and_notify, reach_and_notify_in};
+use message_store::writes::Writes;
 use message_store::{self as store, PendingEntry, now_ms};
 use messaging_domain::audit::AuditStatus;
 use messaging_domain::delivery::{self, Answer, Look, Next, Plan};
@@ -52,12 +53,26 @@ impl Outcome {
 }
 
 fn log(event: &str, id: &MessageId, detail: &str) {
-    // Never the address or the content: ids, outcomes and provider reasons only.
-    let line = serde_json::json!({ "event": event, "id": id.as_str(), "detail": detail });
+    let line = event_line(event, id, detail);
     match audit_status(event, detail) {
         Some(status) => store::audit::emit(status, "dispatcher", None, line),
         None => println!("{line}"),
     }
+}
+
+/// [`log`] for an event of a hand-over's outcomes: kept in the trail with the rest of
+/// `writes`, and logged once they are written.
+fn log_in(writes: &mut Writes, event: &str, id: &MessageId, detail: &str) {
+    let line = event_line(event, id, detail);
+    match audit_status(event, detail) {
+        Some(status) => writes.trail(status, "dispatcher", None, line),
+        None => println!("{line}"),
+    }
+}
+
+fn event_line(event: &str, id: &MessageId, detail: &str) -> serde_json::Value {
+    // Never the address or the content: ids, outcomes and provider reasons only.
+    serde_json::json!({ "event": event, "id": id.as_str(), "detail": detail })
 }
 
 /// Which events are transactions of the audit trail: what happened to a message. The
@@ -133,8 +148,25 @@ pub async fn attempt_all(cell: &str, ids: &[MessageId]) -> Vec<Outcome> {
         .buffered(CONCURRENT_ATTEMPTS)
         .collect()
         .await;
+    // Every outcome of the hand-over is written together (`message_store::writes`).
+    let mut writes = Writes::new();
+    let mut decided = Vec::with_capacity(finished.len());
     for (i, finished) in finished {
-        outcomes[i] = finished.unwrap_or_else(|e| store_error(&ids[i], e));
+        match finished {
+            Ok((outcome, theirs)) => {
+                writes.append(theirs);
+                decided.push((i, outcome));
+            }
+            Err(e) => outcomes[i] = store_error(&ids[i], e),
+        }
+    }
+    match writes.commit().await {
+        Ok(()) => decided
+            .into_iter()
+            .for_each(|(i, outcome)| outcomes[i] = outcome),
+        Err(e) => decided
+            .into_iter()
+            .for_each(|(i, _)| outcomes[i] = store_error(&ids[i], e.clone())),
     }
     outcomes
 }
@@ -173,7 +205,7 @@ async fn prepare(
         now_ms: now_ms(),
         utc_offset_min,
     };
-    let (hop, fallback_due) = match act_on(&kv, cell, &record, delivery::plan(look)).await? {
+    let (hop, fallback_due) = match act_on(cell, &record, delivery::plan(look)).await? {
         Ok(send) => send,
         Err(outcome) => return Ok(Err(outcome)),
     };
@@ -204,8 +236,13 @@ async fn prepare(
     Ok(Ok((Claimed { kv, record, hop }, message)))
 }
 
-/// Everything after the provider call: decide with [`delivery::next`], write.
-async fn finish(cell: &str, claimed: Claimed, sent: SendOutcome) -> store::StoreResult<Outcome> {
+/// Everything after the provider call: decide with [`delivery::next`], and gather the
+/// writes of what was decided (written with the rest of the hand-over's).
+async fn finish(
+    cell: &str,
+    claimed: Claimed,
+    sent: SendOutcome,
+) -> store::StoreResult<(Outcome, Writes)> {
     let Claimed { kv, record, hop } = claimed;
     let id = &record.id;
     let (answer, provider_id, reason) = answer_of(sent);
@@ -222,15 +259,15 @@ async fn finish(cell: &str, claimed: Claimed, sent: SendOutcome) -> store::Store
         provider_id,
         reason,
     };
-    let outcome = apply(&kv, cell, &record, hop, decided).await?;
-    log("dispatch.attempt", id, outcome.as_str());
-    Ok(outcome)
+    let mut writes = Writes::new();
+    let outcome = apply(&kv, &mut writes, cell, &record, hop, decided).await?;
+    log_in(&mut writes, "dispatch.attempt", id, outcome.as_str());
+    Ok((outcome, writes))
 }
 
 /// Writes what a plan other than [`Plan::Send`] decided, and returns its outcome; for
 /// `Send`, the route position to send on and whether the fallback begins.
 async fn act_on(
-    kv: &Store,
     cell: &str,
     record: &MessageRecord,
     plan: Plan,
@@ -258,7 +295,7 @@ async fn act_on(
             Outcome::Skipped
         }
         Plan::Expire => {
-            reach_and_notify(kv, record, Status::Expired).await?;
+            reach_and_notify(record, Status::Expired).await?;
             settle(cell, id).await?;
             log("dispatch.expired", id, "validity ran out before sending");
             Outcome::Expired
@@ -286,10 +323,12 @@ struct Decided {
     reason: Option<String>,
 }
 
-/// Writes what was decided: the attempt, then the status, the pending entry or the next
-/// cell, and what is erased.
+/// Gathers in `writes` what was decided: the attempt, the status, and what is erased.
+/// What only rare routes need (a delivery watch, a retry's pending entry, the next cell of
+/// a failover) is written at once, while the claim still holds the message.
 async fn apply(
     kv: &Store,
+    writes: &mut Writes,
     cell: &str,
     record: &MessageRecord,
     hop: usize,
@@ -308,32 +347,32 @@ async fn apply(
         reason: reason.clone(),
         at_ms: now_ms(),
     };
-    store::record_attempt(kv, id, &attempt).await?;
+    let (key, value) = store::attempt_row(id, &attempt)?;
+    writes.set(key, value);
     let reason = reason.unwrap_or_default();
     Ok(match next {
         Next::Sent { watch } => {
             // Providers whose reports name only their own id are matched back by it.
             if let Some(provider_id) = provider_id {
                 let mapping = keys::provider_message(&provider_id);
-                kv.set(keys::message_provider_mapping(id), mapping.as_str())
-                    .await?;
-                kv.set(mapping, id.as_str()).await?;
+                writes.set(keys::message_provider_mapping(id), mapping.as_str());
+                writes.set(mapping, id.as_str());
             }
-            reach_and_notify(kv, record, Status::Sent).await?;
+            reach_and_notify_in(writes, record, Status::Sent).await?;
             // A route that falls back on a missing receipt keeps what the fallback needs
             // until the receipt or the deadline; any other message is done with.
             if watch && delivery_watch::start(kv, record).await? {
-                kv.delete(keys::claim(id)).await?;
-                store::clear_pending(cell, id).await?;
+                writes.delete(keys::claim(id));
+                writes.clear_pending(cell, id);
             } else {
-                settle(cell, id).await?;
+                settle_in(writes, cell, id);
             }
             Outcome::Sent
         }
         Next::Delivered => {
-            reach_and_notify(kv, record, Status::Sent).await?;
-            reach_and_notify(kv, record, Status::Delivered).await?;
-            settle(cell, id).await?;
+            reach_and_notify_in(writes, record, Status::Sent).await?;
+            reach_and_notify_in(writes, record, Status::Delivered).await?;
+            settle_in(writes, cell, id);
             Outcome::Delivered
         }
         Next::Retry { due_ms, deferrals } => {
@@ -347,24 +386,24 @@ async fn apply(
                 },
             )
             .await?;
-            kv.delete(keys::claim(id)).await?;
-            log("dispatch.deferred", id, &reason);
+            writes.delete(keys::claim(id));
+            log_in(writes, "dispatch.deferred", id, &reason);
             Outcome::Deferred
         }
         Next::FailOver { next_cell, .. } => {
             fail_over(kv, cell, id, hop, &next_cell).await?;
-            log("dispatch.failover", id, &next_cell);
+            log_in(writes, "dispatch.failover", id, &next_cell);
             Outcome::FailedOver
         }
         Next::Fail { gave_up } => {
-            reach_and_notify(kv, record, Status::Failed).await?;
-            settle(cell, id).await?;
+            reach_and_notify_in(writes, record, Status::Failed).await?;
+            settle_in(writes, cell, id);
             let event = if gave_up {
                 "dispatch.gave_up"
             } else {
                 "dispatch.failed"
             };
-            log(event, id, &reason);
+            log_in(writes, event, id, &reason);
             Outcome::Failed
         }
     })
@@ -443,7 +482,7 @@ async fn outbound(
         (true, Some(route), Some(fallback)) => (route.channel, fallback.to, fallback.subject, None),
         (true, _, _) => {
             // Never send the first channel's address over another channel.
-            reach_and_notify(kv, record, Status::Failed).await?;
+            reach_and_notify(record, Status::Failed).await?;
             settle(cell, id).await?;
             log(
                 "dispatch.failed",
@@ -506,10 +545,15 @@ async fn fail_over(
 /// The message needs no more attempts: forget the address, content, delivery watch, claim
 /// and pending entry.
 async fn settle(cell: &str, id: &MessageId) -> store::StoreResult<()> {
-    // Payload, watch and claim in one call (one transaction).
-    store::many::delete_many(
-        "default",
-        &[keys::payload(id), keys::delivery_watch(id), keys::claim(id)],
-    )?;
-    store::clear_pending(cell, id).await
+    let mut writes = Writes::new();
+    settle_in(&mut writes, cell, id);
+    writes.commit().await
+}
+
+/// [`settle`] as part of `writes`.
+fn settle_in(writes: &mut Writes, cell: &str, id: &MessageId) {
+    for key in [keys::payload(id), keys::delivery_watch(id), keys::claim(id)] {
+        writes.delete(key);
+    }
+    writes.clear_pending(cell, id);
 }

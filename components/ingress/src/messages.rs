@@ -251,7 +251,7 @@ async fn try_cancel(caller: Caller, id: &str) -> Result<HttpResponse, ApiError> 
         return Err(too_late());
     }
     let fail = |e| unavailable("cancel", e);
-    store::notifications::reach_and_notify(&kv, &record, Status::Cancelled)
+    store::notifications::reach_and_notify(&record, Status::Cancelled)
         .await
         .map_err(fail)?;
     store::erase_payload(&kv, &id).await.map_err(fail)?;

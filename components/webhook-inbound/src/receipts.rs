@@ -10,12 +10,13 @@
 
 use crate::{HttpResponse, query_param, reply};
 use message_store::delivery_watch;
-use message_store::notifications::reach_and_notify;
+use message_store::notifications::reach_and_notify_in;
+use message_store::writes::Writes;
 use messaging_domain::audit::AuditStatus;
 use messaging_domain::broadcast::Outcome as BroadcastOutcome;
 use messaging_domain::providers::{kannel, twilio};
 use messaging_domain::receipt_url::{self, ReceiptProvider};
-use messaging_domain::{MessageId, Status};
+use messaging_domain::{MessageId, Status, keys};
 
 /// What the request carried besides its path.
 pub struct Request<'a> {
@@ -140,10 +141,21 @@ pub async fn record_status(
     record: &messaging_domain::MessageRecord,
     status: Status,
 ) -> HttpResponse {
-    if reach_and_notify(kv, record, Status::Sent).await.is_err() {
-        return reply(503, "unavailable", "store unavailable");
+    let unavailable = || reply(503, "unavailable", "store unavailable");
+    // One batch of writes: the statuses, their callbacks and the trail's entry together,
+    // then what is erased (`message_store::writes`).
+    let mut writes = Writes::new();
+    if reach_and_notify_in(&mut writes, record, Status::Sent)
+        .await
+        .is_err()
+    {
+        return unavailable();
     }
     if status.is_final() && status != Status::Delivered {
+        // The fallback cell looks at the history: `sent` is written before it starts.
+        if std::mem::take(&mut writes).commit().await.is_err() {
+            return unavailable();
+        }
         match delivery_watch::fall_back_now(kv, record, "the provider reported it undelivered")
             .await
         {
@@ -152,30 +164,54 @@ pub async fn record_status(
                 return reply(200, status.as_str(), "");
             }
             Ok(false) => {}
-            Err(_) => return reply(503, "unavailable", "store unavailable"),
+            Err(_) => return unavailable(),
         }
     }
-    if status != Status::Sent && reach_and_notify(kv, record, status).await.is_err() {
-        return reply(503, "unavailable", "store unavailable");
+    if status != Status::Sent
+        && reach_and_notify_in(&mut writes, record, status)
+            .await
+            .is_err()
+    {
+        return unavailable();
     }
-    let _ = message_store::erase_payload(kv, &record.id).await;
-    let _ = delivery_watch::remove(kv, &record.id).await;
-    log(record, "receipt.recorded", status);
+    writes.delete(keys::payload(&record.id));
+    writes.delete(keys::delivery_watch(&record.id));
+    writes.trail(
+        progress(status),
+        "webhook-inbound",
+        None,
+        event_line(record, "receipt.recorded", status),
+    );
+    if writes.commit().await.is_err() {
+        return unavailable();
+    }
     reply(200, status.as_str(), "")
 }
 
 fn log(record: &messaging_domain::MessageRecord, event: &str, status: Status) {
-    let progress = match status {
+    message_store::audit::emit(
+        progress(status),
+        "webhook-inbound",
+        None,
+        event_line(record, event, status),
+    );
+}
+
+/// Where the message stands in the trail once a receipt reported `status`.
+fn progress(status: Status) -> AuditStatus {
+    match status {
         Status::Delivered => AuditStatus::Success,
         Status::Failed | Status::Expired => AuditStatus::Failed,
         _ => AuditStatus::InProgress,
-    };
-    message_store::audit::emit(
-        progress,
-        "webhook-inbound",
-        None,
-        serde_json::json!({"event":event,"id":record.id.as_str(),"status":status.as_str()}),
-    );
+    }
+}
+
+fn event_line(
+    record: &messaging_domain::MessageRecord,
+    event: &str,
+    status: Status,
+) -> serde_json::Value {
+    serde_json::json!({"event": event, "id": record.id.as_str(), "status": status.as_str()})
 }
 
 /// Twilio's `MessageStatus`, once its signature over the URL it called and the form is

@@ -71,6 +71,42 @@ impl Event {
     }
 }
 
+/// An event for the trail that a batch of writes ([`crate::writes::Writes`]) keeps with
+/// the rest of its rows: the slots of a batch's events are numbered together, with one
+/// increment, when the batch is written.
+pub struct Pending {
+    pub status: AuditStatus,
+    pub source: String,
+    pub destination: Option<String>,
+    pub line: serde_json::Value,
+}
+
+impl Pending {
+    /// Prints the event's log line.
+    pub fn log(&self) {
+        println!("{}", self.line);
+    }
+}
+
+/// The trail's rows for `events`, all recorded at `at_ms`, in their order.
+pub fn rows(events: &[Pending], at_ms: u64) -> StoreResult<Vec<(String, Vec<u8>)>> {
+    let keys = TRAIL.reserve_many(at_ms, events.len() as u64)?;
+    Ok(keys
+        .into_iter()
+        .zip(events)
+        .map(|(key, event)| {
+            let entry = AuditEntry::from_event(
+                at_ms,
+                event.status,
+                &event.source,
+                event.destination.as_deref(),
+                &event.line,
+            );
+            (key, serde_json::to_vec(&entry).expect("entries serialise"))
+        })
+        .collect())
+}
+
 /// `caller:<id>`, the source of what a caller asked for.
 pub fn caller(id: &str) -> String {
     format!("caller:{id}")

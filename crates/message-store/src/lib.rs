@@ -29,9 +29,10 @@ pub mod retention;
 pub mod short_lived;
 pub mod time_index;
 pub mod work;
+pub mod writes;
 
 /// A storage failure, from either key-value interface. Its text is for operators' logs.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct StoreError(String);
 
 impl std::fmt::Display for StoreError {
@@ -412,13 +413,21 @@ pub async fn record_attempt(
     id: &MessageId,
     attempt: &messaging_domain::record::AttemptRecord,
 ) -> StoreResult<()> {
+    let (key, value) = attempt_row(id, attempt)?;
+    Ok(store.set(key, value).await?)
+}
+
+/// Numbers the message's next attempt (as [`record_attempt`]) and returns its row, for a
+/// caller that writes it in a batch of its own. Until then readers pass over the number.
+pub fn attempt_row(
+    id: &MessageId,
+    attempt: &messaging_domain::record::AttemptRecord,
+) -> StoreResult<(String, Vec<u8>)> {
     let n = counters::add(&keys::attempt_count(id), 1)?;
-    Ok(store
-        .set(
-            keys::attempt(id, n.max(1) as u64),
-            serde_json::to_vec(attempt).expect("json"),
-        )
-        .await?)
+    Ok((
+        keys::attempt(id, n.max(1) as u64),
+        serde_json::to_vec(attempt).expect("json"),
+    ))
 }
 
 /// The most attempts a message view shows.

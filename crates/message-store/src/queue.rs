@@ -25,7 +25,8 @@ use crate::{PendingEntry, StoreResult, Swap, counters};
 use messaging_domain::due::{self, Slot};
 use std::collections::BTreeSet;
 
-const STORE: &str = "pending";
+/// The store that holds the queues and their pending entries.
+pub const STORE: &str = "pending";
 /// Bucket counters read in one batch read.
 const COUNTERS_PER_READ: u64 = 1000;
 /// Buckets a tick looks at, at most (about two days of 10 s buckets): after a longer idle

@@ -48,16 +48,28 @@ impl TimeIndex {
     /// Numbers a slot for a value of time `at_ms` that the caller writes itself (in a batch
     /// of its own); returns the slot's key.
     pub fn reserve(&self, at_ms: u64) -> StoreResult<String> {
+        Ok(self
+            .reserve_many(at_ms, 1)?
+            .pop()
+            .expect("one slot was reserved"))
+    }
+
+    /// Numbers `count` slots for values of time `at_ms` that the caller writes itself in
+    /// one batch, with one increment; returns their keys in slot order.
+    pub fn reserve_many(&self, at_ms: u64, count: u64) -> StoreResult<Vec<String>> {
+        if count == 0 {
+            return Ok(Vec::new());
+        }
         let minute = at_ms / MINUTE_MS;
         let list = self.minute(minute);
-        let slot = list.reserve(1)?;
-        if slot == 1 {
+        let first = list.reserve(count)?;
+        if first == 1 {
             let hour = minute / MINUTES_PER_HOUR;
             if counters::add(&self.hour_counter(hour), 1)? == 1 {
                 self.lower_origin(hour)?;
             }
         }
-        Ok(list.slot(slot))
+        Ok((first..first + count).map(|n| list.slot(n)).collect())
     }
 
     /// Keeps `value` under the minute of `at_ms`.
