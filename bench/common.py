@@ -1,7 +1,9 @@
 """What the Python benchmarks share: the repository root, the benchmark caller's key, a
 free loopback port, a copy of the app to serve, the host's environment, starting the
-host, and load from bench/loadgen."""
+host, load from bench/loadgen, and a small HTTP server for provider doubles and
+receivers."""
 
+import asyncio
 import hashlib
 import json
 import os
@@ -10,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -142,3 +145,62 @@ def load(loadgen, url, connections, total, method="GET", headers=(), body="", fi
         cmd += ["--header", header]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return json.loads(out)
+
+
+class Receiver:
+    """A small HTTP/1.1 server on asyncio (keep-alive, Content-Length or chunked bodies),
+    in a thread of its own. `answer(path, body)` gives (status, body bytes) and may count;
+    `times` records when each counted request arrived."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.count = 0
+        self.last = None
+        self.lock = threading.Lock()
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self._run, daemon=True).start()
+        wait_port(self.port)
+
+    def hit(self):
+        with self.lock:
+            self.count += 1
+            self.last = time.monotonic()
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        server = self.loop.run_until_complete(
+            asyncio.start_server(self._serve, "127.0.0.1", self.port, backlog=1024))
+        self.loop.run_until_complete(server.serve_forever())
+
+    async def _serve(self, reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                path = lines[0].split(" ")[1]
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        k, v = line.split(":", 1)
+                        headers[k.strip().lower()] = v.strip()
+                body = b""
+                if headers.get("transfer-encoding", "").lower() == "chunked":
+                    while True:
+                        size = int((await reader.readline()).split(b";")[0].strip(), 16)
+                        chunk = await reader.readexactly(size + 2)
+                        if size == 0:
+                            break
+                        body += chunk[:size]
+                elif "content-length" in headers:
+                    body = await reader.readexactly(int(headers["content-length"]))
+                status, data = self.answer(self, path, body)
+                writer.write(
+                    f"HTTP/1.1 {status} OK\r\ncontent-type: application/json\r\n"
+                    f"content-length: {len(data)}\r\n\r\n".encode() + data)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            # The peer went away mid-request (a killed runtime, a closed connection).
+            pass
+        finally:
+            writer.close()

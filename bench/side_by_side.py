@@ -31,18 +31,16 @@ Needs Kannel (kannel, kannel-extras) and bench/loadgen (release build).
 """
 
 import argparse
-import asyncio
 import json
 import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 import urllib.parse
 
-from common import (KEY, ROOT, africastalking_env, copy_app, free_port, host_env, start_host,
-                    wait_port)
+from common import (KEY, ROOT, Receiver, africastalking_env, copy_app, free_port, host_env,
+                    start_host, wait_port)
 from common import load as common_load
 FAKESMSC = "/usr/lib/kannel/test/fakesmsc"
 AT_TOKEN = "bench-at-token"
@@ -50,64 +48,6 @@ AT_TOKEN = "bench-at-token"
 FIRST_NUMBER = 254_700_000_000
 # Messages per request in the batch row.
 BATCH = 200
-
-
-class Receiver:
-    """A small HTTP/1.1 server on asyncio (keep-alive, Content-Length or chunked bodies),
-    in a thread of its own. `answer(path, body)` gives (status, body bytes) and may count;
-    `times` records when each counted request arrived."""
-
-    def __init__(self, answer):
-        self.answer = answer
-        self.count = 0
-        self.last = None
-        self.lock = threading.Lock()
-        self.port = free_port()
-        self.loop = asyncio.new_event_loop()
-        threading.Thread(target=self._run, daemon=True).start()
-        wait_port(self.port)
-
-    def hit(self):
-        with self.lock:
-            self.count += 1
-            self.last = time.monotonic()
-
-    def _run(self):
-        asyncio.set_event_loop(self.loop)
-        server = self.loop.run_until_complete(
-            asyncio.start_server(self._serve, "127.0.0.1", self.port, backlog=1024))
-        self.loop.run_until_complete(server.serve_forever())
-
-    async def _serve(self, reader, writer):
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                path = lines[0].split(" ")[1]
-                headers = {}
-                for line in lines[1:]:
-                    if ":" in line:
-                        k, v = line.split(":", 1)
-                        headers[k.strip().lower()] = v.strip()
-                body = b""
-                if headers.get("transfer-encoding", "").lower() == "chunked":
-                    while True:
-                        size = int((await reader.readline()).split(b";")[0].strip(), 16)
-                        chunk = await reader.readexactly(size + 2)
-                        if size == 0:
-                            break
-                        body += chunk[:size]
-                elif "content-length" in headers:
-                    body = await reader.readexactly(int(headers["content-length"]))
-                status, data = self.answer(self, path, body)
-                writer.write(
-                    f"HTTP/1.1 {status} OK\r\ncontent-type: application/json\r\n"
-                    f"content-length: {len(data)}\r\n\r\n".encode() + data)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
 
 
 def at_double_answer(receiver, path, body):

@@ -14,6 +14,8 @@
 //!   fresh process's first answer (bench/cold_start.py).
 //! - `bench-side-by-side [MESSAGES]`: release build; the same SMS through Kannel and
 //!   through this gateway, accepts, sends and receipts (bench/side_by_side.py).
+//! - `bench-crash [MESSAGES]`: release build; single SMS under load, the runtime killed
+//!   midway and restarted: messages lost (none may be) and doubles (bench/crash.py).
 //! - `check-globals`: every global in the components is in `xtask/globals-allowed.txt`
 //!   with the reason it holds configuration only (xtask/src/globals.rs).
 //! - `bench-floors [TOTAL]`: release build; the same load against ever more of the accept
@@ -544,6 +546,12 @@ fn bench_side_by_side(args: &[String]) -> Result<()> {
     loadgen_bench("bench/side_by_side.py", "--messages", args)
 }
 
+/// `bench-crash [MESSAGES [--kill-at SHARE]]`: the runtime killed under load and
+/// restarted; every accepted message must reach a final status (bench/crash.py).
+fn bench_crash(args: &[String]) -> Result<()> {
+    loadgen_bench("bench/crash.py", "--messages", args)
+}
+
 /// `bench-floors [TOTAL [--connections N]]`: the same load against ever more of the
 /// accept path, from the host's router to a delivered message (bench/floors.py).
 fn bench_floors(args: &[String]) -> Result<()> {
@@ -596,11 +604,12 @@ fn main() -> Result<()> {
         "bench-cold-start" => bench_cold_start(rest),
         "bench-side-by-side" => bench_side_by_side(rest),
         "bench-floors" => bench_floors(rest),
+        "bench-crash" => bench_crash(rest),
         "vapid-keys" => vapid_keys(),
         "check-globals" => globals::check(&root()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <build | up [--listen ADDR] | spin-up [--listen ADDR] | test [cargo test args] | bench [args] | bench-broadcast [members [--store redis] [--hosts n]] | bench-cold-start [samples] | bench-side-by-side [messages [--connections n]] | bench-floors [total [--connections n]] | vapid-keys | check-globals>"
+                "usage: cargo xtask <build | up [--listen ADDR] | spin-up [--listen ADDR] | test [cargo test args] | bench [args] | bench-broadcast [members [--store redis] [--hosts n]] | bench-cold-start [samples] | bench-side-by-side [messages [--connections n]] | bench-floors [total [--connections n]] | bench-crash [messages [--kill-at share]] | vapid-keys | check-globals>"
             );
             Ok(())
         }

@@ -189,7 +189,10 @@ async fn prepare(
     let kv = store::open().await?;
     let view = store::dispatch_view(id)?;
     let Some(record) = view.record else {
-        store::clear_pending(cell, id).await?;
+        let entry = store::pending(cell, id).await?;
+        if messaging_domain::due::orphan_expired(entry.map(|e| e.due_ms), now_ms()) {
+            store::clear_pending(cell, id).await?;
+        }
         return Ok(Err(Outcome::Skipped));
     };
     let utc_offset_min = match (record.quiet_hours, record.utc_offset_min) {

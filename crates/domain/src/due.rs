@@ -19,6 +19,14 @@ pub const BUCKET_MS: u64 = 10_000;
 /// appends again past it.
 pub const WRITE_GRACE_MS: u64 = 60_000;
 
+/// Whether a pending entry due at `due_ms` whose work has no record may be dropped. The
+/// producer writes the entry just before the work itself (`message_store::insert`), so
+/// the work of a young entry may still be on its way; an entry [`WRITE_GRACE_MS`] past due
+/// lost its work to a crash. Absent (`None`): nothing to keep.
+pub fn orphan_expired(due_ms: Option<u64>, now_ms: u64) -> bool {
+    due_ms.is_none_or(|due| now_ms >= due.saturating_add(WRITE_GRACE_MS))
+}
+
 /// The bucket of a due time.
 pub fn bucket_of(due_ms: u64) -> u64 {
     due_ms / BUCKET_MS
@@ -85,6 +93,20 @@ pub fn passable(bucket: u64, slots: &[Slot], now_ms: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_without_its_work_is_kept_for_the_write_grace_then_dropped() {
+        let due = 1_000_000;
+        assert!(
+            !orphan_expired(Some(due), due),
+            "its work may still be written"
+        );
+        assert!(!orphan_expired(Some(due), due + WRITE_GRACE_MS - 1));
+        assert!(orphan_expired(Some(due), due + WRITE_GRACE_MS));
+        assert!(orphan_expired(None, 0), "no entry: nothing to keep");
+        // Scheduled for later: kept until well past its own time.
+        assert!(!orphan_expired(Some(due + 3_600_000), due));
+    }
 
     const B: u64 = 1_000;
     const START: u64 = B * BUCKET_MS;

@@ -121,10 +121,16 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Persists a new message: payload, record, its first statuses and the trail's entry of
-/// its acceptance (`accepted`, logged once written) in one `set-many` (one SQLite
-/// transaction, one Redis `MULTI`), so a crash leaves the message whole or absent; then its
-/// pending entry, without which it is only found by reading it.
+/// Persists a new message: its pending entry first, then payload, record, its first
+/// statuses and the trail's entry of its acceptance (`accepted`, logged once written) in
+/// one `set-many` (one SQLite transaction, one Redis `MULTI`), so a crash leaves the
+/// message whole or absent.
+///
+/// The pending entry comes first because a message without one is never sent: a crash
+/// between the two writes, the other way round, left a stored message that a repeat of
+/// the request (same `Idempotency-Key`) answered as accepted and nobody delivered. An
+/// entry whose message is not written is what the dispatcher drops
+/// (`messaging_domain::due::orphan_expired`).
 pub async fn insert(
     record: &MessageRecord,
     payload: &Payload,
@@ -147,8 +153,6 @@ pub async fn insert(
         retention::ACCEPTED.reserve(record.created_ms)?,
         id.as_str().as_bytes().to_vec(),
     ));
-    many::set_many("default", &rows)?;
-    accepted.log();
     set_pending(
         &record.cell,
         id,
@@ -158,7 +162,10 @@ pub async fn insert(
             scheduled: record.send_at_ms.is_some(),
         },
     )
-    .await
+    .await?;
+    many::set_many("default", &rows)?;
+    accepted.log();
+    Ok(())
 }
 
 pub async fn record(store: &Store, id: &MessageId) -> StoreResult<Option<MessageRecord>> {
