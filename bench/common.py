@@ -1,7 +1,7 @@
 """What the Python benchmarks share: the repository root, the benchmark caller's key, a
 free loopback port, a copy of the app to serve, the host's environment, starting the
-host, load from bench/loadgen, and a small HTTP server for provider doubles and
-receivers."""
+host, load from bench/loadgen, the compiled doubles of bench/double, CPU time from /proc,
+and a small HTTP server for doubles that must say more than a count."""
 
 import asyncio
 import hashlib
@@ -14,6 +14,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEY = "bench-key-0123456789abcdef"
@@ -104,6 +105,9 @@ class Runtime:
 
     def __init__(self, proc):
         self.proc = proc
+
+    def pids(self):
+        return group_pids(self.proc.pid)
 
     def _signal(self, sig):
         try:
@@ -204,3 +208,52 @@ class Receiver:
             pass
         finally:
             writer.close()
+
+
+class Double:
+    """A compiled double of bench/double (`role`: `africastalking` or `receiver`) on a free
+    loopback port; `count` is what it counted so far."""
+
+    def __init__(self, role):
+        binary = os.environ.get("BENCH_DOUBLE", os.path.join(ROOT, "target/release/bench-double"))
+        self.proc = subprocess.Popen([binary, "--role", role], stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline().split()[-1])
+
+    @property
+    def count(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/count", timeout=10) as r:
+            return json.load(r)["count"]
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def cpu_seconds(pids):
+    """User and system CPU seconds that the processes `pids` (all their threads) used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def group_pids(leader):
+    """The processes of the process group `leader` leads (a runtime and what it started)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[2]) == leader:  # pgrp
+            pids.append(int(entry))
+    return pids

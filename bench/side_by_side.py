@@ -8,11 +8,12 @@ message and has bearerbox report it delivered. Each sendsms asks for the deliver
 (`dlr-mask=1`) at a local URL.
 
 This gateway runs on the project host (release build, SQLite store) with Africa's
-Talking's SMS API as its provider (a local double that accepts everything): every message
+Talking's SMS API as its provider (bench/double, compiled, accepting everything): every message
 is accepted (202), stored, handed to the SMS cell and sent. Its delivery receipts are
 Africa's Talking's delivery reports, played to the gateway's webhook once the sends are
 done; each becomes a signed callback to the caller's `callback_url` (a local receiver),
-which is where receipts are counted.
+which is where receipts are counted. Kannel's delivery reports and this gateway's callbacks
+go to the same compiled receiver (bench/double), so the harness costs both the same.
 
 A third row sends the same messages to this gateway through `POST /v1/messages/batch`,
 BATCH (200) per request, over fewer connections (a quarter of the requests at most).
@@ -22,12 +23,14 @@ Per gateway it prints:
 - messages/s reaching the provider: messages the provider got / time from the first
   request until the last one reached it;
 - receipts/s: receipts delivered to the local URL / time from the first receipt's cause
-  (Kannel: the first request; gateway: the first report played) until the last arrived.
+  (Kannel: the first request; gateway: the first report played) until the last arrived;
+- CPU seconds per 1,000 messages (user + system, from /proc) of the gateway's processes
+  (bearerbox, smsbox and fakesmsc; the runtime and its children) and of the doubles.
 
 Usage: bench/side_by_side.py --host target/release/messaging-host [--messages 20000]
        [--loadgen target/release/loadgen]
        [--connections 64]      (`cargo xtask bench-side-by-side` builds and runs it)
-Needs Kannel (kannel, kannel-extras) and bench/loadgen (release build).
+Needs Kannel (kannel, kannel-extras), bench/loadgen and bench/double (release builds).
 """
 
 import argparse
@@ -39,8 +42,8 @@ import tempfile
 import time
 import urllib.parse
 
-from common import (KEY, ROOT, Receiver, africastalking_env, copy_app, free_port, host_env,
-                    start_host, wait_port)
+from common import (KEY, ROOT, Double, africastalking_env, copy_app, cpu_seconds, free_port,
+                    host_env, start_host, wait_port)
 from common import load as common_load
 FAKESMSC = "/usr/lib/kannel/test/fakesmsc"
 AT_TOKEN = "bench-at-token"
@@ -48,24 +51,6 @@ AT_TOKEN = "bench-at-token"
 FIRST_NUMBER = 254_700_000_000
 # Messages per request in the batch row.
 BATCH = 200
-
-
-def at_double_answer(receiver, path, body):
-    """Africa's Talking's send API: one Recipients[] entry per number, all accepted."""
-    form = urllib.parse.parse_qs(body.decode())
-    numbers = [n for n in form.get("to", [""])[0].split(",") if n]
-    for _ in numbers:
-        receiver.hit()
-    recipients = [{"statusCode": 101, "number": n, "status": "Success", "cost": "KES 0.8000",
-                   "messageId": "ATXid_" + n.lstrip("+")} for n in numbers]
-    return 201, json.dumps({"SMSMessageData": {"Message": "ok", "Recipients": recipients}}).encode()
-
-
-def count_delivered(receiver, path, body):
-    """Kannel's DLR URL (`type=1`: delivered) or the gateway's callback (status delivered)."""
-    if b"type=1" in path.encode() or b'"delivered"' in body:
-        receiver.hit()
-    return 200, b"{}"
 
 
 def load(loadgen, url, connections, total, method="GET", headers=(), body="", item="", items=0):
@@ -139,7 +124,7 @@ def run_kannel(loadgen, work, messages, connections):
     conf = os.path.join(d, "kannel.conf")
     with open(conf, "w") as f:
         f.write(kannel_config(d, admin, smsbox, smsc, sendsms))
-    receipts = Receiver(count_delivered)
+    receipts = Double("receiver")
     procs = [subprocess.Popen(["bearerbox", conf], stdout=subprocess.DEVNULL,
                               stderr=open(os.path.join(d, "bearerbox.out"), "w"))]
     wait_port(smsbox)
@@ -153,6 +138,7 @@ def run_kannel(loadgen, work, messages, connections):
     time.sleep(2)  # the fake SMSC's link comes up
     try:
         dlr = urllib.parse.quote(f"http://127.0.0.1:{receipts.port}/dlr?type=%d", safe="")
+        cpu = Cpu([p.pid for p in procs], [receipts.proc.pid])
         started = time.monotonic()
         accepted = load(
             loadgen,
@@ -161,20 +147,21 @@ def run_kannel(loadgen, work, messages, connections):
             connections, messages)
         at_smsc, smsc_secs = settle(lambda: fakesmsc_count(smsc_out), started)
         got, receipt_secs = settle(lambda: receipts.count, started)
-        return accepted, (at_smsc, smsc_secs), (got, receipt_secs)
+        return accepted, (at_smsc, smsc_secs), (got, receipt_secs), cpu.used(messages)
     finally:
         for p in reversed(procs):
             p.terminate()
         for p in procs:
             p.wait()
+        receipts.stop()
 
 
 def run_gateway(loadgen, work, host, messages, connections, batch=0):
     """This gateway, one message per request, or `batch` per `POST /v1/messages/batch`."""
     app = os.path.join(work, f"gateway-{batch}")
     copy_app(app)
-    provider = Receiver(at_double_answer)
-    callbacks = Receiver(count_delivered)
+    provider = Double("africastalking")
+    callbacks = Double("receiver")
     port = free_port()
     env = host_env({
         **africastalking_env(f"http://127.0.0.1:{provider.port}"),
@@ -190,6 +177,7 @@ def run_gateway(loadgen, work, host, messages, connections, batch=0):
         message = ('{"channel":"sms","to":"+{n}","body":"Your clinic appointment is tomorrow at 9",'
                    f'"callback_url":{json.dumps(callback)}}}')
         headers = ["content-type: application/json", f"authorization: Bearer {KEY}"]
+        cpu = Cpu(proc.pids(), [provider.proc.pid, callbacks.proc.pid])
         if batch:
             requests = messages // batch
             accepted = load(loadgen, f"http://127.0.0.1:{port}/v1/messages/batch",
@@ -212,19 +200,36 @@ def run_gateway(loadgen, work, host, messages, connections, batch=0):
              ["content-type: application/x-www-form-urlencoded"],
              "id=ATXid_{n}&status=Success&phoneNumber=%2B{n}&networkCode=63902")
         got, receipt_secs = settle(lambda: callbacks.count, reports_started)
-        return accepted, (at_provider, provider_secs), (got, receipt_secs)
+        return accepted, (at_provider, provider_secs), (got, receipt_secs), cpu.used(messages)
     finally:
         proc.terminate()
         proc.wait()
+        provider.stop()
+        callbacks.stop()
 
 
-def report(name, accepted, provider, receipts):
+class Cpu:
+    """CPU seconds of a gateway's processes and of the doubles it talks to, from now on."""
+
+    def __init__(self, gateway, doubles):
+        self.gateway, self.doubles = gateway, doubles
+        self.start = (cpu_seconds(gateway), cpu_seconds(doubles))
+
+    def used(self, messages):
+        """(gateway, doubles) CPU seconds per 1,000 messages since this was made."""
+        per = 1000 / messages
+        return ((cpu_seconds(self.gateway) - self.start[0]) * per,
+                (cpu_seconds(self.doubles) - self.start[1]) * per)
+
+
+def report(name, accepted, provider, receipts, cpu):
     at_provider, provider_secs = provider
     got, receipt_secs = receipts
     print(f"{name}: {accepted['per_s']:,.0f} accepts/s (p50 {accepted['p50_ms']:.1f} ms, "
           f"p99 {accepted['p99_ms']:.1f} ms, {accepted['non_2xx'] + accepted['errors']} refused or failed); "
           f"{at_provider:,} at the provider, {at_provider / provider_secs:,.0f}/s end to end; "
-          f"{got:,} receipts, {got / receipt_secs:,.0f}/s")
+          f"{got:,} receipts, {got / receipt_secs:,.0f}/s; "
+          f"CPU per 1,000 messages: {cpu[0]:.2f} s gateway, {cpu[1]:.2f} s doubles")
 
 
 def main():

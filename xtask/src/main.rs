@@ -494,6 +494,8 @@ fn default_members_args() -> Vec<&'static str> {
         "xtask",
         "-p",
         "loadgen",
+        "-p",
+        "bench-double",
     ]
 }
 
@@ -562,7 +564,7 @@ fn bench_floors(args: &[String]) -> Result<()> {
 /// `args` is its request count, passed as `count_flag`; the rest go as given.
 fn loadgen_bench(script: &str, count_flag: &str, args: &[String]) -> Result<()> {
     let mut command = python_bench(script)?;
-    run(cargo().args(["build", "--release", "-p", "loadgen"]))?;
+    run(cargo().args(["build", "--release", "-p", "loadgen", "-p", "bench-double"]))?;
     if let Some((count, rest)) = args.split_first() {
         command.arg(count_flag).arg(count).args(rest);
     }
