@@ -4,14 +4,19 @@
 use integration_tests::gateway::{Gateway, KEY, steps};
 use integration_tests::http;
 use integration_tests::kannel::{self, Kannel};
+use integration_tests::recorder::{Recorded, Recorder};
 use serde_json::json;
 
 fn gateway_on(kannel: &Kannel) -> Gateway {
+    gateway_on_sendsms(&kannel.sendsms_url)
+}
+
+fn gateway_on_sendsms(sendsms_url: &str) -> Gateway {
     Gateway::start_with(&[
         ("callback_hosts", "http://127.0.0.1:*"),
         ("callback_private_networks", "true"),
         ("sms_provider", "kannel"),
-        ("kannel_url", &kannel.sendsms_url),
+        ("kannel_url", sendsms_url),
         ("kannel_username", kannel::USERNAME),
         ("kannel_password", kannel::PASSWORD),
     ])
@@ -58,6 +63,68 @@ fn an_sms_through_kannel_is_delivered_by_kannels_receipt() {
             .any(|r| String::from_utf8_lossy(&r.body).contains(r#""status":"delivered""#))
             .then_some(())
     });
+}
+
+/// Kannel can report delivery before its answer to the sendsms call is back at the
+/// dispatcher, which then records `sent` too. This double of Kannel's sendsms calls the
+/// receipt URL first and answers only once the gateway took the receipt.
+#[test]
+fn a_receipt_that_overtakes_the_sendsms_answer_keeps_the_history_in_order() {
+    let sendsms = Recorder::start();
+    sendsms.answer_by(|request| {
+        let receipt = dlr_url(request).replace("%d", "1");
+        let answer = http::request("GET", &receipt, &[], None);
+        assert_eq!(answer.status, 200, "the receipt: {}", answer.body);
+        (202, "0: Accepted for delivery".into())
+    });
+    let gw = gateway_on_sendsms(&sendsms.url);
+    let callback = Recorder::start();
+    let id = gw.accept(
+        json!({"channel":"sms","to":"+254712345678","body":"Your clinic visit",
+                              "callback_url": callback.url}),
+    );
+    integration_tests::wait_for(20, "the dispatcher to record the answer", || {
+        gw.logs()
+            .lines()
+            .any(|l| l.contains("dispatch.attempt") && l.contains(&id))
+            .then_some(())
+    });
+    let view = gw.status(KEY, &id).json();
+    assert_eq!(view["status"], "delivered", "{view}");
+    assert_eq!(
+        steps(&view),
+        ["accepted", "queued", "sent", "delivered"],
+        "{view}"
+    );
+    assert_eq!(sendsms.received().len(), 1, "sent once");
+    integration_tests::wait_for(10, "the delivered callback", || {
+        (!callback.received().is_empty()).then_some(())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let statuses: Vec<String> = callback
+        .received()
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["status"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(statuses, ["delivered"], "one callback, the final status");
+}
+
+/// The `dlr-url` parameter of a sendsms call, decoded.
+fn dlr_url(request: &Recorded) -> String {
+    let query = request.path.split_once('?').map_or("", |(_, q)| q);
+    let encoded = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("dlr-url="))
+        .expect("the gateway asks for a delivery report");
+    percent_encoding::percent_decode_str(encoded)
+        .decode_utf8()
+        .expect("UTF-8")
+        .into_owned()
 }
 
 #[test]

@@ -81,6 +81,35 @@ impl Status {
             .map(|(s, _)| *s);
         first_final.or_else(|| reached.iter().map(|(s, _)| *s).max())
     }
+
+    /// The history a reader is shown, oldest first, given every status reached with the
+    /// time it was written. The steps before a final status (accepted, queued, sent) come
+    /// in their own order and never after a final one: when a receipt overtakes the
+    /// dispatcher, both write `sent`, and the later write's time would put `sent` after
+    /// `delivered`. A step written after a later step is shown at that later step's time
+    /// (the message was at least that far by then).
+    pub fn timeline(reached: &[(Status, u64)]) -> Vec<(Status, u64)> {
+        let mut finals: Vec<(Status, u64)> = reached
+            .iter()
+            .copied()
+            .filter(|(s, _)| s.is_final())
+            .collect();
+        finals.sort_by_key(|&(status, at)| (at, status));
+        let mut steps: Vec<(Status, u64)> = reached
+            .iter()
+            .copied()
+            .filter(|(s, _)| !s.is_final())
+            .collect();
+        steps.sort_by_key(|&(status, _)| status);
+        // From the last step back: none is later than what follows it.
+        let mut bound = finals.first().map_or(u64::MAX, |&(_, at)| at);
+        for (_, at) in steps.iter_mut().rev() {
+            *at = (*at).min(bound);
+            bound = *at;
+        }
+        steps.extend(finals);
+        steps
+    }
 }
 
 #[cfg(test)]
@@ -110,6 +139,29 @@ mod tests {
         for s in Status::ALL {
             assert_eq!(s.awaits_sending(), !(s.is_final() || s == Sent), "{s:?}");
         }
+    }
+
+    #[test]
+    fn a_sent_written_after_the_receipt_is_shown_before_it() {
+        // The dispatcher's `sent` (time 5) lands after Kannel's receipt wrote `sent` and
+        // `delivered` (time 3).
+        assert_eq!(
+            Status::timeline(&[(Accepted, 1), (Queued, 1), (Sent, 5), (Delivered, 3)]),
+            vec![(Accepted, 1), (Queued, 1), (Sent, 3), (Delivered, 3)]
+        );
+    }
+
+    #[test]
+    fn steps_come_in_their_order_and_finals_by_time() {
+        assert_eq!(
+            Status::timeline(&[(Failed, 9), (Sent, 2), (Delivered, 7), (Queued, 4)]),
+            vec![(Queued, 2), (Sent, 2), (Delivered, 7), (Failed, 9)]
+        );
+        assert_eq!(
+            Status::timeline(&[(Sent, 3), (Accepted, 1), (Queued, 2)]),
+            vec![(Accepted, 1), (Queued, 2), (Sent, 3)]
+        );
+        assert_eq!(Status::timeline(&[]), vec![]);
     }
 
     #[test]

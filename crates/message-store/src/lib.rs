@@ -188,7 +188,7 @@ fn status_keys(id: &MessageId) -> Vec<String> {
 }
 
 /// The statuses whose time is present among `values` (one per `Status::ALL`, in order),
-/// oldest first.
+/// as [`Status::timeline`] shows them.
 fn reached(values: impl Iterator<Item = Option<Vec<u8>>>) -> Vec<(Status, u64)> {
     let mut reached = Vec::new();
     for (status, at) in Status::ALL.iter().zip(values) {
@@ -200,8 +200,7 @@ fn reached(values: impl Iterator<Item = Option<Vec<u8>>>) -> Vec<(Status, u64)> 
             reached.push((*status, at));
         }
     }
-    reached.sort_by_key(|&(status, at)| (at, status));
-    reached
+    Status::timeline(&reached)
 }
 
 /// What a delivery attempt looks at first: the record, the route's hop, the delivery
