@@ -4,6 +4,12 @@
 //! fsync each commit; `sync_log_every` fsyncs the log each second instead, so a power loss
 //! loses at most about a second of work (see ARCHITECTURE.md).
 //!
+//! One connection writes; plain reads go to a few connections of their own. In WAL mode a
+//! reader sees every transaction committed before its read began and never waits for the
+//! writer, so a read-only request is not queued behind a batch being written. Reads whose
+//! answer decides a write (compare-and-swap, increment) stay on the writer, so nothing can
+//! commit between the read and the write.
+//!
 //! Checkpoints (copying the log back into the database) run every 65,536 pages (256 MiB of
 //! log) rather than SQLite's 1,000: a broadcast writes one row per recipient at random
 //! places in the table (provider-id mappings), and frequent checkpoints rewrote the same
@@ -13,11 +19,20 @@ use super::Backend;
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+/// Connections for plain reads. More than the threads that call the store at once on two
+/// cores, so a reader is nearly always free; each has its own page cache.
+const READERS: usize = 4;
+
 pub struct SqliteKv {
-    conn: Mutex<Connection>,
+    /// Every write, and the reads that decide a write.
+    writer: Mutex<Connection>,
+    /// Plain reads (`query_only`), taken in turn.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
     /// SQLite's write-ahead log beside the database.
     log: PathBuf,
 }
@@ -27,8 +42,9 @@ impl SqliteKv {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
-        conn.execute_batch(
+        let open = || Connection::open(path).with_context(|| format!("opening {}", path.display()));
+        let writer = open()?;
+        writer.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA busy_timeout = 5000;
@@ -41,10 +57,24 @@ impl SqliteKv {
                  PRIMARY KEY (store, key)
              ) WITHOUT ROWID;",
         )?;
+        // Opened once the writer made the file a WAL database with its table.
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = open()?;
+                reader.execute_batch(
+                    "PRAGMA busy_timeout = 5000;
+                     PRAGMA cache_size = -16384;
+                     PRAGMA query_only = 1;",
+                )?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut log = path.as_os_str().to_owned();
         log.push("-wal");
         Ok(SqliteKv {
-            conn: Mutex::new(conn),
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
             log: PathBuf::from(log),
         })
     }
@@ -66,37 +96,53 @@ impl SqliteKv {
         });
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    fn writer(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (statements are atomic).
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A free reader if there is one (starting from the next in turn), else the next in
+    /// turn once it is free.
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        let first = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..self.readers.len() {
+            match self.readers[(first + i) % self.readers.len()].try_lock() {
+                Ok(reader) => return reader,
+                Err(std::sync::TryLockError::Poisoned(e)) => return e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+        }
+        self.readers[first % self.readers.len()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 }
 
 impl Backend for SqliteKv {
     fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>> {
-        read(&self.conn(), store, key)
+        read(&self.reader(), store, key)
     }
 
     fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<()> {
-        write(&self.conn(), store, key, value)
+        write(&self.writer(), store, key, value)
     }
 
     fn delete(&self, store: &str, key: &str) -> Result<()> {
-        let conn = self.conn();
+        let conn = self.writer();
         conn.prepare_cached("DELETE FROM kv WHERE store = ?1 AND key = ?2")?
             .execute(params![store, key])?;
         Ok(())
     }
 
     fn exists(&self, store: &str, key: &str) -> Result<bool> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare_cached("SELECT 1 FROM kv WHERE store = ?1 AND key = ?2")?;
         Ok(stmt.exists(params![store, key])?)
     }
 
     /// Up to `limit` keys after `cursor`, in key order (for paged listing).
     fn keys_after(&self, store: &str, cursor: Option<&str>, limit: usize) -> Result<Vec<String>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare_cached(
             "SELECT key FROM kv WHERE store = ?1 AND key > ?2 ORDER BY key LIMIT ?3",
         )?;
@@ -109,7 +155,7 @@ impl Backend for SqliteKv {
     }
 
     /// Writes `new` only if the key still holds `expected` (`None`: absent). Atomic: the
-    /// connection is held for the read and the write.
+    /// writer is held for the read and the write.
     fn compare_and_swap(
         &self,
         store: &str,
@@ -117,7 +163,7 @@ impl Backend for SqliteKv {
         expected: Option<&[u8]>,
         new: &[u8],
     ) -> Result<bool> {
-        let conn = self.conn();
+        let conn = self.writer();
         if read(&conn, store, key)?.as_deref() != expected {
             return Ok(false);
         }
@@ -127,7 +173,7 @@ impl Backend for SqliteKv {
 
     /// Adds `delta` to the decimal integer stored at `key` (absent: 0) and returns the sum.
     fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64> {
-        let conn = self.conn();
+        let conn = self.writer();
         let current = match read(&conn, store, key)? {
             None => 0,
             Some(bytes) => std::str::from_utf8(&bytes)
@@ -142,16 +188,24 @@ impl Backend for SqliteKv {
         Ok(sum)
     }
 
-    /// Values of `keys` (absent: `None`), in order.
+    /// Values of `keys` (absent: `None`), in order, all as of one moment: read in one
+    /// transaction, so a `set-many` is seen whole or not at all (a history never shows
+    /// `delivered` without the `sent` written with it).
     fn get_many(&self, store: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
-        let conn = self.conn();
-        keys.iter().map(|key| read(&conn, store, key)).collect()
+        let mut conn = self.reader();
+        let tx = conn.transaction()?;
+        let values = keys
+            .iter()
+            .map(|key| read(&tx, store, key))
+            .collect::<Result<Vec<_>>>()?;
+        tx.commit()?;
+        Ok(values)
     }
 
     /// Writes all pairs in one transaction: a broadcast batch's outcomes cost one commit,
     /// and a crash leaves all of them or none.
     fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<()> {
-        let mut conn = self.conn();
+        let mut conn = self.writer();
         let tx = conn.transaction()?;
         for (key, value) in pairs {
             write(&tx, store, key, value)?;
@@ -162,7 +216,7 @@ impl Backend for SqliteKv {
 
     /// Deletes all `keys` in one transaction.
     fn delete_many(&self, store: &str, keys: &[String]) -> Result<()> {
-        let mut conn = self.conn();
+        let mut conn = self.writer();
         let tx = conn.transaction()?;
         for key in keys {
             tx.prepare_cached("DELETE FROM kv WHERE store = ?1 AND key = ?2")?
@@ -173,7 +227,7 @@ impl Backend for SqliteKv {
     }
 
     fn keys(&self, store: &str) -> Result<Vec<String>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare_cached("SELECT key FROM kv WHERE store = ?1 ORDER BY key")?;
         let keys = stmt
             .query_map(params![store], |row| row.get(0))?
@@ -230,6 +284,32 @@ mod tests {
         assert_eq!(kv.get("pending", "a").unwrap(), Some(b"p".to_vec()));
         assert!(!kv.exists("default", "b").unwrap());
         assert_eq!(kv.keys("default").unwrap(), vec!["a".to_string()]);
+    }
+
+    #[test]
+    fn reads_do_not_wait_for_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = Arc::new(SqliteKv::open(&dir.path().join("kv.db")).unwrap());
+        kv.set("default", "a", b"1").unwrap();
+        // The writer is busy (held here) with a transaction that has written but not
+        // committed: reads go on, and see only what was committed.
+        let mut writer = kv.writer();
+        let tx = writer.transaction().unwrap();
+        write(&tx, "default", "a", b"2").unwrap();
+        let (done, answer) = std::sync::mpsc::channel();
+        let reading = kv.clone();
+        std::thread::spawn(move || {
+            let values = reading.get_many("default", &["a".into(), "b".into()]);
+            let _ = done.send((reading.get("default", "a").unwrap(), values.unwrap()));
+        });
+        let (one, many) = answer
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a read waited for the writer");
+        assert_eq!(one, Some(b"1".to_vec()));
+        assert_eq!(many, vec![Some(b"1".to_vec()), None]);
+        tx.commit().unwrap();
+        drop(writer);
+        assert_eq!(kv.get("default", "a").unwrap(), Some(b"2".to_vec()));
     }
 
     #[test]
