@@ -5,6 +5,7 @@ use integration_tests::gateway::{Gateway, KEY, steps};
 use integration_tests::http;
 use integration_tests::kannel::{self, Kannel};
 use integration_tests::recorder::{Recorded, Recorder};
+use messaging_domain::providers::form::{field, parse_form};
 use serde_json::json;
 
 fn gateway_on(kannel: &Kannel) -> Gateway {
@@ -117,14 +118,9 @@ fn a_receipt_that_overtakes_the_sendsms_answer_keeps_the_history_in_order() {
 /// The `dlr-url` parameter of a sendsms call, decoded.
 fn dlr_url(request: &Recorded) -> String {
     let query = request.path.split_once('?').map_or("", |(_, q)| q);
-    let encoded = query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("dlr-url="))
-        .expect("the gateway asks for a delivery report");
-    percent_encoding::percent_decode_str(encoded)
-        .decode_utf8()
-        .expect("UTF-8")
-        .into_owned()
+    field(&parse_form(query), "dlr-url")
+        .expect("the gateway asks for a delivery report")
+        .to_string()
 }
 
 #[test]

@@ -89,17 +89,9 @@ impl Status {
     /// `delivered`. A step written after a later step is shown at that later step's time
     /// (the message was at least that far by then).
     pub fn timeline(reached: &[(Status, u64)]) -> Vec<(Status, u64)> {
-        let mut finals: Vec<(Status, u64)> = reached
-            .iter()
-            .copied()
-            .filter(|(s, _)| s.is_final())
-            .collect();
+        let (mut finals, mut steps): (Vec<_>, Vec<_>) =
+            reached.iter().partition(|(s, _)| s.is_final());
         finals.sort_by_key(|&(status, at)| (at, status));
-        let mut steps: Vec<(Status, u64)> = reached
-            .iter()
-            .copied()
-            .filter(|(s, _)| !s.is_final())
-            .collect();
         steps.sort_by_key(|&(status, _)| status);
         // From the last step back: none is later than what follows it.
         let mut bound = finals.first().map_or(u64::MAX, |&(_, at)| at);
