@@ -2,7 +2,7 @@
 //! which acknowledges every message and makes bearerbox report delivery (DLR 8, then 1).
 //! Needs the Debian packages `kannel` and `kannel-extras` (`cargo xtask test` installs them).
 
-use crate::{free_port, wait_for};
+use crate::free_port;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -107,40 +107,59 @@ impl Kannel {
         Kannel::launch(free_port(), Some(inbound_url))
     }
 
+    /// Starts Kannel, on fresh ports each time a start fails: [`free_port`] releases the
+    /// port it found, so under parallel tests another process (often an outgoing
+    /// connection's source port) can take it first, and bearerbox or smsbox then exits.
     fn launch(sendsms: u16, inbound_url: Option<&str>) -> Kannel {
         assert!(
             available(),
             "Kannel is not installed: apt-get install kannel kannel-extras (cargo xtask test does)"
         );
-        let dir = tempfile::tempdir().unwrap();
+        let mut failures = Vec::new();
+        for _attempt in 0..4 {
+            match Kannel::try_launch(sendsms, inbound_url) {
+                Ok(kannel) => return kannel,
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!("Kannel did not start:\n{}", failures.join("\n"));
+    }
+
+    fn try_launch(sendsms: u16, inbound_url: Option<&str>) -> Result<Kannel, String> {
         let (admin, smsbox, smsc) = (free_port(), free_port(), free_port());
-        let conf = dir.path().join("kannel.conf");
+        let mut kannel = Kannel {
+            sendsms_url: format!("http://127.0.0.1:{sendsms}"),
+            dir: tempfile::tempdir().unwrap(),
+            children: Vec::new(),
+            smsc,
+            smscs: 1,
+        };
+        let dir = kannel.dir.path().to_path_buf();
+        let conf = dir.join("kannel.conf");
         std::fs::write(
             &conf,
-            config(dir.path(), (admin, smsbox, smsc, sendsms), inbound_url),
+            config(&dir, (admin, smsbox, smsc, sendsms), inbound_url),
         )
         .unwrap();
         let spawn = |cmd: &mut Command, name: &str| {
             // Kannel logs (fakesmsc's "Got message" lines among them) go to stderr.
-            let out = std::fs::File::create(dir.path().join(format!("{name}.out"))).unwrap();
+            let out = std::fs::File::create(dir.join(format!("{name}.out"))).unwrap();
             cmd.stdout(Stdio::null())
                 .stderr(out)
                 .spawn()
                 .unwrap_or_else(|e| panic!("starting {name}: {e}"))
         };
-        let mut children = vec![spawn(
+        kannel.children.push(spawn(
             Command::new(which("bearerbox").unwrap()).arg(&conf),
             "bearerbox",
-        )];
-        wait_for(10, "bearerbox", || {
-            std::net::TcpStream::connect(("127.0.0.1", smsbox)).ok()
-        });
-        children.push(spawn(
+        ));
+        kannel.wait_listening(smsbox, "bearerbox")?;
+        kannel.children.push(spawn(
             Command::new(which("smsbox").unwrap()).arg(&conf),
             "smsbox",
         ));
         // -m 0: the fake SMSC sends no messages of its own; it only takes ours.
-        children.push(spawn(
+        kannel.children.push(spawn(
             Command::new(FAKESMSC).args([
                 "-H",
                 "127.0.0.1",
@@ -154,27 +173,52 @@ impl Kannel {
             ]),
             "fakesmsc-0",
         ));
-        wait_for(10, "smsbox", || {
-            std::net::TcpStream::connect(("127.0.0.1", sendsms)).ok()
-        });
-        let kannel = Kannel {
-            sendsms_url: format!("http://127.0.0.1:{sendsms}"),
-            dir,
-            children,
-            smsc,
-            smscs: 1,
-        };
+        kannel.wait_listening(sendsms, "smsbox")?;
         // The SMSC link is up once bearerbox's status page lists it online.
-        wait_for(10, "the fake SMSC to connect", || {
-            let status = crate::http::request(
-                "GET",
-                &format!("http://127.0.0.1:{admin}/status.txt?password=admin-secret"),
-                &[],
-                None,
-            );
-            status.body.contains("online").then_some(())
-        });
-        kannel
+        let status_page = format!("http://127.0.0.1:{admin}/status.txt?password=admin-secret");
+        kannel.wait_until("the fake SMSC to connect", || {
+            crate::http::request("GET", &status_page, &[], None)
+                .body
+                .contains("online")
+        })?;
+        Ok(kannel)
+    }
+
+    /// Waits until `port` accepts connections.
+    fn wait_listening(&mut self, port: u16, what: &str) -> Result<(), String> {
+        self.wait_until(&format!("{what} on port {port}"), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        })
+    }
+
+    /// Polls `ready` every 50 ms; fails early when one of Kannel's processes has exited
+    /// (its port was taken), with the end of that process's output, or after 20 s.
+    fn wait_until(&mut self, what: &str, mut ready: impl FnMut() -> bool) -> Result<(), String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if ready() {
+                return Ok(());
+            }
+            let exited = self
+                .children
+                .iter_mut()
+                .enumerate()
+                .find_map(|(n, c)| c.try_wait().ok().flatten().map(|status| (n, status)));
+            if let Some((n, status)) = exited {
+                let name = ["bearerbox", "smsbox", "fakesmsc-0"][n.min(2)];
+                let out = std::fs::read_to_string(self.dir.path().join(format!("{name}.out")))
+                    .unwrap_or_default();
+                let lines: Vec<&str> = out.lines().collect();
+                let tail = lines[lines.len().saturating_sub(5)..].join(" | ");
+                return Err(format!(
+                    "waiting for {what}: {name} exited ({status}): {tail}"
+                ));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(format!("waiting for {what}: nothing after 20 s"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     /// The messages the fake SMSC received, as `(receiver, text)`.
