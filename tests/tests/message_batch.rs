@@ -240,3 +240,55 @@ fn a_batch_through_kannel_reaches_the_smsc_once_per_message() {
         .collect();
     assert_eq!(received, expected);
 }
+
+#[test]
+fn a_batch_of_several_commits_is_answered_in_order_sent_once_and_repeated_whole() {
+    let gw = Gateway::start();
+    // More items than one commit takes (100), with a refused item and a reminder, which is
+    // written on its own, in between.
+    let mut messages: Vec<Value> = (0..250)
+        .map(|i| sms(&format!("+2547{i:08}"), &format!("item-{i:03}")))
+        .collect();
+    messages[120] = sms("not a number", "refused");
+    messages[130]["expects_reply"] = json!({"options": ["YES", "NO"], "expires_in": "48h"});
+    let key = [("idempotency-key", "batch-2026-12-04-several-commits")];
+    let first = batch(&gw, &messages, &key);
+    assert_eq!(first.len(), 250);
+    assert_eq!(first[120]["error"]["code"], "invalid_phone_number");
+    let ids: Vec<&str> = first
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 120)
+        .map(|(i, item)| {
+            assert_eq!(item["status"], "accepted", "item {i}: {item}");
+            item["id"].as_str().unwrap()
+        })
+        .collect();
+    let distinct: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(distinct.len(), 249, "each item has an id of its own");
+    for id in &ids {
+        gw.wait_status(id, "delivered");
+    }
+    let again = batch(&gw, &messages, &key);
+    assert_eq!(
+        first, again,
+        "a repeat answers every item as the first time"
+    );
+    // Each accepted item went out once, with its own text; the repeat sent nothing.
+    let expected: Vec<String> = (0..250)
+        .filter(|&i| i != 120)
+        .map(|i| format!("item-{i:03}"))
+        .collect();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(outbox_bodies(&gw), expected);
+    let view = gw.status(KEY, ids[200]).json();
+    let steps: Vec<&str> = view["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps.first(), Some(&"accepted"), "{view}");
+    assert_eq!(steps.last(), Some(&"delivered"), "{view}");
+    assert!(!gw.logs().contains("+2547"), "no number in the logs");
+}

@@ -166,6 +166,8 @@ pub fn new_random() -> [u8; 16] {
 
 /// What became of a message handed to [`persist`].
 pub enum Persisted {
+    /// Accepted: written already, or among the [`store::Inserts`] the caller commits before
+    /// it answers.
     New(MessageId),
     /// The idempotency key named an earlier message: nothing new was stored.
     Existing(MessageId),
@@ -174,9 +176,11 @@ pub enum Persisted {
     Suppressed(MessageId),
 }
 
-/// Persists one message planned by `plan`. With `dedup` (an idempotency key or the
-/// request's hash), it is reserved first (atomically), so a repeated request yields the
-/// earlier message instead.
+/// Accepts one message planned by `plan`: it joins `inserts`, which the caller commits
+/// before answering, except a reminder that waits for an answer, written at once since its
+/// conversation must follow it. With `dedup` (an idempotency key or the request's hash),
+/// it is reserved first (atomically), so a repeated request yields the earlier message
+/// instead.
 pub async fn persist(
     kv: &Store,
     caller: &Caller,
@@ -184,71 +188,150 @@ pub async fn persist(
     hashing_key: &str,
     message: NewMessage,
     dedup: Option<&idempotency::Dedup>,
+    inserts: &mut store::Inserts,
 ) -> Result<Persisted, ApiError> {
     // Checked before anything is reserved or stored: bad input changes nothing.
     if let Some(expects) = &message.expects_reply {
         expects.within(plan.reply_wait_max_seconds)?;
     }
-    let fallback_route = match (&message.fallback, &plan.fallback) {
-        (None, _) => None,
+    let fallback_route = fallback_route(&message, plan)?;
+    let id = new_id()?;
+    if let Some(dedup) = dedup
+        && let Some(earlier) = reserve(kv, dedup, &id).await?
+    {
+        return Ok(Persisted::Existing(earlier));
+    }
+    let mut message = message;
+    let mut record = new_record(
+        id.clone(),
+        caller,
+        plan,
+        hashing_key,
+        &message,
+        fallback_route,
+    );
+    let client = message.client.clone();
+    let emergency = matches!(plan.priority, policy::Priority::Emergency);
+    // A fallback address whose owner said STOP on its channel is never used.
+    if let Some(f) = &message.fallback
+        && !emergency
+        && opted_out(
+            kv,
+            f.channel,
+            &keyed_hash(hashing_key.as_bytes(), f.to.as_str().as_bytes()),
+        )
+        .await?
+    {
+        record.fallback = None;
+        message.fallback = None;
+    }
+    if !emergency && opted_out(kv, record.channel, &record.recipient_hash).await? {
+        store::insert_suppressed(kv, &record)
+            .await
+            .map_err(|e| unavailable("insert", e))?;
+        store::audit::emit(
+            messaging_domain::audit::AuditStatus::Failed,
+            &store::audit::caller(&caller.id),
+            Some(&plan.cell),
+            serde_json::json!({"event": "message.suppressed", "id": id.as_str(), "caller": caller.id, "client": client, "reason": "recipient opted out"}),
+        );
+        return Ok(Persisted::Suppressed(id));
+    }
+    let accepted = store::audit::Pending::new(
+        messaging_domain::audit::AuditStatus::InProgress,
+        &store::audit::caller(&caller.id),
+        Some(&plan.cell),
+        serde_json::json!({"event": "message.accepted", "id": id.as_str(), "caller": caller.id, "client": client, "cell": plan.cell}),
+    );
+    let expects_reply = message.expects_reply.take();
+    let payload = payload(message);
+    match expects_reply {
+        None => inserts.push(record, payload, accepted),
+        Some(expects) => {
+            store::insert(record.clone(), payload, accepted)
+                .await
+                .map_err(|e| unavailable("insert", e))?;
+            store::conversations::start(kv, &record, &expects)
+                .await
+                .map_err(|e| unavailable("conversation", e))?;
+        }
+    }
+    Ok(Persisted::New(id))
+}
+
+/// The policy's fallback route for the fallback the message asks for, if it offers one.
+fn fallback_route(
+    message: &NewMessage,
+    plan: &DeliveryPlan,
+) -> Result<Option<FallbackRoute>, ApiError> {
+    match (&message.fallback, &plan.fallback) {
+        (None, _) => Ok(None),
         (Some(wanted), Some(offered)) if wanted.channel == domain_channel(offered.channel) => {
-            Some(FallbackRoute {
+            Ok(Some(FallbackRoute {
                 channel: wanted.channel,
                 cells: offered.cells.clone(),
                 unless_delivered_within_ms: offered.unless_delivered_within.map(|s| s * 1000),
-            })
+            }))
         }
-        (Some(wanted), _) => {
-            return Err(ApiError::new(
-                ErrorCode::UnknownChannel,
-                format!(
-                    "policy {} offers no fallback to {} for this channel",
-                    plan.policy,
-                    wanted.channel.as_str()
-                ),
-            ));
-        }
-    };
-    let id = new_id()?;
-    if let Some(dedup) = dedup {
-        let outcome =
-            idempotency::reserve(dedup, id.as_str(), async |existing| match MessageId::parse(
-                existing,
-            ) {
-                Some(existing) => Ok(store::record(kv, &existing).await?.is_some()),
-                None => Ok(false),
-            })
-            .await
-            .map_err(|e| unavailable("idempotency", e))?;
-        match outcome {
-            Some(idempotency::Outcome::Reserved) => {}
-            Some(idempotency::Outcome::Existing(existing)) => {
-                if let Some(existing) = MessageId::parse(&existing) {
-                    return Ok(Persisted::Existing(existing));
-                }
-            }
-            None => {
-                return Err(ApiError::new(
-                    ErrorCode::IdempotencyConflict,
-                    "the same request is in flight concurrently; retry",
-                ));
-            }
-        }
+        (Some(wanted), _) => Err(ApiError::new(
+            ErrorCode::UnknownChannel,
+            format!(
+                "policy {} offers no fallback to {} for this channel",
+                plan.policy,
+                wanted.channel.as_str()
+            ),
+        )),
     }
-    let client = message.client.clone();
+}
+
+/// Reserves `dedup` for `id`; `Some`: an earlier request made this message already.
+async fn reserve(
+    kv: &Store,
+    dedup: &idempotency::Dedup,
+    id: &MessageId,
+) -> Result<Option<MessageId>, ApiError> {
+    let outcome = idempotency::reserve(
+        dedup,
+        id.as_str(),
+        async |existing| match MessageId::parse(existing) {
+            Some(existing) => Ok(store::record(kv, &existing).await?.is_some()),
+            None => Ok(false),
+        },
+    )
+    .await
+    .map_err(|e| unavailable("idempotency", e))?;
+    match outcome {
+        Some(idempotency::Outcome::Reserved) => Ok(None),
+        Some(idempotency::Outcome::Existing(existing)) => Ok(MessageId::parse(&existing)),
+        None => Err(ApiError::new(
+            ErrorCode::IdempotencyConflict,
+            "the same request is in flight concurrently; retry",
+        )),
+    }
+}
+
+/// The record of a new message `id`, accepted now.
+fn new_record(
+    id: MessageId,
+    caller: &Caller,
+    plan: &DeliveryPlan,
+    hashing_key: &str,
+    message: &NewMessage,
+    fallback: Option<FallbackRoute>,
+) -> MessageRecord {
     let now = store::now_ms();
-    let mut record = MessageRecord {
-        id: id.clone(),
+    MessageRecord {
+        id,
         owner: caller.id.clone(),
         channel: channel_of(plan),
-        reference: message.reference,
-        callback_url: message.callback_url,
+        reference: message.reference.clone(),
+        callback_url: message.callback_url.clone(),
         callback_events: message.callback_events,
         policy: plan.policy.clone(),
         cell: plan.cell.clone(),
         fallback_cells: plan.fallback_cells.clone(),
         failover_after: plan.failover_after,
-        fallback: fallback_route,
+        fallback,
         recipient_hash: keyed_hash(hashing_key.as_bytes(), message.to.as_str().as_bytes()),
         created_ms: now,
         expires_ms: message
@@ -268,64 +351,27 @@ pub async fn persist(
             end_min: q.end_minute,
         }),
         utc_offset_min: message.utc_offset_min,
-    };
-    let emergency = matches!(plan.priority, policy::Priority::Emergency);
-    // A fallback address whose owner said STOP on its channel is never used.
-    let mut fallback = message.fallback;
-    if let Some(f) = &fallback
-        && !emergency
-    {
-        let hash = keyed_hash(hashing_key.as_bytes(), f.to.as_str().as_bytes());
-        if store::opted_out(kv, f.channel, &hash)
-            .await
-            .map_err(|e| unavailable("opt-out", e))?
-        {
-            record.fallback = None;
-            fallback = None;
-        }
     }
-    if !emergency
-        && store::opted_out(kv, record.channel, &record.recipient_hash)
-            .await
-            .map_err(|e| unavailable("opt-out", e))?
-    {
-        store::insert_suppressed(kv, &record)
-            .await
-            .map_err(|e| unavailable("insert", e))?;
-        store::audit::emit(
-            messaging_domain::audit::AuditStatus::Failed,
-            &store::audit::caller(&caller.id),
-            Some(&plan.cell),
-            serde_json::json!({"event": "message.suppressed", "id": id.as_str(), "caller": caller.id, "client": client, "reason": "recipient opted out"}),
-        );
-        return Ok(Persisted::Suppressed(id));
-    }
-    let payload = Payload {
+}
+
+/// What is sealed of the message: its addresses and content.
+fn payload(message: NewMessage) -> Payload {
+    Payload {
         to: message.to.as_str().to_string(),
         subject: message.subject,
         body: message.body,
         email: message.email,
-        fallback: fallback.map(|f| FallbackPayload {
+        fallback: message.fallback.map(|f| FallbackPayload {
             to: f.to.as_str().to_string(),
             subject: f.subject,
         }),
-    };
-    let accepted = store::audit::Event::new(
-        messaging_domain::audit::AuditStatus::InProgress,
-        &store::audit::caller(&caller.id),
-        Some(&plan.cell),
-        serde_json::json!({"event": "message.accepted", "id": id.as_str(), "caller": caller.id, "client": client, "cell": plan.cell}),
-    )
-    .map_err(|e| unavailable("audit", e))?;
-    store::insert(&record, &payload, accepted)
-        .await
-        .map_err(|e| unavailable("insert", e))?;
-    if let Some(expects) = &message.expects_reply {
-        store::conversations::start(kv, &record, expects)
-            .await
-            .map_err(|e| unavailable("conversation", e))?;
     }
-    Ok(Persisted::New(id))
+}
+
+async fn opted_out(kv: &Store, channel: Channel, hash: &str) -> Result<bool, ApiError> {
+    store::opted_out(kv, channel, hash)
+        .await
+        .map_err(|e| unavailable("opt-out", e))
 }
 
 pub async fn hashing_key() -> Result<String, ApiError> {

@@ -114,6 +114,8 @@ async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
     let uid = new_request_uid(random);
     let mut ids = Vec::with_capacity(request.recipients.len());
     let mut to_send = Vec::with_capacity(request.recipients.len());
+    // Every recipient's message is written in one commit, before the request's record.
+    let mut inserts = store::Inserts::new();
     for recipient in request.recipients {
         let email = EmailDetails {
             cc: recipient
@@ -157,7 +159,17 @@ async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
             send_at_ms: None,
             utc_offset_min: None,
         };
-        match accept::persist(&kv, &caller, &plan, &hashing_key, message, None).await? {
+        match accept::persist(
+            &kv,
+            &caller,
+            &plan,
+            &hashing_key,
+            message,
+            None,
+            &mut inserts,
+        )
+        .await?
+        {
             Persisted::New(id) | Persisted::Existing(id) => {
                 to_send.push(id.clone());
                 ids.push(id);
@@ -166,6 +178,10 @@ async fn try_send(req: Request) -> Result<HttpResponse, ApiError> {
             Persisted::Suppressed(id) => ids.push(id),
         }
     }
+    inserts
+        .commit()
+        .await
+        .map_err(|e| unavailable("insert", e))?;
     let record = RequestRecord {
         ids: ids.clone(),
         callback_uri: request.callback_uri,

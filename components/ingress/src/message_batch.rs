@@ -8,14 +8,18 @@
 //!   duplicate window for the same body, item `i` is reserved under the request's
 //!   reservation and `i`, so a repeat (also after a crash halfway) answers each item with
 //!   its first id and sends nothing twice.
+//! - Accepted items are written together, up to [`COMMIT_EVERY`] in one commit
+//!   (`message_store::inserts`); the items of a commit that fails are answered 503 and
+//!   never handed over.
 //! - The caller's rate limit counts items: the request pays for the first, the bucket is
 //!   asked for the rest. The daily quota counts each item's occurrences.
 
 use crate::accept;
 use crate::govstack_messaging::types::types::Caller;
 use crate::idempotency::Dedup;
-use crate::messages::{Shared, create_one};
+use crate::messages::{Created, Shared, create_one};
 use crate::respond::{HttpResponse, json, or_error};
+use message_store as store;
 use messaging_domain::message_batch::MessageBatch;
 use messaging_domain::{ApiError, MessageId};
 use spin_sdk::http::Request;
@@ -40,8 +44,8 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
     let valid = batch.items.iter().filter(|item| item.is_ok()).count() as u64;
     let admitted = crate::rate_limit::take_more(&caller.id, valid.saturating_sub(1)).await?;
     let mut admissions = (admitted.count + 1).min(valid);
-    let mut answers = Vec::with_capacity(batch.items.len());
-    let mut hand_overs = HandOvers::default();
+    let mut answers = Answers::default();
+    let mut inserts = store::Inserts::new();
     for (i, item) in batch.items.into_iter().enumerate() {
         let answer = match item {
             Err(refused) => Err(refused),
@@ -49,18 +53,78 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
             Ok(command) => {
                 admissions -= 1;
                 let dedup = dedup.as_ref().map(|d| d.item(i));
-                create_one(&mut request, command, dedup.as_ref())
-                    .await
-                    .map(|created| {
-                        hand_overs.add(created.cell, created.to_hand_over);
-                        created.accepted
-                    })
+                let before = inserts.len();
+                let created = create_one(&mut request, command, dedup.as_ref(), &mut inserts).await;
+                match created {
+                    Ok(created) if inserts.len() > before => {
+                        answers.after_commit(created);
+                        if inserts.len() >= COMMIT_EVERY {
+                            answers.committed(inserts.commit().await);
+                        }
+                        continue;
+                    }
+                    answer => answer,
+                }
             }
         };
-        answers.push(item_answer(answer));
+        answers.now(answer);
     }
+    answers.committed(inserts.commit().await);
+    let (answers, hand_overs) = answers.finish();
     hand_overs.start();
     Ok(json(202, &serde_json::json!({ "items": answers })))
+}
+
+/// Items accepted before their messages are committed, at most: a commit comes well
+/// within an item's idempotency reservation's claim window, so a repeat never takes over
+/// the reservation of an item still on its way to the store.
+const COMMIT_EVERY: usize = 100;
+
+/// The items' answers in order, as they are decided: an accepted item's answer waits for
+/// its messages' commit, and becomes an error if that commit fails.
+#[derive(Default)]
+struct Answers {
+    items: Vec<serde_json::Value>,
+    /// Accepted items whose messages are in the next commit, by their place in `items`.
+    uncommitted: Vec<(usize, Created)>,
+    hand_overs: HandOvers,
+}
+
+impl Answers {
+    /// An item answered now: refused, a repeat of an earlier request, or written already.
+    fn now(&mut self, answer: Result<Created, ApiError>) {
+        let answer = answer.map(|created| {
+            self.hand_overs.add(created.cell, created.to_hand_over);
+            created.accepted
+        });
+        self.items.push(item_answer(answer));
+    }
+
+    /// An item accepted once the next commit succeeds.
+    fn after_commit(&mut self, created: Created) {
+        self.uncommitted.push((self.items.len(), created));
+        self.items.push(serde_json::Value::Null);
+    }
+
+    /// Answers the items of a commit: accepted if it succeeded, unavailable if not (and
+    /// then never handed over: nothing of them was accepted).
+    fn committed(&mut self, commit: message_store::StoreResult<()>) {
+        let failed = commit.err().map(|e| accept::unavailable("insert", e));
+        for (i, created) in self.uncommitted.drain(..) {
+            self.items[i] = match &failed {
+                None => {
+                    self.hand_overs.add(created.cell, created.to_hand_over);
+                    item_answer(Ok(created.accepted))
+                }
+                Some(e) => item_answer(Err(e.clone())),
+            };
+        }
+    }
+
+    fn finish(self) -> (Vec<serde_json::Value>, HandOvers) {
+        debug_assert!(self.uncommitted.is_empty(), "every commit is answered");
+        (self.items, self.hand_overs)
+    }
 }
 
 /// An item's place in the answer: what `POST /v1/messages` answers for it, its 202 body or

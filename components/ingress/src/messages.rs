@@ -32,7 +32,12 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
     )
     .await;
     let mut request = Shared::open(&caller, client).await?;
-    let created = create_one(&mut request, command, dedup.as_ref()).await?;
+    let mut inserts = store::Inserts::new();
+    let created = create_one(&mut request, command, dedup.as_ref(), &mut inserts).await?;
+    inserts
+        .commit()
+        .await
+        .map_err(|e| unavailable("insert", e))?;
     accept::hand_over(created.cell, created.to_hand_over);
     Ok(json(202, &created.accepted))
 }
@@ -106,12 +111,14 @@ pub struct Created {
 }
 
 /// Accepts one message as `POST /v1/messages` does: render its template, check its
-/// callback URL, plan it, charge the quota per occurrence, persist each occurrence.
+/// callback URL, plan it, charge the quota per occurrence, and add each occurrence to
+/// `inserts` (`accept::persist`), which the caller commits before it answers.
 /// `dedup` makes a repeated request answer with the first one's id and create nothing.
 pub async fn create_one(
     request: &mut Shared<'_>,
     mut command: SendCommand,
     dedup: Option<&Dedup>,
+    inserts: &mut store::Inserts,
 ) -> Result<Created, ApiError> {
     let caller = request.caller;
     if let Some(template) = command.template.take() {
@@ -178,6 +185,7 @@ pub async fn create_one(
             &request.hashing_key,
             occurrence,
             dedup,
+            inserts,
         )
         .await?;
         let (id, status) = match persisted {

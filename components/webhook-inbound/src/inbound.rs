@@ -263,13 +263,13 @@ async fn acknowledge(message: &Inbound, text: &str, hashing_key: &str) -> store:
         fallback: None,
     };
     // The gateway's own message is in the trail as a caller's would be.
-    let accepted = store::audit::Event::new(
+    let accepted = store::audit::Pending::new(
         messaging_domain::audit::AuditStatus::InProgress,
         &store::audit::caller("gateway"),
         Some(&cell),
         serde_json::json!({"event": "message.accepted", "id": id.as_str(), "caller": "gateway", "reference": "opt-out-acknowledgement", "cell": cell}),
-    )?;
-    store::insert(&record, &payload, accepted).await?;
+    );
+    store::insert(record, payload, accepted).await?;
     store::work::post_after_response(
         format!("http://{cell}.spin.internal/dispatch"),
         serde_json::json!({ "id": id }),

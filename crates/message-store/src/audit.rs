@@ -82,6 +82,20 @@ pub struct Pending {
 }
 
 impl Pending {
+    pub fn new(
+        status: AuditStatus,
+        source: &str,
+        destination: Option<&str>,
+        line: serde_json::Value,
+    ) -> Pending {
+        Pending {
+            status,
+            source: source.to_string(),
+            destination: destination.map(str::to_string),
+            line,
+        }
+    }
+
     /// Prints the event's log line.
     pub fn log(&self) {
         println!("{}", self.line);

@@ -18,6 +18,7 @@ pub mod counters;
 pub mod delivery_watch;
 pub mod groups;
 pub mod inbound;
+pub mod inserts;
 pub mod log;
 pub mod many;
 pub mod notifications;
@@ -121,52 +122,7 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Persists a new message: its pending entry first, then payload, record, its first
-/// statuses and the trail's entry of its acceptance (`accepted`, logged once written) in
-/// one `set-many` (one SQLite transaction, one Redis `MULTI`), so a crash leaves the
-/// message whole or absent.
-///
-/// The pending entry comes first because a message without one is never sent: a crash
-/// between the two writes, the other way round, left a stored message that a repeat of
-/// the request (same `Idempotency-Key`) answered as accepted and nobody delivered. An
-/// entry whose message is not written is what the dispatcher drops
-/// (`messaging_domain::due::orphan_expired`).
-pub async fn insert(
-    record: &MessageRecord,
-    payload: &Payload,
-    accepted: audit::Event,
-) -> StoreResult<()> {
-    let id = &record.id;
-    let mut rows = many::seal_all([(keys::payload(id), payload)]).await?;
-    let at = record.created_ms.to_string().into_bytes();
-    rows.push((
-        keys::message(id),
-        serde_json::to_vec(record).expect("record serialises"),
-    ));
-    rows.push((keys::status(id, Status::Accepted), at.clone()));
-    rows.push((keys::status(id, Status::Queued), at));
-    rows.push(accepted.row());
-    // Its delivery claim exists from the start, so taking it is a compare-and-swap.
-    rows.push((keys::claim(id), claims::unheld()));
-    // Where retention's sweep finds it (`retention::ACCEPTED`).
-    rows.push((
-        retention::ACCEPTED.reserve(record.created_ms)?,
-        id.as_str().as_bytes().to_vec(),
-    ));
-    set_pending(
-        &record.cell,
-        id,
-        PendingEntry {
-            due_ms: record.send_at_ms.unwrap_or(record.created_ms),
-            attempts: 0,
-            scheduled: record.send_at_ms.is_some(),
-        },
-    )
-    .await?;
-    many::set_many("default", &rows)?;
-    accepted.log();
-    Ok(())
-}
+pub use inserts::{Inserts, insert};
 
 pub async fn record(store: &Store, id: &MessageId) -> StoreResult<Option<MessageRecord>> {
     Ok(store

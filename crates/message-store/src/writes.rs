@@ -61,12 +61,8 @@ impl Writes {
         destination: Option<&str>,
         line: serde_json::Value,
     ) {
-        self.trail.push(audit::Pending {
-            status,
-            source: source.to_string(),
-            destination: destination.map(str::to_string),
-            line,
-        });
+        self.trail
+            .push(audit::Pending::new(status, source, destination, line));
     }
 
     /// A notification whose sealed row is among the sets: it becomes due, and the
