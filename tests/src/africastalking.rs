@@ -48,7 +48,8 @@ pub fn numbers(request: &Recorded) -> Vec<String> {
         .collect()
 }
 
-fn answer(request: &Recorded) -> (u16, String) {
+/// The answer Africa's Talking gives a (bulk) send: one entry per number.
+pub fn answer(request: &Recorded) -> (u16, String) {
     let recipients: Vec<_> = numbers(request)
         .iter()
         .map(|number| {

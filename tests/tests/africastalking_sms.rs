@@ -108,3 +108,58 @@ fn an_inbound_sms_reaches_its_owner() {
         "duplicate"
     );
 }
+
+/// Single messages accepted while the cell's drain is busy with a provider call are not
+/// each handed over on their own: the running drain takes them all in its next page, which
+/// Africa's Talking's bulk API sends in one request, each number once.
+#[test]
+fn messages_accepted_during_a_send_go_out_together_in_the_drains_next_request() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let at = africastalking::bulk_double();
+    let (calls, release) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (seen, go) = (calls.clone(), release.clone());
+    at.answer_by(move |request| {
+        // The first send waits until the test has queued the others behind it.
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while !go.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        africastalking::answer(request)
+    });
+    let gw = gateway_on(&at);
+    let text = "Clinic day is Monday";
+    let first =
+        gw.accept(json!({"channel":"sms","to":africastalking::accepted_number(0),"body":text}));
+    wait_for(20, "the first send to reach the provider", || {
+        (calls.load(Ordering::SeqCst) == 1).then_some(())
+    });
+    let queued: Vec<String> = (1..=10)
+        .map(|i| {
+            gw.accept(json!({"channel":"sms","to":africastalking::accepted_number(i),"body":text}))
+        })
+        .collect();
+    release.store(true, Ordering::SeqCst);
+    for id in std::iter::once(&first).chain(&queued) {
+        gw.wait_status(id, "sent");
+    }
+    let sends = at.received();
+    assert_eq!(
+        sends
+            .iter()
+            .map(|s| africastalking::numbers(s).len())
+            .collect::<Vec<_>>(),
+        [1, 10],
+        "the ten queued behind the first went out in one request"
+    );
+    let times = africastalking::times_sent(&at);
+    assert!(
+        times.values().all(|&n| n == 1),
+        "each number once: {times:?}"
+    );
+}

@@ -3,8 +3,11 @@
 //! A delivery cell is this component plugged with exactly one sender (spin.toml
 //! `dependencies`). It is reachable only on private routes (`http://<cell>.spin.internal`):
 //!
-//! - `POST /dispatch` `{"id"}` or `{"ids": [...]}`: ingress hands over freshly accepted
-//!   messages (up to `deliver::MAX_HANDED_OVER` at once, attempted concurrently).
+//! - `POST /drain`: answered at once; then the cell's due messages are attempted a page at
+//!   a time by the one drain holding the cell's lease (`drain.rs`). Ingress asks for one
+//!   after accepting messages, unless one is running.
+//! - `POST /dispatch` `{"id"}` or `{"ids": [...]}`: attempts these messages now (a failover
+//!   or a missing receipt hands a message to the next cell this way).
 //! - `POST /batch` `{"broadcast", "seq"}`: the broadcaster hands over one broadcast batch.
 //! - `POST /tick`: the host timer (or Spin's cron trigger) asks it to retry what is due.
 //!
@@ -22,6 +25,9 @@ spin_sdk::wit_bindgen::generate!({
 mod batch;
 mod cell;
 mod deliver;
+mod drain;
+mod finish;
+mod prepare;
 mod receipt_urls;
 mod tick;
 
@@ -82,6 +88,14 @@ async fn handle(req: Request) -> Response {
                 }
             }
         }
+        (Method::POST, "/drain") => {
+            let cell = match own_cell().await {
+                Ok(cell) => cell,
+                Err(response) => return response,
+            };
+            spin_sdk::wasip3::spawn(drain::run(cell));
+            json(202, serde_json::json!({ "draining": true }))
+        }
         (Method::POST, "/batch") => {
             let request: batch::BatchRequest =
                 match read(req, r#"{"broadcast": "brd_...", "seq": n}"#).await {
@@ -100,6 +114,7 @@ async fn handle(req: Request) -> Response {
                 Ok(cell) => cell,
                 Err(response) => return response,
             };
+            spin_sdk::wasip3::spawn(drain::run(cell.clone()));
             let report = tick::tick(&cell).await;
             json(200, serde_json::to_value(&report).expect("json"))
         }

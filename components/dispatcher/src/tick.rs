@@ -1,11 +1,8 @@
-//! `/tick`: what is due in this cell, single messages first, then broadcast batches.
+//! `/tick`: the cell's due broadcast batches. Its single messages are the drain's
+//! (`drain.rs`), which the tick starts too.
 
 use message_store as store;
-use messaging_domain::MessageId;
 use messaging_domain::broadcast::BatchRef;
-
-/// Messages handled per tick, so a tick stays one short-lived instance.
-const TICK_BATCH: usize = 100;
 
 /// What a tick did.
 #[derive(Debug, Default, serde::Serialize)]
@@ -14,18 +11,9 @@ pub struct TickReport {
     pub attempted: usize,
 }
 
-/// Retries every pending message of this cell that is due, up to [`TICK_BATCH`], then
-/// the due broadcast batches.
+/// Sends the due broadcast batches of this cell.
 pub async fn tick(cell: &str) -> TickReport {
-    let (examined, due) = store::work::due_for_tick(cell, TICK_BATCH, MessageId::parse).await;
-    let mut report = TickReport {
-        examined,
-        attempted: 0,
-    };
-    for id in due {
-        crate::deliver::attempt(cell, &id).await;
-        report.attempted += 1;
-    }
+    let mut report = TickReport::default();
     let (examined, due) = store::work::due_for_tick(
         &format!("batch/{cell}"),
         crate::batch::TICK_BATCHES,

@@ -380,21 +380,15 @@ pub async fn hashing_key() -> Result<String, ApiError> {
         .map_err(|e| unavailable("hashing_key variable", e))
 }
 
-/// Messages handed to a delivery cell in one call: one instance attempts them together.
-const HAND_OVER_CHUNK: usize = 100;
-
-/// Hands accepted messages to their delivery cell once the caller has its answer, in calls
-/// of up to [`HAND_OVER_CHUNK`] (`{"ids"}`), one after
-/// another so a batch never floods the cell with instances. If a hand-over is lost (crash,
-/// cell down), the cell's tick finds the message in the pending store and sends it then.
+/// Hands accepted messages to their delivery cell once the caller has its answer: their
+/// pending entries are written, so the cell's drain finds them; this asks for a drain
+/// unless one is running (`message_store::drain::poke`). Under load one drain takes many
+/// requests' messages a page at a time. If the ask is lost (crash, cell down), the cell's
+/// tick starts a drain.
 pub fn hand_over(cell: String, ids: Vec<MessageId>) {
     if ids.is_empty() {
         return;
     }
-    spin_sdk::wasip3::spawn(async move {
-        let uri = format!("http://{cell}.spin.internal/dispatch");
-        for chunk in ids.chunks(HAND_OVER_CHUNK) {
-            store::work::post_json(&uri, &serde_json::json!({ "ids": chunk })).await;
-        }
-    });
+    let uri = format!("http://{cell}.spin.internal/drain");
+    store::drain::poke(&cell, uri);
 }

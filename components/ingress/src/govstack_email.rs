@@ -365,8 +365,8 @@ async fn try_callback(req: Request) -> Result<HttpResponse, ApiError> {
         None,
         serde_json::json!({"event": "govstack.reply_received", "request": uid, "reply": reply_id}),
     );
-    if let Some(notification) = notification {
-        notifications::poke(notification.id);
+    if notification.is_some() {
+        notifications::poke();
     }
     Ok(json(
         200,

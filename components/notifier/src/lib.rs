@@ -2,39 +2,29 @@
 //! signed, retried with backoff until accepted or expired. Private routes only
 //! (`http://notifier.spin.internal`):
 //!
-//! - `POST /deliver` `{"id": "ntf_..."}`: a producer stored a notification (see
-//!   `message_store::notifications::enqueue`) and asks for it to go now.
-//! - `POST /tick`: the host timer (or Spin's cron trigger) asks it to retry what is due.
+//! - `POST /drain`: answered at once; then every due notification is delivered, a page at
+//!   a time, by the one drain that holds the notifier's lease (`deliver.rs`). Producers
+//!   store a notification (`message_store::notifications::enqueue`) and ask for a drain
+//!   unless one is running.
+//! - `POST /tick`: the host timer (or an outside scheduler) starts a drain, for retries
+//!   and for asks that were lost.
 //!
 //! The notification format and the signature are in `messaging_domain::notification`.
 
 mod deliver;
 
-use message_store::private_route::{Response, json, no_such_route, read};
+use message_store::private_route::{Response, json, no_such_route};
 use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
-
-#[derive(serde::Deserialize)]
-struct DeliverRequest {
-    id: messaging_domain::NotificationId,
-}
 
 #[http_service]
 async fn handle(req: Request) -> Response {
     message_store::backend::configure().await;
     let path = req.uri().path().to_string();
     match (req.method().clone(), path.as_str()) {
-        (Method::POST, "/deliver") => {
-            let request: DeliverRequest = match read(req, r#"{"id": "ntf_..."}"#).await {
-                Ok(request) => request,
-                Err(response) => return response,
-            };
-            let outcome = deliver::attempt(&request.id).await;
-            json(200, serde_json::json!({ "outcome": outcome.as_str() }))
-        }
-        (Method::POST, "/tick") => {
-            let report = deliver::tick().await;
-            json(200, serde_json::to_value(report).expect("json"))
+        (Method::POST, "/drain" | "/tick") => {
+            spin_sdk::wasip3::spawn(deliver::drain());
+            json(202, serde_json::json!({ "draining": true }))
         }
         _ => no_such_route(),
     }

@@ -16,6 +16,8 @@ use messaging_domain::policy::Priority as DomainPriority;
 use messaging_domain::policy_files::{DEFAULT_POLICY, PolicyFiles};
 use messaging_domain::template::Template;
 use messaging_domain::{Channel, policy::Policy};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 /// Where spin.toml mounts `policies/`.
 const POLICY_DIR: &str = "/policies";
@@ -38,6 +40,32 @@ fn wit_channel(c: Channel) -> WitChannel {
         Channel::Telegram => WitChannel::Telegram,
         Channel::Push => WitChannel::Push,
     }
+}
+
+/// Policy files parsed by this instance, by name. The files are the deployment's
+/// configuration, mounted read-only, the same for every request: an instance reads and
+/// parses each once instead of once per message. Only parsed files are kept, so a name
+/// with no file or a broken file is read again (and refused again) each time.
+static POLICIES: Mutex<BTreeMap<String, Policy>> = Mutex::new(BTreeMap::new());
+/// Template files parsed by this instance, by name, as [`POLICIES`].
+static TEMPLATES: Mutex<BTreeMap<String, Template>> = Mutex::new(BTreeMap::new());
+
+/// [`load`], remembered in `cache`.
+fn load_cached<T: Clone, E>(
+    cache: &Mutex<BTreeMap<String, T>>,
+    folder: &str,
+    name: &str,
+    parse: fn(&str, &str) -> Result<T, String>,
+    unknown: fn(String) -> E,
+    invalid: fn(String) -> E,
+) -> Result<T, E> {
+    let lock = || cache.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(parsed) = lock().get(name) {
+        return Ok(parsed.clone());
+    }
+    let parsed = load(folder, name, parse, unknown, invalid)?;
+    lock().insert(name.to_string(), parsed.clone());
+    Ok(parsed)
 }
 
 /// Reads and parses `/policies/<folder><name>.toml` with `parse`; a name that is no file
@@ -64,7 +92,8 @@ fn load<T, E>(
 }
 
 fn load_policy(name: &str) -> Result<Policy, PolicyError> {
-    load(
+    load_cached(
+        &POLICIES,
         "",
         name,
         Policy::parse,
@@ -80,7 +109,8 @@ impl Guest for PolicyRouter {
         values: Vec<(String, String)>,
     ) -> Result<RenderedTemplate, TemplateError> {
         let policy_name = policy.as_deref().unwrap_or(DEFAULT_POLICY);
-        let policy = load(
+        let policy = load_cached(
+            &POLICIES,
             "",
             policy_name,
             Policy::parse,
@@ -92,7 +122,8 @@ impl Guest for PolicyRouter {
                 "policy {policy_name} does not offer the template {name}"
             )));
         }
-        let template = load(
+        let template = load_cached(
+            &TEMPLATES,
             "templates/",
             &name,
             Template::parse,

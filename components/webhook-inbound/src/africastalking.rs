@@ -81,13 +81,13 @@ async fn delivery(params: &[(String, String)]) -> HttpResponse {
     let Some(id) = id else {
         return reply(404, "not_found", "no message with this id");
     };
-    let record = match message_store::record(&kv, &id).await {
-        Ok(Some(record)) => record,
+    let (record, history) = match message_store::record_and_history(&id) {
+        Ok(Some(found)) => found,
         Ok(None) => return reply(404, "not_found", "no such message"),
         Err(_) => return reply(503, "unavailable", "store unavailable"),
     };
     let Some(status) = status_of(report) else {
         return reply(200, "ignored", "");
     };
-    crate::receipts::record_status(&kv, &record, status).await
+    crate::receipts::record_status(&kv, &record, &history, status).await
 }

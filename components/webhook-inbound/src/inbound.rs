@@ -311,7 +311,7 @@ async fn route(
                 expires_ms: now + notifications::validity_ms().await,
             };
             enqueue(kv, &notification).await?;
-            poke(notification.id);
+            poke();
             "callback"
         }
         None => {

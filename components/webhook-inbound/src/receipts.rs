@@ -10,7 +10,7 @@
 
 use crate::{HttpResponse, query_param, reply};
 use message_store::delivery_watch;
-use message_store::notifications::reach_and_notify_in;
+use message_store::notifications::reach_and_notify_after;
 use message_store::writes::Writes;
 use messaging_domain::audit::AuditStatus;
 use messaging_domain::broadcast::Outcome as BroadcastOutcome;
@@ -120,8 +120,8 @@ pub async fn receipt(id: &str, token: &str, request: Request<'_>) -> HttpRespons
     let Ok(kv) = message_store::open().await else {
         return reply(503, "unavailable", "store unavailable");
     };
-    let record = match message_store::record(&kv, &id).await {
-        Ok(Some(record)) => record,
+    let (record, history) = match message_store::record_and_history(&id) {
+        Ok(Some(found)) => found,
         Ok(None) => return reply(404, "not_found", "no such message"),
         Err(_) => return reply(503, "unavailable", "store unavailable"),
     };
@@ -129,23 +129,25 @@ pub async fn receipt(id: &str, token: &str, request: Request<'_>) -> HttpRespons
         // Intermediate and unknown reports are acknowledged so they are not resent.
         return reply(200, "ignored", "");
     };
-    record_status(&kv, &record, status).await
+    record_status(&kv, &record, &history, status).await
 }
 
 /// Records what a provider reported for a message: `sent` first (a report can overtake
 /// the dispatcher), then the reported status, each with its callback; erases the address
 /// and content, which the provider has. A failure of a message whose policy falls back on
 /// non-delivery is not final: its fallback starts now instead (`delivery_watch`).
+/// `history` is the message's, read with its record.
 pub async fn record_status(
     kv: &spin_sdk::key_value::Store,
     record: &messaging_domain::MessageRecord,
+    history: &[(Status, u64)],
     status: Status,
 ) -> HttpResponse {
     let unavailable = || reply(503, "unavailable", "store unavailable");
     // One batch of writes: the statuses, their callbacks and the trail's entry together,
     // then what is erased (`message_store::writes`).
     let mut writes = Writes::new();
-    if reach_and_notify_in(&mut writes, record, Status::Sent)
+    if reach_and_notify_after(&mut writes, record, Status::Sent, history)
         .await
         .is_err()
     {
@@ -168,7 +170,7 @@ pub async fn record_status(
         }
     }
     if status != Status::Sent
-        && reach_and_notify_in(&mut writes, record, status)
+        && reach_and_notify_after(&mut writes, record, status, history)
             .await
             .is_err()
     {

@@ -151,7 +151,7 @@ pub async fn answer(
             expires_ms: now + notifications::validity_ms().await,
         };
         notifications::enqueue(store, &notification).await?;
-        notifications::poke(notification.id);
+        notifications::poke();
     }
     Ok(true)
 }

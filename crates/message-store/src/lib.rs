@@ -16,6 +16,7 @@ pub mod claims;
 pub mod conversations;
 pub mod counters;
 pub mod delivery_watch;
+pub mod drain;
 pub mod groups;
 pub mod inbound;
 pub mod inserts;
@@ -160,7 +161,7 @@ fn reached(values: impl Iterator<Item = Option<Vec<u8>>>) -> Vec<(Status, u64)> 
 }
 
 /// What a delivery attempt looks at first: the record, the route's hop, the delivery
-/// watch and the history.
+/// watch, the history, and the payload as stored (sealed).
 pub struct DispatchView {
     pub record: Option<MessageRecord>,
     /// The position in its route of the cell that carries the message now (0: none
@@ -168,26 +169,75 @@ pub struct DispatchView {
     pub hop: usize,
     pub watch: Option<messaging_domain::record::DeliveryWatch>,
     pub history: Vec<(Status, u64)>,
+    /// The sealed payload ([`open_payload`]); absent once a provider has the message.
+    pub sealed_payload: Option<Vec<u8>>,
 }
 
-/// Reads a [`DispatchView`] in one batch read (they were four store calls, the first four
-/// of every attempt).
+/// Reads a [`DispatchView`] in one batch read.
 pub fn dispatch_view(id: &MessageId) -> StoreResult<DispatchView> {
-    let mut keys = vec![keys::message(id), keys::hop(id), keys::delivery_watch(id)];
+    Ok(dispatch_views(std::slice::from_ref(id))?
+        .pop()
+        .expect("one view per id"))
+}
+
+/// The [`DispatchView`]s of many messages in one batch read (a drain's page).
+pub fn dispatch_views(ids: &[MessageId]) -> StoreResult<Vec<DispatchView>> {
+    let per_id = 4 + Status::ALL.len();
+    let mut keys = Vec::with_capacity(ids.len() * per_id);
+    for id in ids {
+        keys.extend([
+            keys::message(id),
+            keys::hop(id),
+            keys::delivery_watch(id),
+            keys::payload(id),
+        ]);
+        keys.extend(status_keys(id));
+    }
+    let mut values = many::get_many("default", keys)?.into_iter().map(|(_, v)| v);
+    let mut views = Vec::with_capacity(ids.len());
+    for _ in ids {
+        let mut next = || values.next().flatten();
+        let record = next().and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        let hop = next()
+            .and_then(|b| std::str::from_utf8(&b).ok()?.parse().ok())
+            .unwrap_or(0);
+        let watch = next().and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        let sealed_payload = next();
+        let history = reached(values.by_ref().take(Status::ALL.len()));
+        views.push(DispatchView {
+            record,
+            hop,
+            watch,
+            history,
+            sealed_payload,
+        });
+    }
+    Ok(views)
+}
+
+/// Every status a message reached, with when (`Status::timeline` order).
+pub type History = Vec<(Status, u64)>;
+
+/// A message's record and [`history`] in one batch read (what a receipt needs).
+pub fn record_and_history(id: &MessageId) -> StoreResult<Option<(MessageRecord, History)>> {
+    let mut keys = vec![keys::message(id)];
     keys.extend(status_keys(id));
     let mut values = many::get_many("default", keys)?.into_iter().map(|(_, v)| v);
-    let mut next = || values.next().flatten();
-    let record = next().and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    let hop = next()
-        .and_then(|b| std::str::from_utf8(&b).ok()?.parse().ok())
-        .unwrap_or(0);
-    let watch = next().and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    Ok(DispatchView {
-        record,
-        hop,
-        watch,
-        history: reached(values),
-    })
+    let record = values
+        .next()
+        .flatten()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    Ok(record.map(|record| (record, reached(values))))
+}
+
+/// The [`history`] of many messages in one batch read.
+pub fn histories(ids: &[MessageId]) -> StoreResult<Vec<History>> {
+    let keys = ids.iter().flat_map(status_keys).collect();
+    let mut values = many::get_many("default", keys)?.into_iter().map(|(_, v)| v);
+    Ok(ids
+        .iter()
+        .map(|_| reached(values.by_ref().take(Status::ALL.len())))
+        .collect())
 }
 
 pub fn history_entries(reached: &[(Status, u64)]) -> Vec<HistoryEntry> {
@@ -328,9 +378,17 @@ pub async fn get_sealed<T: serde::de::DeserializeOwned>(
     let Some(stored) = store.get(key).await? else {
         return Ok(None);
     };
+    open_sealed(key, &stored).await
+}
+
+/// Opens what [`put_sealed`] wrote under `key`, read as `stored`.
+pub(crate) async fn open_sealed<T: serde::de::DeserializeOwned>(
+    key: &str,
+    stored: &[u8],
+) -> StoreResult<Option<T>> {
     let plain = keyring()
         .await?
-        .open(key, &stored)
+        .open(key, stored)
         .map_err(|e| StoreError(format!("{key}: {e}")))?;
     Ok(serde_json::from_slice(&plain).ok())
 }
@@ -342,6 +400,11 @@ pub async fn put_payload(store: &Store, id: &MessageId, payload: &Payload) -> St
 
 pub async fn payload(store: &Store, id: &MessageId) -> StoreResult<Option<Payload>> {
     get_sealed(store, &keys::payload(id)).await
+}
+
+/// Opens a payload read sealed (a [`DispatchView`]'s), as [`payload`] would.
+pub async fn open_payload(id: &MessageId, sealed: &[u8]) -> StoreResult<Option<Payload>> {
+    open_sealed(&keys::payload(id), sealed).await
 }
 
 /// Erases the address and content: called as soon as a provider has the message or it is

@@ -1,6 +1,6 @@
 //! Notifications in the store: the notification itself under `ntf/<id>` in the default
-//! store, and its due time in the pending store under the notifier's cell, so the
-//! notifier's tick finds what to retry the way a delivery cell does.
+//! store, and its due time in the pending store under the notifier's cell, whose drain
+//! (`crate::drain`) delivers what is due, a page at a time.
 
 use crate::writes::Writes;
 use crate::{PendingEntry, StoreResult, clear_pending, now_ms, set_pending};
@@ -42,20 +42,40 @@ pub async fn load(store: &Store, id: &NotificationId) -> StoreResult<Option<Noti
     crate::get_sealed(store, &keys::notification(id)).await
 }
 
+/// The notifications `ids` (absent: `None`), in one batch read. A notification that does
+/// not open (sealed under a key `storage_keys` lacks) is an error of its own: its work
+/// waits for the key.
+pub async fn load_many(
+    ids: &[NotificationId],
+) -> StoreResult<Vec<StoreResult<Option<Notification>>>> {
+    let keys = ids.iter().map(keys::notification).collect();
+    let mut loaded = Vec::with_capacity(ids.len());
+    for (key, value) in crate::many::get_many("default", keys)? {
+        loaded.push(match value {
+            Some(sealed) => crate::open_sealed(&key, &sealed).await,
+            None => Ok(None),
+        });
+    }
+    Ok(loaded)
+}
+
 /// Forgets a notification (delivered or expired): its body may hold personal data.
 pub async fn remove(store: &Store, id: &NotificationId) -> StoreResult<()> {
     store.delete(keys::notification(id)).await?;
-    store.delete(keys::notification_claim(id)).await?;
     clear_pending(CELL, id).await
 }
 
-/// Asks the notifier to deliver a stored notification now, after the current response.
-/// If this is lost, the notifier's tick delivers it.
-pub fn poke(id: NotificationId) {
-    crate::work::post_after_response(
-        format!("http://{CELL}.spin.internal/deliver"),
-        serde_json::json!({ "id": id }),
-    );
+/// [`remove`] as part of `writes`.
+pub fn remove_in(writes: &mut Writes, id: &NotificationId) {
+    writes.delete(keys::notification(id));
+    writes.clear_pending(CELL, id);
+}
+
+/// Asks for the notifier's drain after the current response, unless one is running: it
+/// delivers every due notification, those just stored among them. Call it once the
+/// notifications are due. If this is lost, the notifier's tick starts a drain.
+pub fn poke() {
+    crate::drain::poke(CELL, format!("http://{CELL}.spin.internal/drain"));
 }
 
 /// A fresh notification id from `wasi:random`.
@@ -94,13 +114,33 @@ pub async fn reach_and_notify_in(
     status: Status,
 ) -> StoreResult<bool> {
     let id = &record.id;
+    let history = if status.is_final() {
+        crate::history(id)?
+    } else {
+        match crate::many::get_one("default", &keys::status(id, status))? {
+            Some(_) => vec![(status, 0)],
+            None => Vec::new(),
+        }
+    };
+    reach_and_notify_after(writes, record, status, &history).await
+}
+
+/// [`reach_and_notify_in`] for a caller that read the message's history itself (a drain
+/// reads a page's histories in one batch read), after whatever else may write statuses.
+pub async fn reach_and_notify_after(
+    writes: &mut Writes,
+    record: &MessageRecord,
+    status: Status,
+    history: &[(Status, u64)],
+) -> StoreResult<bool> {
+    let id = &record.id;
     // The first final status is the message's outcome; a later report (Twilio's
     // `undelivered` after `delivered`, a repeated failure after a fallback delivered) must
     // not tell the caller otherwise.
     let reached = if status.is_final() {
-        crate::history(id)?.iter().any(|(s, _)| s.is_final())
+        history.iter().any(|(s, _)| s.is_final())
     } else {
-        crate::many::get_one("default", &keys::status(id, status))?.is_some()
+        history.iter().any(|(s, _)| *s == status)
     };
     if reached {
         return Ok(false);
@@ -144,8 +184,8 @@ async fn queue_in(writes: &mut Writes, notification: Notification) -> StoreResul
     Ok(())
 }
 
-/// Makes stored notifications due at `due_ms` in the notifier's queue, and asks the
-/// notifier to deliver each now.
+/// Makes stored notifications due at `due_ms` in the notifier's queue, and asks for the
+/// notifier's drain.
 pub(crate) async fn make_due(ids: &[NotificationId], due_ms: u64) -> StoreResult<()> {
     if ids.is_empty() {
         return Ok(());
@@ -163,9 +203,7 @@ pub(crate) async fn make_due(ids: &[NotificationId], due_ms: u64) -> StoreResult
     crate::many::set_many(crate::queue::STORE, &rows)?;
     let names: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
     crate::queue::index(CELL, &names, due_ms).await?;
-    for id in ids {
-        poke(id.clone());
-    }
+    poke();
     Ok(())
 }
 
@@ -176,7 +214,7 @@ pub async fn publish_to_im(store: &Store, event_type: &str, body: String) -> Sto
         return Ok(());
     };
     enqueue(store, &notification).await?;
-    poke(notification.id);
+    poke();
     Ok(())
 }
 

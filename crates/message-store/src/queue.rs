@@ -42,7 +42,7 @@ fn cursor_key(queue: &str) -> String {
     format!("q/{queue}/cursor")
 }
 
-fn bucket_log(queue: &str, bucket: u64) -> Log {
+pub(crate) fn bucket_log(queue: &str, bucket: u64) -> Log {
     Log::in_store(STORE, format!("q/{queue}/{bucket}"))
 }
 
@@ -51,7 +51,7 @@ pub fn entry_key(queue: &str, id: &str) -> String {
     format!("{queue}/{id}")
 }
 
-fn read_cursor(queue: &str) -> StoreResult<Option<u64>> {
+pub(crate) fn read_cursor(queue: &str) -> StoreResult<Option<u64>> {
     Ok(
         get_one(STORE, &cursor_key(queue))?
             .and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok()),
@@ -210,7 +210,12 @@ async fn read_bucket(
 /// Moves the cursor from `start` to `next` past the `passed` buckets (with the counts they
 /// had when read), then appends again to `next` whatever was numbered in them meanwhile,
 /// and erases them.
-async fn move_cursor(queue: &str, start: u64, next: u64, passed: &[(u64, u64)]) -> StoreResult<()> {
+pub(crate) async fn move_cursor(
+    queue: &str,
+    start: u64,
+    next: u64,
+    passed: &[(u64, u64)],
+) -> StoreResult<()> {
     let swap = Swap::read(STORE, &cursor_key(queue))?;
     if swap.current.as_deref() != Some(start.to_string().as_bytes())
         || !swap.put(next.to_string().as_bytes())?

@@ -79,6 +79,16 @@ impl Lease {
         Ok(renewed)
     }
 
+    /// Gives the lease up, if this holder still has it, so the next taker need not wait
+    /// for it to run out.
+    pub fn release(self) -> StoreResult<()> {
+        let swap = Swap::read("default", &self.key)?;
+        if swap.current.as_deref() == Some(self.value.as_slice()) {
+            swap.put(&crate::claims::unheld())?;
+        }
+        Ok(())
+    }
+
     /// Runs `work`, renewing the lease every third of its length meanwhile, so a holder
     /// that is alive keeps it however long the work takes, while a holder that died
     /// leaves it to run out within one lease length.

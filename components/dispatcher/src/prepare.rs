@@ -1,0 +1,237 @@
+//! Before the provider call: read (a page's views in one batch read), decide with
+//! [`delivery::plan`], claim, look again, and make each message the sender takes.
+
+use crate::cell;
+use crate::deliver::{Outcome, log};
+use crate::finish::settle;
+use crate::govstack_messaging::types::types::{EmailDetails, OutboundMessage};
+use crate::receipt_urls::ReceiptUrls;
+use message_store::notifications::reach_and_notify;
+use message_store::{self as store, DispatchView, PendingEntry, delivery_watch, now_ms};
+use messaging_domain::delivery::{self, Look, Plan};
+use messaging_domain::record::{AttemptRecord, DeliveryWatch};
+use messaging_domain::{MessageId, MessageRecord, Status, keys};
+use spin_sdk::key_value::Store;
+
+/// How long a claim protects a message that is with a sender. A sender that hangs longer
+/// than this lets the next drain try again.
+const CLAIM_MS: u64 = 60_000;
+
+/// A message this instance holds the claim of.
+pub struct Claimed {
+    pub record: MessageRecord,
+    /// The route position it is sent on.
+    pub hop: usize,
+    /// The first channel's provider has it, undelivered: the route moves to the fallback.
+    fallback_due: bool,
+    watch: Option<DeliveryWatch>,
+    /// The route position the message was on when read.
+    read_hop: usize,
+    sealed_payload: Option<Vec<u8>>,
+}
+
+/// Decides with [`delivery::plan`] whether this cell sends the message of `view` now, and
+/// claims it if so. `Ok(Err(outcome))`: nothing to send now, and why (what that decision
+/// writes is written).
+pub async fn claim(
+    cell: &str,
+    id: &MessageId,
+    view: DispatchView,
+) -> store::StoreResult<Result<Claimed, Outcome>> {
+    let Some(record) = view.record else {
+        let entry = store::pending(cell, id).await?;
+        if messaging_domain::due::orphan_expired(entry.map(|e| e.due_ms), now_ms()) {
+            store::clear_pending(cell, id).await?;
+        }
+        return Ok(Err(Outcome::Skipped));
+    };
+    let utc_offset_min = match (record.quiet_hours, record.utc_offset_min) {
+        (Some(_), None) => cell::default_utc_offset().await,
+        (_, offset) => offset.unwrap_or(0),
+    };
+    let look = Look {
+        cell,
+        record: &record,
+        hop: view.hop,
+        watch: view.watch.as_ref(),
+        status: Status::current(&view.history),
+        now_ms: now_ms(),
+        utc_offset_min,
+    };
+    let (hop, fallback_due) = match act_on(cell, &record, delivery::plan(look)).await? {
+        Ok(send) => send,
+        Err(outcome) => return Ok(Err(outcome)),
+    };
+    if !store::work::take_lease(&keys::claim(id), CLAIM_MS)? {
+        return Ok(Err(Outcome::Skipped));
+    }
+    Ok(Ok(Claimed {
+        record,
+        hop,
+        fallback_due,
+        watch: view.watch,
+        read_hop: view.hop,
+        sealed_payload: view.sealed_payload,
+    }))
+}
+
+/// Whether a claimed message, whose history is `history` now that it is ours, still needs
+/// its provider: another attempt may have sent it and released its claim between the
+/// first look and the claim.
+pub fn still_needed(claimed: &Claimed, history: &[(Status, u64)]) -> bool {
+    delivery::needs_sending(
+        Status::current(history),
+        claimed.fallback_due,
+        claimed.watch.as_ref(),
+        claimed.read_hop,
+    )
+}
+
+/// Makes the message the sender takes from a claimed message: begins its fallback if due,
+/// and opens its payload. `Ok(Err(outcome))`: nothing to send (the payload is gone, or
+/// the fallback channel has no address).
+pub async fn outbound(
+    kv: &Store,
+    cell: &str,
+    claimed: &mut Claimed,
+    receipt_urls: Option<&ReceiptUrls>,
+) -> store::StoreResult<Result<OutboundMessage, Outcome>> {
+    let id = claimed.record.id.clone();
+    if claimed.fallback_due
+        && let Some(watch) = claimed.watch.clone()
+    {
+        begin_fallback(kv, cell, &id, &claimed.record, claimed.read_hop, watch).await?;
+    }
+    let payload = match &claimed.sealed_payload {
+        None => None,
+        Some(sealed) => match store::open_payload(&id, sealed).await {
+            Ok(payload) => payload,
+            Err(e) => {
+                // Unreadable (a sealing key missing from storage_keys): let the next drain
+                // try again at once when the key is back, rather than after the claim.
+                kv.delete(keys::claim(&id)).await?;
+                return Err(e);
+            }
+        },
+    };
+    let Some(payload) = payload else {
+        settle(cell, &id).await?;
+        return Ok(Err(Outcome::Skipped));
+    };
+    let record = &claimed.record;
+    // On the fallback channel the message goes to the fallback address, with the fallback
+    // subject and none of the first channel's email details.
+    let (channel, to, subject, email) = match (
+        record.is_fallback_hop(claimed.hop),
+        &record.fallback,
+        payload.fallback,
+    ) {
+        (false, _, _) => (record.channel, payload.to, payload.subject, payload.email),
+        (true, Some(route), Some(fallback)) => (route.channel, fallback.to, fallback.subject, None),
+        (true, _, _) => {
+            // Never send the first channel's address over another channel.
+            reach_and_notify(record, Status::Failed).await?;
+            settle(cell, &id).await?;
+            log(
+                "dispatch.failed",
+                &id,
+                "no fallback address for the fallback channel",
+            );
+            return Ok(Err(Outcome::Failed));
+        }
+    };
+    Ok(Ok(OutboundMessage {
+        id: id.to_string(),
+        channel: cell::wit_channel(channel),
+        to,
+        subject,
+        body: payload.body,
+        receipt_url: receipt_urls.map(|urls| urls.message(&id)),
+        email: email.map(|e| EmailDetails {
+            cc: e.cc,
+            bcc: e.bcc,
+            reply_to: e.reply_to,
+            sender_address: e.sender_address,
+            sender_name: e.sender_name,
+            recipient_name: e.recipient_name,
+        }),
+    }))
+}
+
+/// Writes what a plan other than [`Plan::Send`] decided, and returns its outcome; for
+/// `Send`, the route position to send on and whether the fallback begins.
+async fn act_on(
+    cell: &str,
+    record: &MessageRecord,
+    plan: Plan,
+) -> store::StoreResult<Result<(usize, bool), Outcome>> {
+    let id = &record.id;
+    Ok(Err(match plan {
+        Plan::Send { hop, fallback_due } => return Ok(Ok((hop, fallback_due))),
+        Plan::WrongCell { current } => {
+            log("dispatch.wrong_cell", id, &current);
+            store::clear_pending(cell, id).await?;
+            Outcome::Skipped
+        }
+        Plan::NothingToSend => {
+            store::clear_pending(cell, id).await?;
+            Outcome::Skipped
+        }
+        Plan::NotYet => Outcome::Skipped,
+        Plan::QuietUntil { due_ms } => {
+            postpone(cell, id, due_ms).await?;
+            log(
+                "dispatch.quiet_hours",
+                id,
+                "waits for the recipient's morning",
+            );
+            Outcome::Skipped
+        }
+        Plan::Expire => {
+            reach_and_notify(record, Status::Expired).await?;
+            settle(cell, id).await?;
+            log("dispatch.expired", id, "validity ran out before sending");
+            Outcome::Expired
+        }
+    }))
+}
+
+/// Brings the message back at `due_ms` without counting an attempt (quiet hours, a spent
+/// send rate).
+pub async fn postpone(cell: &str, id: &MessageId, due_ms: u64) -> store::StoreResult<()> {
+    let attempts = store::pending(cell, id).await?.map_or(0, |p| p.attempts);
+    store::set_pending(
+        cell,
+        id,
+        PendingEntry {
+            due_ms,
+            attempts,
+            scheduled: true,
+        },
+    )
+    .await
+}
+
+/// The first channel's provider has the message, undelivered: say so in the history and
+/// continue on the fallback channel.
+async fn begin_fallback(
+    kv: &Store,
+    cell: &str,
+    id: &MessageId,
+    record: &MessageRecord,
+    hop: usize,
+    mut watch: DeliveryWatch,
+) -> store::StoreResult<()> {
+    let undelivered = AttemptRecord {
+        cell: record.cell_at(hop).unwrap_or(&record.cell).to_string(),
+        outcome: "undelivered".into(),
+        reason: Some(watch.reason.clone()),
+        at_ms: now_ms(),
+    };
+    store::record_attempt(kv, id, &undelivered).await?;
+    kv.set(keys::hop(id), watch.hop.to_string()).await?;
+    watch.fired = true;
+    delivery_watch::set(kv, id, &watch).await?;
+    log("dispatch.fallback_undelivered", id, cell);
+    Ok(())
+}
