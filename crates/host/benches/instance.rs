@@ -45,7 +45,7 @@ fn measure(root: &std::path::Path, label: &str, reuse: InstanceReuse) -> anyhow:
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let app = App::load(&root.join("spin.toml"), settings, env)?;
+        let app = App::load(&root.join("spin.toml"), settings, env).await?;
         let request = || {
             http::Request::builder()
                 .uri("http://localhost/webhooks/nothing-here")

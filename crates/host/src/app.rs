@@ -54,10 +54,16 @@ pub struct App {
     pub router: Router,
     cells: HashMap<String, ProxyHandler<Cell>>,
     pub private_components: Vec<String>,
+    kv: Arc<KvStore>,
 }
 
 impl App {
-    pub fn load(
+    /// The SQLite store's commits so far (group commit: `kv/sqlite.rs`).
+    pub fn kv_stats(&self) -> crate::kv::sqlite::CommitStats {
+        self.kv.sqlite_stats()
+    }
+
+    pub async fn load(
         manifest_path: &Path,
         settings: Settings,
         env: impl Fn(&str) -> Option<String>,
@@ -71,10 +77,9 @@ impl App {
         wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
         crate::spin::add_to_linker(&mut linker)?;
         crate::wasi_keyvalue::add_to_linker(&mut linker)?;
-        let kv = Arc::new(KvStore::open(
-            &settings.data_dir.join("kv.db"),
-            &settings.runtime_config,
-        )?);
+        let kv = Arc::new(
+            KvStore::open(&settings.data_dir.join("kv.db"), &settings.runtime_config).await?,
+        );
         let cache_dir = settings.cache_dir.clone();
         std::fs::create_dir_all(&cache_dir)
             .with_context(|| format!("creating {}", cache_dir.display()))?;
@@ -134,6 +139,7 @@ impl App {
                 router,
                 cells,
                 private_components,
+                kv: kv.clone(),
             }
         });
         Ok(app)

@@ -214,8 +214,11 @@ async fn main() -> Result<()> {
             }
         },
     };
+    // Loading compiles components: it blocks, so it runs where blocking is allowed.
     let app = tokio::task::block_in_place(|| {
-        App::load(&manifest, settings, |name| std::env::var(name).ok())
+        tokio::runtime::Handle::current().block_on(App::load(&manifest, settings, |name| {
+            std::env::var(name).ok()
+        }))
     })?;
     if cli.compile_only {
         println!("compiled {} components", app.component_count());
@@ -256,5 +259,17 @@ async fn main() -> Result<()> {
             per_client: cli.max_connections_per_client,
         },
     };
-    server::serve(app, listener, settings, shutdown).await
+    let started = std::time::Instant::now();
+    let served = server::serve(app.clone(), listener, settings, shutdown).await;
+    let kv = app.kv_stats();
+    let seconds = started.elapsed().as_secs_f64().max(0.001);
+    tracing::info!(
+        target: "messaging_host::kv",
+        commits = kv.commits,
+        writes = kv.writes,
+        commits_per_second = (kv.commits as f64 / seconds).round(),
+        writes_per_commit = (kv.writes as f64 / kv.commits.max(1) as f64 * 10.0).round() / 10.0,
+        "the SQLite store's group commits while serving"
+    );
+    served
 }

@@ -1,6 +1,7 @@
 //! The Spin platform interfaces (`spin:key-value@3.0.0`, `spin:variables@3.0.0`) on top of
 //! the host's SQLite store and resolved variables.
 
+use crate::kv::KvStore;
 use crate::state::HostState;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -43,10 +44,20 @@ fn label(state: &HostState, store: &Resource<OpenStore>) -> wasmtime::Result<Str
     Ok(state.table.get(store)?.label.clone())
 }
 
-/// Runs a storage operation on the instance's state. SQLite calls are short and the store
-/// serialises them, so they run inline rather than on a blocking thread.
+/// Runs `f` on the instance's state (never across an await: the state is the instance's).
 fn with_state<U, R>(accessor: &Accessor<U, Platform>, f: impl FnOnce(&mut HostState) -> R) -> R {
     accessor.with(|mut access| f(access.get()))
+}
+
+/// The stores and the label an opened store stands for, taken out of the instance's state
+/// so the call can be awaited without holding it.
+fn store_of<U>(
+    accessor: &Accessor<U, Platform>,
+    store: &Resource<OpenStore>,
+) -> wasmtime::Result<(Arc<KvStore>, String)> {
+    with_state(accessor, |state| {
+        Ok((state.kv.clone(), label(state, store)?))
+    })
 }
 
 impl key_value::Host for HostState {}
@@ -76,12 +87,8 @@ impl<U> key_value::HostStoreWithStore<U> for Platform {
         store: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, KvError>> {
-        with_state(accessor, |state| {
-            Ok(state
-                .kv
-                .get(&label(state, &store)?, &key)
-                .map_err(store_error))
-        })
+        let (kv, label) = store_of(accessor, &store)?;
+        Ok(kv.get(&label, &key).await.map_err(store_error))
     }
 
     async fn set(
@@ -90,12 +97,8 @@ impl<U> key_value::HostStoreWithStore<U> for Platform {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), KvError>> {
-        with_state(accessor, |state| {
-            Ok(state
-                .kv
-                .set(&label(state, &store)?, &key, &value)
-                .map_err(store_error))
-        })
+        let (kv, label) = store_of(accessor, &store)?;
+        Ok(kv.set(&label, &key, &value).await.map_err(store_error))
     }
 
     async fn delete(
@@ -103,12 +106,8 @@ impl<U> key_value::HostStoreWithStore<U> for Platform {
         store: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<(), KvError>> {
-        with_state(accessor, |state| {
-            Ok(state
-                .kv
-                .delete(&label(state, &store)?, &key)
-                .map_err(store_error))
-        })
+        let (kv, label) = store_of(accessor, &store)?;
+        Ok(kv.delete(&label, &key).await.map_err(store_error))
     }
 
     async fn exists(
@@ -116,21 +115,16 @@ impl<U> key_value::HostStoreWithStore<U> for Platform {
         store: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<bool, KvError>> {
-        with_state(accessor, |state| {
-            Ok(state
-                .kv
-                .exists(&label(state, &store)?, &key)
-                .map_err(store_error))
-        })
+        let (kv, label) = store_of(accessor, &store)?;
+        Ok(kv.exists(&label, &key).await.map_err(store_error))
     }
 
     async fn get_keys(
         accessor: &Accessor<U, Self>,
         store: Resource<OpenStore>,
     ) -> wasmtime::Result<(StreamReader<String>, FutureReader<Result<(), KvError>>)> {
-        let listed = with_state(accessor, |state| {
-            Ok::<_, wasmtime::Error>(state.kv.keys(&label(state, &store)?))
-        })?;
+        let (kv, label) = store_of(accessor, &store)?;
+        let listed = kv.keys(&label).await;
         let (keys, result) = match listed {
             Ok(keys) => (keys, Ok(())),
             Err(e) => (Vec::new(), Err(store_error(e))),

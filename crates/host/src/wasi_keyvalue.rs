@@ -82,52 +82,54 @@ impl store::Host for HostState {
 }
 
 impl store::HostBucket for HostState {
-    fn get(
+    async fn get(
         &mut self,
         bucket: Resource<Bucket>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
         let label = self.bucket_label(&bucket)?;
-        Ok(self.kv.get(&label, &key).map_err(other))
+        Ok(self.kv.get(&label, &key).await.map_err(other))
     }
 
-    fn set(
+    async fn set(
         &mut self,
         bucket: Resource<Bucket>,
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
         let label = self.bucket_label(&bucket)?;
-        Ok(self.kv.set(&label, &key, &value).map_err(other))
+        Ok(self.kv.set(&label, &key, &value).await.map_err(other))
     }
 
-    fn delete(
+    async fn delete(
         &mut self,
         bucket: Resource<Bucket>,
         key: String,
     ) -> wasmtime::Result<Result<(), Error>> {
         let label = self.bucket_label(&bucket)?;
-        Ok(self.kv.delete(&label, &key).map_err(other))
+        Ok(self.kv.delete(&label, &key).await.map_err(other))
     }
 
-    fn exists(
+    async fn exists(
         &mut self,
         bucket: Resource<Bucket>,
         key: String,
     ) -> wasmtime::Result<Result<bool, Error>> {
         let label = self.bucket_label(&bucket)?;
-        Ok(self.kv.exists(&label, &key).map_err(other))
+        Ok(self.kv.exists(&label, &key).await.map_err(other))
     }
 
-    fn list_keys(
+    async fn list_keys(
         &mut self,
         bucket: Resource<Bucket>,
         cursor: Option<String>,
     ) -> wasmtime::Result<Result<KeyResponse, Error>> {
         let label = self.bucket_label(&bucket)?;
-        Ok(list_as_spin_does(cursor, || {
-            self.kv.keys_after(&label, None, usize::MAX)
-        }))
+        if cursor.is_some() {
+            return Ok(list_as_spin_does(cursor, || Ok(Vec::new())));
+        }
+        let all = self.kv.keys_after(&label, None, usize::MAX).await;
+        Ok(list_as_spin_does(None, || all))
     }
 
     fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
@@ -137,17 +139,17 @@ impl store::HostBucket for HostState {
 }
 
 impl atomics::Host for HostState {
-    fn increment(
+    async fn increment(
         &mut self,
         bucket: Resource<Bucket>,
         key: String,
         delta: i64,
     ) -> wasmtime::Result<Result<i64, Error>> {
         let label = self.bucket_label(&bucket)?;
-        Ok(self.kv.increment(&label, &key, delta).map_err(other))
+        Ok(self.kv.increment(&label, &key, delta).await.map_err(other))
     }
 
-    fn swap(
+    async fn swap(
         &mut self,
         cas: Resource<Cas>,
         value: Vec<u8>,
@@ -156,11 +158,12 @@ impl atomics::Host for HostState {
         match self
             .kv
             .compare_and_swap(&label, &key, read.as_deref(), &value)
+            .await
         {
             Ok(true) => Ok(Ok(())),
             Ok(false) => {
                 // Hand back a fresh handle with the value that won, so the guest can retry.
-                let current = match self.kv.get(&label, &key) {
+                let current = match self.kv.get(&label, &key).await {
                     Ok(current) => current,
                     Err(e) => return Ok(Err(CasError::StoreError(other(e)))),
                 };
@@ -177,13 +180,13 @@ impl atomics::Host for HostState {
 }
 
 impl atomics::HostCas for HostState {
-    fn new(
+    async fn new(
         &mut self,
         bucket: Resource<Bucket>,
         key: String,
     ) -> wasmtime::Result<Result<Resource<Cas>, Error>> {
         let label = self.bucket_label(&bucket)?;
-        let read = match self.kv.get(&label, &key) {
+        let read = match self.kv.get(&label, &key).await {
             Ok(read) => read,
             Err(e) => return Ok(Err(other(e))),
         };
@@ -201,7 +204,7 @@ impl atomics::HostCas for HostState {
 }
 
 impl batch::Host for HostState {
-    fn get_many(
+    async fn get_many(
         &mut self,
         bucket: Resource<Bucket>,
         keys: Vec<String>,
@@ -210,26 +213,27 @@ impl batch::Host for HostState {
         Ok(self
             .kv
             .get_many(&label, &keys)
+            .await
             .map_err(other)
             .map(|values| present_only(keys, values)))
     }
 
-    fn set_many(
+    async fn set_many(
         &mut self,
         bucket: Resource<Bucket>,
         key_values: Vec<(String, Vec<u8>)>,
     ) -> wasmtime::Result<Result<(), Error>> {
         let label = self.bucket_label(&bucket)?;
-        Ok(self.kv.set_many(&label, &key_values).map_err(other))
+        Ok(self.kv.set_many(&label, &key_values).await.map_err(other))
     }
 
-    fn delete_many(
+    async fn delete_many(
         &mut self,
         bucket: Resource<Bucket>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<(), Error>> {
         let label = self.bucket_label(&bucket)?;
-        Ok(self.kv.delete_many(&label, &keys).map_err(other))
+        Ok(self.kv.delete_many(&label, &keys).await.map_err(other))
     }
 }
 

@@ -21,14 +21,22 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// What a store backend does; `store` is the label a component opened.
+/// What a store backend does; `store` is the label a component opened. Every call is
+/// async: a backend never blocks a runtime worker on I/O or on another caller's write
+/// (the SQLite backend groups concurrent writes into one commit, the Redis backend
+/// multiplexes callers on its connection).
 pub trait Backend: Send + Sync {
-    fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>>;
-    fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<()>;
-    fn delete(&self, store: &str, key: &str) -> Result<()>;
-    fn exists(&self, store: &str, key: &str) -> Result<bool>;
+    fn get(&self, store: &str, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
+    fn set(&self, store: &str, key: &str, value: &[u8]) -> impl Future<Output = Result<()>> + Send;
+    fn delete(&self, store: &str, key: &str) -> impl Future<Output = Result<()>> + Send;
+    fn exists(&self, store: &str, key: &str) -> impl Future<Output = Result<bool>> + Send;
     /// Up to `limit` keys after `cursor` (absent: from the first), in byte order.
-    fn keys_after(&self, store: &str, cursor: Option<&str>, limit: usize) -> Result<Vec<String>>;
+    fn keys_after(
+        &self,
+        store: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// Writes `new` only if the key still holds `expected` (`None`: absent).
     fn compare_and_swap(
         &self,
@@ -36,17 +44,30 @@ pub trait Backend: Send + Sync {
         key: &str,
         expected: Option<&[u8]>,
         new: &[u8],
-    ) -> Result<bool>;
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// Adds `delta` to the decimal integer at `key` (absent: 0) and returns the sum.
-    fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64>;
-    /// Values of `keys` (absent: `None`), in order.
-    fn get_many(&self, store: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>>;
+    fn increment(
+        &self,
+        store: &str,
+        key: &str,
+        delta: i64,
+    ) -> impl Future<Output = Result<i64>> + Send;
+    /// Values of `keys` (absent: `None`), in order, as of one moment.
+    fn get_many(
+        &self,
+        store: &str,
+        keys: &[String],
+    ) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>>> + Send;
     /// Writes all pairs, all or none.
-    fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<()>;
+    fn set_many(
+        &self,
+        store: &str,
+        pairs: &[(String, Vec<u8>)],
+    ) -> impl Future<Output = Result<()>> + Send;
     /// Deletes all keys, all or none.
-    fn delete_many(&self, store: &str, keys: &[String]) -> Result<()>;
+    fn delete_many(&self, store: &str, keys: &[String]) -> impl Future<Output = Result<()>> + Send;
     /// Every key, in byte order.
-    fn keys(&self, store: &str) -> Result<Vec<String>>;
+    fn keys(&self, store: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
 }
 
 /// Every store of the app: labels the runtime config puts on Redis go there, every other
@@ -59,7 +80,7 @@ pub struct KvStore {
 impl KvStore {
     /// Opens the SQLite file at `sqlite_path` and connects to every Redis the config names
     /// (failing now, at start, if one does not answer).
-    pub fn open(sqlite_path: &Path, config: &RuntimeConfig) -> Result<KvStore> {
+    pub async fn open(sqlite_path: &Path, config: &RuntimeConfig) -> Result<KvStore> {
         let sqlite = Arc::new(sqlite::SqliteKv::open(sqlite_path)?);
         sqlite::SqliteKv::sync_log_every(&sqlite, Duration::from_secs(1));
         let mut by_url: BTreeMap<String, Arc<redis::RedisKv>> = BTreeMap::new();
@@ -69,7 +90,7 @@ impl KvStore {
                 let kv = match by_url.get(url) {
                     Some(kv) => kv.clone(),
                     None => {
-                        let kv = Arc::new(redis::RedisKv::connect(url)?);
+                        let kv = Arc::new(redis::RedisKv::connect(url).await?);
                         by_url.insert(url.clone(), kv.clone());
                         kv
                     }
@@ -83,66 +104,104 @@ impl KvStore {
         })
     }
 
-    fn backend(&self, store: &str) -> &dyn Backend {
-        match self.redis.get(store) {
-            Some(redis) => redis.as_ref(),
-            None => self.sqlite.as_ref(),
+    /// The SQLite file's commits so far (`sqlite::CommitStats`).
+    pub fn sqlite_stats(&self) -> sqlite::CommitStats {
+        self.sqlite.stats()
+    }
+
+    fn redis(&self, store: &str) -> Option<&redis::RedisKv> {
+        self.redis.get(store).map(|r| r.as_ref())
+    }
+
+    pub async fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        match self.redis(store) {
+            Some(r) => r.get(store, key).await,
+            None => self.sqlite.get(store, key).await,
         }
     }
 
-    pub fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>> {
-        self.backend(store).get(store, key)
+    pub async fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<()> {
+        match self.redis(store) {
+            Some(r) => r.set(store, key, value).await,
+            None => self.sqlite.set(store, key, value).await,
+        }
     }
 
-    pub fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<()> {
-        self.backend(store).set(store, key, value)
+    pub async fn delete(&self, store: &str, key: &str) -> Result<()> {
+        match self.redis(store) {
+            Some(r) => r.delete(store, key).await,
+            None => self.sqlite.delete(store, key).await,
+        }
     }
 
-    pub fn delete(&self, store: &str, key: &str) -> Result<()> {
-        self.backend(store).delete(store, key)
+    pub async fn exists(&self, store: &str, key: &str) -> Result<bool> {
+        match self.redis(store) {
+            Some(r) => r.exists(store, key).await,
+            None => self.sqlite.exists(store, key).await,
+        }
     }
 
-    pub fn exists(&self, store: &str, key: &str) -> Result<bool> {
-        self.backend(store).exists(store, key)
-    }
-
-    pub fn keys_after(
+    pub async fn keys_after(
         &self,
         store: &str,
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>> {
-        self.backend(store).keys_after(store, cursor, limit)
+        match self.redis(store) {
+            Some(r) => r.keys_after(store, cursor, limit).await,
+            None => self.sqlite.keys_after(store, cursor, limit).await,
+        }
     }
 
-    pub fn compare_and_swap(
+    pub async fn compare_and_swap(
         &self,
         store: &str,
         key: &str,
         expected: Option<&[u8]>,
         new: &[u8],
     ) -> Result<bool> {
-        self.backend(store)
-            .compare_and_swap(store, key, expected, new)
+        match self.redis(store) {
+            Some(r) => r.compare_and_swap(store, key, expected, new).await,
+            None => {
+                self.sqlite
+                    .compare_and_swap(store, key, expected, new)
+                    .await
+            }
+        }
     }
 
-    pub fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64> {
-        self.backend(store).increment(store, key, delta)
+    pub async fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64> {
+        match self.redis(store) {
+            Some(r) => r.increment(store, key, delta).await,
+            None => self.sqlite.increment(store, key, delta).await,
+        }
     }
 
-    pub fn get_many(&self, store: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
-        self.backend(store).get_many(store, keys)
+    pub async fn get_many(&self, store: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        match self.redis(store) {
+            Some(r) => r.get_many(store, keys).await,
+            None => self.sqlite.get_many(store, keys).await,
+        }
     }
 
-    pub fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<()> {
-        self.backend(store).set_many(store, pairs)
+    pub async fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<()> {
+        match self.redis(store) {
+            Some(r) => r.set_many(store, pairs).await,
+            None => self.sqlite.set_many(store, pairs).await,
+        }
     }
 
-    pub fn delete_many(&self, store: &str, keys: &[String]) -> Result<()> {
-        self.backend(store).delete_many(store, keys)
+    pub async fn delete_many(&self, store: &str, keys: &[String]) -> Result<()> {
+        match self.redis(store) {
+            Some(r) => r.delete_many(store, keys).await,
+            None => self.sqlite.delete_many(store, keys).await,
+        }
     }
 
-    pub fn keys(&self, store: &str) -> Result<Vec<String>> {
-        self.backend(store).keys(store)
+    pub async fn keys(&self, store: &str) -> Result<Vec<String>> {
+        match self.redis(store) {
+            Some(r) => r.keys(store).await,
+            None => self.sqlite.keys(store).await,
+        }
     }
 }

@@ -14,18 +14,27 @@
 //!
 //! Durability is the server's: run it with `appendonly yes` and `appendfsync everysec`
 //! for the same bound as the SQLite backend (about a second of work on power loss).
+//!
+//! Calls are async, on tokio: every caller shares one multiplexed connection (see
+//! [`RedisKv`]), so no runtime worker ever blocks waiting on Redis.
 
 use super::Backend;
 use anyhow::{Context, Result};
-use redis::{Client, Connection, RedisResult, Script};
-use std::sync::Mutex;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, Script};
 use std::time::Duration;
 
 /// Longest wait for a connection, or for an answer on one: a Redis that stopped answering
 /// turns into a storage error rather than a request that hangs.
 const TIMEOUT: Duration = Duration::from_secs(5);
-/// Idle connections kept for reuse; more are opened under load and closed after.
-const IDLE_CONNECTIONS: usize = 32;
+/// Connection attempts retried after the first fails (at `connect`, and when reconnecting
+/// after a lost connection), waiting `RETRY_MIN_DELAY`, then twice that (up to
+/// `RETRY_MAX_DELAY`), each with up to as much again of random jitter. Few and short, so a
+/// Redis that refuses connections is an error within about a second rather than the
+/// manager's default of six retries (up to about 13 s of waiting).
+const CONNECT_RETRIES: usize = 2;
+const RETRY_MIN_DELAY: Duration = Duration::from_millis(100);
+const RETRY_MAX_DELAY: Duration = Duration::from_secs(1);
 
 /// Writes `ARGV[3]` at `KEYS[1]` (and indexes `ARGV[4]`) if the value is still `ARGV[2]`,
 /// or still absent when `ARGV[1]` is "0". Returns 1 if it wrote.
@@ -49,9 +58,15 @@ redis.call('ZADD', KEYS[2], 0, ARGV[2])
 return sum
 ";
 
+/// One multiplexed connection rather than a pool: concurrent callers' commands are written
+/// to it as they come and pipelined (each answer goes back to its caller in order), so no
+/// caller waits for another's round trip, no worker thread blocks, and there is no pool to
+/// size. The manager replaces the connection after an I/O error; a `MULTI`/`EXEC` block or
+/// a script is one request on it, so other callers' commands never land inside one.
 pub struct RedisKv {
-    client: Client,
-    idle: Mutex<Vec<Connection>>,
+    /// Cheap to clone (a handle on the shared connection); each call clones it, as
+    /// commands need it `&mut`.
+    conn: ConnectionManager,
     compare_and_swap: Script,
     increment: Script,
 }
@@ -67,39 +82,28 @@ fn index_key(store: &str) -> String {
 impl RedisKv {
     /// Connects to `url` (`redis://[user:password@]host[:port][/db]`, or `rediss://` for
     /// TLS) and checks that the server answers.
-    pub fn connect(url: &str) -> Result<RedisKv> {
+    pub async fn connect(url: &str) -> Result<RedisKv> {
         let client = Client::open(url)
             .with_context(|| format!("reading the Redis URL {}", redacted(url)))?;
-        let kv = RedisKv {
-            client,
-            idle: Mutex::new(Vec::new()),
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(TIMEOUT))
+            .set_number_of_retries(CONNECT_RETRIES)
+            .set_min_delay(RETRY_MIN_DELAY)
+            .set_max_delay(RETRY_MAX_DELAY);
+        let answers = async {
+            let mut conn = ConnectionManager::new_with_config(client, config).await?;
+            redis::cmd("PING").query_async::<String>(&mut conn).await?;
+            redis::RedisResult::Ok(conn)
+        };
+        let conn = answers
+            .await
+            .with_context(|| format!("Redis at {} does not answer", redacted(url)))?;
+        Ok(RedisKv {
+            conn,
             compare_and_swap: Script::new(COMPARE_AND_SWAP),
             increment: Script::new(INCREMENT),
-        };
-        kv.with(|conn| redis::cmd("PING").query::<String>(conn))
-            .with_context(|| format!("Redis at {} does not answer", redacted(url)))?;
-        Ok(kv)
-    }
-
-    /// Runs `f` on a pooled connection. A connection that saw an error is closed rather
-    /// than reused (it may hold half an answer).
-    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> RedisResult<T>) -> Result<T> {
-        let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let mut conn = match pooled {
-            Some(conn) => conn,
-            None => {
-                let conn = self.client.get_connection_with_timeout(TIMEOUT)?;
-                conn.set_read_timeout(Some(TIMEOUT))?;
-                conn.set_write_timeout(Some(TIMEOUT))?;
-                conn
-            }
-        };
-        let result = f(&mut conn)?;
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < IDLE_CONNECTIONS {
-            idle.push(conn);
-        }
-        Ok(result)
+        })
     }
 }
 
@@ -112,85 +116,101 @@ fn redacted(url: &str) -> String {
 }
 
 impl Backend for RedisKv {
-    fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>> {
-        self.with(|conn| redis::cmd("GET").arg(value_key(store, key)).query(conn))
+    async fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        let mut conn = self.conn.clone();
+        Ok(redis::cmd("GET")
+            .arg(value_key(store, key))
+            .query_async(&mut conn)
+            .await?)
     }
 
-    fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<()> {
-        self.with(|conn| {
-            redis::pipe()
-                .atomic()
-                .cmd("SET")
-                .arg(value_key(store, key))
-                .arg(value)
-                .ignore()
-                .cmd("ZADD")
-                .arg(index_key(store))
-                .arg(0)
-                .arg(key)
-                .ignore()
-                .query(conn)
-        })
+    async fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<()> {
+        let mut conn = self.conn.clone();
+        redis::pipe()
+            .atomic()
+            .cmd("SET")
+            .arg(value_key(store, key))
+            .arg(value)
+            .ignore()
+            .cmd("ZADD")
+            .arg(index_key(store))
+            .arg(0)
+            .arg(key)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
     }
 
-    fn delete(&self, store: &str, key: &str) -> Result<()> {
-        self.delete_many(store, &[key.to_string()])
+    async fn delete(&self, store: &str, key: &str) -> Result<()> {
+        self.delete_many(store, &[key.to_string()]).await
     }
 
-    fn exists(&self, store: &str, key: &str) -> Result<bool> {
-        self.with(|conn| redis::cmd("EXISTS").arg(value_key(store, key)).query(conn))
+    async fn exists(&self, store: &str, key: &str) -> Result<bool> {
+        let mut conn = self.conn.clone();
+        Ok(redis::cmd("EXISTS")
+            .arg(value_key(store, key))
+            .query_async(&mut conn)
+            .await?)
     }
 
-    fn keys_after(&self, store: &str, cursor: Option<&str>, limit: usize) -> Result<Vec<String>> {
+    async fn keys_after(
+        &self,
+        store: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>> {
         let from = match cursor {
             Some(cursor) => format!("({cursor}"),
             None => "-".to_string(),
         };
-        self.with(|conn| {
-            redis::cmd("ZRANGEBYLEX")
-                .arg(index_key(store))
-                .arg(from)
-                .arg("+")
-                .arg("LIMIT")
-                .arg(0)
-                // Redis reads the count as a signed 64-bit integer.
-                .arg(limit.min(i64::MAX as usize))
-                .query(conn)
-        })
+        let mut conn = self.conn.clone();
+        Ok(redis::cmd("ZRANGEBYLEX")
+            .arg(index_key(store))
+            .arg(from)
+            .arg("+")
+            .arg("LIMIT")
+            .arg(0)
+            // Redis reads the count as a signed 64-bit integer.
+            .arg(limit.min(i64::MAX as usize))
+            .query_async(&mut conn)
+            .await?)
     }
 
-    fn compare_and_swap(
+    async fn compare_and_swap(
         &self,
         store: &str,
         key: &str,
         expected: Option<&[u8]>,
         new: &[u8],
     ) -> Result<bool> {
-        let wrote: i64 = self.with(|conn| {
-            self.compare_and_swap
-                .key(value_key(store, key))
-                .key(index_key(store))
-                .arg(if expected.is_some() { "1" } else { "0" })
-                .arg(expected.unwrap_or_default())
-                .arg(new)
-                .arg(key)
-                .invoke(conn)
-        })?;
+        let mut conn = self.conn.clone();
+        let wrote: i64 = self
+            .compare_and_swap
+            .key(value_key(store, key))
+            .key(index_key(store))
+            .arg(if expected.is_some() { "1" } else { "0" })
+            .arg(expected.unwrap_or_default())
+            .arg(new)
+            .arg(key)
+            .invoke_async(&mut conn)
+            .await?;
         Ok(wrote == 1)
     }
 
-    fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64> {
-        self.with(|conn| {
-            self.increment
-                .key(value_key(store, key))
-                .key(index_key(store))
-                .arg(delta)
-                .arg(key)
-                .invoke(conn)
-        })
+    async fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64> {
+        let mut conn = self.conn.clone();
+        Ok(self
+            .increment
+            .key(value_key(store, key))
+            .key(index_key(store))
+            .arg(delta)
+            .arg(key)
+            .invoke_async(&mut conn)
+            .await?)
     }
 
-    fn get_many(&self, store: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+    async fn get_many(&self, store: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -198,10 +218,11 @@ impl Backend for RedisKv {
         for key in keys {
             mget.arg(value_key(store, key));
         }
-        self.with(|conn| mget.query(conn))
+        let mut conn = self.conn.clone();
+        Ok(mget.query_async(&mut conn).await?)
     }
 
-    fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<()> {
+    async fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<()> {
         if pairs.is_empty() {
             return Ok(());
         }
@@ -212,18 +233,19 @@ impl Backend for RedisKv {
             mset.arg(value_key(store, key)).arg(value);
             zadd.arg(0).arg(key);
         }
-        self.with(|conn| {
-            redis::pipe()
-                .atomic()
-                .add_command(mset)
-                .ignore()
-                .add_command(zadd)
-                .ignore()
-                .query(conn)
-        })
+        let mut conn = self.conn.clone();
+        redis::pipe()
+            .atomic()
+            .add_command(mset)
+            .ignore()
+            .add_command(zadd)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
     }
 
-    fn delete_many(&self, store: &str, keys: &[String]) -> Result<()> {
+    async fn delete_many(&self, store: &str, keys: &[String]) -> Result<()> {
         if keys.is_empty() {
             return Ok(());
         }
@@ -234,25 +256,26 @@ impl Backend for RedisKv {
             del.arg(value_key(store, key));
             zrem.arg(key);
         }
-        self.with(|conn| {
-            redis::pipe()
-                .atomic()
-                .add_command(del)
-                .ignore()
-                .add_command(zrem)
-                .ignore()
-                .query(conn)
-        })
+        let mut conn = self.conn.clone();
+        redis::pipe()
+            .atomic()
+            .add_command(del)
+            .ignore()
+            .add_command(zrem)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
     }
 
-    fn keys(&self, store: &str) -> Result<Vec<String>> {
-        self.with(|conn| {
-            redis::cmd("ZRANGEBYLEX")
-                .arg(index_key(store))
-                .arg("-")
-                .arg("+")
-                .query(conn)
-        })
+    async fn keys(&self, store: &str) -> Result<Vec<String>> {
+        let mut conn = self.conn.clone();
+        Ok(redis::cmd("ZRANGEBYLEX")
+            .arg(index_key(store))
+            .arg("-")
+            .arg("+")
+            .query_async(&mut conn)
+            .await?)
     }
 }
 
@@ -276,6 +299,7 @@ mod tests {
         }
     }
 
+    /// Starts the server; `ready` (below) waits until it answers.
     fn start_server() -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -283,7 +307,7 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let mut child = Command::new("redis-server")
+        let child = Command::new("redis-server")
             .args([
                 "--port",
                 &port.to_string(),
@@ -297,37 +321,41 @@ mod tests {
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server is needed for these tests (.ci/run installs it)");
-        let url = format!("redis://127.0.0.1:{port}/");
-        for _ in 0..100 {
-            if RedisKv::connect(&url).is_ok() {
-                return Server {
-                    child,
-                    url,
-                    _dir: dir,
-                };
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        Server {
+            child,
+            url: format!("redis://127.0.0.1:{port}/"),
+            _dir: dir,
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("redis-server did not answer on {url}");
     }
 
-    #[test]
-    fn keeps_the_backend_contract() {
+    /// Connects to `server` once it answers (the server is killed if it never does, when
+    /// the panic drops it).
+    async fn ready(server: &Server) -> RedisKv {
+        for _ in 0..100 {
+            if let Ok(kv) = RedisKv::connect(&server.url).await {
+                return kv;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not answer on {}", server.url);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn keeps_the_backend_contract() {
         let server = start_server();
-        let kv = Arc::new(RedisKv::connect(&server.url).unwrap());
-        crate::kv::contract::check(kv);
+        let kv = Arc::new(ready(&server).await);
+        crate::kv::contract::check(kv).await;
     }
 
-    #[test]
-    fn a_server_that_does_not_answer_is_an_error_at_connect() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_server_that_does_not_answer_is_an_error_at_connect() {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let error = RedisKv::connect(&format!("redis://user:secret@127.0.0.1:{port}/"))
+            .await
             .err()
             .expect("nothing listens there");
         let text = format!("{error:#}");

@@ -4,11 +4,24 @@
 //! fsync each commit; `sync_log_every` fsyncs the log each second instead, so a power loss
 //! loses at most about a second of work (see ARCHITECTURE.md).
 //!
-//! One connection writes; plain reads go to a few connections of their own. In WAL mode a
-//! reader sees every transaction committed before its read began and never waits for the
-//! writer, so a read-only request is not queued behind a batch being written. Reads whose
-//! answer decides a write (compare-and-swap, increment) stay on the writer, so nothing can
-//! commit between the read and the write.
+//! Group commit. A commit is the expensive part of a small write (the log's frames, the
+//! file locks), and a message makes a few dozen small writes. So every call becomes a job
+//! in one queue, and whoever finds the connection free runs the queue (flat combining: no
+//! thread of its own, and no hand-over when there is no contention):
+//! - the queued reads first, in one read transaction (one snapshot: a `get-many` never
+//!   sees half a `set-many`). They see only what is committed, so they are answered at
+//!   once and never wait for the writes queued with them;
+//! - then the queued writes, in queue order, in one transaction; compare-and-swap and
+//!   increment read what the writes before them in that transaction left. Each caller is
+//!   answered only after the commit, so "202 only after persisted" holds for every write.
+//!
+//! Jobs that came while a group ran form the next group. Reordering reads before writes
+//! within a group is sound: every job of a group was waiting at once, so any order of them
+//! is an order the callers could have seen.
+//!
+//! One connection serves everything: its page cache stays warm (a second connection's
+//! cache is thrown away whenever the other writes), and other processes may still open
+//! the file (the tests read it from outside).
 //!
 //! Checkpoints (copying the log back into the database) run every 65,536 pages (256 MiB of
 //! log) rather than SQLite's 1,000: a broadcast writes one row per recipient at random
@@ -16,25 +29,112 @@
 //! pages over and over. Measured with bench/broadcast.py: 83 s → 58 s per million.
 
 use super::Backend;
-use anyhow::{Context, Result};
-use rusqlite::{Connection, OptionalExtension, params};
+use anyhow::{Context, Result, anyhow};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use tokio::sync::oneshot;
 
-/// Connections for plain reads. More than the threads that call the store at once on two
-/// cores, so a reader is nearly always free; each has its own page cache.
-const READERS: usize = 4;
+/// Groups one combiner runs before it hands the rest to a blocking thread, so that no
+/// caller waits long for its own answer while it serves everyone else's.
+const GROUPS_PER_TURN: usize = 32;
 
 pub struct SqliteKv {
-    /// Every write, and the reads that decide a write.
-    writer: Mutex<Connection>,
-    /// Plain reads (`query_only`), taken in turn.
-    readers: Vec<Mutex<Connection>>,
-    next_reader: AtomicUsize,
+    conn: Mutex<Connection>,
+    queue: Mutex<VecDeque<Job>>,
     /// SQLite's write-ahead log beside the database.
     log: PathBuf,
+    commits: AtomicU64,
+    writes: AtomicU64,
+}
+
+/// One call, waiting in the queue.
+struct Job {
+    op: Op,
+    answer: oneshot::Sender<Result<Answer>>,
+}
+
+enum Op {
+    Get {
+        store: String,
+        key: String,
+    },
+    Exists {
+        store: String,
+        key: String,
+    },
+    KeysAfter {
+        store: String,
+        cursor: Option<String>,
+        limit: usize,
+    },
+    Keys {
+        store: String,
+    },
+    GetMany {
+        store: String,
+        keys: Vec<String>,
+    },
+    Set {
+        store: String,
+        key: String,
+        value: Vec<u8>,
+    },
+    Delete {
+        store: String,
+        key: String,
+    },
+    CompareAndSwap {
+        store: String,
+        key: String,
+        expected: Option<Vec<u8>>,
+        new: Vec<u8>,
+    },
+    Increment {
+        store: String,
+        key: String,
+        delta: i64,
+    },
+    SetMany {
+        store: String,
+        pairs: Vec<(String, Vec<u8>)>,
+    },
+    DeleteMany {
+        store: String,
+        keys: Vec<String>,
+    },
+}
+
+impl Op {
+    fn writes(&self) -> bool {
+        !matches!(
+            self,
+            Op::Get { .. }
+                | Op::Exists { .. }
+                | Op::KeysAfter { .. }
+                | Op::Keys { .. }
+                | Op::GetMany { .. }
+        )
+    }
+}
+
+enum Answer {
+    Value(Option<Vec<u8>>),
+    Values(Vec<Option<Vec<u8>>>),
+    Keys(Vec<String>),
+    Bool(bool),
+    Sum(i64),
+    Done,
+}
+
+/// What the store has committed so far, for operators and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitStats {
+    pub commits: u64,
+    pub writes: u64,
 }
 
 impl SqliteKv {
@@ -42,9 +142,8 @@ impl SqliteKv {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let open = || Connection::open(path).with_context(|| format!("opening {}", path.display()));
-        let writer = open()?;
-        writer.execute_batch(
+        let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+        conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA busy_timeout = 5000;
@@ -57,25 +156,14 @@ impl SqliteKv {
                  PRIMARY KEY (store, key)
              ) WITHOUT ROWID;",
         )?;
-        // Opened once the writer made the file a WAL database with its table.
-        let readers = (0..READERS)
-            .map(|_| {
-                let reader = open()?;
-                reader.execute_batch(
-                    "PRAGMA busy_timeout = 5000;
-                     PRAGMA cache_size = -16384;
-                     PRAGMA query_only = 1;",
-                )?;
-                Ok(Mutex::new(reader))
-            })
-            .collect::<Result<Vec<_>>>()?;
         let mut log = path.as_os_str().to_owned();
         log.push("-wal");
         Ok(SqliteKv {
-            writer: Mutex::new(writer),
-            readers,
-            next_reader: AtomicUsize::new(0),
+            conn: Mutex::new(conn),
+            queue: Mutex::new(VecDeque::new()),
             log: PathBuf::from(log),
+            commits: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
         })
     }
 
@@ -96,147 +184,207 @@ impl SqliteKv {
         });
     }
 
-    fn writer(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent (statements are atomic).
-        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    /// Commits and the writes they carried, since the store was opened.
+    pub fn stats(&self) -> CommitStats {
+        CommitStats {
+            commits: self.commits.load(Ordering::Relaxed),
+            writes: self.writes.load(Ordering::Relaxed),
+        }
     }
 
-    /// A free reader if there is one (starting from the next in turn), else the next in
-    /// turn once it is free.
-    fn reader(&self) -> MutexGuard<'_, Connection> {
-        let first = self.next_reader.fetch_add(1, Ordering::Relaxed);
-        for i in 0..self.readers.len() {
-            match self.readers[(first + i) % self.readers.len()].try_lock() {
-                Ok(reader) => return reader,
-                Err(std::sync::TryLockError::Poisoned(e)) => return e.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => {}
+    /// Queues `op` and waits for its answer, running the queue if the connection is free.
+    async fn call(self: &Arc<Self>, op: Op) -> Result<Answer> {
+        let (answer, answered) = oneshot::channel();
+        self.lock_queue().push_back(Job { op, answer });
+        self.combine();
+        answered
+            .await
+            .map_err(|_| anyhow!("the key-value store dropped a call"))?
+    }
+
+    fn lock_queue(&self) -> MutexGuard<'_, VecDeque<Job>> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs queued jobs while the connection is free for this caller. A job queued after
+    /// the last look and before the unlock found the connection taken and left it to
+    /// this caller: so after unlocking, look once more.
+    fn combine(self: &Arc<Self>) {
+        loop {
+            let mut conn = match self.conn.try_lock() {
+                Ok(conn) => conn,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                // Whoever holds it runs this job too.
+                Err(std::sync::TryLockError::WouldBlock) => return,
+            };
+            for _ in 0..GROUPS_PER_TURN {
+                let jobs: Vec<Job> = self.lock_queue().drain(..).collect();
+                if jobs.is_empty() {
+                    break;
+                }
+                self.run_group(&mut conn, jobs);
+            }
+            drop(conn);
+            if self.lock_queue().is_empty() {
+                return;
+            }
+            if tokio::runtime::Handle::try_current().is_ok() {
+                // A long queue: let a blocking thread serve it, and this caller go on.
+                let store = self.clone();
+                tokio::task::spawn_blocking(move || store.combine());
+                return;
             }
         }
-        self.readers[first % self.readers.len()]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl Backend for SqliteKv {
-    fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>> {
-        read(&self.reader(), store, key)
     }
 
-    fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<()> {
-        write(&self.writer(), store, key, value)
-    }
-
-    fn delete(&self, store: &str, key: &str) -> Result<()> {
-        let conn = self.writer();
-        conn.prepare_cached("DELETE FROM kv WHERE store = ?1 AND key = ?2")?
-            .execute(params![store, key])?;
-        Ok(())
-    }
-
-    fn exists(&self, store: &str, key: &str) -> Result<bool> {
-        let conn = self.reader();
-        let mut stmt = conn.prepare_cached("SELECT 1 FROM kv WHERE store = ?1 AND key = ?2")?;
-        Ok(stmt.exists(params![store, key])?)
-    }
-
-    /// Up to `limit` keys after `cursor`, in key order (for paged listing).
-    fn keys_after(&self, store: &str, cursor: Option<&str>, limit: usize) -> Result<Vec<String>> {
-        let conn = self.reader();
-        let mut stmt = conn.prepare_cached(
-            "SELECT key FROM kv WHERE store = ?1 AND key > ?2 ORDER BY key LIMIT ?3",
-        )?;
-        let keys = stmt
-            .query_map(params![store, cursor.unwrap_or(""), limit as i64], |row| {
-                row.get(0)
-            })?
-            .collect::<Result<Vec<String>, _>>()?;
-        Ok(keys)
-    }
-
-    /// Writes `new` only if the key still holds `expected` (`None`: absent). Atomic: the
-    /// writer is held for the read and the write.
-    fn compare_and_swap(
-        &self,
-        store: &str,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: &[u8],
-    ) -> Result<bool> {
-        let conn = self.writer();
-        if read(&conn, store, key)?.as_deref() != expected {
-            return Ok(false);
+    /// Answers the group's reads from one snapshot, then makes its writes in one commit.
+    fn run_group(&self, conn: &mut Connection, jobs: Vec<Job>) {
+        let (writes, reads): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.op.writes());
+        if !reads.is_empty() {
+            match conn.transaction_with_behavior(TransactionBehavior::Deferred) {
+                Ok(tx) => {
+                    for job in reads {
+                        let _ = job.answer.send(read_op(&tx, &job.op));
+                    }
+                    let _ = tx.commit();
+                }
+                Err(e) => answer_all(reads, &e.into()),
+            }
         }
-        write(&conn, store, key, new)?;
-        Ok(true)
-    }
-
-    /// Adds `delta` to the decimal integer stored at `key` (absent: 0) and returns the sum.
-    fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64> {
-        let conn = self.writer();
-        let current = match read(&conn, store, key)? {
-            None => 0,
-            Some(bytes) => std::str::from_utf8(&bytes)
-                .ok()
-                .and_then(|s| s.parse::<i64>().ok())
-                .ok_or_else(|| anyhow::anyhow!("value at {key} is not an integer"))?,
+        if writes.is_empty() {
+            return;
+        }
+        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) => return answer_all(writes, &e.into()),
         };
-        let sum = current
-            .checked_add(delta)
-            .ok_or_else(|| anyhow::anyhow!("increment overflows"))?;
-        write(&conn, store, key, sum.to_string().as_bytes())?;
-        Ok(sum)
-    }
-
-    /// Values of `keys` (absent: `None`), in order, all as of one moment: read in one
-    /// transaction, so a `set-many` is seen whole or not at all (a history never shows
-    /// `delivered` without the `sent` written with it).
-    fn get_many(&self, store: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
-        let mut conn = self.reader();
-        let tx = conn.transaction()?;
-        let values = keys
-            .iter()
-            .map(|key| read(&tx, store, key))
-            .collect::<Result<Vec<_>>>()?;
-        tx.commit()?;
-        Ok(values)
-    }
-
-    /// Writes all pairs in one transaction: a broadcast batch's outcomes cost one commit,
-    /// and a crash leaves all of them or none.
-    fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<()> {
-        let mut conn = self.writer();
-        let tx = conn.transaction()?;
-        for (key, value) in pairs {
-            write(&tx, store, key, value)?;
+        let mut answers = Vec::with_capacity(writes.len());
+        for job in &writes {
+            answers.push(write_op(&tx, &job.op));
         }
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// Deletes all `keys` in one transaction.
-    fn delete_many(&self, store: &str, keys: &[String]) -> Result<()> {
-        let mut conn = self.writer();
-        let tx = conn.transaction()?;
-        for key in keys {
-            tx.prepare_cached("DELETE FROM kv WHERE store = ?1 AND key = ?2")?
-                .execute(params![store, key])?;
+        match tx.commit() {
+            Ok(()) => {
+                self.commits.fetch_add(1, Ordering::Relaxed);
+                self.writes
+                    .fetch_add(writes.len() as u64, Ordering::Relaxed);
+                for (job, answer) in writes.into_iter().zip(answers) {
+                    let _ = job.answer.send(answer);
+                }
+            }
+            Err(e) => answer_all(writes, &e.into()),
         }
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn keys(&self, store: &str) -> Result<Vec<String>> {
-        let conn = self.reader();
-        let mut stmt = conn.prepare_cached("SELECT key FROM kv WHERE store = ?1 ORDER BY key")?;
-        let keys = stmt
-            .query_map(params![store], |row| row.get(0))?
-            .collect::<Result<Vec<String>, _>>()?;
-        Ok(keys)
     }
 }
 
-/// One value, on a connection the caller holds (so read-then-write stays atomic).
+/// Answers every job with the same failure (a transaction that did not begin or commit).
+fn answer_all(jobs: Vec<Job>, e: &anyhow::Error) {
+    for job in jobs {
+        let _ = job.answer.send(Err(anyhow!("{e:#}")));
+    }
+}
+
+fn read_op(conn: &Connection, op: &Op) -> Result<Answer> {
+    Ok(match op {
+        Op::Get { store, key } => Answer::Value(read(conn, store, key)?),
+        Op::Exists { store, key } => Answer::Bool(
+            conn.prepare_cached("SELECT 1 FROM kv WHERE store = ?1 AND key = ?2")?
+                .exists(params![store, key])?,
+        ),
+        Op::KeysAfter {
+            store,
+            cursor,
+            limit,
+        } => Answer::Keys(
+            conn.prepare_cached(
+                "SELECT key FROM kv WHERE store = ?1 AND key > ?2 ORDER BY key LIMIT ?3",
+            )?
+            .query_map(
+                params![store, cursor.as_deref().unwrap_or(""), *limit as i64],
+                |row| row.get(0),
+            )?
+            .collect::<Result<Vec<String>, _>>()?,
+        ),
+        Op::Keys { store } => Answer::Keys(
+            conn.prepare_cached("SELECT key FROM kv WHERE store = ?1 ORDER BY key")?
+                .query_map(params![store], |row| row.get(0))?
+                .collect::<Result<Vec<String>, _>>()?,
+        ),
+        Op::GetMany { store, keys } => Answer::Values(
+            keys.iter()
+                .map(|key| read(conn, store, key))
+                .collect::<Result<Vec<_>>>()?,
+        ),
+        _ => unreachable!("writes are not reads"),
+    })
+}
+
+/// Makes one write inside the group's transaction. A write of several rows is a savepoint
+/// of its own, so a failure in it undoes it whole and leaves the group's others.
+fn write_op(conn: &Connection, op: &Op) -> Result<Answer> {
+    Ok(match op {
+        Op::Set { store, key, value } => {
+            write(conn, store, key, value)?;
+            Answer::Done
+        }
+        Op::Delete { store, key } => {
+            delete(conn, store, key)?;
+            Answer::Done
+        }
+        Op::CompareAndSwap {
+            store,
+            key,
+            expected,
+            new,
+        } => {
+            if read(conn, store, key)? != *expected {
+                return Ok(Answer::Bool(false));
+            }
+            write(conn, store, key, new)?;
+            Answer::Bool(true)
+        }
+        Op::Increment { store, key, delta } => {
+            let current = match read(conn, store, key)? {
+                None => 0,
+                Some(bytes) => std::str::from_utf8(&bytes)
+                    .ok()
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .ok_or_else(|| anyhow!("value at {key} is not an integer"))?,
+            };
+            let sum = current
+                .checked_add(*delta)
+                .ok_or_else(|| anyhow!("increment overflows"))?;
+            write(conn, store, key, sum.to_string().as_bytes())?;
+            Answer::Sum(sum)
+        }
+        Op::SetMany { store, pairs } => {
+            all_or_none(conn, || {
+                pairs.iter().try_for_each(|(k, v)| write(conn, store, k, v))
+            })?;
+            Answer::Done
+        }
+        Op::DeleteMany { store, keys } => {
+            all_or_none(conn, || {
+                keys.iter().try_for_each(|k| delete(conn, store, k))
+            })?;
+            Answer::Done
+        }
+        _ => unreachable!("reads are not writes"),
+    })
+}
+
+/// Runs `f` in a savepoint: kept if it succeeds, undone whole if it fails.
+fn all_or_none(conn: &Connection, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    conn.execute_batch("SAVEPOINT many")?;
+    match f() {
+        Ok(()) => Ok(conn.execute_batch("RELEASE many")?),
+        Err(e) => {
+            conn.execute_batch("ROLLBACK TO many; RELEASE many")?;
+            Err(e)
+        }
+    }
+}
+
+/// One value, on the connection of the running group.
 fn read(conn: &Connection, store: &str, key: &str) -> Result<Option<Vec<u8>>> {
     let mut stmt = conn.prepare_cached("SELECT value FROM kv WHERE store = ?1 AND key = ?2")?;
     Ok(stmt
@@ -244,7 +392,7 @@ fn read(conn: &Connection, store: &str, key: &str) -> Result<Option<Vec<u8>>> {
         .optional()?)
 }
 
-/// Inserts or replaces one value, on a connection the caller holds.
+/// Inserts or replaces one value.
 fn write(conn: &Connection, store: &str, key: &str, value: &[u8]) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO kv (store, key, value) VALUES (?1, ?2, ?3)
@@ -254,68 +402,264 @@ fn write(conn: &Connection, store: &str, key: &str, value: &[u8]) -> Result<()> 
     Ok(())
 }
 
+fn delete(conn: &Connection, store: &str, key: &str) -> Result<()> {
+    conn.prepare_cached("DELETE FROM kv WHERE store = ?1 AND key = ?2")?
+        .execute(params![store, key])?;
+    Ok(())
+}
+
+fn unexpected(answer: Answer) -> anyhow::Error {
+    let kind = match answer {
+        Answer::Value(_) => "value",
+        Answer::Values(_) => "values",
+        Answer::Keys(_) => "keys",
+        Answer::Bool(_) => "bool",
+        Answer::Sum(_) => "sum",
+        Answer::Done => "done",
+    };
+    anyhow!("the key-value store answered a call with the wrong kind of answer ({kind})")
+}
+
+impl Backend for Arc<SqliteKv> {
+    async fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        let op = Op::Get {
+            store: store.into(),
+            key: key.into(),
+        };
+        match self.call(op).await? {
+            Answer::Value(value) => Ok(value),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<()> {
+        let op = Op::Set {
+            store: store.into(),
+            key: key.into(),
+            value: value.to_vec(),
+        };
+        self.call(op).await.map(|_| ())
+    }
+
+    async fn delete(&self, store: &str, key: &str) -> Result<()> {
+        let op = Op::Delete {
+            store: store.into(),
+            key: key.into(),
+        };
+        self.call(op).await.map(|_| ())
+    }
+
+    async fn exists(&self, store: &str, key: &str) -> Result<bool> {
+        match self
+            .call(Op::Exists {
+                store: store.into(),
+                key: key.into(),
+            })
+            .await?
+        {
+            Answer::Bool(exists) => Ok(exists),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn keys_after(
+        &self,
+        store: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let op = Op::KeysAfter {
+            store: store.into(),
+            cursor: cursor.map(String::from),
+            limit,
+        };
+        match self.call(op).await? {
+            Answer::Keys(keys) => Ok(keys),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn compare_and_swap(
+        &self,
+        store: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool> {
+        let op = Op::CompareAndSwap {
+            store: store.into(),
+            key: key.into(),
+            expected: expected.map(<[u8]>::to_vec),
+            new: new.to_vec(),
+        };
+        match self.call(op).await? {
+            Answer::Bool(swapped) => Ok(swapped),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64> {
+        let op = Op::Increment {
+            store: store.into(),
+            key: key.into(),
+            delta,
+        };
+        match self.call(op).await? {
+            Answer::Sum(sum) => Ok(sum),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn get_many(&self, store: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        let op = Op::GetMany {
+            store: store.into(),
+            keys: keys.to_vec(),
+        };
+        match self.call(op).await? {
+            Answer::Values(values) => Ok(values),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<()> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        let op = Op::SetMany {
+            store: store.into(),
+            pairs: pairs.to_vec(),
+        };
+        self.call(op).await.map(|_| ())
+    }
+
+    async fn delete_many(&self, store: &str, keys: &[String]) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let op = Op::DeleteMany {
+            store: store.into(),
+            keys: keys.to_vec(),
+        };
+        self.call(op).await.map(|_| ())
+    }
+
+    async fn keys(&self, store: &str) -> Result<Vec<String>> {
+        match self
+            .call(Op::Keys {
+                store: store.into(),
+            })
+            .await?
+        {
+            Answer::Keys(keys) => Ok(keys),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_log_it_syncs_is_sqlites_write_ahead_log() {
+    fn open(dir: &tempfile::TempDir) -> Arc<SqliteKv> {
+        Arc::new(SqliteKv::open(&dir.path().join("kv.db")).unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_log_it_syncs_is_sqlites_write_ahead_log() {
         let dir = tempfile::tempdir().unwrap();
-        let kv = SqliteKv::open(&dir.path().join("kv.db")).unwrap();
-        kv.set("default", "k", b"v").unwrap();
+        let kv = open(&dir);
+        kv.set("default", "k", b"v").await.unwrap();
         assert!(kv.log.is_file(), "{} is not the log", kv.log.display());
         assert!(std::fs::metadata(&kv.log).unwrap().len() > 0);
     }
 
-    #[test]
-    fn values_survive_reopening_and_stores_are_separate() {
+    #[tokio::test]
+    async fn values_survive_reopening_and_stores_are_separate() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("kv.db");
         {
-            let kv = SqliteKv::open(&path).unwrap();
-            kv.set("default", "a", b"1").unwrap();
-            kv.set("default", "a", b"2").unwrap();
-            kv.set("pending", "a", b"p").unwrap();
-            kv.set("default", "b", b"3").unwrap();
-            kv.delete("default", "b").unwrap();
+            let kv = open(&dir);
+            kv.set("default", "a", b"1").await.unwrap();
+            kv.set("default", "a", b"2").await.unwrap();
+            kv.set("pending", "a", b"p").await.unwrap();
+            kv.set("default", "b", b"3").await.unwrap();
+            kv.delete("default", "b").await.unwrap();
         }
-        let kv = SqliteKv::open(&path).unwrap();
-        assert_eq!(kv.get("default", "a").unwrap(), Some(b"2".to_vec()));
-        assert_eq!(kv.get("pending", "a").unwrap(), Some(b"p".to_vec()));
-        assert!(!kv.exists("default", "b").unwrap());
-        assert_eq!(kv.keys("default").unwrap(), vec!["a".to_string()]);
+        let kv = open(&dir);
+        assert_eq!(kv.get("default", "a").await.unwrap(), Some(b"2".to_vec()));
+        assert_eq!(kv.get("pending", "a").await.unwrap(), Some(b"p".to_vec()));
+        assert!(!kv.exists("default", "b").await.unwrap());
+        assert_eq!(kv.keys("default").await.unwrap(), vec!["a".to_string()]);
     }
 
-    #[test]
-    fn reads_do_not_wait_for_the_writer() {
+    /// Writes that wait together share one commit, each answered only once it is
+    /// committed; a failing write in the group fails alone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_writes_share_commits_and_a_failure_stays_its_own() {
         let dir = tempfile::tempdir().unwrap();
-        let kv = Arc::new(SqliteKv::open(&dir.path().join("kv.db")).unwrap());
-        kv.set("default", "a", b"1").unwrap();
-        // The writer is busy (held here) with a transaction that has written but not
-        // committed: reads go on, and see only what was committed.
-        let mut writer = kv.writer();
-        let tx = writer.transaction().unwrap();
-        write(&tx, "default", "a", b"2").unwrap();
-        let (done, answer) = std::sync::mpsc::channel();
-        let reading = kv.clone();
-        std::thread::spawn(move || {
-            let values = reading.get_many("default", &["a".into(), "b".into()]);
-            let _ = done.send((reading.get("default", "a").unwrap(), values.unwrap()));
-        });
-        let (one, many) = answer
-            .recv_timeout(Duration::from_secs(20))
-            .expect("a read waited for the writer");
-        assert_eq!(one, Some(b"1".to_vec()));
-        assert_eq!(many, vec![Some(b"1".to_vec()), None]);
-        tx.commit().unwrap();
-        drop(writer);
-        assert_eq!(kv.get("default", "a").unwrap(), Some(b"2".to_vec()));
+        let kv = open(&dir);
+        kv.set("default", "text", b"not a number").await.unwrap();
+        let before = kv.stats();
+        let writers: Vec<_> = (0..64)
+            .map(|i| {
+                let kv = kv.clone();
+                tokio::spawn(async move {
+                    for j in 0..50 {
+                        kv.set_many("default", &[(format!("w/{i}/{j}"), vec![1])])
+                            .await
+                            .unwrap();
+                        assert!(kv.increment("default", "text", 1).await.is_err());
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        let after = kv.stats();
+        let writes = after.writes - before.writes;
+        let commits = after.commits - before.commits;
+        assert_eq!(
+            writes,
+            64 * 50 * 2,
+            "every write was made or failed in a commit"
+        );
+        assert!(commits < writes, "{commits} commits for {writes} writes");
+        assert_eq!(
+            kv.keys_after("default", Some("w/"), usize::MAX)
+                .await
+                .unwrap()
+                .len(),
+            3200
+        );
+        assert_eq!(
+            kv.get("default", "text").await.unwrap(),
+            Some(b"not a number".to_vec())
+        );
     }
 
-    #[test]
-    fn keeps_the_backend_contract() {
+    /// Another process's connection (an operator's, the tests') sees every answered write.
+    #[tokio::test]
+    async fn an_answered_write_is_in_the_file_for_other_readers() {
         let dir = tempfile::tempdir().unwrap();
-        let kv = Arc::new(SqliteKv::open(&dir.path().join("kv.db")).unwrap());
-        crate::kv::contract::check(kv);
+        let kv = open(&dir);
+        kv.set_many(
+            "default",
+            &[("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())],
+        )
+        .await
+        .unwrap();
+        let other = Connection::open(dir.path().join("kv.db")).unwrap();
+        let rows: i64 = other
+            .query_row("SELECT count(*) FROM kv WHERE store = 'default'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(rows, 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn keeps_the_backend_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::kv::contract::check(Arc::new(open(&dir))).await;
     }
 }
