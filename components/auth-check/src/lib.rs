@@ -36,7 +36,7 @@ impl Guest for AuthCheck {
         } else {
             api_key_caller(&presented).await?
         };
-        let must_match = spin_sdk::variables::get("im_client_must_match")
+        let must_match = message_store::config::get("im_client_must_match")
             .await
             .is_ok_and(|v| v == "true");
         if must_match && credentials.im_client.as_deref() != Some(caller.id.as_str()) {
@@ -51,7 +51,7 @@ impl Guest for AuthCheck {
 }
 
 async fn api_key_caller(key: &str) -> Result<Caller, Refusal> {
-    let config = spin_sdk::variables::get("api_keys")
+    let config = message_store::config::get("api_keys")
         .await
         .map_err(|e| Refusal::Unavailable(format!("api_keys variable: {e}")))?;
     let digest = secret_digest(key);

@@ -22,7 +22,7 @@ const JWKS_REFETCH_MS: u64 = 10 * 1000;
 const JWKS_CACHE_KEY: &str = "auth/jwks";
 
 async fn var(name: &str) -> String {
-    spin_sdk::variables::get(name).await.unwrap_or_default()
+    message_store::config::get(name).await.unwrap_or_default()
 }
 
 fn now_ms() -> u64 {

@@ -8,7 +8,7 @@ use messaging_domain::{Channel, keys};
 
 /// The delivery cell this instance serves (the `cell` variable, its Spin component id).
 pub async fn own_cell() -> Option<String> {
-    spin_sdk::variables::get("cell")
+    message_store::config::get("cell")
         .await
         .ok()
         .filter(|c| !c.is_empty())
@@ -17,7 +17,7 @@ pub async fn own_cell() -> Option<String> {
 /// The deployment's time zone for recipients who gave none (`default_timezone`, a UTC
 /// offset such as `+03:00`; UTC when unset).
 pub async fn default_utc_offset() -> i16 {
-    spin_sdk::variables::get("default_timezone")
+    message_store::config::get("default_timezone")
         .await
         .ok()
         .and_then(|t| messaging_domain::quiet_hours::parse_offset(t.trim()))

@@ -21,8 +21,8 @@ impl ReceiptUrls {
             WitProvider::Kannel => ReceiptProvider::Kannel,
             WitProvider::Twilio => ReceiptProvider::Twilio,
         };
-        let base = spin_sdk::variables::get("public_url").await.ok()?;
-        let secret = spin_sdk::variables::get("receipt_secret").await.ok()?;
+        let base = message_store::config::get("public_url").await.ok()?;
+        let secret = message_store::config::get("receipt_secret").await.ok()?;
         Some(ReceiptUrls {
             base,
             secret,

@@ -375,7 +375,7 @@ async fn opted_out(kv: &Store, channel: Channel, hash: &str) -> Result<bool, Api
 }
 
 pub async fn hashing_key() -> Result<String, ApiError> {
-    spin_sdk::variables::get("hashing_key")
+    message_store::config::get("hashing_key")
         .await
         .map_err(|e| unavailable("hashing_key variable", e))
 }

@@ -230,7 +230,7 @@ async fn policy_for(emergency: bool) -> String {
     } else {
         ("alert_policy", "default")
     };
-    spin_sdk::variables::get(variable)
+    message_store::config::get(variable)
         .await
         .ok()
         .filter(|p| !p.is_empty())

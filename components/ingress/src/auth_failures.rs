@@ -16,7 +16,7 @@ impl Gate {
     /// Lets the request be authenticated, or answers 429 with `Retry-After` while its
     /// address has failed too often this minute.
     pub async fn check(req: &Request) -> Result<Gate, ApiError> {
-        let setting = spin_sdk::variables::get("auth_failure_limit")
+        let setting = message_store::config::get("auth_failure_limit")
             .await
             .unwrap_or_default();
         let Some(limit) =
@@ -29,7 +29,7 @@ impl Gate {
         else {
             return Ok(Gate { counter: None });
         };
-        let hashing_key = spin_sdk::variables::get("hashing_key")
+        let hashing_key = message_store::config::get("hashing_key")
             .await
             .unwrap_or_default();
         let now = message_store::now_ms();

@@ -9,7 +9,7 @@ use messaging_domain::callback_target;
 /// `Err(message)` when `url` may not be used as a callback.
 pub async fn check(url: Option<&str>) -> Result<(), String> {
     let Some(url) = url else { return Ok(()) };
-    let private_networks = spin_sdk::variables::get("callback_private_networks")
+    let private_networks = message_store::config::get("callback_private_networks")
         .await
         .is_ok_and(|v| v == "true");
     callback_target::check(url, private_networks).map_err(|refusal| refusal.message().into())

@@ -9,7 +9,7 @@ use messaging_domain::notification::{SIGNATURE_HEADER, caller_secrets};
 use messaging_domain::{ApiError, ErrorCode};
 
 pub async fn read(caller: Caller) -> HttpResponse {
-    let Ok(secret) = spin_sdk::variables::get("callback_secret").await else {
+    let Ok(secret) = message_store::config::get("callback_secret").await else {
         return error(&ApiError::new(
             ErrorCode::Unavailable,
             "the callback secret is not configured",

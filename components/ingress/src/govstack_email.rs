@@ -207,7 +207,7 @@ async fn check_sender_and_recipients(
     request: &EmailRequest,
 ) -> Result<(), ApiError> {
     async fn variable(name: &str) -> String {
-        spin_sdk::variables::get(name).await.unwrap_or_default()
+        message_store::config::get(name).await.unwrap_or_default()
     }
     if let Some(sender) = &request.sender.email {
         let config = variable("email_senders").await;

@@ -19,14 +19,16 @@ pub async fn check() -> HttpResponse {
         ("email_senders", email_senders::invalid_entries),
     ];
     for (variable, invalid_entries) in limits {
-        let value = spin_sdk::variables::get(variable).await.unwrap_or_default();
+        let value = message_store::config::get(variable)
+            .await
+            .unwrap_or_default();
         for entry in invalid_entries(&value) {
             problems.push(format!(
                 "variable {variable}: cannot read the entry {entry:?}"
             ));
         }
     }
-    let max_recipients = spin_sdk::variables::get("email_max_recipients")
+    let max_recipients = message_store::config::get("email_max_recipients")
         .await
         .unwrap_or_default();
     if let Err(e) = govstack::max_email_recipients(&max_recipients) {

@@ -43,7 +43,7 @@ impl Dedup {
     /// The reservation of a request's hash, unless the deployment turned it off
     /// (`duplicate_window = "0"`).
     pub async fn request(caller: &str, route: &str, body: &[u8]) -> Option<Dedup> {
-        let window = spin_sdk::variables::get("duplicate_window")
+        let window = message_store::config::get("duplicate_window")
             .await
             .unwrap_or_else(|_| "24h".into());
         let window_s = parse_duration(&window)?;
@@ -101,14 +101,20 @@ pub async fn reserve(
         };
         let created = match swap.current {
             // Taking over an outlived or stale reservation: atomic from its value.
-            Some(_) => swap.put(ours.encode().as_bytes())?,
-            // A first reservation: the claim decides, its winner writes.
+            Some(_) => {
+                let taken = swap.put(ours.encode().as_bytes())?;
+                if taken {
+                    store::short_lived::track(&dedup.key)?;
+                }
+                taken
+            }
+            // A first reservation: the claim decides, its winner writes it with its slot
+            // in the sweep's index.
             None => match store::claims::take(&dedup.key, CLAIM_WINDOW_MS)? {
                 Some(claim) => {
-                    store::many::set_many(
-                        "default",
-                        &[(dedup.key.clone(), ours.encode().into_bytes())],
-                    )?;
+                    let mut rows = vec![(dedup.key.clone(), ours.encode().into_bytes())];
+                    rows.extend(store::short_lived::tracking_row(&dedup.key)?);
+                    store::many::set_many("default", &rows)?;
                     claim.release()?;
                     true
                 }
@@ -116,7 +122,6 @@ pub async fn reserve(
             },
         };
         if created {
-            store::short_lived::track(&dedup.key)?;
             return Ok(Some(Outcome::Reserved));
         }
         // Another request is writing its reservation: read it in a moment.

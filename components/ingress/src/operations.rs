@@ -38,7 +38,7 @@ pub async fn queue(caller: Caller) -> HttpResponse {
     if let Err(refused) = require_operator(&caller) {
         return refused;
     }
-    let names = spin_sdk::variables::get("tick_components")
+    let names = message_store::config::get("tick_components")
         .await
         .unwrap_or_default();
     match due_work(&names) {
@@ -80,7 +80,7 @@ pub async fn tick(caller: Caller) -> HttpResponse {
     if let Err(refused) = require_operator(&caller) {
         return refused;
     }
-    let names = spin_sdk::variables::get("tick_components")
+    let names = message_store::config::get("tick_components")
         .await
         .unwrap_or_default();
     let mut ticked = Vec::new();

@@ -57,7 +57,7 @@ pub async fn take_more(caller: &str, wanted: u64) -> Result<Admitted, ApiError> 
 /// (`caller_rate_limits`), else its limit and how many were taken or how long until one is
 /// there.
 async fn take(caller: &str, wanted: u64) -> Result<Option<(Limit, Result<u64, u64>)>, ApiError> {
-    let config = spin_sdk::variables::get("caller_rate_limits")
+    let config = message_store::config::get("caller_rate_limits")
         .await
         .unwrap_or_default();
     let Some(limit) = limit_for(&config, caller) else {

@@ -37,7 +37,7 @@ impl Guest for SenderEmail {
     }
 
     async fn send(message: OutboundMessage) -> SendOutcome {
-        let provider = spin_sdk::variables::get("email_provider")
+        let provider = message_store::config::get("email_provider")
             .await
             .unwrap_or_else(|_| "outbox".into());
         match provider.as_str() {

@@ -8,7 +8,7 @@ use spin_sdk::http::body::IncomingBodyExt;
 /// Base URL, API key, and the From address for requests that name none.
 async fn settings() -> Result<(String, String, String), String> {
     let var = |name: &'static str| async move {
-        spin_sdk::variables::get(name)
+        message_store::config::get(name)
             .await
             .map_err(|e| format!("variable {name}: {e}"))
     };

@@ -25,7 +25,7 @@ pub struct SmtpConfig {
 
 pub async fn config() -> Result<SmtpConfig, String> {
     let var = |name: &'static str| async move {
-        spin_sdk::variables::get(name)
+        message_store::config::get(name)
             .await
             .map_err(|e| format!("variable {name}: {e}"))
     };

@@ -36,7 +36,7 @@ impl Guest for SenderPush {
     }
 
     async fn send(message: OutboundMessage) -> SendOutcome {
-        let provider = spin_sdk::variables::get("push_provider")
+        let provider = message_store::config::get("push_provider")
             .await
             .unwrap_or_else(|_| "outbox".into());
         match provider.as_str() {
@@ -59,7 +59,7 @@ impl Guest for SenderPush {
 }
 
 async fn web_push(message: &OutboundMessage) -> SendOutcome {
-    let var = |name: &'static str| async move { spin_sdk::variables::get(name).await.ok() };
+    let var = |name: &'static str| async move { message_store::config::get(name).await.ok() };
     let Ok(subscription) = PushSubscription::parse(&message.to) else {
         return SendOutcome::Rejected("push: the address is not a push subscription".into());
     };

@@ -19,7 +19,7 @@ struct Account {
 }
 
 async fn account() -> Option<Account> {
-    let var = |name: &'static str| async move { spin_sdk::variables::get(name).await.ok() };
+    let var = |name: &'static str| async move { message_store::config::get(name).await.ok() };
     Some(Account {
         url: format!(
             "{}/version1/messaging",

@@ -9,7 +9,7 @@ use spin_sdk::http::body::IncomingBodyExt;
 
 async fn config() -> Result<KannelConfig, String> {
     let var = |name: &'static str| async move {
-        spin_sdk::variables::get(name)
+        message_store::config::get(name)
             .await
             .map_err(|e| format!("variable {name}: {e}"))
     };

@@ -26,7 +26,7 @@ impl Guest for SenderSms {
     /// Kannel and Twilio report to the receipt URL; Africa's Talking reports to its own
     /// webhook (`/webhooks/africastalking/{token}/delivery`), the outbox not at all.
     async fn receipts() -> Option<ReceiptProvider> {
-        match spin_sdk::variables::get("sms_provider")
+        match message_store::config::get("sms_provider")
             .await
             .ok()?
             .as_str()
@@ -41,7 +41,7 @@ impl Guest for SenderSms {
     /// providers get the messages one by one, [`CONCURRENT_SENDS`] at a time on the host's
     /// pooled connections (the dispatcher has taken the send-rate tokens for all of them).
     async fn send_batch(messages: Vec<OutboundMessage>) -> Vec<SendOutcome> {
-        if spin_sdk::variables::get("sms_provider")
+        if message_store::config::get("sms_provider")
             .await
             .ok()
             .as_deref()
@@ -58,7 +58,7 @@ impl Guest for SenderSms {
     }
 
     async fn send(message: OutboundMessage) -> SendOutcome {
-        let provider = spin_sdk::variables::get("sms_provider")
+        let provider = message_store::config::get("sms_provider")
             .await
             .unwrap_or_else(|_| "outbox".into());
         match provider.as_str() {

@@ -9,7 +9,7 @@ use spin_sdk::http::FullBody;
 use spin_sdk::http::body::IncomingBodyExt;
 
 pub async fn send(message: &OutboundMessage) -> SendOutcome {
-    let var = |name: &'static str| async move { spin_sdk::variables::get(name).await.ok() };
+    let var = |name: &'static str| async move { message_store::config::get(name).await.ok() };
     let (Some(base), Some(sid), Some(token), Some(from)) = (
         var("twilio_url").await,
         var("twilio_account_sid").await,

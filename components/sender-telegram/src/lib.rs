@@ -35,7 +35,7 @@ impl Guest for SenderTelegram {
     }
 
     async fn send(message: OutboundMessage) -> SendOutcome {
-        let provider = spin_sdk::variables::get("telegram_provider")
+        let provider = message_store::config::get("telegram_provider")
             .await
             .unwrap_or_else(|_| "outbox".into());
         match provider.as_str() {
@@ -53,7 +53,7 @@ impl Guest for SenderTelegram {
 }
 
 async fn bot_send(message: &OutboundMessage) -> SendOutcome {
-    let var = |name: &'static str| async move { spin_sdk::variables::get(name).await.ok() };
+    let var = |name: &'static str| async move { message_store::config::get(name).await.ok() };
     let (Some(base), Some(token)) = (var("telegram_url").await, var("telegram_bot_token").await)
     else {
         return SendOutcome::Deferred("telegram: telegram_url or telegram_bot_token unset".into());

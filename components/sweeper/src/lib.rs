@@ -70,7 +70,7 @@ async fn handle(req: Request) -> Response {
 /// The duration variable `name` (`default` when unset) in milliseconds; a 500 naming it
 /// when it does not read.
 async fn duration_ms(name: &str, default: &str) -> Result<u64, Response> {
-    let text = spin_sdk::variables::get(name)
+    let text = message_store::config::get(name)
         .await
         .unwrap_or_else(|_| default.into());
     parse_duration(&text).map(|s| s * 1000).ok_or_else(|| {

@@ -69,7 +69,7 @@ pub async fn handle(message: Inbound) -> HttpResponse {
             Err(e) => return unavailable("dedupe", e),
         }
     }
-    let Ok(hashing_key) = spin_sdk::variables::get("hashing_key").await else {
+    let Ok(hashing_key) = message_store::config::get("hashing_key").await else {
         return reply(503, "unavailable", "try again later");
     };
     let sender_hash = keyed_hash(hashing_key.as_bytes(), message.from.as_bytes());
@@ -228,7 +228,7 @@ async fn opt(
 /// delivery cell, as a message of the gateway itself (caller `gateway`).
 async fn acknowledge(message: &Inbound, text: &str, hashing_key: &str) -> store::StoreResult<()> {
     let variable = format!("{}_cell", message.channel.as_str());
-    let Ok(cell) = spin_sdk::variables::get(&variable).await else {
+    let Ok(cell) = message_store::config::get(&variable).await else {
         return Ok(());
     };
     let id = MessageId::from_random(store::time_ordered_16());

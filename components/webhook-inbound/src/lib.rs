@@ -50,7 +50,9 @@ pub(crate) async fn check_secret(
     given: Option<&str>,
     provider: &str,
 ) -> Result<(), HttpResponse> {
-    let expected = spin_sdk::variables::get(variable).await.unwrap_or_default();
+    let expected = message_store::config::get(variable)
+        .await
+        .unwrap_or_default();
     if expected.is_empty() {
         return Err(reply(404, "not_found", "this webhook is not configured"));
     }

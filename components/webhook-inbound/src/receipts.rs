@@ -40,7 +40,7 @@ pub async fn broadcast_receipt(
     if member.len() != 32 || !member.bytes().all(|b| b.is_ascii_hexdigit()) {
         return reply(404, "not_found", "no such recipient");
     }
-    let Ok(secret) = spin_sdk::variables::get("receipt_secret").await else {
+    let Ok(secret) = message_store::config::get("receipt_secret").await else {
         return reply(503, "unavailable", "receipts cannot be verified now");
     };
     let expected =
@@ -102,7 +102,7 @@ pub async fn receipt(id: &str, token: &str, request: Request<'_>) -> HttpRespons
     let Some(id) = MessageId::parse(id) else {
         return reply(404, "not_found", "no such message");
     };
-    let Ok(secret) = spin_sdk::variables::get("receipt_secret").await else {
+    let Ok(secret) = message_store::config::get("receipt_secret").await else {
         return reply(503, "unavailable", "receipts cannot be verified now");
     };
     let expected = receipt_url::message_token(secret.as_bytes(), claimed(&request), &id);
@@ -220,8 +220,8 @@ fn event_line(
 /// checked with the Auth Token.
 async fn twilio_status(request: &Request<'_>) -> Result<Option<Status>, HttpResponse> {
     let (Ok(token), Ok(public_url)) = (
-        spin_sdk::variables::get("twilio_auth_token").await,
-        spin_sdk::variables::get("public_url").await,
+        message_store::config::get("twilio_auth_token").await,
+        message_store::config::get("public_url").await,
     ) else {
         return Err(reply(503, "unavailable", "receipts cannot be verified now"));
     };

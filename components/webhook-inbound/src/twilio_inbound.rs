@@ -10,8 +10,8 @@ use spin_sdk::http::FullBody;
 
 pub async fn handle(path: &str, query: &str, signature: Option<&str>, body: &[u8]) -> HttpResponse {
     let (Ok(token), Ok(public_url)) = (
-        spin_sdk::variables::get("twilio_auth_token").await,
-        spin_sdk::variables::get("public_url").await,
+        message_store::config::get("twilio_auth_token").await,
+        message_store::config::get("public_url").await,
     ) else {
         return reply(503, "unavailable", "try again later");
     };

@@ -24,7 +24,7 @@ pub async fn configure() {
     if SPIN_REDIS.get().is_some() {
         return;
     }
-    let spin_redis = spin_sdk::variables::get("key_value_workarounds")
+    let spin_redis = crate::config::get("key_value_workarounds")
         .await
         .is_ok_and(|value| value.split(',').any(|w| w.trim() == "spin-redis"));
     let _ = SPIN_REDIS.set(spin_redis);

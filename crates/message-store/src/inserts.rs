@@ -3,8 +3,9 @@
 //! (each a transaction, and on Spin's SQLite store a sync of the disk).
 //!
 //! The order of the calls is what keeps a crash harmless:
-//! 1. the pending entries, in one `set-many` of the pending store;
-//! 2. the due index, one append per cell and bucket of due time (`crate::queue`);
+//! 1. the pending entries with their slots in the due index, one increment and one
+//!    `set-many` of the pending store per cell and bucket of due time (`crate::queue::put`);
+//! 2. (nothing more for the pending store: entry and slot appear together);
 //! 3. the slots of the retention index (one increment per minute of acceptance) and of the
 //!    audit trail (one increment);
 //! 4. one `set-many` of the default store: every payload (sealed), record, first status,
@@ -19,9 +20,7 @@
 //! holes, which every reader of a numbered list passes over (`crate::log`).
 
 use crate::time_index::MINUTE_MS;
-use crate::{
-    PendingEntry, StoreResult, audit, claims, many, now_ms, pending_key, queue, retention,
-};
+use crate::{PendingEntry, StoreResult, audit, claims, many, now_ms, queue, retention};
 use messaging_domain::record::Payload;
 use messaging_domain::{MessageRecord, Status, keys};
 use std::collections::BTreeMap;
@@ -129,26 +128,25 @@ fn first_entry(record: &MessageRecord) -> PendingEntry {
     }
 }
 
-/// Writes the pending entries, then indexes them: one append per cell and bucket.
+/// Writes the pending entries with their slots in the due index: one increment and one
+/// `set-many` per cell and bucket of due time (`queue::put`).
 async fn write_pending(messages: &[NewMessage]) -> StoreResult<()> {
-    let mut entries = Vec::with_capacity(messages.len());
-    let mut by_bucket: BTreeMap<(&str, u64), (u64, Vec<String>)> = BTreeMap::new();
+    type Entries = Vec<(String, Vec<u8>)>;
+    let mut by_bucket: BTreeMap<(&str, u64), (u64, Entries)> = BTreeMap::new();
     for m in messages {
         let entry = first_entry(&m.record);
-        entries.push((
-            pending_key(&m.record.cell, &m.record.id),
-            serde_json::to_vec(&entry).expect("json"),
-        ));
         let bucket = messaging_domain::due::bucket_of(entry.due_ms);
         by_bucket
             .entry((m.record.cell.as_str(), bucket))
             .or_insert_with(|| (entry.due_ms, Vec::new()))
             .1
-            .push(m.record.id.as_str().to_string());
+            .push((
+                m.record.id.as_str().to_string(),
+                serde_json::to_vec(&entry).expect("json"),
+            ));
     }
-    many::set_many(queue::STORE, &entries)?;
-    for ((cell, _), (due_ms, ids)) in by_bucket {
-        queue::index(cell, &ids, due_ms).await?;
+    for ((cell, _), (due_ms, entries)) in by_bucket {
+        queue::put(cell, &entries, due_ms).await?;
     }
     Ok(())
 }

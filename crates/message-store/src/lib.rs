@@ -13,6 +13,7 @@ pub mod backend;
 pub mod broadcast_retention;
 pub mod broadcasts;
 pub mod claims;
+pub mod config;
 pub mod conversations;
 pub mod counters;
 pub mod delivery_watch;
@@ -272,14 +273,8 @@ pub async fn set_pending(
     id: &impl std::fmt::Display,
     entry: PendingEntry,
 ) -> StoreResult<()> {
-    open_pending()
-        .await?
-        .set(
-            pending_key(cell, id),
-            serde_json::to_vec(&entry).expect("json"),
-        )
-        .await?;
-    queue::index(cell, &[id.to_string()], entry.due_ms).await
+    let value = serde_json::to_vec(&entry).expect("json");
+    queue::put(cell, &[(id.to_string(), value)], entry.due_ms).await
 }
 
 pub async fn pending(cell: &str, id: &impl std::fmt::Display) -> StoreResult<Option<PendingEntry>> {
@@ -346,7 +341,7 @@ pub(crate) async fn keyring() -> StoreResult<&'static Keyring> {
     if let Some(ring) = KEYRING.get() {
         return Ok(ring);
     }
-    let spec = spin_sdk::variables::get("storage_keys")
+    let spec = crate::config::get("storage_keys")
         .await
         .map_err(|_| StoreError("storage_keys is not set".into()))?;
     let ring = Keyring::parse(&spec).map_err(StoreError)?;

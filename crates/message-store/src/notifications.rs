@@ -86,7 +86,7 @@ pub fn new_id() -> NotificationId {
 /// How long callbacks are retried: `callback_retry_hours` of the calling component (24 by
 /// default, the specification's retry period).
 pub async fn validity_ms() -> u64 {
-    let hours: u64 = spin_sdk::variables::get("callback_retry_hours")
+    let hours: u64 = crate::config::get("callback_retry_hours")
         .await
         .ok()
         .and_then(|v| v.parse().ok())
@@ -196,13 +196,11 @@ pub(crate) async fn make_due(ids: &[NotificationId], due_ms: u64) -> StoreResult
         scheduled: false,
     };
     let entry = serde_json::to_vec(&entry).expect("json");
-    let rows: Vec<(String, Vec<u8>)> = ids
+    let entries: Vec<(String, Vec<u8>)> = ids
         .iter()
-        .map(|id| (crate::pending_key(CELL, id), entry.clone()))
+        .map(|id| (id.to_string(), entry.clone()))
         .collect();
-    crate::many::set_many(crate::queue::STORE, &rows)?;
-    let names: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
-    crate::queue::index(CELL, &names, due_ms).await?;
+    crate::queue::put(CELL, &entries, due_ms).await?;
     poke();
     Ok(())
 }
@@ -223,15 +221,13 @@ pub async fn publish_to_im(store: &Store, event_type: &str, body: String) -> Sto
 /// `.../r1/{instance}/{memberClass}/{memberCode}/{applicationCode}`; `im_client`: this
 /// gateway's `X-GovStack-Client`).
 async fn im_notification(event_type: &str, body: String) -> Option<Notification> {
-    let room = spin_sdk::variables::get("im_pubsub_url")
+    let room = crate::config::get("im_pubsub_url")
         .await
         .unwrap_or_default();
     if room.is_empty() {
         return None;
     }
-    let client = spin_sdk::variables::get("im_client")
-        .await
-        .unwrap_or_default();
+    let client = crate::config::get("im_client").await.unwrap_or_default();
     let now = now_ms();
     Some(Notification {
         id: new_id(),

@@ -58,14 +58,40 @@ pub(crate) fn read_cursor(queue: &str) -> StoreResult<Option<u64>> {
     )
 }
 
+/// Writes the pending entries `entries` (id, entry) of `queue`, all due at `due_ms`, with
+/// their slots in the due index: one increment numbers the slots, one `set-many` writes
+/// entries and slots together, so no reader sees a slot without its entry.
+pub async fn put(queue: &str, entries: &[(String, Vec<u8>)], due_ms: u64) -> StoreResult<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let bucket = due::bucket_of(due_ms);
+    let log = bucket_log(queue, bucket);
+    let first = log.reserve(entries.len() as u64)?;
+    let mut rows = Vec::with_capacity(entries.len() * 2);
+    for (slot, (id, entry)) in (first..).zip(entries) {
+        rows.push((entry_key(queue, id), entry.clone()));
+        rows.push((log.slot(slot), id.as_bytes().to_vec()));
+    }
+    crate::many::set_many(STORE, &rows)?;
+    let ids: Vec<String> = entries.iter().map(|(id, _)| id.clone()).collect();
+    follow_cursor(queue, &ids, bucket).await
+}
+
 /// Indexes `ids` of `queue`, whose pending entries (due at `due_ms`) are written already.
 pub async fn index(queue: &str, ids: &[String], due_ms: u64) -> StoreResult<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    let mut bucket = due::bucket_of(due_ms);
+    let bucket = due::bucket_of(due_ms);
+    bucket_log(queue, bucket).append(ids)?;
+    follow_cursor(queue, ids, bucket).await
+}
+
+/// After `ids` were appended to `bucket`: reads the cursor (creating the queue's first),
+/// and appends them again to the cursor's bucket if a reader has moved past theirs.
+async fn follow_cursor(queue: &str, ids: &[String], mut bucket: u64) -> StoreResult<()> {
     loop {
-        bucket_log(queue, bucket).append(ids)?;
         let cursor = match read_cursor(queue)? {
             Some(cursor) => cursor,
             // Never ahead of now: a reader only moves a cursor past buckets that ended, so
@@ -78,6 +104,7 @@ pub async fn index(queue: &str, ids: &[String], due_ms: u64) -> StoreResult<()> 
         }
         // A tick moved past our bucket: the cursor's bucket is read next.
         bucket = cursor;
+        bucket_log(queue, bucket).append(ids)?;
     }
 }
 

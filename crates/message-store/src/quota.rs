@@ -47,9 +47,7 @@ pub async fn charge(
     if emergency || count == 0 {
         return Ok(Ok(Charge::NONE));
     }
-    let config = spin_sdk::variables::get("daily_quotas")
-        .await
-        .unwrap_or_default();
+    let config = crate::config::get("daily_quotas").await.unwrap_or_default();
     let Some(quota) = quota_for(&config, caller) else {
         return Ok(Ok(Charge::NONE));
     };

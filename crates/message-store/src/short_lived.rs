@@ -105,6 +105,19 @@ pub fn track_until(key: &str, until_ms: u64) -> StoreResult<()> {
     }
 }
 
+/// [`track`] for a writer that writes the key in a batch of its own: numbers the key's slot
+/// in its family's index and returns the slot's row, to write with the key (`None`: a key
+/// of no family).
+pub fn tracking_row(key: &str) -> StoreResult<Option<(String, Vec<u8>)>> {
+    match FAMILIES
+        .iter()
+        .find(|(prefix, _, _)| key.starts_with(prefix))
+    {
+        Some((_, index, _)) => Ok(Some((index.reserve(now_ms())?, key.as_bytes().to_vec()))),
+        None => Ok(None),
+    }
+}
+
 /// Takes the `seen/` lease at `key` for `lease_ms` and tracks it for the sweep; false if
 /// a live lease holds it (the same provider report, or the same token, seen before).
 pub fn first_sight(key: &str, lease_ms: u64) -> StoreResult<bool> {

@@ -115,7 +115,7 @@ impl Lease {
 /// doubles per attempt (`messaging_domain::retry`) and is also the tick's grace for work
 /// not yet tried.
 pub async fn retry_base_ms() -> u64 {
-    spin_sdk::variables::get("retry_base_ms")
+    crate::config::get("retry_base_ms")
         .await
         .ok()
         .and_then(|v| v.parse().ok())
@@ -223,6 +223,6 @@ pub fn take_tokens(
 
 /// The delivery cell's provider send rate (`send_rate`: `per-second:burst`; empty: none).
 pub async fn send_rate() -> Option<messaging_domain::rate_limit::Limit> {
-    let config = spin_sdk::variables::get("send_rate").await.ok()?;
+    let config = crate::config::get("send_rate").await.ok()?;
     messaging_domain::rate_limit::parse_send_rate(&config)
 }
