@@ -20,6 +20,9 @@
 //!   with the reason it holds configuration only (xtask/src/globals.rs).
 //! - `bench-floors [TOTAL]`: release build; the same load against ever more of the accept
 //!   path, from the host's router to a delivered message (bench/floors.py).
+//! - `bench-tick [WAITING]`: release build; the time of a tick with WAITING messages
+//!   scheduled for later (1,000,000 by default), which must not grow with them
+//!   (bench/tick.py).
 
 mod globals;
 
@@ -560,6 +563,12 @@ fn bench_floors(args: &[String]) -> Result<()> {
     loadgen_bench("bench/floors.py", "--total", args)
 }
 
+/// `bench-tick [WAITING [--ticks N]]`: a tick's time with WAITING messages scheduled for
+/// later (bench/tick.py).
+fn bench_tick(args: &[String]) -> Result<()> {
+    loadgen_bench("bench/tick.py", "--waiting", args)
+}
+
 /// A Python benchmark `script` driven by bench/loadgen, which it builds too. The first of
 /// `args` is its request count, passed as `count_flag`; the rest go as given.
 fn loadgen_bench(script: &str, count_flag: &str, args: &[String]) -> Result<()> {
@@ -607,11 +616,12 @@ fn main() -> Result<()> {
         "bench-side-by-side" => bench_side_by_side(rest),
         "bench-floors" => bench_floors(rest),
         "bench-crash" => bench_crash(rest),
+        "bench-tick" => bench_tick(rest),
         "vapid-keys" => vapid_keys(),
         "check-globals" => globals::check(&root()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <build | up [--listen ADDR] | spin-up [--listen ADDR] | test [cargo test args] | bench [args] | bench-broadcast [members [--store redis] [--hosts n]] | bench-cold-start [samples] | bench-side-by-side [messages [--connections n]] | bench-floors [total [--connections n]] | bench-crash [messages [--kill-at share]] | vapid-keys | check-globals>"
+                "usage: cargo xtask <build | up [--listen ADDR] | spin-up [--listen ADDR] | test [cargo test args] | bench [args] | bench-broadcast [members [--store redis] [--hosts n]] | bench-cold-start [samples] | bench-side-by-side [messages [--connections n]] | bench-floors [total [--connections n]] | bench-crash [messages [--kill-at share]] | bench-tick [waiting [--ticks n]] | vapid-keys | check-globals>"
             );
             Ok(())
         }

@@ -21,7 +21,13 @@ fn uri(cell: &str) -> String {
 /// Drains the cell's due messages (after the current response: call it from a spawned
 /// task), then asks for another drain if its budget ran out with work left.
 pub async fn run(cell: String) {
-    let report = drain::run(&cell, PAGE, BUDGET_MS, |ids| {
+    run_for(cell, BUDGET_MS).await;
+}
+
+/// [`run`] for at most `budget_ms`: the tick drains inline for a short while, so its
+/// answer says what finding the due work cost, however much waits for later.
+pub async fn run_for(cell: String, budget_ms: u64) {
+    let report = drain::run(&cell, PAGE, budget_ms, |ids| {
         let cell = &cell;
         async move {
             let ids: Vec<MessageId> = ids.iter().filter_map(|id| MessageId::parse(id)).collect();

@@ -114,7 +114,7 @@ async fn handle(req: Request) -> Response {
                 Ok(cell) => cell,
                 Err(response) => return response,
             };
-            spin_sdk::wasip3::spawn(drain::run(cell.clone()));
+            drain::run_for(cell.clone(), tick::DRAIN_MS).await;
             let report = tick::tick(&cell).await;
             json(200, serde_json::to_value(&report).expect("json"))
         }

@@ -1,8 +1,13 @@
 //! `/tick`: the cell's due broadcast batches. Its single messages are the drain's
-//! (`drain.rs`), which the tick starts too.
+//! (`drain.rs`): the tick drains for up to [`DRAIN_MS`] first, then leaves the rest to a
+//! drain of its own.
 
 use message_store as store;
 use messaging_domain::broadcast::BatchRef;
+
+/// How long a tick drains single messages before it hands the rest to a drain call (so
+/// the host's ticker, which ticks one component after another, is not held up).
+pub const DRAIN_MS: u64 = 1_000;
 
 /// What a tick did.
 #[derive(Debug, Default, serde::Serialize)]

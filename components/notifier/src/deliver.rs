@@ -31,7 +31,12 @@ fn log_line(event: &str, id: &NotificationId, detail: &str) -> serde_json::Value
 /// Delivers every due notification (after the current response: call it from a spawned
 /// task), then asks for another drain if its budget ran out with work left.
 pub async fn drain() {
-    match drain::run(CELL, PAGE, BUDGET_MS, deliver_page).await {
+    drain_for(BUDGET_MS).await;
+}
+
+/// [`drain`] for at most `budget_ms` (the tick's short drain).
+pub async fn drain_for(budget_ms: u64) {
+    match drain::run(CELL, PAGE, budget_ms, deliver_page).await {
         Ok(report) if report.more => notifications::poke(),
         Ok(_) => {}
         Err(e) => println!(
@@ -51,7 +56,7 @@ struct Settings {
 
 impl Settings {
     async fn read() -> Settings {
-        let var = |name: &'static str| async move { spin_sdk::variables::get(name).await.ok() };
+        let var = |name: &'static str| async move { message_store::config::get(name).await.ok() };
         Settings {
             private_networks: var("callback_private_networks").await.as_deref() == Some("true"),
             im_room: var("im_pubsub_url").await.unwrap_or_default(),
