@@ -145,11 +145,12 @@ pub async fn attempt_all(cell: &str, ids: &[MessageId]) -> Vec<Outcome> {
 }
 
 /// Keeps the claimed messages that still need their provider, read again in one batch
-/// read now that they are ours; gives the others' claims back.
+/// read now that they are ours (with their count of attempts); gives the others' claims
+/// back.
 async fn still_needed(kv: &Store, held: Vec<Held>, outcomes: &mut [Outcome]) -> Vec<Held> {
     let ids: Vec<MessageId> = held.iter().map(|(_, c)| c.record.id.clone()).collect();
-    let histories = match store::histories(&ids) {
-        Ok(histories) => histories,
+    let views = match store::held_views(&ids) {
+        Ok(views) => views,
         Err(e) => {
             for ((i, _), id) in held.iter().zip(&ids) {
                 outcomes[*i] = store_error(id, e.clone());
@@ -158,8 +159,8 @@ async fn still_needed(kv: &Store, held: Vec<Held>, outcomes: &mut [Outcome]) -> 
         }
     };
     let mut needed = Vec::with_capacity(held.len());
-    for ((i, claimed), history) in held.into_iter().zip(histories) {
-        if prepare::still_needed(&claimed, &history) {
+    for ((i, mut claimed), view) in held.into_iter().zip(views) {
+        if prepare::still_needed(&mut claimed, &view) {
             needed.push((i, claimed));
         } else if let Err(e) = kv.delete(keys::claim(&claimed.record.id)).await {
             outcomes[i] = store_error(&claimed.record.id, e.into());
@@ -250,7 +251,11 @@ async fn finish_all(
     let mut decided = Vec::with_capacity(sent.len());
     for (((i, claimed), answer), history) in sent.into_iter().zip(histories) {
         let record = &claimed.record;
-        match crate::finish::finish(kv, cell, record, claimed.hop, &history, answer).await {
+        let sent_as = crate::finish::Attempt {
+            hop: claimed.hop,
+            number: claimed.attempts + 1,
+        };
+        match crate::finish::finish(kv, cell, record, sent_as, &history, answer).await {
             Ok((outcome, theirs)) => {
                 writes.append(theirs);
                 decided.push((i, outcome));

@@ -12,17 +12,26 @@ use messaging_domain::redact::provider_reason;
 use messaging_domain::{MessageId, MessageRecord, Status, keys};
 use spin_sdk::key_value::Store;
 
-/// Decides what the provider's answer `sent` means for a message sent on route position
-/// `hop`, whose history (read after the provider call) is `history`, and gathers the
-/// writes of the decision.
+/// Which attempt a provider's answer is for.
+pub struct Attempt {
+    /// The route position it was sent on.
+    pub hop: usize,
+    /// Its number in the message's history.
+    pub number: u64,
+}
+
+/// Decides what the provider's answer `sent` means for attempt `attempt` of a message
+/// whose history (read after the provider call) is `history`, and gathers the writes of
+/// the decision.
 pub async fn finish(
     kv: &Store,
     cell: &str,
     record: &MessageRecord,
-    hop: usize,
+    attempt: Attempt,
     history: &[(Status, u64)],
     sent: SendOutcome,
 ) -> store::StoreResult<(Outcome, Writes)> {
+    let hop = attempt.hop;
     let id = &record.id;
     let (answer, provider_id, reason) = answer_of(sent);
     // Only a deferral needs the count of earlier ones and the default schedule.
@@ -39,7 +48,7 @@ pub async fn finish(
         reason,
     };
     let mut writes = Writes::new();
-    let outcome = apply(kv, &mut writes, cell, record, hop, history, decided).await?;
+    let outcome = apply(kv, &mut writes, cell, record, attempt, history, decided).await?;
     log_in(&mut writes, "dispatch.attempt", id, outcome.as_str());
     Ok((outcome, writes))
 }
@@ -72,10 +81,11 @@ async fn apply(
     writes: &mut Writes,
     cell: &str,
     record: &MessageRecord,
-    hop: usize,
+    attempt_of: Attempt,
     history: &[(Status, u64)],
     decided: Decided,
 ) -> store::StoreResult<Outcome> {
+    let hop = attempt_of.hop;
     let Decided {
         next,
         provider_id,
@@ -89,8 +99,9 @@ async fn apply(
         reason: reason.clone(),
         at_ms: now_ms(),
     };
-    let (key, value) = store::attempt_row(id, &attempt)?;
-    writes.set(key, value);
+    for (key, value) in store::attempt_rows(id, attempt_of.number, &attempt) {
+        writes.set(key, value);
+    }
     let reason = reason.unwrap_or_default();
     Ok(match next {
         Next::Sent { watch } => {

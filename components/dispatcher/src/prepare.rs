@@ -22,6 +22,9 @@ pub struct Claimed {
     pub record: MessageRecord,
     /// The route position it is sent on.
     pub hop: usize,
+    /// Attempts numbered so far, read once the claim was taken (this holder numbers the
+    /// next ones: `message_store::attempt_rows`).
+    pub attempts: u64,
     /// The first channel's provider has it, undelivered: the route moves to the fallback.
     fallback_due: bool,
     watch: Option<DeliveryWatch>,
@@ -68,6 +71,7 @@ pub async fn claim(
     Ok(Ok(Claimed {
         record,
         hop,
+        attempts: 0,
         fallback_due,
         watch: view.watch,
         read_hop: view.hop,
@@ -75,12 +79,13 @@ pub async fn claim(
     }))
 }
 
-/// Whether a claimed message, whose history is `history` now that it is ours, still needs
-/// its provider: another attempt may have sent it and released its claim between the
-/// first look and the claim.
-pub fn still_needed(claimed: &Claimed, history: &[(Status, u64)]) -> bool {
+/// Whether a claimed message, as read again now that it is ours (`held`), still needs its
+/// provider: another attempt may have sent it and released its claim between the first
+/// look and the claim. Keeps the count of attempts read with it.
+pub fn still_needed(claimed: &mut Claimed, held: &store::HeldView) -> bool {
+    claimed.attempts = held.attempts;
     delivery::needs_sending(
-        Status::current(history),
+        Status::current(&held.history),
         claimed.fallback_due,
         claimed.watch.as_ref(),
         claimed.read_hop,
@@ -100,7 +105,9 @@ pub async fn outbound(
     if claimed.fallback_due
         && let Some(watch) = claimed.watch.clone()
     {
-        begin_fallback(kv, cell, &id, &claimed.record, claimed.read_hop, watch).await?;
+        claimed.attempts += 1;
+        let n = claimed.attempts;
+        begin_fallback(kv, cell, &id, &claimed.record, claimed.read_hop, watch, n).await?;
     }
     let payload = match &claimed.sealed_payload {
         None => None,
@@ -212,8 +219,8 @@ pub async fn postpone(cell: &str, id: &MessageId, due_ms: u64) -> store::StoreRe
     .await
 }
 
-/// The first channel's provider has the message, undelivered: say so in the history and
-/// continue on the fallback channel.
+/// The first channel's provider has the message, undelivered: say so in the history (as
+/// attempt number `n`) and continue on the fallback channel.
 async fn begin_fallback(
     kv: &Store,
     cell: &str,
@@ -221,6 +228,7 @@ async fn begin_fallback(
     record: &MessageRecord,
     hop: usize,
     mut watch: DeliveryWatch,
+    n: u64,
 ) -> store::StoreResult<()> {
     let undelivered = AttemptRecord {
         cell: record.cell_at(hop).unwrap_or(&record.cell).to_string(),
@@ -228,7 +236,7 @@ async fn begin_fallback(
         reason: Some(watch.reason.clone()),
         at_ms: now_ms(),
     };
-    store::record_attempt(kv, id, &undelivered).await?;
+    store::many::set_many("default", &store::attempt_rows(id, n, &undelivered))?;
     kv.set(keys::hop(id), watch.hop.to_string()).await?;
     watch.fired = true;
     delivery_watch::set(kv, id, &watch).await?;

@@ -116,9 +116,11 @@ pub fn delivery_watch(id: &MessageId) -> String {
     format!("msg/{id}/watch")
 }
 
-/// How many attempts of the message's history were numbered (an atomic counter): attempt
-/// `n` is stored under [`attempt`]`(id, n)`. Numbering instead of listing keys: the
-/// key-value stores Spin offers list no keys from a cursor, in no order.
+/// How many attempts of the message's history were numbered: attempt `n` is stored under
+/// [`attempt`]`(id, n)`. Numbering instead of listing keys: the key-value stores Spin
+/// offers list no keys from a cursor, in no order. Written (decimal text) by the holder of
+/// the message's delivery claim, which read it after taking the claim, so two attempts
+/// never take one number; read with `counter::decode` (earlier versions incremented it).
 pub fn attempt_count(id: &MessageId) -> String {
     format!("msg/{id}/attempts")
 }

@@ -158,6 +158,9 @@ impl Reader {
             again = false;
             due_ids.extend(self.read(&reads, now_ms)?);
         }
+        // An id rescheduled within its bucket has a second slot there: hand it once.
+        let mut seen = std::collections::BTreeSet::new();
+        due_ids.retain(|id| seen.insert(id.clone()));
         let done = self.progress.take_done(&numbered, now_ms);
         if let Some(&(last, _)) = done.last() {
             queue::move_cursor(&self.queue, cursor, last + 1, &done).await?;

@@ -241,6 +241,39 @@ pub fn histories(ids: &[MessageId]) -> StoreResult<Vec<History>> {
         .collect())
 }
 
+/// What an attempt reads again once it holds a message's claim: the history (another
+/// attempt may have sent it meanwhile) and how many attempts are numbered (this holder
+/// numbers the next: [`attempt_rows`]).
+pub struct HeldView {
+    pub history: History,
+    pub attempts: u64,
+}
+
+/// The [`HeldView`]s of many claimed messages in one batch read.
+pub fn held_views(ids: &[MessageId]) -> StoreResult<Vec<HeldView>> {
+    let mut keys = Vec::with_capacity(ids.len() * (1 + Status::ALL.len()));
+    for id in ids {
+        keys.push(keys::attempt_count(id));
+        keys.extend(status_keys(id));
+    }
+    let mut values = many::get_many("default", keys)?.into_iter().map(|(_, v)| v);
+    Ok(ids
+        .iter()
+        .map(|_| {
+            let attempts = values
+                .next()
+                .flatten()
+                .and_then(|v| messaging_domain::counter::decode(&v))
+                .unwrap_or(0)
+                .max(0) as u64;
+            HeldView {
+                history: reached(values.by_ref().take(Status::ALL.len())),
+                attempts,
+            }
+        })
+        .collect())
+}
+
 pub fn history_entries(reached: &[(Status, u64)]) -> Vec<HistoryEntry> {
     reached
         .iter()
@@ -425,29 +458,21 @@ pub async fn mark_reached(store: &Store, id: &MessageId, status: Status) -> Stor
         .await?)
 }
 
-/// Appends one attempt to the message's history: the next number from the message's
-/// attempt counter, then the attempt under it. Two attempts recorded at once get two
-/// numbers (atomic increment), and nothing lists keys to find them again.
-pub async fn record_attempt(
-    store: &Store,
+/// The rows that record attempt number `n` of a message: the attempt, and the count of
+/// numbered attempts. Only the holder of the message's delivery claim writes them, having
+/// read the count after taking the claim ([`held_views`]), so numbers never collide.
+pub fn attempt_rows(
     id: &MessageId,
+    n: u64,
     attempt: &messaging_domain::record::AttemptRecord,
-) -> StoreResult<()> {
-    let (key, value) = attempt_row(id, attempt)?;
-    Ok(store.set(key, value).await?)
-}
-
-/// Numbers the message's next attempt (as [`record_attempt`]) and returns its row, for a
-/// caller that writes it in a batch of its own. Until then readers pass over the number.
-pub fn attempt_row(
-    id: &MessageId,
-    attempt: &messaging_domain::record::AttemptRecord,
-) -> StoreResult<(String, Vec<u8>)> {
-    let n = counters::add(&keys::attempt_count(id), 1)?;
-    Ok((
-        keys::attempt(id, n.max(1) as u64),
-        serde_json::to_vec(attempt).expect("json"),
-    ))
+) -> [(String, Vec<u8>); 2] {
+    [
+        (
+            keys::attempt(id, n),
+            serde_json::to_vec(attempt).expect("json"),
+        ),
+        (keys::attempt_count(id), n.to_string().into_bytes()),
+    ]
 }
 
 /// The most attempts a message view shows.
