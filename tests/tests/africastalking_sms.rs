@@ -109,46 +109,66 @@ fn an_inbound_sms_reaches_its_owner() {
     );
 }
 
+/// An Africa's Talking double whose first send waits until the test lets it answer, so the
+/// test can act while the cell's drain is inside a provider call.
+struct HeldDouble {
+    at: Recorder,
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    release: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HeldDouble {
+    fn start() -> HeldDouble {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let at = africastalking::bulk_double();
+        let (calls, release) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (seen, go) = (calls.clone(), release.clone());
+        at.answer_by(move |request| {
+            if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+                while !go.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+            }
+            africastalking::answer(request)
+        });
+        HeldDouble { at, calls, release }
+    }
+
+    /// Waits until the first send is being held.
+    fn wait_for_the_first_send(&self) {
+        wait_for(20, "the first send to reach the provider", || {
+            (self.calls.load(std::sync::atomic::Ordering::SeqCst) == 1).then_some(())
+        });
+    }
+
+    fn let_it_answer(&self) {
+        self.release
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// Single messages accepted while the cell's drain is busy with a provider call are not
 /// each handed over on their own: the running drain takes them all in its next page, which
 /// Africa's Talking's bulk API sends in one request, each number once.
 #[test]
 fn messages_accepted_during_a_send_go_out_together_in_the_drains_next_request() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    let at = africastalking::bulk_double();
-    let (calls, release) = (
-        Arc::new(AtomicUsize::new(0)),
-        Arc::new(AtomicBool::new(false)),
-    );
-    let (seen, go) = (calls.clone(), release.clone());
-    at.answer_by(move |request| {
-        // The first send waits until the test has queued the others behind it.
-        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-            while !go.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-        }
-        africastalking::answer(request)
-    });
-    let gw = gateway_on(&at);
+    let double = HeldDouble::start();
+    let gw = gateway_on(&double.at);
     let text = "Clinic day is Monday";
-    let first =
-        gw.accept(json!({"channel":"sms","to":africastalking::accepted_number(0),"body":text}));
-    wait_for(20, "the first send to reach the provider", || {
-        (calls.load(Ordering::SeqCst) == 1).then_some(())
-    });
-    let queued: Vec<String> = (1..=10)
-        .map(|i| {
-            gw.accept(json!({"channel":"sms","to":africastalking::accepted_number(i),"body":text}))
-        })
-        .collect();
-    release.store(true, Ordering::SeqCst);
+    let sms = |i| json!({"channel":"sms","to":africastalking::accepted_number(i),"body":text});
+    let first = gw.accept(sms(0));
+    double.wait_for_the_first_send();
+    let queued: Vec<String> = (1..=10).map(|i| gw.accept(sms(i))).collect();
+    double.let_it_answer();
     for id in std::iter::once(&first).chain(&queued) {
         gw.wait_status(id, "sent");
     }
-    let sends = at.received();
+    let sends = double.at.received();
     assert_eq!(
         sends
             .iter()
@@ -157,9 +177,40 @@ fn messages_accepted_during_a_send_go_out_together_in_the_drains_next_request() 
         [1, 10],
         "the ten queued behind the first went out in one request"
     );
-    let times = africastalking::times_sent(&at);
+    let times = africastalking::times_sent(&double.at);
     assert!(
         times.values().all(|&n| n == 1),
         "each number once: {times:?}"
     );
+}
+
+/// A cancel that comes while the message is with its provider is refused, and the message
+/// is recorded as sent: it is never both cancelled and sent. Once the provider has
+/// answered, the cancel is too late.
+#[test]
+fn a_cancel_during_the_provider_call_is_refused_and_the_message_is_sent() {
+    let double = HeldDouble::start();
+    let gw = gateway_on(&double.at);
+    let id =
+        gw.accept(json!({"channel":"sms","to":africastalking::accepted_number(1),"body":"Karibu"}));
+    double.wait_for_the_first_send();
+    let cancel = gw.call(KEY, &format!("/v1/messages/{id}/cancel"), Some(&json!({})));
+    assert_eq!(cancel.status, 409, "{}", cancel.body);
+    assert!(
+        cancel.body.contains("being handed to its provider"),
+        "{}",
+        cancel.body
+    );
+    double.let_it_answer();
+    let view = gw.wait_status(&id, "sent");
+    let history: Vec<&str> = view["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert!(!history.contains(&"cancelled"), "{view}");
+    let late = gw.call(KEY, &format!("/v1/messages/{id}/cancel"), Some(&json!({})));
+    assert_eq!(late.status, 409, "{}", late.body);
+    assert_eq!(africastalking::times_sent(&double.at).len(), 1);
 }

@@ -5,7 +5,7 @@
 use crate::cell;
 use crate::govstack_messaging::sender::sender;
 use crate::govstack_messaging::types::types::{OutboundMessage, SendOutcome};
-use crate::prepare::{self, Claimed};
+use crate::prepare::{self, ToSend};
 use crate::receipt_urls::ReceiptUrls;
 use message_store::writes::Writes;
 use message_store::{self as store, now_ms};
@@ -23,7 +23,7 @@ pub enum Outcome {
     Expired,
     /// Handed to the next cell of the message's route.
     FailedOver,
-    /// Someone else holds the claim, or the message is already settled or unknown.
+    /// A cancel holds the message, or it is already settled or unknown.
     Skipped,
     /// The store could not be read or written; the tick will retry.
     StoreError,
@@ -89,29 +89,24 @@ fn audit_status(event: &str, detail: &str) -> Option<AuditStatus> {
     }
 }
 
-/// One message: [`attempt_all`] of one, so a single hand-over, a drain and a batch take
-/// the same path.
-pub async fn attempt(cell: &str, id: &MessageId) -> Outcome {
-    attempt_all(cell, std::slice::from_ref(id)).await[0]
-}
-
 fn store_error(id: &MessageId, e: store::StoreError) -> Outcome {
     log("dispatch.store_error", id, &e.to_string());
     Outcome::StoreError
 }
 
-/// Most messages one `/dispatch` call takes.
-pub const MAX_HANDED_OVER: usize = 1000;
+/// A message being sent, with its index among the page's ids.
+type Held = (usize, ToSend);
 
-/// A claimed message, with its index among the ids handed over.
-type Held = (usize, Claimed);
-
-/// Attempts every message of a page in one provider call: all are read in one batch read,
-/// each is decided and claimed, looked at again in one batch read, and those still to
-/// send go to the sender together (`send` for one, `send-batch` for more, ordered by text
-/// so a provider with a bulk API sends runs of equal text in one request); each is then
-/// finished with its own answer, and the page's writes are made together. The outcomes
-/// are in the order of `ids`.
+/// Attempts every message of a drain's page in one provider call: all are read in one
+/// batch read and planned; those to send are marked as being sent (one `set-many`) and
+/// read again (one batch read: a cancel may hold one, another attempt may have sent
+/// one); those still to send go to the sender together (`send` for one, `send-batch` for
+/// more, ordered by text so a provider with a bulk API sends runs of equal text in one
+/// request); each is then finished with its own answer, and the page's writes are made
+/// together. The outcomes are in the order of `ids`.
+///
+/// Only the drain that holds the cell's lease calls this, so no other attempt of this
+/// cell runs at the same time; a message is in one cell's queue at a time.
 pub async fn attempt_all(cell: &str, ids: &[MessageId]) -> Vec<Outcome> {
     let mut outcomes = vec![Outcome::Skipped; ids.len()];
     let read =
@@ -120,20 +115,20 @@ pub async fn attempt_all(cell: &str, ids: &[MessageId]) -> Vec<Outcome> {
         Ok(read) => read,
         Err(e) => return ids.iter().map(|id| store_error(id, e.clone())).collect(),
     };
-    let mut held = Vec::new();
+    let mut planned = Vec::new();
     for (i, (id, view)) in ids.iter().zip(views).enumerate() {
-        match prepare::claim(cell, id, view).await {
-            Ok(Ok(claimed)) => held.push((i, claimed)),
+        match prepare::plan(cell, id, view).await {
+            Ok(Ok(to_send)) => planned.push((i, to_send)),
             Ok(Err(outcome)) => outcomes[i] = outcome,
             Err(e) => outcomes[i] = store_error(id, e),
         }
     }
-    let held = still_needed(&kv, held, &mut outcomes).await;
+    let held = mark_and_look_again(planned, &mut outcomes);
     let receipt_urls = ReceiptUrls::for_this_cell().await;
     let mut ready = Vec::new();
-    for (i, mut claimed) in held {
-        match prepare::outbound(&kv, cell, &mut claimed, receipt_urls.as_ref()).await {
-            Ok(Ok(message)) => ready.push(((i, claimed), message)),
+    for (i, mut to_send) in held {
+        match prepare::outbound(&kv, cell, &mut to_send, receipt_urls.as_ref()).await {
+            Ok(Ok(message)) => ready.push(((i, to_send), message)),
             Ok(Err(outcome)) => outcomes[i] = outcome,
             Err(e) => outcomes[i] = store_error(&ids[i], e),
         }
@@ -144,27 +139,36 @@ pub async fn attempt_all(cell: &str, ids: &[MessageId]) -> Vec<Outcome> {
     outcomes
 }
 
-/// Keeps the claimed messages that still need their provider, read again in one batch
-/// read now that they are ours (with their count of attempts); gives the others' claims
-/// back.
-async fn still_needed(kv: &Store, held: Vec<Held>, outcomes: &mut [Outcome]) -> Vec<Held> {
-    let ids: Vec<MessageId> = held.iter().map(|(_, c)| c.record.id.clone()).collect();
-    let views = match store::held_views(&ids) {
+/// Marks the planned messages as being sent, then reads them again in one batch read
+/// (with their count of attempts), and keeps those still to send; the others' marks are
+/// erased.
+fn mark_and_look_again(planned: Vec<Held>, outcomes: &mut [Outcome]) -> Vec<Held> {
+    let ids: Vec<MessageId> = planned.iter().map(|(_, c)| c.record.id.clone()).collect();
+    let marked = store::mark_sending(&ids, now_ms() + prepare::SENDING_MS);
+    let views = match marked.and_then(|()| store::held_views(&ids)) {
         Ok(views) => views,
         Err(e) => {
-            for ((i, _), id) in held.iter().zip(&ids) {
+            for ((i, _), id) in planned.iter().zip(&ids) {
                 outcomes[*i] = store_error(id, e.clone());
             }
             return Vec::new();
         }
     };
-    let mut needed = Vec::with_capacity(held.len());
-    for ((i, mut claimed), view) in held.into_iter().zip(views) {
-        if prepare::still_needed(&mut claimed, &view) {
-            needed.push((i, claimed));
-        } else if let Err(e) = kv.delete(keys::claim(&claimed.record.id)).await {
-            outcomes[i] = store_error(&claimed.record.id, e.into());
+    let mut needed = Vec::with_capacity(planned.len());
+    let mut unmark = Vec::new();
+    for ((i, mut to_send), view) in planned.into_iter().zip(views) {
+        if prepare::still_needed(&mut to_send, &view) {
+            needed.push((i, to_send));
+        } else {
+            unmark.push(keys::sending(&to_send.record.id));
         }
+    }
+    if let Err(e) = store::many::delete_many("default", &unmark) {
+        // The marks run out by themselves; a cancel meanwhile is refused as too early.
+        println!(
+            "{}",
+            serde_json::json!({"event": "dispatch.store_error", "detail": e.to_string()})
+        );
     }
     needed
 }
@@ -183,8 +187,8 @@ async fn within_send_rate(
         Ok(Ok(granted)) => granted as usize,
         Ok(Err(_)) => 0,
         Err(e) => {
-            for ((i, claimed), _) in ready {
-                outcomes[i] = store_error(&claimed.record.id, e.clone());
+            for ((i, to_send), _) in ready {
+                outcomes[i] = store_error(&to_send.record.id, e.clone());
             }
             return Vec::new();
         }
@@ -197,11 +201,11 @@ async fn within_send_rate(
         .ok()
         .flatten()
         .unwrap_or(1000);
-    for ((i, claimed), _) in ready.split_off(granted) {
-        let id = &claimed.record.id;
+    for ((i, to_send), _) in ready.split_off(granted) {
+        let id = &to_send.record.id;
         let postponed = async {
             prepare::postpone(cell, id, now_ms() + wait_ms).await?;
-            Ok::<_, store::StoreError>(store::open().await?.delete(keys::claim(id)).await?)
+            Ok::<_, store::StoreError>(store::open().await?.delete(keys::sending(id)).await?)
         };
         outcomes[i] = match postponed.await {
             Ok(()) => Outcome::Throttled,
@@ -249,11 +253,11 @@ async fn finish_all(
     };
     let mut writes = Writes::new();
     let mut decided = Vec::with_capacity(sent.len());
-    for (((i, claimed), answer), history) in sent.into_iter().zip(histories) {
-        let record = &claimed.record;
+    for (((i, to_send), answer), history) in sent.into_iter().zip(histories) {
+        let record = &to_send.record;
         let sent_as = crate::finish::Attempt {
-            hop: claimed.hop,
-            number: claimed.attempts + 1,
+            hop: to_send.hop,
+            number: to_send.attempts + 1,
         };
         match crate::finish::finish(kv, cell, record, sent_as, &history, answer).await {
             Ok((outcome, theirs)) => {

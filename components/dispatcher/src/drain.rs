@@ -6,7 +6,7 @@ use crate::deliver;
 use message_store::drain;
 use messaging_domain::MessageId;
 
-/// Messages attempted together: read, claimed, sent (one `send-batch`) and written (one
+/// Messages attempted together: read, marked as being sent, sent (one `send-batch`) and written (one
 /// `set-many`) as one hand-over.
 const PAGE: usize = 100;
 /// How long one drain call goes on before it hands over to a fresh call, so no request

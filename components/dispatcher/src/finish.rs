@@ -75,7 +75,7 @@ struct Decided {
 
 /// Gathers in `writes` what was decided: the attempt, the status, and what is erased.
 /// What only rare routes need (a delivery watch, a retry's pending entry, the next cell of
-/// a failover) is written at once, while the claim still holds the message.
+/// a failover) is written at once, while the message is still marked as being sent.
 async fn apply(
     kv: &Store,
     writes: &mut Writes,
@@ -115,7 +115,7 @@ async fn apply(
             // A route that falls back on a missing receipt keeps what the fallback needs
             // until the receipt or the deadline; any other message is done with.
             if watch && delivery_watch::start(kv, record).await? {
-                writes.delete(keys::claim(id));
+                writes.delete(keys::sending(id));
                 writes.clear_pending(cell, id);
             } else {
                 settle_in(writes, cell, id);
@@ -139,7 +139,7 @@ async fn apply(
                 },
             )
             .await?;
-            writes.delete(keys::claim(id));
+            writes.delete(keys::sending(id));
             log_in(writes, "dispatch.deferred", id, &reason);
             Outcome::Deferred
         }
@@ -163,8 +163,8 @@ async fn apply(
 }
 
 /// Moves the message to the next cell of its route: the position is written while this
-/// attempt holds the claim, the work is queued for the next cell, and that cell is asked
-/// to take it now (its drain takes it otherwise).
+/// cell still marks it as being sent, the work is queued for the next cell, and that
+/// cell's drain is asked for.
 async fn fail_over(
     kv: &Store,
     cell: &str,
@@ -184,15 +184,12 @@ async fn fail_over(
     )
     .await?;
     store::clear_pending(cell, id).await?;
-    kv.delete(keys::claim(id)).await?;
-    store::work::post_after_response(
-        format!("http://{next}.spin.internal/dispatch"),
-        serde_json::json!({ "id": id }),
-    );
+    kv.delete(keys::sending(id)).await?;
+    store::drain::poke_cell(next);
     Ok(())
 }
 
-/// The message needs no more attempts: forget the address, content, delivery watch, claim
+/// The message needs no more attempts: forget the address, content, delivery watch, marks
 /// and pending entry.
 pub async fn settle(cell: &str, id: &MessageId) -> store::StoreResult<()> {
     let mut writes = Writes::new();
@@ -202,7 +199,12 @@ pub async fn settle(cell: &str, id: &MessageId) -> store::StoreResult<()> {
 
 /// [`settle`] as part of `writes`.
 pub fn settle_in(writes: &mut Writes, cell: &str, id: &MessageId) {
-    for key in [keys::payload(id), keys::delivery_watch(id), keys::claim(id)] {
+    for key in [
+        keys::payload(id),
+        keys::delivery_watch(id),
+        keys::sending(id),
+        keys::claim(id),
+    ] {
         writes.delete(key);
     }
     writes.clear_pending(cell, id);

@@ -5,13 +5,13 @@
 //!
 //! - `POST /drain`: answered at once; then the cell's due messages are attempted a page at
 //!   a time by the one drain holding the cell's lease (`drain.rs`). Ingress asks for one
-//!   after accepting messages, unless one is running.
-//! - `POST /dispatch` `{"id"}` or `{"ids": [...]}`: attempts these messages now (a failover
-//!   or a missing receipt hands a message to the next cell this way).
+//!   after accepting messages unless one is running, and so do a failover into this cell
+//!   and a missing receipt that starts a fallback here. Every attempt of a cell's single
+//!   messages is its drain's.
 //! - `POST /batch` `{"broadcast", "seq"}`: the broadcaster hands over one broadcast batch.
 //! - `POST /tick`: the host timer (or Spin's cron trigger) asks it to retry what is due.
 //!
-//! It owns the message's life after acceptance: claim, expiry, the call to the sender,
+//! It owns the message's life after acceptance: expiry, the call to the sender,
 //! the outcome, retries with backoff, and erasing the address and content once they are no
 //! longer needed.
 
@@ -35,18 +35,6 @@ use message_store::private_route::{Response, json, no_such_route, read};
 use spin_sdk::http::{Method, Request};
 use spin_sdk::http_service;
 
-/// `/dispatch`'s body: one message, or many accepted together.
-#[derive(serde::Deserialize)]
-#[serde(untagged, deny_unknown_fields)]
-enum DispatchRequest {
-    One {
-        id: messaging_domain::MessageId,
-    },
-    Many {
-        ids: Vec<messaging_domain::MessageId>,
-    },
-}
-
 /// This cell's id, or the 500 that says the deployment forgot to set it.
 async fn own_cell() -> Result<String, Response> {
     cell::own_cell().await.ok_or_else(|| {
@@ -62,32 +50,6 @@ async fn handle(req: Request) -> Response {
     message_store::backend::configure().await;
     let path = req.uri().path().to_string();
     match (req.method().clone(), path.as_str()) {
-        (Method::POST, "/dispatch") => {
-            let request: DispatchRequest =
-                match read(req, r#"{"id": "msg_..."} or {"ids": ["msg_...", ...]}"#).await {
-                    Ok(request) => request,
-                    Err(response) => return response,
-                };
-            let cell = match own_cell().await {
-                Ok(cell) => cell,
-                Err(response) => return response,
-            };
-            match request {
-                DispatchRequest::One { id } => {
-                    let outcome = deliver::attempt(&cell, &id).await;
-                    json(200, serde_json::json!({ "outcome": outcome.as_str() }))
-                }
-                DispatchRequest::Many { ids } if ids.len() > deliver::MAX_HANDED_OVER => json(
-                    400,
-                    serde_json::json!({"error": format!("at most {} ids at once", deliver::MAX_HANDED_OVER)}),
-                ),
-                DispatchRequest::Many { ids } => {
-                    let outcomes = deliver::attempt_all(&cell, &ids).await;
-                    let outcomes: Vec<&str> = outcomes.iter().map(|o| o.as_str()).collect();
-                    json(200, serde_json::json!({ "outcomes": outcomes }))
-                }
-            }
-        }
         (Method::POST, "/drain") => {
             let cell = match own_cell().await {
                 Ok(cell) => cell,

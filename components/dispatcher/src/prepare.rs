@@ -1,5 +1,6 @@
 //! Before the provider call: read (a page's views in one batch read), decide with
-//! [`delivery::plan`], claim, look again, and make each message the sender takes.
+//! [`delivery::plan`], mark as being sent, look again, and make each message the sender
+//! takes.
 
 use crate::cell;
 use crate::deliver::{Outcome, log};
@@ -13,17 +14,17 @@ use messaging_domain::record::{AttemptRecord, DeliveryWatch};
 use messaging_domain::{MessageId, MessageRecord, Status, keys};
 use spin_sdk::key_value::Store;
 
-/// How long a claim protects a message that is with a sender. A sender that hangs longer
-/// than this lets the next drain try again.
-const CLAIM_MS: u64 = 60_000;
+/// How long a drain's mark that it is sending a message holds off a cancel
+/// (`keys::sending`). A drain that dies leaves its marks to run out.
+pub const SENDING_MS: u64 = 60_000;
 
-/// A message this instance holds the claim of.
-pub struct Claimed {
+/// A message this cell's drain sends now: planned, then marked as being sent.
+pub struct ToSend {
     pub record: MessageRecord,
     /// The route position it is sent on.
     pub hop: usize,
-    /// Attempts numbered so far, read once the claim was taken (this holder numbers the
-    /// next ones: `message_store::attempt_rows`).
+    /// Attempts numbered so far, read after the mark (this drain numbers the next ones:
+    /// `message_store::attempt_rows`).
     pub attempts: u64,
     /// The first channel's provider has it, undelivered: the route moves to the fallback.
     fallback_due: bool,
@@ -33,14 +34,14 @@ pub struct Claimed {
     sealed_payload: Option<Vec<u8>>,
 }
 
-/// Decides with [`delivery::plan`] whether this cell sends the message of `view` now, and
-/// claims it if so. `Ok(Err(outcome))`: nothing to send now, and why (what that decision
-/// writes is written).
-pub async fn claim(
+/// Decides with [`delivery::plan`] whether this cell sends the message of `view` now.
+/// `Ok(Err(outcome))`: nothing to send now, and why (what that decision writes is
+/// written).
+pub async fn plan(
     cell: &str,
     id: &MessageId,
     view: DispatchView,
-) -> store::StoreResult<Result<Claimed, Outcome>> {
+) -> store::StoreResult<Result<ToSend, Outcome>> {
     let Some(record) = view.record else {
         let entry = store::pending(cell, id).await?;
         if messaging_domain::due::orphan_expired(entry.map(|e| e.due_ms), now_ms()) {
@@ -65,10 +66,7 @@ pub async fn claim(
         Ok(send) => send,
         Err(outcome) => return Ok(Err(outcome)),
     };
-    if !store::work::take_lease(&keys::claim(id), CLAIM_MS)? {
-        return Ok(Err(Outcome::Skipped));
-    }
-    Ok(Ok(Claimed {
+    Ok(Ok(ToSend {
         record,
         hop,
         attempts: 0,
@@ -79,44 +77,45 @@ pub async fn claim(
     }))
 }
 
-/// Whether a claimed message, as read again now that it is ours (`held`), still needs its
-/// provider: another attempt may have sent it and released its claim between the first
-/// look and the claim. Keeps the count of attempts read with it.
-pub fn still_needed(claimed: &mut Claimed, held: &store::HeldView) -> bool {
-    claimed.attempts = held.attempts;
-    delivery::needs_sending(
-        Status::current(&held.history),
-        claimed.fallback_due,
-        claimed.watch.as_ref(),
-        claimed.read_hop,
-    )
+/// Whether a marked message, as read again after the mark (`held`), is still to send: no
+/// cancel holds its claim, and no other attempt sent it between the first look and the
+/// mark. Keeps the count of attempts read with it.
+pub fn still_needed(to_send: &mut ToSend, held: &store::HeldView) -> bool {
+    to_send.attempts = held.attempts;
+    !held.cancelling
+        && delivery::needs_sending(
+            Status::current(&held.history),
+            to_send.fallback_due,
+            to_send.watch.as_ref(),
+            to_send.read_hop,
+        )
 }
 
-/// Makes the message the sender takes from a claimed message: begins its fallback if due,
+/// Makes the message the sender takes from a marked message: begins its fallback if due,
 /// and opens its payload. `Ok(Err(outcome))`: nothing to send (the payload is gone, or
 /// the fallback channel has no address).
 pub async fn outbound(
     kv: &Store,
     cell: &str,
-    claimed: &mut Claimed,
+    to_send: &mut ToSend,
     receipt_urls: Option<&ReceiptUrls>,
 ) -> store::StoreResult<Result<OutboundMessage, Outcome>> {
-    let id = claimed.record.id.clone();
-    if claimed.fallback_due
-        && let Some(watch) = claimed.watch.clone()
+    let id = to_send.record.id.clone();
+    if to_send.fallback_due
+        && let Some(watch) = to_send.watch.clone()
     {
-        claimed.attempts += 1;
-        let n = claimed.attempts;
-        begin_fallback(kv, cell, &id, &claimed.record, claimed.read_hop, watch, n).await?;
+        to_send.attempts += 1;
+        let n = to_send.attempts;
+        begin_fallback(kv, cell, &id, &to_send.record, to_send.read_hop, watch, n).await?;
     }
-    let payload = match &claimed.sealed_payload {
+    let payload = match &to_send.sealed_payload {
         None => None,
         Some(sealed) => match store::open_payload(&id, sealed).await {
             Ok(payload) => payload,
             Err(e) => {
-                // Unreadable (a sealing key missing from storage_keys): let the next drain
-                // try again at once when the key is back, rather than after the claim.
-                kv.delete(keys::claim(&id)).await?;
+                // Unreadable (a sealing key missing from storage_keys): it waits for the
+                // key; a cancel need not wait for the mark to run out meanwhile.
+                kv.delete(keys::sending(&id)).await?;
                 return Err(e);
             }
         },
@@ -125,11 +124,11 @@ pub async fn outbound(
         settle(cell, &id).await?;
         return Ok(Err(Outcome::Skipped));
     };
-    let record = &claimed.record;
+    let record = &to_send.record;
     // On the fallback channel the message goes to the fallback address, with the fallback
     // subject and none of the first channel's email details.
     let (channel, to, subject, email) = match (
-        record.is_fallback_hop(claimed.hop),
+        record.is_fallback_hop(to_send.hop),
         &record.fallback,
         payload.fallback,
     ) {

@@ -389,6 +389,5 @@ pub fn hand_over(cell: String, ids: Vec<MessageId>) {
     if ids.is_empty() {
         return;
     }
-    let uri = format!("http://{cell}.spin.internal/drain");
-    store::drain::poke(&cell, uri);
+    store::drain::poke_cell(&cell);
 }

@@ -248,12 +248,22 @@ async fn try_cancel(caller: Caller, id: &str) -> Result<HttpResponse, ApiError> 
     if !awaits(&store::history(&id).map_err(|e| unavailable("read", e))?) {
         return Err(too_late());
     }
-    // Holding the claim, no dispatcher can be sending it meanwhile.
-    if !store::work::take_lease(&keys::claim(&id), 60_000).map_err(|e| unavailable("claim", e))? {
-        return Err(ApiError::new(
+    let being_sent = || {
+        ApiError::new(
             ErrorCode::Conflict,
             "the message is being handed to its provider right now",
-        ));
+        )
+    };
+    // The claim first, then the cell's mark: a drain marks a message before it reads the
+    // claim, so either this sees the mark or the drain sees the claim and skips it.
+    let Some(claim) =
+        store::work::Lease::take(&keys::claim(&id), 60_000).map_err(|e| unavailable("claim", e))?
+    else {
+        return Err(being_sent());
+    };
+    if store::is_being_sent(&id).map_err(|e| unavailable("read", e))? {
+        claim.release().map_err(|e| unavailable("claim", e))?;
+        return Err(being_sent());
     }
     if !awaits(&store::history(&id).map_err(|e| unavailable("read", e))?) {
         return Err(too_late());

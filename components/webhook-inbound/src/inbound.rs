@@ -270,10 +270,7 @@ async fn acknowledge(message: &Inbound, text: &str, hashing_key: &str) -> store:
         serde_json::json!({"event": "message.accepted", "id": id.as_str(), "caller": "gateway", "reference": "opt-out-acknowledgement", "cell": cell}),
     );
     store::insert(record, payload, accepted).await?;
-    store::work::post_after_response(
-        format!("http://{cell}.spin.internal/dispatch"),
-        serde_json::json!({ "id": id }),
-    );
+    store::drain::poke_cell(&cell);
     Ok(())
 }
 

@@ -20,9 +20,21 @@ pub fn status(id: &MessageId, status: Status) -> String {
     format!("msg/{id}/status/{}", status.as_str())
 }
 
-/// The dispatcher's lease on a message while it is with a sender.
+/// A cancel's claim on a message (`POST /v1/messages/{id}/cancel`), taken by
+/// compare-and-swap from the unheld value written with the message. A cancel holds it
+/// while it checks that no cell is sending the message ([`sending`]) and records the
+/// cancel; a cell's drain skips a message whose claim is held.
 pub fn claim(id: &MessageId) -> String {
     format!("msg/{id}/claim")
+}
+
+/// A cell's mark that it is sending the message now (`<until>/<nonce>`, as a lease's
+/// value), written by the drain that holds the cell's lease before it reads the message's
+/// [`claim`], and erased with the attempt's outcome. A cancel reads it after taking the
+/// claim: of the two, at least one sees the other, so a message is never both cancelled
+/// and sent.
+pub fn sending(id: &MessageId) -> String {
+    format!("msg/{id}/sending")
 }
 
 /// Maps a caller's idempotency key (hashed) to the message it created.
@@ -118,8 +130,8 @@ pub fn delivery_watch(id: &MessageId) -> String {
 
 /// How many attempts of the message's history were numbered: attempt `n` is stored under
 /// [`attempt`]`(id, n)`. Numbering instead of listing keys: the key-value stores Spin
-/// offers list no keys from a cursor, in no order. Written (decimal text) by the holder of
-/// the message's delivery claim, which read it after taking the claim, so two attempts
+/// offers list no keys from a cursor, in no order. Written (decimal text) by the drain that
+/// is sending the message ([`sending`]), which read it after its mark, so two attempts
 /// never take one number; read with `counter::decode` (earlier versions incremented it).
 pub fn attempt_count(id: &MessageId) -> String {
     format!("msg/{id}/attempts")
@@ -136,6 +148,7 @@ pub fn message_parts(id: &MessageId, attempts: u64) -> Vec<String> {
     let mut parts = vec![
         payload(id),
         claim(id),
+        sending(id),
         reply(id),
         message_provider_mapping(id),
         hop(id),

@@ -8,10 +8,10 @@
 //! - a receipt says `delivered`: webhook-inbound erases the payload and the watch; the
 //!   queued entry finds no watch and is dropped;
 //! - a receipt says the message failed: webhook-inbound moves the deadline to now and
-//!   pokes the fallback cell ([`fall_back_now`]);
+//!   asks for the fallback cell's drain ([`fall_back_now`]);
 //! - the deadline passes: the fallback cell's tick finds the entry due.
 //!
-//! In the last two cases the fallback cell takes the message's claim, records the first
+//! In the last two cases the fallback cell's drain takes the message, records the first
 //! channel's attempt as `undelivered`, moves the route to the fallback hop and sends.
 
 use crate::{PendingEntry, StoreResult, now_ms, payload, put_payload, set_pending};
@@ -109,10 +109,7 @@ pub async fn fall_back_now(kv: &Store, record: &MessageRecord, reason: &str) -> 
         },
     )
     .await?;
-    crate::work::post_after_response(
-        format!("http://{cell}.spin.internal/dispatch"),
-        serde_json::json!({ "id": record.id }),
-    );
+    crate::drain::poke_cell(cell);
     Ok(true)
 }
 

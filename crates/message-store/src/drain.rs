@@ -52,6 +52,11 @@ pub fn poke(queue: &str, uri: String) {
     }
 }
 
+/// [`poke`] for a delivery cell's queue of single messages (its `/drain` route).
+pub fn poke_cell(cell: &str) {
+    poke(cell, format!("http://{cell}.spin.internal/drain"));
+}
+
 /// What one call of [`run`] did.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Report {

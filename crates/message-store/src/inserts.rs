@@ -114,7 +114,7 @@ fn message_rows(record: &MessageRecord) -> [(String, Vec<u8>); 4] {
         ),
         (keys::status(id, Status::Accepted), at.clone()),
         (keys::status(id, Status::Queued), at),
-        // Its delivery claim exists from the start, so taking it is a compare-and-swap.
+        // Its cancel claim exists from the start, so taking it is a compare-and-swap.
         (keys::claim(id), claims::unheld()),
     ]
 }

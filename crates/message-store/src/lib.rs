@@ -241,25 +241,58 @@ pub fn histories(ids: &[MessageId]) -> StoreResult<Vec<History>> {
         .collect())
 }
 
-/// What an attempt reads again once it holds a message's claim: the history (another
-/// attempt may have sent it meanwhile) and how many attempts are numbered (this holder
-/// numbers the next: [`attempt_rows`]).
+/// Marks messages as being sent by the drain that holds their cell's lease, until
+/// `until_ms` (`keys::sending`), in one `set-many`. Written before [`held_views`] reads
+/// their cancel claims: a cancel that took a claim before sees the mark, or the view
+/// sees the claim.
+pub fn mark_sending(ids: &[MessageId], until_ms: u64) -> StoreResult<()> {
+    let mark = messaging_domain::lease::value(until_ms, &hex::encode(&random_16()[..6]));
+    let rows: Vec<(String, Vec<u8>)> = ids
+        .iter()
+        .map(|id| (keys::sending(id), mark.clone().into_bytes()))
+        .collect();
+    many::set_many("default", &rows)
+}
+
+/// Whether a lease-like value (`<until>/<nonce>`) is held at `now_ms`.
+fn held(value: Option<&[u8]>, now_ms: u64) -> bool {
+    value
+        .and_then(messaging_domain::lease::until)
+        .is_some_and(|until| until > now_ms)
+}
+
+/// Whether a cell marked the message as being sent, and the mark is live
+/// ([`mark_sending`]): a cancel reads it once it holds the message's claim.
+pub fn is_being_sent(id: &MessageId) -> StoreResult<bool> {
+    Ok(held(
+        many::get_one("default", &keys::sending(id))?.as_deref(),
+        now_ms(),
+    ))
+}
+
+/// What an attempt reads again once its messages are marked as being sent: the history
+/// (another attempt may have sent it meanwhile), whether a cancel holds its claim, and
+/// how many attempts are numbered (the drain numbers the next: [`attempt_rows`]).
 pub struct HeldView {
     pub history: History,
+    pub cancelling: bool,
     pub attempts: u64,
 }
 
-/// The [`HeldView`]s of many claimed messages in one batch read.
+/// The [`HeldView`]s of many marked messages in one batch read.
 pub fn held_views(ids: &[MessageId]) -> StoreResult<Vec<HeldView>> {
-    let mut keys = Vec::with_capacity(ids.len() * (1 + Status::ALL.len()));
+    let mut keys = Vec::with_capacity(ids.len() * (2 + Status::ALL.len()));
     for id in ids {
+        keys.push(keys::claim(id));
         keys.push(keys::attempt_count(id));
         keys.extend(status_keys(id));
     }
+    let now = now_ms();
     let mut values = many::get_many("default", keys)?.into_iter().map(|(_, v)| v);
     Ok(ids
         .iter()
         .map(|_| {
+            let cancelling = held(values.next().flatten().as_deref(), now);
             let attempts = values
                 .next()
                 .flatten()
@@ -268,6 +301,7 @@ pub fn held_views(ids: &[MessageId]) -> StoreResult<Vec<HeldView>> {
                 .max(0) as u64;
             HeldView {
                 history: reached(values.by_ref().take(Status::ALL.len())),
+                cancelling,
                 attempts,
             }
         })
@@ -459,8 +493,9 @@ pub async fn mark_reached(store: &Store, id: &MessageId, status: Status) -> Stor
 }
 
 /// The rows that record attempt number `n` of a message: the attempt, and the count of
-/// numbered attempts. Only the holder of the message's delivery claim writes them, having
-/// read the count after taking the claim ([`held_views`]), so numbers never collide.
+/// numbered attempts. Only the drain that marked the message as being sent writes them,
+/// having read the count after the mark ([`held_views`]): one drain holds a cell's lease,
+/// and a message is in one cell's queue at a time, so numbers never collide.
 pub fn attempt_rows(
     id: &MessageId,
     n: u64,
