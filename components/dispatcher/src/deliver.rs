@@ -109,8 +109,9 @@ type Held = (usize, ToSend);
 /// cell runs at the same time; a message is in one cell's queue at a time.
 pub async fn attempt_all(cell: &str, ids: &[MessageId]) -> Vec<Outcome> {
     let mut outcomes = vec![Outcome::Skipped; ids.len()];
-    let read =
-        async { Ok::<_, store::StoreError>((store::open().await?, store::dispatch_views(ids)?)) };
+    let read = async {
+        Ok::<_, store::StoreError>((store::open().await?, prepare::read_views(ids).await?))
+    };
     let (kv, views) = match read.await {
         Ok(read) => read,
         Err(e) => return ids.iter().map(|id| store_error(id, e.clone())).collect(),

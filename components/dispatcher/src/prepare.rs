@@ -34,6 +34,34 @@ pub struct ToSend {
     sealed_payload: Option<Vec<u8>>,
 }
 
+/// Pauses before reading again a page's messages whose pending entry was there but whose
+/// record was not: their producer writes the entry first and the message a moment later
+/// (`message_store::inserts`), and a drain that reads the queue's head often meets one in
+/// between. Left to the drain's next pass, such a message would wait seconds
+/// (`messaging_domain::drain::REHAND_MS`); an entry whose message never comes (a producer
+/// that crashed) is dropped after the write grace.
+const UNWRITTEN_WAITS_MS: [u64; 3] = [5, 20, 50];
+
+/// The [`DispatchView`]s of a drain's page, in one batch read, with those found without
+/// their record read again after each of [`UNWRITTEN_WAITS_MS`] until they have one.
+pub async fn read_views(ids: &[MessageId]) -> store::StoreResult<Vec<DispatchView>> {
+    let mut views = store::dispatch_views(ids)?;
+    for wait_ms in UNWRITTEN_WAITS_MS {
+        let unwritten: Vec<usize> = (0..views.len())
+            .filter(|&i| views[i].record.is_none())
+            .collect();
+        if unwritten.is_empty() {
+            break;
+        }
+        spin_sdk::wasip3::clocks::monotonic_clock::wait_for(wait_ms * 1_000_000).await;
+        let again: Vec<MessageId> = unwritten.iter().map(|&i| ids[i].clone()).collect();
+        for (i, view) in unwritten.into_iter().zip(store::dispatch_views(&again)?) {
+            views[i] = view;
+        }
+    }
+    Ok(views)
+}
+
 /// Decides with [`delivery::plan`] whether this cell sends the message of `view` now.
 /// `Ok(Err(outcome))`: nothing to send now, and why (what that decision writes is
 /// written).
