@@ -5,23 +5,20 @@
 //! loses at most about a second of work (see ARCHITECTURE.md).
 //!
 //! Group commit. A commit is the expensive part of a small write (the log's frames, the
-//! file locks), and a message makes a few dozen small writes. So every call becomes a job
-//! in one queue, and whoever finds the connection free runs the queue (flat combining: no
-//! thread of its own, and no hand-over when there is no contention):
-//! - the queued reads first, in one read transaction (one snapshot: a `get-many` never
-//!   sees half a `set-many`). They see only what is committed, so they are answered at
-//!   once and never wait for the writes queued with them;
-//! - then the queued writes, in queue order, in one transaction; compare-and-swap and
-//!   increment read what the writes before them in that transaction left. Each caller is
-//!   answered only after the commit, so "202 only after persisted" holds for every write.
+//! file locks), and a message makes a few dozen small writes. So every write becomes a job
+//! in one queue, and whoever finds the writer's connection free runs the queue (flat
+//! combining: no thread of its own, and no hand-over when there is no contention): the
+//! queued writes, in queue order, in one transaction; compare-and-swap and increment read
+//! what the writes before them in that transaction left. Each caller is answered only
+//! after the commit, so "202 only after persisted" holds for every write. Jobs that came
+//! while a group ran form the next group.
 //!
-//! Jobs that came while a group ran form the next group. Reordering reads before writes
-//! within a group is sound: every job of a group was waiting at once, so any order of them
-//! is an order the callers could have seen.
-//!
-//! One connection serves everything: its page cache stays warm (a second connection's
-//! cache is thrown away whenever the other writes), and other processes may still open
-//! the file (the tests read it from outside).
+//! Reads do not wait for the writer: each runs at once on one of [`READERS`] connections
+//! of its own, in one read transaction (one snapshot: a `get-many` never sees half a
+//! `set-many`), and sees every commit answered before it began. So a read never waits
+//! for a long group of writes, and a read that must go to the disk (a million-member group
+//! outgrows the page cache) holds no write up. Other processes may still open the file
+//! (the tests read it from outside).
 //!
 //! Checkpoints (copying the log back into the database) run every 65,536 pages (256 MiB of
 //! log) rather than SQLite's 1,000: a broadcast writes one row per recipient at random
@@ -33,7 +30,7 @@ use anyhow::{Context, Result, anyhow};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -42,9 +39,17 @@ use tokio::sync::oneshot;
 /// caller waits long for its own answer while it serves everyone else's.
 const GROUPS_PER_TURN: usize = 32;
 
+/// Connections for reads. More than the threads that call the store at once on two
+/// cores, so a reader is nearly always free; each has its own page cache.
+const READERS: usize = 4;
+
 pub struct SqliteKv {
+    /// The writer: every write, in groups.
     conn: Mutex<Connection>,
     queue: Mutex<VecDeque<Job>>,
+    /// Reads (`query_only`), taken in turn.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
     /// SQLite's write-ahead log beside the database.
     log: PathBuf,
     commits: AtomicU64,
@@ -142,7 +147,8 @@ impl SqliteKv {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let open = || Connection::open(path).with_context(|| format!("opening {}", path.display()));
+        let conn = open()?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
@@ -156,11 +162,25 @@ impl SqliteKv {
                  PRIMARY KEY (store, key)
              ) WITHOUT ROWID;",
         )?;
+        // Opened once the writer made the file a WAL database with its table.
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = open()?;
+                reader.execute_batch(
+                    "PRAGMA busy_timeout = 5000;
+                     PRAGMA cache_size = -16384;
+                     PRAGMA query_only = 1;",
+                )?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut log = path.as_os_str().to_owned();
         log.push("-wal");
         Ok(SqliteKv {
             conn: Mutex::new(conn),
             queue: Mutex::new(VecDeque::new()),
+            readers,
+            next_reader: AtomicUsize::new(0),
             log: PathBuf::from(log),
             commits: AtomicU64::new(0),
             writes: AtomicU64::new(0),
@@ -192,14 +212,38 @@ impl SqliteKv {
         }
     }
 
-    /// Queues `op` and waits for its answer, running the queue if the connection is free.
+    /// Reads at once on a reader; queues a write and waits for its answer, running the
+    /// queue if the writer's connection is free.
     async fn call(self: &Arc<Self>, op: Op) -> Result<Answer> {
+        if !op.writes() {
+            let mut reader = self.reader();
+            let tx = reader.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let answer = read_op(&tx, &op)?;
+            tx.commit()?;
+            return Ok(answer);
+        }
         let (answer, answered) = oneshot::channel();
         self.lock_queue().push_back(Job { op, answer });
         self.combine();
         answered
             .await
             .map_err(|_| anyhow!("the key-value store dropped a call"))?
+    }
+
+    /// A free reader if there is one (starting from the next in turn), else the next in
+    /// turn once it is free.
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        let first = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..self.readers.len() {
+            match self.readers[(first + i) % self.readers.len()].try_lock() {
+                Ok(reader) => return reader,
+                Err(std::sync::TryLockError::Poisoned(e)) => return e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+        }
+        self.readers[first % self.readers.len()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock_queue(&self) -> MutexGuard<'_, VecDeque<Job>> {
@@ -237,23 +281,8 @@ impl SqliteKv {
         }
     }
 
-    /// Answers the group's reads from one snapshot, then makes its writes in one commit.
-    fn run_group(&self, conn: &mut Connection, jobs: Vec<Job>) {
-        let (writes, reads): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.op.writes());
-        if !reads.is_empty() {
-            match conn.transaction_with_behavior(TransactionBehavior::Deferred) {
-                Ok(tx) => {
-                    for job in reads {
-                        let _ = job.answer.send(read_op(&tx, &job.op));
-                    }
-                    let _ = tx.commit();
-                }
-                Err(e) => answer_all(reads, &e.into()),
-            }
-        }
-        if writes.is_empty() {
-            return;
-        }
+    /// Makes the group's writes in one commit.
+    fn run_group(&self, conn: &mut Connection, writes: Vec<Job>) {
         let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) => return answer_all(writes, &e.into()),
