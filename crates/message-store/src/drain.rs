@@ -36,8 +36,7 @@ fn lease_key(queue: &str) -> String {
 pub fn running(queue: &str) -> StoreResult<bool> {
     let now = now_ms();
     Ok(crate::many::get_one("default", &lease_key(queue))?
-        .and_then(|v| messaging_domain::lease::until(&v))
-        .is_some_and(|until| until > now))
+        .is_some_and(|v| messaging_domain::lease::is_held(&v, now)))
 }
 
 /// Asks for a drain of `queue` at `uri` (the worker's private route) after the current

@@ -254,20 +254,12 @@ pub fn mark_sending(ids: &[MessageId], until_ms: u64) -> StoreResult<()> {
     many::set_many("default", &rows)
 }
 
-/// Whether a lease-like value (`<until>/<nonce>`) is held at `now_ms`.
-fn held(value: Option<&[u8]>, now_ms: u64) -> bool {
-    value
-        .and_then(messaging_domain::lease::until)
-        .is_some_and(|until| until > now_ms)
-}
-
 /// Whether a cell marked the message as being sent, and the mark is live
 /// ([`mark_sending`]): a cancel reads it once it holds the message's claim.
 pub fn is_being_sent(id: &MessageId) -> StoreResult<bool> {
-    Ok(held(
-        many::get_one("default", &keys::sending(id))?.as_deref(),
-        now_ms(),
-    ))
+    let now = now_ms();
+    Ok(many::get_one("default", &keys::sending(id))?
+        .is_some_and(|v| messaging_domain::lease::is_held(&v, now)))
 }
 
 /// What an attempt reads again once its messages are marked as being sent: the history
@@ -292,7 +284,10 @@ pub fn held_views(ids: &[MessageId]) -> StoreResult<Vec<HeldView>> {
     Ok(ids
         .iter()
         .map(|_| {
-            let cancelling = held(values.next().flatten().as_deref(), now);
+            let cancelling = values
+                .next()
+                .flatten()
+                .is_some_and(|v| messaging_domain::lease::is_held(&v, now));
             let attempts = values
                 .next()
                 .flatten()

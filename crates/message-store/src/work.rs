@@ -34,7 +34,7 @@ impl Lease {
         let value = Lease::value(now + lease_ms);
         let taken = match swap.current.as_deref() {
             Some(current) => {
-                if messaging_domain::lease::until(current).unwrap_or(0) > now {
+                if messaging_domain::lease::is_held(current, now) {
                     return Ok(None);
                 }
                 swap.put(&value)?
