@@ -35,10 +35,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
-/// Groups one combiner runs before it hands the rest to a blocking thread, so that no
-/// caller waits long for its own answer while it serves everyone else's.
-const GROUPS_PER_TURN: usize = 32;
-
 /// Connections for reads. More than the threads that call the store at once on two
 /// cores, so a reader is nearly always free; each has its own page cache.
 const READERS: usize = 4;
@@ -250,9 +246,11 @@ impl SqliteKv {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs queued jobs while the connection is free for this caller. A job queued after
-    /// the last look and before the unlock found the connection taken and left it to
-    /// this caller: so after unlocking, look once more.
+    /// Runs the queue as one group if the connection is free. A caller that runs a group
+    /// runs only one: the jobs queued meanwhile go to a blocking thread, so a runtime worker
+    /// never serves group after group while the instances it runs wait. A job queued after the last
+    /// look and before the unlock found the connection taken and left it to this caller:
+    /// so after unlocking, look once more.
     fn combine(self: &Arc<Self>) {
         loop {
             let mut conn = match self.conn.try_lock() {
@@ -261,11 +259,8 @@ impl SqliteKv {
                 // Whoever holds it runs this job too.
                 Err(std::sync::TryLockError::WouldBlock) => return,
             };
-            for _ in 0..GROUPS_PER_TURN {
-                let jobs: Vec<Job> = self.lock_queue().drain(..).collect();
-                if jobs.is_empty() {
-                    break;
-                }
+            let jobs: Vec<Job> = self.lock_queue().drain(..).collect();
+            if !jobs.is_empty() {
                 self.run_group(&mut conn, jobs);
             }
             drop(conn);
@@ -273,7 +268,6 @@ impl SqliteKv {
                 return;
             }
             if tokio::runtime::Handle::try_current().is_ok() {
-                // A long queue: let a blocking thread serve it, and this caller go on.
                 let store = self.clone();
                 tokio::task::spawn_blocking(move || store.combine());
                 return;
@@ -281,28 +275,51 @@ impl SqliteKv {
         }
     }
 
-    /// Makes the group's writes in one commit.
+    /// Makes the group's writes in one commit. If any of them fails (an I/O error, a
+    /// value that is not an integer), the group is undone and each of its writes made again
+    /// in a commit of its own, so a failure stays its own and the others still commit.
     fn run_group(&self, conn: &mut Connection, writes: Vec<Job>) {
-        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-            Ok(tx) => tx,
-            Err(e) => return answer_all(writes, &e.into()),
-        };
-        let mut answers = Vec::with_capacity(writes.len());
-        for job in &writes {
-            answers.push(write_op(&tx, &job.op));
-        }
-        match tx.commit() {
-            Ok(()) => {
-                self.commits.fetch_add(1, Ordering::Relaxed);
-                self.writes
-                    .fetch_add(writes.len() as u64, Ordering::Relaxed);
+        match commit_together(conn, &writes) {
+            Ok(answers) => {
+                self.counted(1, writes.len());
                 for (job, answer) in writes.into_iter().zip(answers) {
+                    let _ = job.answer.send(Ok(answer));
+                }
+            }
+            Err(_) if writes.len() > 1 => {
+                for job in writes {
+                    let answer = commit_together(conn, std::slice::from_ref(&job))
+                        .map(|mut answers| answers.remove(0));
+                    self.counted(1, 1);
                     let _ = job.answer.send(answer);
                 }
             }
-            Err(e) => answer_all(writes, &e.into()),
+            Err(e) => {
+                self.counted(1, 1);
+                answer_all(writes, &e);
+            }
         }
     }
+
+    fn counted(&self, commits: u64, writes: usize) {
+        self.commits.fetch_add(commits, Ordering::Relaxed);
+        self.writes.fetch_add(writes as u64, Ordering::Relaxed);
+    }
+}
+
+/// The jobs' writes in queue order in one transaction, committed only if every one of them
+/// succeeded. No savepoints: inside one, SQLite copies each page a write first touches into
+/// a sub-journal (a temporary file once past 64 KiB), so a broadcast's large `set-many`
+/// wrote its pages twice. Undoing the whole group on the rare failure and making its
+/// writes one by one gives the same answers.
+fn commit_together(conn: &mut Connection, jobs: &[Job]) -> Result<Vec<Answer>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let answers = jobs
+        .iter()
+        .map(|job| write_op(&tx, &job.op))
+        .collect::<Result<Vec<_>>>()?;
+    tx.commit()?;
+    Ok(answers)
 }
 
 /// Answers every job with the same failure (a transaction that did not begin or commit).
@@ -347,8 +364,8 @@ fn read_op(conn: &Connection, op: &Op) -> Result<Answer> {
     })
 }
 
-/// Makes one write inside the group's transaction. A write of several rows is a savepoint
-/// of its own, so a failure in it undoes it whole and leaves the group's others.
+/// Makes one write inside the group's transaction. An error leaves the transaction half
+/// done: the caller undoes it (see [`commit_together`]).
 fn write_op(conn: &Connection, op: &Op) -> Result<Answer> {
     Ok(match op {
         Op::Set { store, key, value } => {
@@ -386,31 +403,19 @@ fn write_op(conn: &Connection, op: &Op) -> Result<Answer> {
             Answer::Sum(sum)
         }
         Op::SetMany { store, pairs } => {
-            all_or_none(conn, || {
-                pairs.iter().try_for_each(|(k, v)| write(conn, store, k, v))
-            })?;
+            for (k, v) in pairs {
+                write(conn, store, k, v)?;
+            }
             Answer::Done
         }
         Op::DeleteMany { store, keys } => {
-            all_or_none(conn, || {
-                keys.iter().try_for_each(|k| delete(conn, store, k))
-            })?;
+            for k in keys {
+                delete(conn, store, k)?;
+            }
             Answer::Done
         }
         _ => unreachable!("reads are not writes"),
     })
-}
-
-/// Runs `f` in a savepoint: kept if it succeeds, undone whole if it fails.
-fn all_or_none(conn: &Connection, f: impl FnOnce() -> Result<()>) -> Result<()> {
-    conn.execute_batch("SAVEPOINT many")?;
-    match f() {
-        Ok(()) => Ok(conn.execute_batch("RELEASE many")?),
-        Err(e) => {
-            conn.execute_batch("ROLLBACK TO many; RELEASE many")?;
-            Err(e)
-        }
-    }
 }
 
 /// One value, on the connection of the running group.
@@ -663,6 +668,59 @@ mod tests {
         assert_eq!(
             kv.get("default", "text").await.unwrap(),
             Some(b"not a number".to_vec())
+        );
+    }
+
+    /// A group with a failing write in the middle: the group is undone and made again one
+    /// write at a time, so the writes around the failure are committed and each caller gets
+    /// its own answer.
+    #[tokio::test]
+    async fn a_failing_write_in_a_group_leaves_the_others_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = open(&dir);
+        kv.set("default", "text", b"not a number").await.unwrap();
+        let (jobs, answers): (Vec<Job>, Vec<_>) = [
+            Op::Set {
+                store: "default".into(),
+                key: "a".into(),
+                value: b"1".to_vec(),
+            },
+            Op::Increment {
+                store: "default".into(),
+                key: "text".into(),
+                delta: 1,
+            },
+            Op::SetMany {
+                store: "default".into(),
+                pairs: vec![("b".into(), b"2".to_vec()), ("c".into(), b"3".to_vec())],
+            },
+        ]
+        .into_iter()
+        .map(|op| {
+            let (answer, answered) = oneshot::channel();
+            (Job { op, answer }, answered)
+        })
+        .unzip();
+        kv.run_group(&mut kv.conn.lock().unwrap(), jobs);
+        let answers: Vec<_> = futures::future::join_all(answers).await;
+        assert!(matches!(answers[0], Ok(Ok(Answer::Done))));
+        assert!(matches!(answers[1], Ok(Err(_))), "the increment fails");
+        assert!(matches!(answers[2], Ok(Ok(Answer::Done))));
+        let values = kv
+            .get_many(
+                "default",
+                &["a".into(), "b".into(), "c".into(), "text".into()],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            values,
+            vec![
+                Some(b"1".to_vec()),
+                Some(b"2".to_vec()),
+                Some(b"3".to_vec()),
+                Some(b"not a number".to_vec())
+            ]
         );
     }
 
