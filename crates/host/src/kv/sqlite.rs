@@ -247,10 +247,10 @@ impl SqliteKv {
     }
 
     /// Runs the queue as one group if the connection is free. A caller that runs a group
-    /// runs only one: the jobs queued meanwhile go to a blocking thread, so a runtime worker
-    /// never serves group after group while the instances it runs wait. A job queued after the last
-    /// look and before the unlock found the connection taken and left it to this caller:
-    /// so after unlocking, look once more.
+    /// runs only one: the jobs queued meanwhile go to a blocking thread, so a runtime
+    /// worker never serves group after group while the instances it runs wait. A job
+    /// queued after the last look and before the unlock found the connection taken and
+    /// left it to this caller: so after unlocking, look once more.
     fn combine(self: &Arc<Self>) {
         loop {
             let mut conn = match self.conn.try_lock() {
