@@ -8,17 +8,19 @@
 //! deferred, leave it for a retry with backoff. The one window left is a crash between
 //! the provider taking a recipient and its outcome row: that recipient is sent again.
 
-use crate::cell::wit_channel;
+use crate::cell::{answer_of, wit_channel};
 use crate::govstack_messaging::sender::sender;
-use crate::govstack_messaging::types::types::{OutboundMessage, SendOutcome};
+use crate::govstack_messaging::types::types::OutboundMessage;
 use crate::receipt_urls::ReceiptUrls;
 use message_store::{self as store, broadcasts, now_ms};
 use messaging_domain::broadcast::{
     Batch, BroadcastRecord, Outcome, Tally, recipient_message_id, recipient_ref,
 };
+use messaging_domain::delivery::batch::{self as rules, BatchEnd, Left, QuietSplit};
 use messaging_domain::redact::provider_reason;
 use messaging_domain::retry::backoff_ms;
 use messaging_domain::{BroadcastId, Channel, keys};
+use spin_sdk::key_value::Store;
 
 /// How long a claim protects a batch that is with the sender. It is renewed while the
 /// batch is sent (`Lease::hold_during`) and before each chunk, so a live instance keeps it
@@ -48,6 +50,18 @@ pub struct BatchReport {
     pub skipped: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl BatchReport {
+    fn count(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Sent => self.sent += 1,
+            Outcome::Delivered => self.delivered += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Expired => self.expired += 1,
+            Outcome::Cancelled => self.cancelled += 1,
+        }
+    }
 }
 
 pub async fn send(cell: &str, broadcast: &BroadcastId, seq: u64) -> BatchReport {
@@ -80,132 +94,236 @@ async fn try_send(
     broadcast: &BroadcastId,
     seq: u64,
 ) -> store::StoreResult<BatchReport> {
-    let skipped = BatchReport {
+    let skipped = || BatchReport {
         skipped: true,
         ..BatchReport::default()
     };
     let Some(mut claim) =
         store::work::Lease::take(&keys::broadcast_batch_claim(broadcast, seq), CLAIM_MS)?
     else {
-        return Ok(skipped);
+        return Ok(skipped());
     };
     let kv = store::open().await?;
     let Some(record) = broadcasts::record(&kv, broadcast).await? else {
-        return Ok(skipped);
+        return Ok(skipped());
     };
     let Some(batch) = broadcasts::batch(&kv, broadcast, seq).await? else {
         // Settled by an earlier instance that died before clearing its pending entry.
         broadcasts::finish_batch(&kv, &record, seq, cell).await?;
-        return Ok(skipped);
+        return Ok(skipped());
     };
     let hashes: Vec<&str> = batch.recipients.iter().map(|r| r.hash.as_str()).collect();
     let known = broadcasts::outcomes(broadcast, &hashes)?;
-    let open: Vec<usize> = (0..known.len()).filter(|&i| known[i].is_none()).collect();
-    let mut report = BatchReport::default();
-    let mut new: Vec<(&str, Outcome)> = Vec::new();
-    let mut deferred_reason = None;
-    let mut throttle_wait: Option<u64> = None;
-    let mut mappings: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut lost_claim = false;
-    let settle_all = if broadcasts::is_cancelled(&kv, broadcast).await? {
-        Some(Outcome::Cancelled)
-    } else if now_ms() >= record.expires_ms {
-        Some(Outcome::Expired)
-    } else {
-        None
-    };
-    // Recipients in their quiet hours wait for them to end.
-    let mut quiet_until: Option<u64> = None;
-    let mut in_quiet_hours = 0;
-    let open: Vec<usize> = match (settle_all, record.quiet_hours) {
-        (None, Some(quiet_hours)) => {
-            let default_offset = crate::cell::default_utc_offset().await;
-            let now = now_ms();
-            open.into_iter()
-                .filter(|&i| {
-                    let offset = batch.recipients[i]
-                        .member
-                        .utc_offset_min
-                        .unwrap_or(default_offset);
-                    match quiet_hours.ends_at(now, offset) {
-                        Some(until) => {
-                            quiet_until = Some(quiet_until.map_or(until, |u| u.min(until)));
-                            in_quiet_hours += 1;
-                            false
-                        }
-                        None => true,
-                    }
-                })
-                .collect()
-        }
-        _ => open,
-    };
-    if let Some(outcome) = settle_all {
-        new.extend(open.iter().map(|&i| (hashes[i], outcome)));
-    } else if !open.is_empty() {
-        let Some(content) = broadcasts::content(&kv, broadcast).await? else {
-            return Err(store::StoreError::from_text("broadcast content is missing"));
-        };
-        // As many at a time as the provider's send rate allows, waiting for tokens up to
-        // THROTTLE_WAIT_MS; what is left then waits in the pending store.
-        let receipt_urls = ReceiptUrls::for_this_cell().await;
-        let started = now_ms();
-        let mut remaining: &[usize] = &open;
-        while !remaining.is_empty() {
-            if !claim.renew()? {
-                // The claim ran out (a stall longer than CLAIM_MS) and another instance
-                // has the batch: this one records what it sent and leaves the rest.
-                lost_claim = true;
-                break;
-            }
-            let allowed = match crate::cell::granted(cell, remaining.len() as u64).await? {
-                Ok(n) => (n as usize).min(remaining.len()),
-                Err(wait_ms) => {
-                    if now_ms().saturating_sub(started) + wait_ms > THROTTLE_WAIT_MS {
-                        report.throttled = remaining.len();
-                        throttle_wait = Some(wait_ms);
-                        break;
-                    }
-                    spin_sdk::wasip3::clocks::monotonic_clock::wait_for(wait_ms * 1_000_000).await;
-                    continue;
-                }
+    let open = (0..known.len()).filter(|&i| known[i].is_none());
+    let cancelled = broadcasts::is_cancelled(&kv, broadcast).await?;
+    let (sent, quiet) = match rules::settle_all(cancelled, now_ms(), record.expires_ms) {
+        Some(outcome) => (Sent::settled(open, outcome), QuietSplit::default()),
+        None => {
+            let quiet = split_quiet(&record, &batch, open).await;
+            let to = Recipients {
+                cell,
+                seq,
+                record: &record,
+                batch: &batch,
             };
-            let (chunk, rest) = remaining.split_at(allowed);
-            remaining = rest;
-            let messages = chunk
-                .iter()
-                .map(|&i| outbound(&record, &batch, i, &content, receipt_urls.as_ref()))
-                .collect();
-            let outcomes = claim.hold_during(sender::send_batch(messages)).await;
-            for (&i, outcome) in chunk.iter().zip(outcomes) {
-                match outcome {
-                    SendOutcome::Accepted(provider_id) => {
-                        // Providers whose reports name only their own id (Africa's
-                        // Talking) find the recipient through this mapping.
-                        if let Some(provider_id) = provider_id {
-                            mappings.push((
-                                keys::provider_message(&provider_id),
-                                recipient_ref(broadcast, hashes[i]).into_bytes(),
-                            ));
-                        }
-                        new.push((hashes[i], Outcome::Sent))
+            (send_ready(&kv, &mut claim, to, &quiet.ready).await?, quiet)
+        }
+    };
+    let mut report = BatchReport {
+        deferred: sent.deferred,
+        throttled: sent.throttled.map_or(0, |(count, _)| count),
+        quiet: quiet.quiet,
+        ..BatchReport::default()
+    };
+    let rows = record_sent(broadcast, seq, &hashes, sent.rows, sent.mappings)?;
+    if sent.lost_claim {
+        // The batch's tally, its end and its claim are the new holder's.
+        return Ok(report);
+    }
+    let mut tally = Tally::default();
+    known
+        .iter()
+        .flatten()
+        .for_each(|outcome| tally.count(*outcome));
+    for outcome in rows {
+        tally.count(outcome);
+        report.count(outcome);
+    }
+    broadcasts::put_tally(&kv, broadcast, seq, &tally).await?;
+    let left = Left {
+        deferred: sent.deferred,
+        throttled_for_ms: sent.throttled.map(|(_, wait_ms)| wait_ms),
+        quiet_until_ms: quiet.until_ms,
+    };
+    match rules::batch_end(left, now_ms()) {
+        BatchEnd::Finish => broadcasts::finish_batch(&kv, &record, seq, cell).await?,
+        BatchEnd::Wait { due_ms } => {
+            let attempts = broadcasts::batch_attempts(&record, cell, seq).await?;
+            broadcasts::requeue_batch(&record, cell, seq, attempts, due_ms).await?;
+            release(broadcast, seq).await?;
+        }
+        BatchEnd::Retry => {
+            if let Some(reason) = &sent.deferred_reason {
+                log_reason("batch.deferred", &record, seq, reason);
+            }
+            let attempts = broadcasts::batch_attempts(&record, cell, seq).await? + 1;
+            let due = now_ms() + backoff_ms(store::work::retry_base_ms().await, attempts);
+            broadcasts::requeue_batch(&record, cell, seq, attempts, due).await?;
+            release(broadcast, seq).await?;
+        }
+    }
+    store::audit::emit(
+        messaging_domain::audit::AuditStatus::Success,
+        "dispatcher",
+        Some(cell),
+        serde_json::json!({"event": "batch.sent", "broadcast": broadcast.as_str(), "seq": seq, "cell": cell, "report": &report}),
+    );
+    Ok(report)
+}
+
+/// What sending a batch's open recipients did.
+#[derive(Default)]
+struct Sent {
+    /// New outcome rows, by position in the batch.
+    rows: Vec<(usize, Outcome)>,
+    /// Provider ids of accepted recipients, for receipts that name only them.
+    mappings: Vec<(String, Vec<u8>)>,
+    /// How many the provider deferred, and the first reason it gave.
+    deferred: usize,
+    deferred_reason: Option<String>,
+    /// How many were left for the provider's send rate, and the wait (ms) it asked for.
+    throttled: Option<(usize, u64)>,
+    /// The claim ran out mid-batch (a stall longer than [`CLAIM_MS`]) and another
+    /// instance holds the batch: this one records what it sent and leaves the rest.
+    lost_claim: bool,
+}
+
+impl Sent {
+    /// Every open recipient settled with `outcome`, nothing sent.
+    fn settled(open: impl Iterator<Item = usize>, outcome: Outcome) -> Sent {
+        Sent {
+            rows: open.map(|i| (i, outcome)).collect(),
+            ..Sent::default()
+        }
+    }
+}
+
+/// The open recipients split by the broadcast's quiet hours, if it has any.
+async fn split_quiet(
+    record: &BroadcastRecord,
+    batch: &Batch,
+    open: impl Iterator<Item = usize>,
+) -> QuietSplit {
+    if record.quiet_hours.is_none() {
+        return QuietSplit {
+            ready: open.collect(),
+            ..QuietSplit::default()
+        };
+    }
+    let offsets = open.map(|i| (i, batch.recipients[i].member.utc_offset_min));
+    let default_offset = crate::cell::default_utc_offset().await;
+    rules::split_quiet(offsets, record.quiet_hours, now_ms(), default_offset)
+}
+
+/// The batch being sent, for [`send_ready`].
+#[derive(Clone, Copy)]
+struct Recipients<'a> {
+    cell: &'a str,
+    seq: u64,
+    record: &'a BroadcastRecord,
+    batch: &'a Batch,
+}
+
+/// Sends to the recipients at `ready` (positions in the batch) as many at a time as the
+/// provider's send rate allows, waiting for its tokens up to [`THROTTLE_WAIT_MS`]; what is
+/// left then waits in the pending store. The claim is renewed before each chunk and held
+/// while the sender works on it.
+async fn send_ready(
+    kv: &Store,
+    claim: &mut store::work::Lease,
+    to: Recipients<'_>,
+    ready: &[usize],
+) -> store::StoreResult<Sent> {
+    let mut sent = Sent::default();
+    if ready.is_empty() {
+        return Ok(sent);
+    }
+    let broadcast = &to.record.id;
+    let Some(content) = broadcasts::content(kv, broadcast).await? else {
+        return Err(store::StoreError::from_text("broadcast content is missing"));
+    };
+    let receipt_urls = ReceiptUrls::for_this_cell().await;
+    let started = now_ms();
+    let mut remaining = ready;
+    while !remaining.is_empty() {
+        if !claim.renew()? {
+            sent.lost_claim = true;
+            break;
+        }
+        let allowed = match crate::cell::granted(to.cell, remaining.len() as u64).await? {
+            Ok(n) => (n as usize).min(remaining.len()),
+            Err(wait_ms) => {
+                if now_ms().saturating_sub(started) + wait_ms > THROTTLE_WAIT_MS {
+                    sent.throttled = Some((remaining.len(), wait_ms));
+                    break;
+                }
+                spin_sdk::wasip3::clocks::monotonic_clock::wait_for(wait_ms * 1_000_000).await;
+                continue;
+            }
+        };
+        let (chunk, rest) = remaining.split_at(allowed);
+        remaining = rest;
+        let messages = chunk
+            .iter()
+            .map(|&i| outbound(to.record, to.batch, i, &content, receipt_urls.as_ref()))
+            .collect();
+        let answers = claim.hold_during(sender::send_batch(messages)).await;
+        for (&i, answer) in chunk.iter().zip(answers) {
+            let (answer, provider_id, reason) = answer_of(answer);
+            match rules::outcome(answer) {
+                Some(outcome) => {
+                    if outcome == Outcome::Failed {
+                        log_reason(
+                            "batch.rejected",
+                            to.record,
+                            to.seq,
+                            &reason.unwrap_or_default(),
+                        );
                     }
-                    SendOutcome::Delivered => new.push((hashes[i], Outcome::Delivered)),
-                    SendOutcome::Rejected(reason) => {
-                        log_reason("batch.rejected", &record, seq, &reason);
-                        new.push((hashes[i], Outcome::Failed));
+                    // Providers whose reports name only their own id (Africa's Talking)
+                    // find the recipient through this mapping.
+                    if let Some(provider_id) = provider_id {
+                        let hash = &to.batch.recipients[i].hash;
+                        sent.mappings.push((
+                            keys::provider_message(&provider_id),
+                            recipient_ref(broadcast, hash).into_bytes(),
+                        ));
                     }
-                    SendOutcome::Deferred(reason) => {
-                        report.deferred += 1;
-                        deferred_reason.get_or_insert(reason);
+                    sent.rows.push((i, outcome));
+                }
+                None => {
+                    sent.deferred += 1;
+                    if sent.deferred_reason.is_none() {
+                        sent.deferred_reason = reason;
                     }
                 }
             }
         }
     }
-    report.quiet = in_quiet_hours;
-    // The mappings first: a report that comes at once must find its recipient. Their
-    // list goes with them, for retention to erase them with the broadcast.
+    Ok(sent)
+}
+
+/// Writes what a batch call did: the provider-id mappings first (a report that comes at
+/// once must find its recipient), with their list for retention to erase them with the
+/// broadcast; then the outcome rows; then applies receipts that overtook those rows (fast
+/// providers report at once). The outcomes, in the order of `rows`, as they now stand.
+fn record_sent(
+    broadcast: &BroadcastId,
+    seq: u64,
+    hashes: &[&str],
+    rows: Vec<(usize, Outcome)>,
+    mut mappings: Vec<(String, Vec<u8>)>,
+) -> store::StoreResult<Vec<Outcome>> {
     if !mappings.is_empty() {
         let list: Vec<&String> = mappings.iter().map(|(k, _)| k).collect();
         let list = serde_json::to_vec(&list).expect("json");
@@ -214,8 +332,8 @@ async fn try_send(
         mappings.push((lists.slot(slot), list));
     }
     message_store::many::set_many("default", &mappings)?;
+    let mut new: Vec<(&str, Outcome)> = rows.iter().map(|&(i, o)| (hashes[i], o)).collect();
     broadcasts::record_outcomes(broadcast, &new)?;
-    // Receipts that overtook the rows just written (fast providers report at once).
     let sent: Vec<&str> = new
         .iter()
         .filter(|(_, o)| *o == Outcome::Sent)
@@ -226,55 +344,7 @@ async fn try_send(
             entry.1 = outcome;
         }
     }
-    if lost_claim {
-        // The batch's tally, its end and its claim are the new holder's.
-        return Ok(report);
-    }
-    let mut tally = Tally::default();
-    for outcome in known.iter().flatten() {
-        tally.count(*outcome);
-    }
-    for (_, outcome) in &new {
-        tally.count(*outcome);
-        match outcome {
-            Outcome::Sent => report.sent += 1,
-            Outcome::Delivered => report.delivered += 1,
-            Outcome::Failed => report.failed += 1,
-            Outcome::Expired => report.expired += 1,
-            Outcome::Cancelled => report.cancelled += 1,
-        }
-    }
-    broadcasts::put_tally(&kv, broadcast, seq, &tally).await?;
-    if report.deferred == 0 && report.throttled == 0 && quiet_until.is_none() {
-        broadcasts::finish_batch(&kv, &record, seq, cell).await?;
-    } else if report.deferred == 0 {
-        // Throttled or quiet only: back when the provider's bucket has tokens or the
-        // earliest quiet hours end, no attempt counted.
-        let due = match (report.throttled > 0, quiet_until) {
-            (true, Some(until)) => (now_ms() + throttle_wait.unwrap_or(100)).min(until),
-            (true, None) => now_ms() + throttle_wait.unwrap_or(100),
-            (false, Some(until)) => until,
-            (false, None) => now_ms(),
-        };
-        let attempts = broadcasts::batch_attempts(&record, cell, seq).await?;
-        broadcasts::requeue_batch(&record, cell, seq, attempts, due).await?;
-        release(broadcast, seq).await?;
-    } else {
-        if let Some(reason) = &deferred_reason {
-            log_reason("batch.deferred", &record, seq, reason);
-        }
-        let attempts = broadcasts::batch_attempts(&record, cell, seq).await? + 1;
-        let due = now_ms() + backoff_ms(store::work::retry_base_ms().await, attempts);
-        broadcasts::requeue_batch(&record, cell, seq, attempts, due).await?;
-        release(broadcast, seq).await?;
-    }
-    store::audit::emit(
-        messaging_domain::audit::AuditStatus::Success,
-        "dispatcher",
-        Some(cell),
-        serde_json::json!({"event": "batch.sent", "broadcast": broadcast.as_str(), "seq": seq, "cell": cell, "report": &report}),
-    );
-    Ok(report)
+    Ok(new.into_iter().map(|(_, outcome)| outcome).collect())
 }
 
 fn outbound(

@@ -1,9 +1,10 @@
 //! What every way of sending (one message, a broadcast batch) asks of its delivery cell:
-//! which cell this is, the deployment's default time zone, the provider's send rate and
-//! the WIT names of channels.
+//! which cell this is, the deployment's default time zone, the provider's send rate, the
+//! WIT names of channels and what the sender's answers mean.
 
-use crate::govstack_messaging::types::types::Channel as WitChannel;
+use crate::govstack_messaging::types::types::{Channel as WitChannel, SendOutcome};
 use message_store as store;
+use messaging_domain::delivery::Answer;
 use messaging_domain::{Channel, keys};
 
 /// The delivery cell this instance serves (the `cell` variable, its Spin component id).
@@ -46,5 +47,16 @@ pub fn wit_channel(channel: Channel) -> WitChannel {
         Channel::Email => WitChannel::Email,
         Channel::Telegram => WitChannel::Telegram,
         Channel::Push => WitChannel::Push,
+    }
+}
+
+/// The provider's answer for the decision, with what only the adapter records: the
+/// provider's own id of the message and its reason for not taking it.
+pub fn answer_of(outcome: SendOutcome) -> (Answer, Option<String>, Option<String>) {
+    match outcome {
+        SendOutcome::Accepted(provider_id) => (Answer::Accepted, provider_id, None),
+        SendOutcome::Delivered => (Answer::Delivered, None, None),
+        SendOutcome::Deferred(reason) => (Answer::Deferred, None, Some(reason)),
+        SendOutcome::Rejected(reason) => (Answer::Rejected, None, Some(reason)),
     }
 }

@@ -1,7 +1,8 @@
 //! After the provider call: ask [`delivery::next`] what the answer means, and gather the
 //! writes of what was decided (written with the rest of the page's, `deliver.rs`).
 
-use crate::deliver::{Outcome, log_in};
+use crate::attempt::{Outcome, log_in};
+use crate::cell::answer_of;
 use crate::govstack_messaging::types::types::SendOutcome;
 use message_store::notifications::reach_and_notify_after;
 use message_store::writes::Writes;
@@ -51,17 +52,6 @@ pub async fn finish(
     let outcome = apply(kv, &mut writes, cell, record, attempt, history, decided).await?;
     log_in(&mut writes, "dispatch.attempt", id, outcome.as_str());
     Ok((outcome, writes))
-}
-
-/// The provider's answer for the decision, with what only the adapter records: the
-/// provider's own id of the message and its reason for not taking it.
-fn answer_of(outcome: SendOutcome) -> (Answer, Option<String>, Option<String>) {
-    match outcome {
-        SendOutcome::Accepted(provider_id) => (Answer::Accepted, provider_id, None),
-        SendOutcome::Delivered => (Answer::Delivered, None, None),
-        SendOutcome::Deferred(reason) => (Answer::Deferred, None, Some(reason)),
-        SendOutcome::Rejected(reason) => (Answer::Rejected, None, Some(reason)),
-    }
 }
 
 /// What [`delivery::next`] decided, with the provider's details the writes need.

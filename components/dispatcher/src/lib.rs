@@ -22,6 +22,7 @@ spin_sdk::wit_bindgen::generate!({
     generate_all,
 });
 
+mod attempt;
 mod batch;
 mod cell;
 mod deliver;

@@ -2,8 +2,8 @@
 //! [`delivery::plan`], mark as being sent, look again, and make each message the sender
 //! takes.
 
+use crate::attempt::{Outcome, log};
 use crate::cell;
-use crate::deliver::{Outcome, log};
 use crate::finish::settle;
 use crate::govstack_messaging::types::types::{EmailDetails, OutboundMessage};
 use crate::receipt_urls::ReceiptUrls;

@@ -4,8 +4,10 @@
 //! [`next`] what the provider's answer means, and writes that. Every rule of a message's
 //! life after acceptance (schedule, quiet hours, expiry, the fallback on a missing receipt,
 //! retries with backoff, failover to the next provider, the final status) lives in these
-//! two functions and is unit-tested here, case by case.
+//! two functions and is unit-tested here, case by case. A broadcast batch's rules are in
+//! [`batch`].
 
+pub mod batch;
 mod next;
 mod plan;
 
