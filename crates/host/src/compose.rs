@@ -20,5 +20,11 @@ pub fn plug(socket: &[u8], plugs: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
         ids.push(graph.register_package(package)?);
     }
     wac_graph::plug(&mut graph, ids, socket).map_err(|e| anyhow!("linking dependencies: {e:#}"))?;
-    Ok(graph.encode(EncodeOptions::default())?)
+    // Not validated here: `Component::new` validates what it compiles, and a composition
+    // whose compiled form is cached was validated when it was compiled. Validating it at
+    // every start cost most of a start's CPU.
+    Ok(graph.encode(EncodeOptions {
+        validate: false,
+        ..EncodeOptions::default()
+    })?)
 }
