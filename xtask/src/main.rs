@@ -386,14 +386,63 @@ fn test(args: &[String]) -> Result<()> {
         .env("SPIN_VARIABLE_RECEIPT_SECRET", "x")
         .env("SPIN_VARIABLE_CALLBACK_SECRET", "x")
         .env("SPIN_VARIABLE_STORAGE_KEYS", "x"))?;
-    run(cargo().arg("test").args(default_members_args()).args(args))?;
-    // The integration suite once more with every gateway's stores on a redis-server of
-    // its own (tests/src/redis.rs): both backends must behave the same.
-    run(cargo()
-        .args(["test", "-p", "integration-tests"])
-        .args(args)
-        .env("MESSAGING_TEST_STORE", "redis"))?;
+    run(cargo().arg("test").args(unit_test_members()).args(args))?;
+    // Every integration test binary, built once before the passes below share them.
+    run(cargo().args(["test", "-p", "integration-tests", "--no-run"]))?;
+    // The integration suite on the project host, with every gateway's stores on SQLite
+    // and on a redis-server of its own (tests/src/redis.rs): both backends must behave the
+    // same. Each test starts its own host, stores and doubles, so the two passes run side
+    // by side: much of a test is waiting (timers, leases, retries).
+    let integration = |store: &str| {
+        let mut command = cargo();
+        command
+            .args(["test", "-p", "integration-tests"])
+            .args(args)
+            .env("MESSAGING_TEST_STORE", store);
+        command
+    };
+    run_together(vec![
+        ("host-sqlite", integration("sqlite")),
+        ("host-redis", integration("redis")),
+    ])?;
     test_on_spin(args)
+}
+
+/// Runs `commands` at once, each with its output in `target/test-logs/<name>.log`, and
+/// prints each log whole once all have ended (so a failure reads as in a run of its own);
+/// fails naming the ones that failed.
+fn run_together(commands: Vec<(&str, Command)>) -> Result<()> {
+    let logs = root().join("target/test-logs");
+    std::fs::create_dir_all(&logs)?;
+    let started = std::time::Instant::now();
+    let mut running = Vec::new();
+    for (name, mut command) in commands {
+        let log = logs.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log)?;
+        command.stdout(file.try_clone()?).stderr(file);
+        eprintln!("$ {command:?} > {}", log.display());
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {command:?}"))?;
+        running.push((name, log, child));
+    }
+    let mut failed = Vec::new();
+    for (name, log, mut child) in running {
+        let status = child.wait()?;
+        eprintln!("\n===== {name}: {} =====", log.display());
+        std::io::copy(&mut std::fs::File::open(&log)?, &mut std::io::stderr())?;
+        let took = started.elapsed().as_secs();
+        if status.success() {
+            eprintln!("xtask: done in {took} s: {name} (run alongside the others)");
+        } else {
+            eprintln!("xtask: {name} failed after {took} s: {status}");
+            failed.push(name);
+        }
+    }
+    if !failed.is_empty() {
+        bail!("failed: {}", failed.join(", "));
+    }
+    Ok(())
 }
 
 /// The integration suites that run on real Spin too: all but these, which check what only
@@ -457,6 +506,9 @@ fn test_on_spin(args: &[String]) -> Result<()> {
         );
         return Ok(());
     }
+    // One after the other: side by side, as the host's passes run, a test on Spin's
+    // SQLite store was once answered 503 (openapi_and_discovery's first message), which
+    // runs of their own have not shown; not understood yet.
     for store in ["sqlite", "redis"] {
         let mut command = cargo();
         command.args(["test", "-p", "integration-tests"]);
@@ -484,15 +536,14 @@ fn has_command(program: &Path) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn default_members_args() -> Vec<&'static str> {
-    // The native crates; components only build for wasm32 and are exercised through the host.
+/// The native crates but the integration suite (which `test` runs in passes of its own);
+/// components only build for wasm32 and are exercised through the host.
+fn unit_test_members() -> Vec<&'static str> {
     vec![
         "-p",
         "messaging-domain",
         "-p",
         "messaging-host",
-        "-p",
-        "integration-tests",
         "-p",
         "xtask",
         "-p",
