@@ -36,12 +36,10 @@ pub const TICK_BATCHES: usize = 20;
 /// What a batch call did, for `/batch`'s answer and the logs.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct BatchReport {
-    pub sent: usize,
-    pub delivered: usize,
-    pub failed: usize,
+    /// The outcome rows this call wrote, by outcome.
+    #[serde(flatten)]
+    pub written: Tally,
     pub deferred: usize,
-    pub expired: usize,
-    pub cancelled: usize,
     /// Left for later: the provider's send rate was spent.
     pub throttled: usize,
     /// Left for later: in their quiet hours.
@@ -50,18 +48,6 @@ pub struct BatchReport {
     pub skipped: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-impl BatchReport {
-    fn count(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Sent => self.sent += 1,
-            Outcome::Delivered => self.delivered += 1,
-            Outcome::Failed => self.failed += 1,
-            Outcome::Expired => self.expired += 1,
-            Outcome::Cancelled => self.cancelled += 1,
-        }
-    }
 }
 
 pub async fn send(cell: &str, broadcast: &BroadcastId, seq: u64) -> BatchReport {
@@ -147,7 +133,7 @@ async fn try_send(
         .for_each(|outcome| tally.count(*outcome));
     for outcome in rows {
         tally.count(outcome);
-        report.count(outcome);
+        report.written.count(outcome);
     }
     broadcasts::put_tally(&kv, broadcast, seq, &tally).await?;
     let left = Left {
