@@ -141,12 +141,11 @@ async fn try_send(
         throttled_for_ms: sent.throttled.map(|(_, wait_ms)| wait_ms),
         quiet_until_ms: quiet.until_ms,
     };
-    match rules::batch_end(left, now_ms()) {
-        BatchEnd::Finish => broadcasts::finish_batch(&kv, &record, seq, cell).await?,
+    let requeue = match rules::batch_end(left, now_ms()) {
+        BatchEnd::Finish => None,
         BatchEnd::Wait { due_ms } => {
             let attempts = broadcasts::batch_attempts(&record, cell, seq).await?;
-            broadcasts::requeue_batch(&record, cell, seq, attempts, due_ms).await?;
-            release(broadcast, seq).await?;
+            Some((attempts, due_ms))
         }
         BatchEnd::Retry => {
             if let Some(reason) = &sent.deferred_reason {
@@ -154,7 +153,13 @@ async fn try_send(
             }
             let attempts = broadcasts::batch_attempts(&record, cell, seq).await? + 1;
             let due = now_ms() + backoff_ms(store::work::retry_base_ms().await, attempts);
-            broadcasts::requeue_batch(&record, cell, seq, attempts, due).await?;
+            Some((attempts, due))
+        }
+    };
+    match requeue {
+        None => broadcasts::finish_batch(&kv, &record, seq, cell).await?,
+        Some((attempts, due_ms)) => {
+            broadcasts::requeue_batch(&record, cell, seq, attempts, due_ms).await?;
             release(broadcast, seq).await?;
         }
     }
@@ -200,14 +205,12 @@ async fn split_quiet(
     batch: &Batch,
     open: impl Iterator<Item = usize>,
 ) -> QuietSplit {
-    if record.quiet_hours.is_none() {
-        return QuietSplit {
-            ready: open.collect(),
-            ..QuietSplit::default()
-        };
-    }
+    // The deployment's time zone is read only when there are quiet hours to apply.
+    let default_offset = match record.quiet_hours {
+        Some(_) => crate::cell::default_utc_offset().await,
+        None => 0,
+    };
     let offsets = open.map(|i| (i, batch.recipients[i].member.utc_offset_min));
-    let default_offset = crate::cell::default_utc_offset().await;
     rules::split_quiet(offsets, record.quiet_hours, now_ms(), default_offset)
 }
 

@@ -96,12 +96,9 @@ pub fn batch_end(left: Left, now_ms: u64) -> BatchEnd {
         return BatchEnd::Retry;
     }
     let throttled_due = left.throttled_for_ms.map(|wait| now_ms + wait);
-    match (throttled_due, left.quiet_until_ms) {
-        (None, None) => BatchEnd::Finish,
-        (Some(due), None) | (None, Some(due)) => BatchEnd::Wait { due_ms: due },
-        (Some(throttled), Some(quiet)) => BatchEnd::Wait {
-            due_ms: throttled.min(quiet),
-        },
+    match throttled_due.into_iter().chain(left.quiet_until_ms).min() {
+        None => BatchEnd::Finish,
+        Some(due_ms) => BatchEnd::Wait { due_ms },
     }
 }
 
