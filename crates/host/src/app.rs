@@ -63,6 +63,11 @@ impl App {
         self.kv.sqlite_stats()
     }
 
+    /// The store calls counted so far, when the census is on (`kv/census.rs`).
+    pub fn kv_census(&self) -> Option<&crate::kv::census::Census> {
+        self.kv.census()
+    }
+
     pub async fn load(
         manifest_path: &Path,
         settings: Settings,

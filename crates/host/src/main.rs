@@ -271,5 +271,15 @@ async fn main() -> Result<()> {
         writes_per_commit = (kv.writes as f64 / kv.commits.max(1) as f64 * 10.0).round() / 10.0,
         "the SQLite store's group commits while serving"
     );
+    for (op, shape, tally) in app.kv_census().map(|c| c.tallies()).unwrap_or_default() {
+        tracing::debug!(
+            target: "messaging_host::kv",
+            calls = tally.calls,
+            keys = tally.keys,
+            op,
+            shape = %shape,
+            "store calls while serving"
+        );
+    }
     served
 }

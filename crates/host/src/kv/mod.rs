@@ -8,6 +8,7 @@
 //! - `keys_after` lists keys in byte order from the cursor (queues, time-ordered indexes
 //!   and the sweeper walk prefixes that way).
 
+pub mod census;
 pub mod redis;
 pub mod sqlite;
 
@@ -75,6 +76,8 @@ pub trait Backend: Send + Sync {
 pub struct KvStore {
     sqlite: Arc<sqlite::SqliteKv>,
     redis: BTreeMap<String, Arc<redis::RedisKv>>,
+    /// Kept only when `messaging_host::kv` logs at debug level (`census.rs`).
+    census: Option<census::Census>,
 }
 
 impl KvStore {
@@ -98,9 +101,12 @@ impl KvStore {
                 routed.insert(label.clone(), kv);
             }
         }
+        let census = tracing::enabled!(target: "messaging_host::kv", tracing::Level::DEBUG)
+            .then(census::Census::default);
         Ok(KvStore {
             sqlite,
             redis: routed,
+            census,
         })
     }
 
@@ -109,11 +115,23 @@ impl KvStore {
         self.sqlite.stats()
     }
 
+    /// The store calls counted so far, if the census is on.
+    pub fn census(&self) -> Option<&census::Census> {
+        self.census.as_ref()
+    }
+
+    fn count(&self, op: &'static str, first_key: Option<&str>, keys: usize) {
+        if let (Some(census), Some(key)) = (&self.census, first_key) {
+            census.count(op, key, keys);
+        }
+    }
+
     fn redis(&self, store: &str) -> Option<&redis::RedisKv> {
         self.redis.get(store).map(|r| r.as_ref())
     }
 
     pub async fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        self.count("get", Some(key), 1);
         match self.redis(store) {
             Some(r) => r.get(store, key).await,
             None => self.sqlite.get(store, key).await,
@@ -121,6 +139,7 @@ impl KvStore {
     }
 
     pub async fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<()> {
+        self.count("set", Some(key), 1);
         match self.redis(store) {
             Some(r) => r.set(store, key, value).await,
             None => self.sqlite.set(store, key, value).await,
@@ -128,6 +147,7 @@ impl KvStore {
     }
 
     pub async fn delete(&self, store: &str, key: &str) -> Result<()> {
+        self.count("delete", Some(key), 1);
         match self.redis(store) {
             Some(r) => r.delete(store, key).await,
             None => self.sqlite.delete(store, key).await,
@@ -135,6 +155,7 @@ impl KvStore {
     }
 
     pub async fn exists(&self, store: &str, key: &str) -> Result<bool> {
+        self.count("exists", Some(key), 1);
         match self.redis(store) {
             Some(r) => r.exists(store, key).await,
             None => self.sqlite.exists(store, key).await,
@@ -147,6 +168,7 @@ impl KvStore {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>> {
+        self.count("keys_after", Some(cursor.unwrap_or("")), 1);
         match self.redis(store) {
             Some(r) => r.keys_after(store, cursor, limit).await,
             None => self.sqlite.keys_after(store, cursor, limit).await,
@@ -160,6 +182,7 @@ impl KvStore {
         expected: Option<&[u8]>,
         new: &[u8],
     ) -> Result<bool> {
+        self.count("compare_and_swap", Some(key), 1);
         match self.redis(store) {
             Some(r) => r.compare_and_swap(store, key, expected, new).await,
             None => {
@@ -171,6 +194,7 @@ impl KvStore {
     }
 
     pub async fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64> {
+        self.count("increment", Some(key), 1);
         match self.redis(store) {
             Some(r) => r.increment(store, key, delta).await,
             None => self.sqlite.increment(store, key, delta).await,
@@ -178,6 +202,7 @@ impl KvStore {
     }
 
     pub async fn get_many(&self, store: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.count("get_many", keys.first().map(String::as_str), keys.len());
         match self.redis(store) {
             Some(r) => r.get_many(store, keys).await,
             None => self.sqlite.get_many(store, keys).await,
@@ -185,6 +210,11 @@ impl KvStore {
     }
 
     pub async fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<()> {
+        self.count(
+            "set_many",
+            pairs.first().map(|(k, _)| k.as_str()),
+            pairs.len(),
+        );
         match self.redis(store) {
             Some(r) => r.set_many(store, pairs).await,
             None => self.sqlite.set_many(store, pairs).await,
@@ -192,6 +222,7 @@ impl KvStore {
     }
 
     pub async fn delete_many(&self, store: &str, keys: &[String]) -> Result<()> {
+        self.count("delete_many", keys.first().map(String::as_str), keys.len());
         match self.redis(store) {
             Some(r) => r.delete_many(store, keys).await,
             None => self.sqlite.delete_many(store, keys).await,
@@ -199,6 +230,7 @@ impl KvStore {
     }
 
     pub async fn keys(&self, store: &str) -> Result<Vec<String>> {
+        self.count("keys", Some(store), 1);
         match self.redis(store) {
             Some(r) => r.keys(store).await,
             None => self.sqlite.keys(store).await,
