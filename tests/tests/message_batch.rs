@@ -292,3 +292,61 @@ fn a_batch_of_several_commits_is_answered_in_order_sent_once_and_repeated_whole(
     assert_eq!(steps.last(), Some(&"delivered"), "{view}");
     assert!(!gw.logs().contains("+2547"), "no number in the logs");
 }
+
+#[test]
+fn an_item_its_policy_refuses_is_refused_again_when_the_batch_is_repeated() {
+    // The items are reserved together before each is planned: the repeat finds the refused
+    // item's reservation (or none: it is given back) and must still answer its error, not
+    // an id that was never made.
+    let gw = Gateway::start();
+    let messages = [
+        sms("+254712345601", "kept"),
+        json!({"channel": "sms", "to": "+254712345602", "body": "x", "policy": "no-such-policy"}),
+    ];
+    for extra in [&[("idempotency-key", "batch-2026-12-07-refused")][..], &[]] {
+        let first = batch(&gw, &messages, extra);
+        assert_eq!(first[1]["error"]["code"], "unknown_policy", "{first:?}");
+        let again = batch(&gw, &messages, extra);
+        assert_eq!(first, again, "the repeat answers both items as the first time");
+    }
+    let kept = batch(&gw, &messages, &[])[0]["id"].as_str().unwrap().to_string();
+    gw.wait_status(&kept, "delivered");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Once under the key, once without it (a request of its own), never for the repeats.
+    assert_eq!(outbox_bodies(&gw), ["kept", "kept"]);
+}
+
+#[test]
+fn the_same_batch_sent_twice_at_once_sends_each_item_once() {
+    let gw = Gateway::start();
+    let messages: Vec<Value> = (0..150)
+        .map(|i| sms(&format!("+2547{i:08}"), &format!("race-{i:03}")))
+        .collect();
+    let body = json!({ "messages": messages }).to_string();
+    let key = [("idempotency-key", "batch-2026-12-07-race")];
+    let answers: Vec<http::Response> = std::thread::scope(|s| {
+        let racers: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| post_batch(&gw, KEY, body.as_bytes(), &key)))
+            .collect();
+        racers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let mut ids = std::collections::BTreeMap::new();
+    for answer in &answers {
+        assert_eq!(answer.status, 202, "{}", answer.body);
+        for (i, item) in answer.json()["items"].as_array().unwrap().iter().enumerate() {
+            match item["id"].as_str() {
+                // Both racers that got an id for an item got the same one.
+                Some(id) => assert_eq!(ids.entry(i).or_insert(id.to_string()), id, "item {i}"),
+                None => assert_eq!(item["error"]["code"], "idempotency_conflict", "{item}"),
+            }
+        }
+    }
+    for id in ids.values() {
+        gw.wait_status(id, "delivered");
+    }
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let sent = outbox_bodies(&gw);
+    let distinct: std::collections::BTreeSet<&String> = sent.iter().collect();
+    assert_eq!(distinct.len(), sent.len(), "no item was sent twice");
+    assert_eq!(sent.len(), ids.len(), "every item with an id was sent");
+}

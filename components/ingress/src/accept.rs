@@ -5,7 +5,7 @@ use crate::govstack_messaging::policy::policy::{
     self, DeliveryPlan, PlanRequest, PolicyError, TemplateError,
 };
 use crate::govstack_messaging::types::types::{Caller, Channel as WitChannel};
-use crate::idempotency;
+use crate::idempotency::{self, Decided};
 use message_store as store;
 use messaging_domain::api::Fallback;
 use messaging_domain::api::TemplateRef;
@@ -195,12 +195,30 @@ pub async fn persist(
         expects.within(plan.reply_wait_max_seconds)?;
     }
     let fallback_route = fallback_route(&message, plan)?;
-    let id = new_id()?;
-    if let Some(dedup) = dedup
-        && let Some(earlier) = reserve(kv, dedup, &id).await?
-    {
-        return Ok(Persisted::Existing(earlier));
-    }
+    let id = match dedup.and_then(|d| d.decided.as_ref()) {
+        // Reserved with the other items of its batch (`idempotency::reserve_items`).
+        Some(Decided::Reserved(id)) => MessageId::parse(id).ok_or_else(|| {
+            ApiError::new(ErrorCode::Internal, "a reserved message id is not valid")
+        })?,
+        Some(Decided::Existing(earlier)) => {
+            return match MessageId::parse(earlier) {
+                Some(earlier) => Ok(Persisted::Existing(earlier)),
+                None => Err(ApiError::new(
+                    ErrorCode::Internal,
+                    "a stored reservation names no valid message",
+                )),
+            };
+        }
+        None => {
+            let id = new_id()?;
+            if let Some(dedup) = dedup
+                && let Some(earlier) = reserve(kv, dedup, &id).await?
+            {
+                return Ok(Persisted::Existing(earlier));
+            }
+            id
+        }
+    };
     let mut message = message;
     let mut record = new_record(
         id.clone(),

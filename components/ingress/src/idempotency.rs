@@ -15,6 +15,20 @@ pub struct Dedup {
     pub key: String,
     /// `None`: for as long as the key exists.
     pub window_ms: Option<u64>,
+    /// The claim that decides who creates the key (`None`: its own). The items of a batch
+    /// share their request's, so that [`reserve_items`] and [`reserve`] never both create.
+    claim: Option<String>,
+    /// Decided already, with the other items of its batch ([`reserve_items`]).
+    pub decided: Option<Decided>,
+}
+
+/// What [`reserve_items`] decided for an item of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decided {
+    /// Reserved for this id: create it with this id.
+    Reserved(String),
+    /// An earlier request created this id.
+    Existing(String),
 }
 
 impl Dedup {
@@ -23,6 +37,8 @@ impl Dedup {
         Dedup {
             key: keys::idempotency(caller, key_hash),
             window_ms: None,
+            claim: None,
+            decided: None,
         }
     }
 
@@ -50,6 +66,8 @@ impl Dedup {
         Some(Dedup {
             key: keys::duplicate(caller, &request_hash(caller, route, body)),
             window_ms: Some(window_s * 1000),
+            claim: None,
+            decided: None,
         })
     }
 }
@@ -61,7 +79,30 @@ impl Dedup {
         Dedup {
             key: format!("{}/{i}", self.key),
             window_ms: self.window_ms,
+            claim: Some(self.items_claim()),
+            decided: None,
         }
+    }
+
+    /// The claim every item of this request is created under.
+    fn items_claim(&self) -> String {
+        format!("{}/items", self.key)
+    }
+
+    /// Takes the claim that decides who creates this key; `None`: the key exists, or another
+    /// writer is creating it.
+    fn claim(&self) -> StoreResult<Option<store::claims::Claim>> {
+        let Some(name) = &self.claim else {
+            return store::claims::take(&self.key, CLAIM_WINDOW_MS);
+        };
+        let Some(claim) = store::claims::take_named(name, CLAIM_WINDOW_MS)? else {
+            return Ok(None);
+        };
+        if store::many::get_one("default", &self.key)?.is_some() {
+            claim.release()?;
+            return Ok(None);
+        }
+        Ok(Some(claim))
     }
 }
 
@@ -110,7 +151,7 @@ pub async fn reserve(
             }
             // A first reservation: the claim decides, its winner writes it with its slot
             // in the sweep's index.
-            None => match store::claims::take(&dedup.key, CLAIM_WINDOW_MS)? {
+            None => match dedup.claim()? {
                 Some(claim) => {
                     let mut rows = vec![(dedup.key.clone(), ours.encode().into_bytes())];
                     rows.extend(store::short_lived::tracking_row(&dedup.key)?);
@@ -128,4 +169,93 @@ pub async fn reserve(
         spin_sdk::wasip3::clocks::monotonic_clock::wait_for(10_000_000).await;
     }
     Ok(None)
+}
+
+/// Reserves the items of one batch request together, each `(item, id)` for the fresh id it
+/// would be created with: one read of them all, and for those not reserved yet the
+/// request's items claim, a second read and one write, instead of that many calls per
+/// item. Returns each item's decision; `None` where this leaves it to [`reserve`]: a
+/// reservation outlived or stale (taking it over is a compare-and-swap of its own), or
+/// another request creating the same items now (then [`reserve`] finds the claim taken too
+/// and answers as it does for one).
+pub async fn reserve_items(
+    request: &Dedup,
+    items: &[(Dedup, String)],
+) -> StoreResult<Vec<Option<Decided>>> {
+    let keys: Vec<String> = items.iter().map(|(d, _)| d.key.clone()).collect();
+    let mut decided = vec![None; items.len()];
+    for _ in 0..ATTEMPTS {
+        let found = read_all(&keys, request.window_ms)?;
+        if !found.contains(&Found::Absent) {
+            return Ok(decide_found(found, items, &mut decided));
+        }
+        if let Some(claim) = store::claims::take_named(&request.items_claim(), CLAIM_WINDOW_MS)? {
+            // Read again under the claim: a creator before us may have written and released.
+            let found = read_all(&keys, request.window_ms)?;
+            let now = store::now_ms();
+            let mut rows = Vec::new();
+            let mut created = Vec::new();
+            for (i, f) in found.iter().enumerate() {
+                if *f == Found::Absent {
+                    let ours = Reservation {
+                        id: items[i].1.clone(),
+                        reserved_ms: now,
+                    };
+                    rows.push((keys[i].clone(), ours.encode().into_bytes()));
+                    created.push(keys[i].clone());
+                    decided[i] = Some(Decided::Reserved(items[i].1.clone()));
+                }
+            }
+            rows.extend(store::short_lived::tracking_rows(&created)?);
+            let written = store::many::set_many("default", &rows);
+            claim.release()?;
+            written?;
+            return Ok(decide_found(found, items, &mut decided));
+        }
+        // Another request is creating them: read them in a moment.
+        spin_sdk::wasip3::clocks::monotonic_clock::wait_for(10_000_000).await;
+    }
+    Ok(decided)
+}
+
+/// What a read found at an item's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Found {
+    Absent,
+    /// A live reservation that is fresh: an earlier request's, whether it has persisted
+    /// its message yet or not ([`reserve`] answers such a one the same way).
+    Live(String),
+    /// Outlived, stale or unreadable: [`reserve`] looks at it on its own.
+    Other,
+}
+
+fn read_all(keys: &[String], window_ms: Option<u64>) -> StoreResult<Vec<Found>> {
+    let now = store::now_ms();
+    Ok(store::many::get_many("default", keys.to_vec())?
+        .into_iter()
+        .map(|(_, value)| match value {
+            None => Found::Absent,
+            Some(value) => match Reservation::decode(&value) {
+                Some(r) if !r.outlived(now, window_ms) && !r.is_stale(now) => Found::Live(r.id),
+                _ => Found::Other,
+            },
+        })
+        .collect())
+}
+
+/// Fills in `decided` for what was found (the items this call reserved are decided already).
+fn decide_found(
+    found: Vec<Found>,
+    items: &[(Dedup, String)],
+    decided: &mut [Option<Decided>],
+) -> Vec<Option<Decided>> {
+    debug_assert_eq!(found.len(), items.len());
+    for (slot, f) in decided.iter_mut().zip(found) {
+        if slot.is_none()
+            && let Found::Live(id) = f
+        {
+            *slot = Some(Decided::Existing(id));
+        }
+    }
+    decided.to_vec()
 }

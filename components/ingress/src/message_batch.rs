@@ -16,7 +16,7 @@
 
 use crate::accept;
 use crate::govstack_messaging::types::types::Caller;
-use crate::idempotency::Dedup;
+use crate::idempotency::{Decided, Dedup};
 use crate::messages::{Created, Shared, create_one};
 use crate::respond::{HttpResponse, json, or_error};
 use message_store as store;
@@ -43,18 +43,36 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
     let mut request = Shared::open(&caller, client).await?;
     let valid = batch.items.iter().filter(|item| item.is_ok()).count() as u64;
     let admitted = crate::rate_limit::take_more(&caller.id, valid.saturating_sub(1)).await?;
-    let mut admissions = (admitted.count + 1).min(valid);
+    let admissions = (admitted.count + 1).min(valid);
+    // The items to create: the valid ones, in order, as far as the rate limit admits.
+    let to_create: Vec<usize> = (0..batch.items.len())
+        .filter(|&i| batch.items[i].is_ok())
+        .take(admissions as usize)
+        .collect();
+    let mut reservations = ItemReservations::new(dedup.as_ref(), &to_create);
     let mut answers = Answers::default();
     let mut inserts = store::Inserts::new();
     for (i, item) in batch.items.into_iter().enumerate() {
         let answer = match item {
             Err(refused) => Err(refused),
-            Ok(_) if admissions == 0 => Err(crate::rate_limit::left_out(admitted.retry_after_ms)),
+            Ok(_) if to_create.binary_search(&i).is_err() => {
+                Err(crate::rate_limit::left_out(admitted.retry_after_ms))
+            }
             Ok(command) => {
-                admissions -= 1;
-                let dedup = dedup.as_ref().map(|d| d.item(i));
+                let dedup = match reservations.for_item(i).await {
+                    Ok(dedup) => dedup,
+                    Err(e) => {
+                        answers.now(Err(e));
+                        continue;
+                    }
+                };
                 let before = inserts.len();
                 let created = create_one(&mut request, command, dedup.as_ref(), &mut inserts).await;
+                if let Err(e) = &created
+                    && inserts.len() == before
+                {
+                    reservations.abandon(dedup.as_ref(), e);
+                }
                 match created {
                     Ok(created) if inserts.len() > before => {
                         answers.after_commit(created);
@@ -70,6 +88,7 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
         answers.now(answer);
     }
     answers.committed(inserts.commit().await);
+    reservations.give_back_abandoned();
     let (answers, hand_overs) = answers.finish();
     hand_overs.start();
     Ok(json(202, &serde_json::json!({ "items": answers })))
@@ -79,6 +98,77 @@ async fn try_create(caller: Caller, req: Request) -> Result<HttpResponse, ApiErr
 /// within an item's idempotency reservation's claim window, so a repeat never takes over
 /// the reservation of an item still on its way to the store.
 const COMMIT_EVERY: usize = 100;
+
+/// The items' reservations under the request's (`idempotency::reserve_items`), made for
+/// [`COMMIT_EVERY`] items at a time just before they are created, so that each is written
+/// about as soon before its message as when items were reserved one by one.
+struct ItemReservations<'a> {
+    request: Option<&'a Dedup>,
+    /// The items to create, in order.
+    to_create: &'a [usize],
+    /// Decided and not yet asked for, by item.
+    ready: std::collections::BTreeMap<usize, Dedup>,
+    /// Reservations made for items that were then refused: given back at the end, so a
+    /// repeat of the request answers those items with their error again.
+    abandoned: Vec<String>,
+}
+
+impl<'a> ItemReservations<'a> {
+    fn new(request: Option<&'a Dedup>, to_create: &'a [usize]) -> ItemReservations<'a> {
+        ItemReservations {
+            request,
+            to_create,
+            ready: Default::default(),
+            abandoned: Vec::new(),
+        }
+    }
+
+    /// Item `i`'s reservation, decided with the next items if it is not yet.
+    async fn for_item(&mut self, i: usize) -> Result<Option<Dedup>, ApiError> {
+        let Some(request) = self.request else {
+            return Ok(None);
+        };
+        if !self.ready.contains_key(&i) {
+            let start = self.to_create.partition_point(|&j| j < i);
+            let chunk = &self.to_create[start..(start + COMMIT_EVERY).min(self.to_create.len())];
+            let mut items = Vec::with_capacity(chunk.len());
+            for &j in chunk {
+                items.push((request.item(j), accept::new_id()?.as_str().to_string()));
+            }
+            let decided = crate::idempotency::reserve_items(request, &items)
+                .await
+                .map_err(|e| accept::unavailable("idempotency", e))?;
+            for ((&j, (mut dedup, _)), decided) in chunk.iter().zip(items).zip(decided) {
+                dedup.decided = decided;
+                self.ready.insert(j, dedup);
+            }
+        }
+        Ok(self.ready.remove(&i))
+    }
+
+    /// Notes that the item of `dedup` was refused (`refusal`) after it was reserved for it
+    /// and before any of it joined the commit. A store failure is not a refusal: something
+    /// of the item may be written, and its reservation must keep a repeat from making it
+    /// again.
+    fn abandon(&mut self, dedup: Option<&Dedup>, refusal: &ApiError) {
+        if let Some(dedup) = dedup
+            && refusal.code != messaging_domain::ErrorCode::Unavailable
+            && matches!(dedup.decided, Some(Decided::Reserved(_)))
+        {
+            self.abandoned.push(dedup.key.clone());
+        }
+    }
+
+    /// Erases the reservations of refused items. Best effort: one left behind goes stale
+    /// (`messaging_domain::idempotency::STALE_AFTER_MS`) and is then taken over.
+    fn give_back_abandoned(self) {
+        if !self.abandoned.is_empty()
+            && let Err(e) = store::many::delete_many("default", &self.abandoned)
+        {
+            eprintln!("giving back item reservations: {e}");
+        }
+    }
+}
 
 /// The items' answers in order, as they are decided: an accepted item's answer waits for
 /// its messages' commit, and becomes an error if that commit fails.

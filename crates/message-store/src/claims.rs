@@ -25,15 +25,25 @@ pub struct Claim {
 /// Takes the right to create `key` (claims last `window_ms` at most). `None`: the key
 /// exists, or another writer is creating it.
 pub fn take(key: &str, window_ms: u64) -> StoreResult<Option<Claim>> {
-    let window = now_ms() / window_ms.max(1);
-    let claim = Claim {
-        key: format!("{key}/claim/{window}"),
-    };
-    if counters::add(&claim.key, 1)? != 1 {
+    let Some(claim) = take_named(key, window_ms)? else {
         return Ok(None);
-    }
+    };
     if get_one("default", key)?.is_some() {
         claim.release()?;
+        return Ok(None);
+    }
+    Ok(Some(claim))
+}
+
+/// The claim named `name` alone, for a writer that creates several keys under one claim
+/// (the items of a batch request): it reads those keys again itself once it holds it, as
+/// [`take`] does for one. Every creator of those keys must use the same name.
+pub fn take_named(name: &str, window_ms: u64) -> StoreResult<Option<Claim>> {
+    let window = now_ms() / window_ms.max(1);
+    let claim = Claim {
+        key: format!("{name}/claim/{window}"),
+    };
+    if counters::add(&claim.key, 1)? != 1 {
         return Ok(None);
     }
     Ok(Some(claim))

@@ -118,6 +118,23 @@ pub fn tracking_row(key: &str) -> StoreResult<Option<(String, Vec<u8>)>> {
     }
 }
 
+/// [`tracking_row`] for many keys written in one batch: one increment per family.
+pub fn tracking_rows(keys: &[String]) -> StoreResult<Vec<(String, Vec<u8>)>> {
+    let now = now_ms();
+    let mut rows = Vec::with_capacity(keys.len());
+    for (prefix, index, _) in &FAMILIES {
+        let family: Vec<&String> = keys.iter().filter(|k| k.starts_with(prefix)).collect();
+        let slots = index.reserve_many(now, family.len() as u64)?;
+        rows.extend(
+            slots
+                .into_iter()
+                .zip(family)
+                .map(|(slot, key)| (slot, key.as_bytes().to_vec())),
+        );
+    }
+    Ok(rows)
+}
+
 /// Takes the `seen/` lease at `key` for `lease_ms` and tracks it for the sweep; false if
 /// a live lease holds it (the same provider report, or the same token, seen before).
 pub fn first_sight(key: &str, lease_ms: u64) -> StoreResult<bool> {
