@@ -307,9 +307,15 @@ fn an_item_its_policy_refuses_is_refused_again_when_the_batch_is_repeated() {
         let first = batch(&gw, &messages, extra);
         assert_eq!(first[1]["error"]["code"], "unknown_policy", "{first:?}");
         let again = batch(&gw, &messages, extra);
-        assert_eq!(first, again, "the repeat answers both items as the first time");
+        assert_eq!(
+            first, again,
+            "the repeat answers both items as the first time"
+        );
     }
-    let kept = batch(&gw, &messages, &[])[0]["id"].as_str().unwrap().to_string();
+    let kept = batch(&gw, &messages, &[])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     gw.wait_status(&kept, "delivered");
     std::thread::sleep(std::time::Duration::from_millis(500));
     // Once under the key, once without it (a request of its own), never for the repeats.
@@ -333,7 +339,12 @@ fn the_same_batch_sent_twice_at_once_sends_each_item_once() {
     let mut ids = std::collections::BTreeMap::new();
     for answer in &answers {
         assert_eq!(answer.status, 202, "{}", answer.body);
-        for (i, item) in answer.json()["items"].as_array().unwrap().iter().enumerate() {
+        for (i, item) in answer.json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
             match item["id"].as_str() {
                 // Both racers that got an id for an item got the same one.
                 Some(id) => assert_eq!(ids.entry(i).or_insert(id.to_string()), id, "item {i}"),

@@ -217,15 +217,19 @@ fn request_reservations_are_erased_after_retention() {
     );
     assert_eq!(keyed.status, 202, "{}", keyed.body);
     gw.accept(json!({"channel": "sms", "to": "+254712345678", "body": "Hashed"}));
-    let reservations = || {
+    // Each reservation with the claim that decided its creation.
+    let kept = || -> Vec<String> {
         gw.stored_rows()
-            .iter()
-            .filter(|(_, k, _)| k.starts_with("idem/") || k.starts_with("mhash/"))
-            .count()
+            .into_iter()
+            .map(|(_, k, _)| k)
+            .filter(|k| k.starts_with("idem/") || k.starts_with("mhash/"))
+            .collect()
     };
-    assert_eq!(reservations(), 2, "an Idempotency-Key and a request hash");
-    wait_for(30, "the reservations to be erased", || {
-        (reservations() == 0).then_some(())
+    let reservations = kept().iter().filter(|k| !k.contains("/claim/")).count();
+    assert_eq!(reservations, 2, "an Idempotency-Key and a request hash");
+    assert_eq!(kept().len(), 4, "and their claims: {:?}", kept());
+    wait_for(30, "the reservations and their claims to be erased", || {
+        kept().is_empty().then_some(())
     });
 }
 

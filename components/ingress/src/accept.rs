@@ -195,6 +195,8 @@ pub async fn persist(
         expects.within(plan.reply_wait_max_seconds)?;
     }
     let fallback_route = fallback_route(&message, plan)?;
+    // The reservation's rows, written with the message (`idempotency::reserve`).
+    let mut reservation = Vec::new();
     let id = match dedup.and_then(|d| d.decided.as_ref()) {
         // Reserved with the other items of its batch (`idempotency::reserve_items`).
         Some(Decided::Reserved(id)) => MessageId::parse(id).ok_or_else(|| {
@@ -211,10 +213,11 @@ pub async fn persist(
         }
         None => {
             let id = new_id()?;
-            if let Some(dedup) = dedup
-                && let Some(earlier) = reserve(kv, dedup, &id).await?
-            {
-                return Ok(Persisted::Existing(earlier));
+            if let Some(dedup) = dedup {
+                match reserve(kv, dedup, &id).await? {
+                    Reserve::Existing(earlier) => return Ok(Persisted::Existing(earlier)),
+                    Reserve::WithMessage(rows) => reservation = rows,
+                }
             }
             id
         }
@@ -247,6 +250,8 @@ pub async fn persist(
         store::insert_suppressed(kv, &record)
             .await
             .map_err(|e| unavailable("insert", e))?;
+        store::many::set_many("default", &reservation)
+            .map_err(|e| unavailable("idempotency", e))?;
         store::audit::emit(
             messaging_domain::audit::AuditStatus::Failed,
             &store::audit::caller(&caller.id),
@@ -264,11 +269,11 @@ pub async fn persist(
     let expects_reply = message.expects_reply.take();
     let payload = payload(message);
     match expects_reply {
-        None => inserts.push(record, payload, accepted),
+        None => inserts.push(record, payload, accepted, reservation),
         Some(expects) => {
-            store::insert(record.clone(), payload, accepted)
-                .await
-                .map_err(|e| unavailable("insert", e))?;
+            let mut one = store::Inserts::new();
+            one.push(record.clone(), payload, accepted, reservation);
+            one.commit().await.map_err(|e| unavailable("insert", e))?;
             store::conversations::start(kv, &record, &expects)
                 .await
                 .map_err(|e| unavailable("conversation", e))?;
@@ -302,12 +307,20 @@ fn fallback_route(
     }
 }
 
-/// Reserves `dedup` for `id`; `Some`: an earlier request made this message already.
+/// What [`reserve`] found.
+enum Reserve {
+    /// An earlier request made this message already.
+    Existing(MessageId),
+    /// Reserved for this message: these rows go with it (none: written already).
+    WithMessage(Vec<(String, Vec<u8>)>),
+}
+
+/// Reserves `dedup` for `id`.
 async fn reserve(
     kv: &Store,
     dedup: &idempotency::Dedup,
     id: &MessageId,
-) -> Result<Option<MessageId>, ApiError> {
+) -> Result<Reserve, ApiError> {
     let outcome = idempotency::reserve(
         dedup,
         id.as_str(),
@@ -319,8 +332,14 @@ async fn reserve(
     .await
     .map_err(|e| unavailable("idempotency", e))?;
     match outcome {
-        Some(idempotency::Outcome::Reserved) => Ok(None),
-        Some(idempotency::Outcome::Existing(existing)) => Ok(MessageId::parse(&existing)),
+        Some(idempotency::Outcome::Reserved(rows)) => Ok(Reserve::WithMessage(rows)),
+        Some(idempotency::Outcome::Existing(existing)) => match MessageId::parse(&existing) {
+            Some(existing) => Ok(Reserve::Existing(existing)),
+            None => Err(ApiError::new(
+                ErrorCode::Internal,
+                "a stored reservation names no valid message",
+            )),
+        },
         None => Err(ApiError::new(
             ErrorCode::IdempotencyConflict,
             "the same request is in flight concurrently; retry",

@@ -220,7 +220,12 @@ pub async fn reserve_broadcast(
     .await
     .map_err(|e| unavailable("duplicate check", e))?;
     match outcome {
-        Some(Outcome::Reserved) => Ok(None),
+        // Written now: a broadcast is made in several writes after this one.
+        Some(Outcome::Reserved(rows)) => {
+            store::many::set_many("default", &rows)
+                .map_err(|e| unavailable("duplicate check", e))?;
+            Ok(None)
+        }
         Some(Outcome::Existing(existing)) => Ok(BroadcastId::parse(&existing)),
         None => Err(ApiError::new(
             ErrorCode::IdempotencyConflict,

@@ -107,26 +107,37 @@ impl Dedup {
 }
 
 pub enum Outcome {
-    /// The request is the first: create.
-    Reserved,
+    /// The request is the first: create, writing these rows (the reservation and its
+    /// slots in the sweep's index) in the same write as what it creates. Empty: the
+    /// reservation is written already.
+    Reserved(Vec<(String, Vec<u8>)>),
     /// An earlier request created this id: answer with it, send nothing.
     Existing(String),
 }
 
-/// Attempts before giving up on a key that keeps changing under us.
-const ATTEMPTS: usize = 5;
+/// Attempts before giving up on a key that keeps changing under us, or whose first
+/// request is still writing (10 ms apart: about a second).
+const ATTEMPTS: usize = 100;
 /// The window of a first reservation's claim: a request that claimed and died before
-/// writing blocks the key this long at most (as a stale reservation does).
+/// writing blocks the key for one or two windows at most (as a stale reservation does).
 const CLAIM_WINDOW_MS: u64 = 10_000;
 
 /// Reserves `dedup` for `id`. `persisted` says whether an id's record exists, so that a
 /// reservation whose request died before persisting can be taken over. `Ok(None)`: the key
-/// kept changing under us (concurrent requests), the caller should retry.
+/// kept changing under us, or its first request kept writing (concurrent requests): the
+/// caller should retry.
+///
+/// A first reservation of a request's own key is written by the caller with the message
+/// ([`Outcome::Reserved`]'s rows): so it exists exactly when the message does, and costs
+/// no write of its own ([`first_creation`] says why that is safe).
 pub async fn reserve(
     dedup: &Dedup,
     id: &str,
     persisted: impl AsyncFn(&str) -> StoreResult<bool>,
 ) -> StoreResult<Option<Outcome>> {
+    // The window in which this request lost the first creation's claim: it waits for the
+    // winner's write, and claims again only in a later window.
+    let mut lost_in = None;
     for _ in 0..ATTEMPTS {
         let swap = Swap::read("default", &dedup.key)?;
         let now = store::now_ms();
@@ -147,28 +158,79 @@ pub async fn reserve(
                 if taken {
                     store::short_lived::track(&dedup.key)?;
                 }
-                taken
+                taken.then(Vec::new)
             }
-            // A first reservation: the claim decides, its winner writes it with its slot
-            // in the sweep's index.
+            // A first reservation of the request's own key: written with the message.
+            None if dedup.claim.is_none() => {
+                let window = now / CLAIM_WINDOW_MS;
+                match lost_in {
+                    Some(lost) if lost == window => None,
+                    _ => match first_creation(&dedup.key, window)? {
+                        Some(claim) => {
+                            let mut rows = vec![(dedup.key.clone(), ours.encode().into_bytes())];
+                            rows.extend(store::short_lived::tracking_rows(&[
+                                dedup.key.clone(),
+                                claim,
+                            ])?);
+                            Some(rows)
+                        }
+                        None => {
+                            lost_in = Some(window);
+                            None
+                        }
+                    },
+                }
+            }
+            // A batch item's, under its request's claim: written now.
             None => match dedup.claim()? {
                 Some(claim) => {
                     let mut rows = vec![(dedup.key.clone(), ours.encode().into_bytes())];
                     rows.extend(store::short_lived::tracking_row(&dedup.key)?);
                     store::many::set_many("default", &rows)?;
                     claim.release()?;
-                    true
+                    Some(Vec::new())
                 }
-                None => false,
+                None => None,
             },
         };
-        if created {
-            return Ok(Some(Outcome::Reserved));
+        if let Some(rows) = created {
+            return Ok(Some(Outcome::Reserved(rows)));
         }
         // Another request is writing its reservation: read it in a moment.
         spin_sdk::wasip3::clocks::monotonic_clock::wait_for(10_000_000).await;
     }
     Ok(None)
+}
+
+/// Takes the right to create `key`, absent when last read, in claim window `window`;
+/// returns the claim's key, which the creator tracks with the key it writes (the sweep
+/// erases both: `messaging_domain::short_lived::reservation_past_use`). The claim is not
+/// given back, so its winner may take as long as its request does to write the key:
+/// - within a window, only the claim's first taker gets 1, and nobody else creates;
+/// - in the next window, a new winner that finds the last window's claim taken and the
+///   key still absent backs off (and gives its own claim back), since the last winner may
+///   still be writing;
+/// - two windows on, a winner creates: a winner that died before writing blocks its key
+///   for 10-20 s. Two creations would need a winner that took more than a whole window
+///   (10 s) to write, beyond any request's time.
+fn first_creation(key: &str, window: u64) -> StoreResult<Option<String>> {
+    let claim = format!("{key}/claim/{window}");
+    if store::counters::add(&claim, 1)? != 1 {
+        return Ok(None);
+    }
+    let previous = format!("{key}/claim/{}", window.saturating_sub(1));
+    let seen = store::many::get_many("default", vec![key.to_string(), previous])?;
+    let written = seen[0].1.is_some();
+    let last_window_claimed = seen[1]
+        .1
+        .as_deref()
+        .and_then(messaging_domain::counter::decode)
+        .is_some_and(|n| n > 0);
+    if written || last_window_claimed {
+        store::many::delete_many("default", &[claim])?;
+        return Ok(None);
+    }
+    Ok(Some(claim))
 }
 
 /// Reserves the items of one batch request together, each `(item, id)` for the fresh id it

@@ -6,9 +6,14 @@ use crate::govstack::RequestRecord;
 use crate::idempotency::Reservation;
 
 /// An idempotency or duplicate-request reservation (`idem/`, `mhash/`) made before the
-/// cut-off: the message it names is erased by then.
+/// cut-off: the message it names is erased by then. The claim that decided its creation
+/// (`<reservation>/claim/<window>`, a counter) is tracked with it and goes with it: a claim
+/// serves for seconds, and the sweep reaches its slot only after the cut-off.
 pub fn reservation_past_use(value: &[u8], _now: u64, cutoff: u64) -> bool {
-    Reservation::decode(value).is_some_and(|r| r.reserved_ms < cutoff)
+    match Reservation::decode(value) {
+        Some(r) => r.reserved_ms < cutoff,
+        None => crate::counter::decode(value).is_some(),
+    }
 }
 
 /// A seen provider id (`seen/`) whose lease ended (`crate::lease`).
@@ -34,6 +39,11 @@ mod tests {
         .encode();
         assert!(reservation_past_use(reservation.as_bytes(), 0, 1_001));
         assert!(!reservation_past_use(reservation.as_bytes(), 0, 1_000));
+        assert!(
+            reservation_past_use(b"2", 0, 0),
+            "a reservation's claim goes with it"
+        );
+        assert!(!reservation_past_use(b"garbage", 0, u64::MAX));
         assert!(lease_past_use(b"5000", 5_001, 0));
         assert!(lease_past_use(b"5000/a1b2c3", 5_001, 0));
         assert!(!lease_past_use(b"5000/a1b2c3", 4_999, 0));

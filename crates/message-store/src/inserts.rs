@@ -31,6 +31,8 @@ struct NewMessage {
     record: MessageRecord,
     payload: Payload,
     accepted: audit::Pending,
+    /// Rows of the default store written with it: its request's idempotency reservation.
+    with: Vec<(String, Vec<u8>)>,
 }
 
 /// Messages to persist together, with [`Inserts::commit`].
@@ -45,12 +47,21 @@ impl Inserts {
     }
 
     /// Adds a message; `accepted` is the trail's event of its acceptance, kept and logged
-    /// once the message is written.
-    pub fn push(&mut self, record: MessageRecord, payload: Payload, accepted: audit::Pending) {
+    /// once the message is written; `with` are rows of the default store written in the
+    /// same write as the message (its request's idempotency reservation: it exists exactly
+    /// when the message does).
+    pub fn push(
+        &mut self,
+        record: MessageRecord,
+        payload: Payload,
+        accepted: audit::Pending,
+        with: Vec<(String, Vec<u8>)>,
+    ) {
         self.messages.push(NewMessage {
             record,
             payload,
             accepted,
+            with,
         });
     }
 
@@ -67,7 +78,7 @@ impl Inserts {
     /// describes, and empties the batch (also when it fails: the caller answers those
     /// messages as not accepted).
     pub async fn commit(&mut self) -> StoreResult<()> {
-        let messages = std::mem::take(&mut self.messages);
+        let mut messages = std::mem::take(&mut self.messages);
         if messages.is_empty() {
             return Ok(());
         }
@@ -78,8 +89,9 @@ impl Inserts {
                 .map(|m| (keys::payload(&m.record.id), &m.payload)),
         )
         .await?;
-        for m in &messages {
+        for m in &mut messages {
             rows.extend(message_rows(&m.record));
+            rows.append(&mut m.with);
         }
         rows.extend(retention_rows(&messages)?);
         let events: Vec<audit::Pending> = messages.into_iter().map(|m| m.accepted).collect();
@@ -99,7 +111,7 @@ pub async fn insert(
     accepted: audit::Pending,
 ) -> StoreResult<()> {
     let mut one = Inserts::new();
-    one.push(record, payload, accepted);
+    one.push(record, payload, accepted, Vec::new());
     one.commit().await
 }
 
