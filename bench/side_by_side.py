@@ -25,7 +25,9 @@ Per gateway it prints:
 - receipts/s: receipts delivered to the local URL / time from the first receipt's cause
   (Kannel: the first request; gateway: the first report played) until the last arrived;
 - CPU seconds per 1,000 messages (user + system, from /proc) of the gateway's processes
-  (bearerbox, smsbox and fakesmsc; the runtime and its children) and of the doubles.
+  (bearerbox, smsbox and fakesmsc; the runtime and its children) and of the doubles; for
+  this gateway also split at the moment the last message reached the provider (accepting
+  and delivering, then the receipts and callbacks played after it).
 
 Usage: bench/side_by_side.py --host target/release/messaging-host [--messages 20000]
        [--loadgen target/release/loadgen]
@@ -192,6 +194,7 @@ def run_gateway(loadgen, work, host, messages, connections, batch=0):
         # provider: on a slow store that is seconds without a send, not the end.
         at_provider, provider_secs = settle(lambda: provider.count, started,
                                             quiet=15.0 if batch else 3.0)
+        sending = cpu.used(messages)
 
         # Africa's Talking's delivery reports for every message, as its platform posts them.
         reports_started = time.monotonic()
@@ -200,7 +203,8 @@ def run_gateway(loadgen, work, host, messages, connections, batch=0):
              ["content-type: application/x-www-form-urlencoded"],
              "id=ATXid_{n}&status=Success&phoneNumber=%2B{n}&networkCode=63902")
         got, receipt_secs = settle(lambda: callbacks.count, reports_started)
-        return accepted, (at_provider, provider_secs), (got, receipt_secs), cpu.used(messages)
+        return (accepted, (at_provider, provider_secs), (got, receipt_secs), cpu.used(messages),
+                sending[0])
     finally:
         proc.terminate()
         proc.wait()
@@ -222,14 +226,18 @@ class Cpu:
                 (cpu_seconds(self.doubles) - self.start[1]) * per)
 
 
-def report(name, accepted, provider, receipts, cpu):
+def report(name, accepted, provider, receipts, cpu, sending=None):
+    """`sending`: the gateway's CPU seconds per 1,000 messages until the last reached the
+    provider (accepting and delivering), where the receipts came after it."""
     at_provider, provider_secs = provider
     got, receipt_secs = receipts
+    split = ("" if sending is None else
+             f" ({sending:.2f} s accepting and delivering, {cpu[0] - sending:.2f} s receipts and callbacks)")
     print(f"{name}: {accepted['per_s']:,.0f} accepts/s (p50 {accepted['p50_ms']:.1f} ms, "
           f"p99 {accepted['p99_ms']:.1f} ms, {accepted['non_2xx'] + accepted['errors']} refused or failed); "
           f"{at_provider:,} at the provider, {at_provider / provider_secs:,.0f}/s end to end; "
           f"{got:,} receipts, {got / receipt_secs:,.0f}/s; "
-          f"CPU per 1,000 messages: {cpu[0]:.2f} s gateway, {cpu[1]:.2f} s doubles")
+          f"CPU per 1,000 messages: {cpu[0]:.2f} s gateway{split}, {cpu[1]:.2f} s doubles")
 
 
 def main():
