@@ -207,26 +207,26 @@ pub async fn reserve(
 /// erases both: `messaging_domain::short_lived::reservation_past_use`). The claim is not
 /// given back, so its winner may take as long as its request does to write the key:
 /// - within a window, only the claim's first taker gets 1, and nobody else creates;
-/// - in the next window, a new winner that finds the last window's claim taken and the
-///   key still absent backs off (and gives its own claim back), since the last winner may
-///   still be writing;
+/// - a winner that finds the claim of the window before or after taken (and the key
+///   still absent) backs off and gives its own claim back, since the other may still be
+///   writing. Each increments, then reads the other's counter, so of two winners either
+///   side of a boundary at least one sees the other, even if the earlier one's increment
+///   landed late;
 /// - two windows on, a winner creates: a winner that died before writing blocks its key
 ///   for 10-20 s. Two creations would need a winner that took more than a whole window
 ///   (10 s) to write, beyond any request's time.
 fn first_creation(key: &str, window: u64) -> StoreResult<Option<String>> {
-    let claim = format!("{key}/claim/{window}");
+    let claim = store::claims::window_key(key, window);
     if store::counters::add(&claim, 1)? != 1 {
         return Ok(None);
     }
-    let previous = format!("{key}/claim/{}", window.saturating_sub(1));
-    let seen = store::many::get_many("default", vec![key.to_string(), previous])?;
-    let written = seen[0].1.is_some();
-    let last_window_claimed = seen[1]
-        .1
-        .as_deref()
-        .and_then(messaging_domain::counter::decode)
-        .is_some_and(|n| n > 0);
-    if written || last_window_claimed {
+    let mut asked = vec![key.to_string()];
+    asked.extend(neighbour_claims(key, window));
+    let seen: Vec<Option<Vec<u8>>> = store::many::get_many("default", asked)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    if seen[0].is_some() || any_claimed(&seen[1..]) {
         store::many::delete_many("default", &[claim])?;
         return Ok(None);
     }
@@ -251,9 +251,20 @@ pub async fn reserve_items(
         if !found.contains(&Found::Absent) {
             return Ok(decide_found(found, items, &mut decided));
         }
-        if let Some(claim) = store::claims::take_named(&request.items_claim(), CLAIM_WINDOW_MS)? {
-            // Read again under the claim: a creator before us may have written and released.
-            let found = read_all(&keys, request.window_ms)?;
+        let name = request.items_claim();
+        if let Some(claim) = store::claims::take_named(&name, CLAIM_WINDOW_MS)? {
+            // Read again under the claim: a creator before us may have written and released;
+            // one holding the claim of the window before or after (a boundary between us)
+            // may be writing now.
+            let (found, neighbour) =
+                read_under_claim(&keys, request.window_ms, &name, claim.window())?;
+            if neighbour {
+                if let Err(e) = claim.release() {
+                    eprintln!("giving back an items claim: {e}");
+                }
+                spin_sdk::wasip3::clocks::monotonic_clock::wait_for(10_000_000).await;
+                continue;
+            }
             let now = store::now_ms();
             let mut rows = Vec::new();
             let mut created = Vec::new();
@@ -270,7 +281,11 @@ pub async fn reserve_items(
             }
             rows.extend(store::short_lived::tracking_rows(&created)?);
             let written = store::many::set_many("default", &rows);
-            claim.release()?;
+            // Once written, the reservations stand: a claim not given back only ends with
+            // its window.
+            if let Err(e) = claim.release() {
+                eprintln!("giving back an items claim: {e}");
+            }
             written?;
             return Ok(decide_found(found, items, &mut decided));
         }
@@ -292,17 +307,59 @@ enum Found {
 }
 
 fn read_all(keys: &[String], window_ms: Option<u64>) -> StoreResult<Vec<Found>> {
-    let now = store::now_ms();
-    Ok(store::many::get_many("default", keys.to_vec())?
+    let values = store::many::get_many("default", keys.to_vec())?;
+    Ok(found_in(values.into_iter().map(|(_, v)| v), window_ms))
+}
+
+/// [`read_all`] and, in the same read, whether the claim `name` is held in the window
+/// before or after `window`.
+fn read_under_claim(
+    keys: &[String],
+    window_ms: Option<u64>,
+    name: &str,
+    window: u64,
+) -> StoreResult<(Vec<Found>, bool)> {
+    let mut asked = keys.to_vec();
+    asked.extend(neighbour_claims(name, window));
+    let mut values: Vec<Option<Vec<u8>>> = store::many::get_many("default", asked)?
         .into_iter()
-        .map(|(_, value)| match value {
+        .map(|(_, v)| v)
+        .collect();
+    let neighbours = values.split_off(keys.len());
+    Ok((
+        found_in(values.into_iter(), window_ms),
+        any_claimed(&neighbours),
+    ))
+}
+
+fn found_in(values: impl Iterator<Item = Option<Vec<u8>>>, window_ms: Option<u64>) -> Vec<Found> {
+    let now = store::now_ms();
+    values
+        .map(|value| match value {
             None => Found::Absent,
             Some(value) => match Reservation::decode(&value) {
                 Some(r) if !r.outlived(now, window_ms) && !r.is_stale(now) => Found::Live(r.id),
                 _ => Found::Other,
             },
         })
-        .collect())
+        .collect()
+}
+
+/// The keys of claim `name` in the windows either side of `window`.
+fn neighbour_claims(name: &str, window: u64) -> [String; 2] {
+    [
+        store::claims::window_key(name, window.saturating_sub(1)),
+        store::claims::window_key(name, window + 1),
+    ]
+}
+
+/// Whether any of these claim counters is held.
+fn any_claimed(counters: &[Option<Vec<u8>>]) -> bool {
+    counters.iter().any(|c| {
+        c.as_deref()
+            .and_then(messaging_domain::counter::decode)
+            .is_some_and(|n| n > 0)
+    })
 }
 
 /// Fills in `decided` for what was found (the items this call reserved are decided already).

@@ -108,9 +108,9 @@ struct ItemReservations<'a> {
     to_create: &'a [usize],
     /// Decided and not yet asked for, by item.
     ready: std::collections::BTreeMap<usize, Dedup>,
-    /// Reservations made for items that were then refused: given back at the end, so a
-    /// repeat of the request answers those items with their error again.
-    abandoned: Vec<String>,
+    /// Reservations made for items that were then refused (key, id): given back at the
+    /// end, so a repeat of the request answers those items afresh.
+    abandoned: Vec<(String, String)>,
 }
 
 impl<'a> ItemReservations<'a> {
@@ -153,18 +153,35 @@ impl<'a> ItemReservations<'a> {
     fn abandon(&mut self, dedup: Option<&Dedup>, refusal: &ApiError) {
         if let Some(dedup) = dedup
             && refusal.code != messaging_domain::ErrorCode::Unavailable
-            && matches!(dedup.decided, Some(Decided::Reserved(_)))
+            && let Some(Decided::Reserved(id)) = &dedup.decided
         {
-            self.abandoned.push(dedup.key.clone());
+            self.abandoned.push((dedup.key.clone(), id.clone()));
         }
     }
 
-    /// Erases the reservations of refused items. Best effort: one left behind goes stale
+    /// Erases the reservations of refused items that still name this request's ids (a
+    /// repeat may have taken one over meanwhile). Best effort: one left behind goes stale
     /// (`messaging_domain::idempotency::STALE_AFTER_MS`) and is then taken over.
     fn give_back_abandoned(self) {
-        if !self.abandoned.is_empty()
-            && let Err(e) = store::many::delete_many("default", &self.abandoned)
-        {
+        if self.abandoned.is_empty() {
+            return;
+        }
+        let keys = self.abandoned.iter().map(|(k, _)| k.clone()).collect();
+        let given_back = store::many::get_many("default", keys).and_then(|found| {
+            let still_ours: Vec<String> = found
+                .into_iter()
+                .zip(&self.abandoned)
+                .filter(|((_, value), (_, id))| {
+                    value
+                        .as_deref()
+                        .and_then(messaging_domain::idempotency::Reservation::decode)
+                        .is_some_and(|r| &r.id == id)
+                })
+                .map(|((key, _), _)| key)
+                .collect();
+            store::many::delete_many("default", &still_ours)
+        });
+        if let Err(e) = given_back {
             eprintln!("giving back item reservations: {e}");
         }
     }

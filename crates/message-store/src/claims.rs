@@ -20,6 +20,8 @@ use crate::{StoreResult, counters, now_ms};
 #[must_use = "release the claim once the key is written (or given up)"]
 pub struct Claim {
     key: String,
+    /// The claim window it was taken in.
+    window: u64,
 }
 
 /// Takes the right to create `key` (claims last `window_ms` at most). `None`: the key
@@ -41,7 +43,8 @@ pub fn take(key: &str, window_ms: u64) -> StoreResult<Option<Claim>> {
 pub fn take_named(name: &str, window_ms: u64) -> StoreResult<Option<Claim>> {
     let window = now_ms() / window_ms.max(1);
     let claim = Claim {
-        key: format!("{name}/claim/{window}"),
+        key: window_key(name, window),
+        window,
     };
     if counters::add(&claim.key, 1)? != 1 {
         return Ok(None);
@@ -49,7 +52,17 @@ pub fn take_named(name: &str, window_ms: u64) -> StoreResult<Option<Claim>> {
     Ok(Some(claim))
 }
 
+/// The key of the claim named `name` in window `window`.
+pub fn window_key(name: &str, window: u64) -> String {
+    format!("{name}/claim/{window}")
+}
+
 impl Claim {
+    /// The claim window it was taken in.
+    pub fn window(&self) -> u64 {
+        self.window
+    }
+
     /// Gives the claim back: the key is written, or its creation given up.
     pub fn release(self) -> StoreResult<()> {
         delete_many("default", &[self.key])
