@@ -225,9 +225,10 @@ fn request_reservations_are_erased_after_retention() {
             .filter(|k| k.starts_with("idem/") || k.starts_with("mhash/"))
             .collect()
     };
+    // (A claim may be swept at once: it is written with its reservation, which then
+    // decides alone.)
     let reservations = kept().iter().filter(|k| !k.contains("/claim/")).count();
     assert_eq!(reservations, 2, "an Idempotency-Key and a request hash");
-    assert_eq!(kept().len(), 4, "and their claims: {:?}", kept());
     wait_for(30, "the reservations and their claims to be erased", || {
         kept().is_empty().then_some(())
     });

@@ -7,8 +7,9 @@ use crate::idempotency::Reservation;
 
 /// An idempotency or duplicate-request reservation (`idem/`, `mhash/`) made before the
 /// cut-off: the message it names is erased by then. The claim that decided its creation
-/// (`<reservation>/claim/<window>`, a counter) is tracked with it and goes with it: a claim
-/// serves for seconds, and the sweep reaches its slot only after the cut-off.
+/// (`<reservation>/claim/<window>`, a counter) is tracked in the same write as the
+/// reservation, which decides alone from then on: the claim is past use whenever the sweep
+/// finds it.
 pub fn reservation_past_use(value: &[u8], _now: u64, cutoff: u64) -> bool {
     match Reservation::decode(value) {
         Some(r) => r.reserved_ms < cutoff,
