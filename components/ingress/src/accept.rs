@@ -195,32 +195,13 @@ pub async fn persist(
         expects.within(plan.reply_wait_max_seconds)?;
     }
     let fallback_route = fallback_route(&message, plan)?;
-    // The reservation's rows, written with the message (`idempotency::reserve`).
-    let mut reservation = Vec::new();
-    let id = match dedup.and_then(|d| d.decided.as_ref()) {
-        // Reserved with the other items of its batch (`idempotency::reserve_items`).
-        Some(Decided::Reserved(id)) => MessageId::parse(id).ok_or_else(|| {
-            ApiError::new(ErrorCode::Internal, "a reserved message id is not valid")
-        })?,
-        Some(Decided::Existing(earlier)) => {
-            return match MessageId::parse(earlier) {
-                Some(earlier) => Ok(Persisted::Existing(earlier)),
-                None => Err(ApiError::new(
-                    ErrorCode::Internal,
-                    "a stored reservation names no valid message",
-                )),
-            };
-        }
-        None => {
-            let id = new_id()?;
-            if let Some(dedup) = dedup {
-                match reserve(kv, dedup, &id).await? {
-                    Reserve::Existing(earlier) => return Ok(Persisted::Existing(earlier)),
-                    Reserve::WithMessage(rows) => reservation = rows,
-                }
-            }
-            id
-        }
+    // `reservation`: the rows written with the message (`idempotency::reserve`).
+    let (id, reservation) = match dedup {
+        None => (new_id()?, Vec::new()),
+        Some(dedup) => match reserve(kv, dedup).await? {
+            Reserve::Existing(earlier) => return Ok(Persisted::Existing(earlier)),
+            Reserve::New(id, rows) => (id, rows),
+        },
     };
     let mut message = message;
     let mut record = new_record(
@@ -311,16 +292,20 @@ fn fallback_route(
 enum Reserve {
     /// An earlier request made this message already.
     Existing(MessageId),
-    /// Reserved for this message: these rows go with it (none: written already).
-    WithMessage(Vec<(String, Vec<u8>)>),
+    /// Reserved for a new message with this id: these rows go with it (none: written
+    /// already).
+    New(MessageId, Vec<(String, Vec<u8>)>),
 }
 
-/// Reserves `dedup` for `id`.
-async fn reserve(
-    kv: &Store,
-    dedup: &idempotency::Dedup,
-    id: &MessageId,
-) -> Result<Reserve, ApiError> {
+/// Reserves `dedup` for a new message, unless it was decided already with the other items
+/// of its batch (`idempotency::reserve_items`).
+async fn reserve(kv: &Store, dedup: &idempotency::Dedup) -> Result<Reserve, ApiError> {
+    match &dedup.decided {
+        Some(Decided::Reserved(id)) => return Ok(Reserve::New(stored_id(id)?, Vec::new())),
+        Some(Decided::Existing(earlier)) => return Ok(Reserve::Existing(stored_id(earlier)?)),
+        None => {}
+    }
+    let id = new_id()?;
     let outcome = idempotency::reserve(
         dedup,
         id.as_str(),
@@ -332,19 +317,25 @@ async fn reserve(
     .await
     .map_err(|e| unavailable("idempotency", e))?;
     match outcome {
-        Some(idempotency::Outcome::Reserved(rows)) => Ok(Reserve::WithMessage(rows)),
-        Some(idempotency::Outcome::Existing(existing)) => match MessageId::parse(&existing) {
-            Some(existing) => Ok(Reserve::Existing(existing)),
-            None => Err(ApiError::new(
-                ErrorCode::Internal,
-                "a stored reservation names no valid message",
-            )),
-        },
+        Some(idempotency::Outcome::Reserved(rows)) => Ok(Reserve::New(id, rows)),
+        Some(idempotency::Outcome::Existing(existing)) => {
+            Ok(Reserve::Existing(stored_id(&existing)?))
+        }
         None => Err(ApiError::new(
             ErrorCode::IdempotencyConflict,
             "the same request is in flight concurrently; retry",
         )),
     }
+}
+
+/// A message id read back from a reservation.
+fn stored_id(id: &str) -> Result<MessageId, ApiError> {
+    MessageId::parse(id).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Internal,
+            "a stored reservation names no valid message",
+        )
+    })
 }
 
 /// The record of a new message `id`, accepted now.

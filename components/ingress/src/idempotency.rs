@@ -92,17 +92,8 @@ impl Dedup {
     /// Takes the claim that decides who creates this key; `None`: the key exists, or another
     /// writer is creating it.
     fn claim(&self) -> StoreResult<Option<store::claims::Claim>> {
-        let Some(name) = &self.claim else {
-            return store::claims::take(&self.key, CLAIM_WINDOW_MS);
-        };
-        let Some(claim) = store::claims::take_named(name, CLAIM_WINDOW_MS)? else {
-            return Ok(None);
-        };
-        if store::many::get_one("default", &self.key)?.is_some() {
-            claim.release()?;
-            return Ok(None);
-        }
-        Ok(Some(claim))
+        let name = self.claim.as_deref().unwrap_or(&self.key);
+        store::claims::take_for(name, &self.key, CLAIM_WINDOW_MS)
     }
 }
 
@@ -165,7 +156,7 @@ pub async fn reserve(
                 let window = now / CLAIM_WINDOW_MS;
                 match lost_in {
                     Some(lost) if lost == window => None,
-                    _ => match first_creation(&dedup.key, window)? {
+                    _ => match first_creation(dedup)? {
                         Some(claim) => {
                             let mut rows = vec![(dedup.key.clone(), ours.encode().into_bytes())];
                             rows.extend(store::short_lived::tracking_rows(&[
@@ -185,7 +176,9 @@ pub async fn reserve(
             None => match dedup.claim()? {
                 Some(claim) => {
                     let mut rows = vec![(dedup.key.clone(), ours.encode().into_bytes())];
-                    rows.extend(store::short_lived::tracking_row(&dedup.key)?);
+                    rows.extend(store::short_lived::tracking_rows(std::slice::from_ref(
+                        &dedup.key,
+                    ))?);
                     store::many::set_many("default", &rows)?;
                     claim.release()?;
                     Some(Vec::new())
@@ -202,8 +195,8 @@ pub async fn reserve(
     Ok(None)
 }
 
-/// Takes the right to create `key`, absent when last read, in claim window `window`;
-/// returns the claim's key, which the creator tracks with the key it writes (the sweep
+/// Takes the right to create the reservation's key, absent when last read, in the current
+/// claim window; returns the claim's key, which the creator tracks with the key it writes (the sweep
 /// erases both: `messaging_domain::short_lived::reservation_past_use`). The claim is not
 /// given back, so its winner may take as long as its request does to write the key:
 /// - within a window, only the claim's first taker gets 1, and nobody else creates;
@@ -215,22 +208,22 @@ pub async fn reserve(
 /// - two windows on, a winner creates: a winner that died before writing blocks its key
 ///   for 10-20 s. Two creations would need a winner that took more than a whole window
 ///   (10 s) to write, beyond any request's time.
-fn first_creation(key: &str, window: u64) -> StoreResult<Option<String>> {
-    let claim = store::claims::window_key(key, window);
-    if store::counters::add(&claim, 1)? != 1 {
+fn first_creation(dedup: &Dedup) -> StoreResult<Option<String>> {
+    let key = &dedup.key;
+    let Some(claim) = store::claims::take_named(key, CLAIM_WINDOW_MS)? else {
+        return Ok(None);
+    };
+    let (found, neighbour) = read_under_claim(
+        std::slice::from_ref(key),
+        dedup.window_ms,
+        key,
+        claim.window(),
+    )?;
+    if found[0] != Found::Absent || neighbour {
+        claim.release()?;
         return Ok(None);
     }
-    let mut asked = vec![key.to_string()];
-    asked.extend(neighbour_claims(key, window));
-    let seen: Vec<Option<Vec<u8>>> = store::many::get_many("default", asked)?
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect();
-    if seen[0].is_some() || any_claimed(&seen[1..]) {
-        store::many::delete_many("default", &[claim])?;
-        return Ok(None);
-    }
-    Ok(Some(claim))
+    Ok(Some(claim.keep()))
 }
 
 /// Reserves the items of one batch request together, each `(item, id)` for the fresh id it

@@ -27,7 +27,13 @@ pub struct Claim {
 /// Takes the right to create `key` (claims last `window_ms` at most). `None`: the key
 /// exists, or another writer is creating it.
 pub fn take(key: &str, window_ms: u64) -> StoreResult<Option<Claim>> {
-    let Some(claim) = take_named(key, window_ms)? else {
+    take_for(key, key, window_ms)
+}
+
+/// [`take`] under the claim named `name`, which several keys share (the items of a batch
+/// request): `None` if `key` exists, or another writer holds the claim.
+pub fn take_for(name: &str, key: &str, window_ms: u64) -> StoreResult<Option<Claim>> {
+    let Some(claim) = take_named(name, window_ms)? else {
         return Ok(None);
     };
     if get_one("default", key)?.is_some() {
@@ -61,6 +67,12 @@ impl Claim {
     /// The claim window it was taken in.
     pub fn window(&self) -> u64 {
         self.window
+    }
+
+    /// Keeps the claim for good and returns its key, for a creator that writes the key
+    /// later and tracks the claim with it (a single request's idempotency reservation).
+    pub fn keep(self) -> String {
+        self.key
     }
 
     /// Gives the claim back: the key is written, or its creation given up.

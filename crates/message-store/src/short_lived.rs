@@ -105,20 +105,9 @@ pub fn track_until(key: &str, until_ms: u64) -> StoreResult<()> {
     }
 }
 
-/// [`track`] for a writer that writes the key in a batch of its own: numbers the key's slot
-/// in its family's index and returns the slot's row, to write with the key (`None`: a key
-/// of no family).
-pub fn tracking_row(key: &str) -> StoreResult<Option<(String, Vec<u8>)>> {
-    match FAMILIES
-        .iter()
-        .find(|(prefix, _, _)| key.starts_with(prefix))
-    {
-        Some((_, index, _)) => Ok(Some((index.reserve(now_ms())?, key.as_bytes().to_vec()))),
-        None => Ok(None),
-    }
-}
-
-/// [`tracking_row`] for many keys written in one batch: one increment per family.
+/// [`track`] for a writer that writes the keys in a batch of its own: numbers each key's
+/// slot in its family's index (one increment per family) and returns the slots' rows, to
+/// write with the keys (a key of no family gets none).
 pub fn tracking_rows(keys: &[String]) -> StoreResult<Vec<(String, Vec<u8>)>> {
     let now = now_ms();
     let mut rows = Vec::with_capacity(keys.len());
