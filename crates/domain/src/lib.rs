@@ -48,6 +48,7 @@ pub mod retry;
 pub mod schedule;
 pub mod sealing;
 pub mod short_lived;
+pub mod slot_block;
 pub mod status;
 pub mod template;
 pub mod tokens;

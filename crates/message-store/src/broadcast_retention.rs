@@ -27,7 +27,7 @@ use messaging_domain::{BroadcastId, keys};
 use spin_sdk::key_value::Store;
 
 /// Broadcasts by the time their validity ends.
-pub const BY_EXPIRY: TimeIndex = TimeIndex::new("sweep/broadcast-expiry");
+pub const BY_EXPIRY: TimeIndex = TimeIndex::swept("sweep/broadcast-expiry");
 
 /// Batches or roster slots handled per store round trip.
 const PAGE: u64 = 500;

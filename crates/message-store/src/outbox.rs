@@ -9,7 +9,7 @@ use spin_sdk::key_value::Store;
 
 /// The outbox's entries by the minute they were kept, for retention. Not by the time in
 /// their ids: a broadcast recipient's id is derived from a hash and carries no time.
-const KEPT: TimeIndex = TimeIndex::new("sweep/outbox");
+const KEPT: TimeIndex = TimeIndex::swept("sweep/outbox");
 
 /// Keeps `entry` in the outbox (a repeated send of the same message replaces it). `Err`:
 /// why not, safe to store and log (a sender defers the message with it).

@@ -48,9 +48,9 @@ pub fn stats_key(day: &str, channel: &str, status: &str) -> String {
 
 /// Messages by the minute they were accepted: the sweep's walk (the insert writes the slot
 /// in the same batch as the message).
-pub const ACCEPTED: TimeIndex = TimeIndex::new("sweep/accepted");
+pub const ACCEPTED: TimeIndex = TimeIndex::swept("sweep/accepted");
 /// Inbound messages kept for polling owners (`<owner>/<id>`), by the minute they came.
-pub const INBOUND: TimeIndex = TimeIndex::new("sweep/inbound");
+pub const INBOUND: TimeIndex = TimeIndex::swept("sweep/inbound");
 
 /// Sweeps up to `limit` messages, oldest first, erasing those accepted more than
 /// `retention_ms` ago whose outcome is final.

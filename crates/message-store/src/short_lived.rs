@@ -36,37 +36,37 @@ enum PastUse {
 const FAMILIES: [(&str, TimeIndex, PastUse); 7] = [
     (
         "idem/",
-        TimeIndex::new("sweep/short/idem"),
+        TimeIndex::swept("sweep/short/idem"),
         PastUse::Value(reservation_past_use),
     ),
     (
         "mhash/",
-        TimeIndex::new("sweep/short/mhash"),
+        TimeIndex::swept("sweep/short/mhash"),
         PastUse::Value(reservation_past_use),
     ),
     (
         "seen/",
-        TimeIndex::new("sweep/short/seen"),
+        TimeIndex::swept("sweep/short/seen"),
         PastUse::Value(lease_past_use),
     ),
     (
         "govstack/request/",
-        TimeIndex::new("sweep/short/govstack"),
+        TimeIndex::swept("sweep/short/govstack"),
         PastUse::Value(request_past_use),
     ),
     (
         "cap/",
-        TimeIndex::new("sweep/short/cap"),
+        TimeIndex::swept("sweep/short/cap"),
         PastUse::Value(AlertRecord::past_use),
     ),
     (
         "authfail/",
-        TimeIndex::new("sweep/short/authfail"),
+        TimeIndex::swept("sweep/short/authfail"),
         PastUse::Key(auth_failures::counter_past_use),
     ),
     (
         "conv/",
-        TimeIndex::new("sweep/short/conv"),
+        TimeIndex::swept("sweep/short/conv"),
         PastUse::Value(reminders_past_use),
     ),
 ];

@@ -8,10 +8,18 @@
 //! minute counters of the hours that have values. Sweeps keep their place in `N/sweep`;
 //! a first sweep starts at the index's origin (`N/origin`), the earliest hour it had values
 //! in, which the writer of each hour's first value lowers if need be.
+//!
+//! An index that only sweeps read ([`TimeIndex::swept`]) numbers its slots ahead
+//! (`messaging_domain::slot_block`): an instance takes spare slot numbers with an
+//! increment and uses them for its next values of the same minute. Its sweeps already treat
+//! a slot never written as done once its minute is over, and they do not care about order.
 
 use crate::log::Log;
 use crate::many::{get_many, set_many};
 use crate::{StoreResult, Swap, counters};
+use messaging_domain::slot_block::{SlotBlock, Take};
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// Milliseconds per minute, the index's unit.
 pub const MINUTE_MS: u64 = 60_000;
@@ -29,11 +37,26 @@ const ORIGIN_CLAIM_MS: u64 = 60_000;
 /// One time index of the default store.
 pub struct TimeIndex {
     name: &'static str,
+    /// Slots are numbered ahead (only sweeps read the index).
+    ahead: bool,
+}
+
+thread_local! {
+    /// Per swept index, the slots this instance numbered ahead and has not used: store
+    /// positions, never request data (allowed in `xtask/globals-allowed.txt`).
+    static SLOTS_AHEAD: RefCell<HashMap<&'static str, SlotBlock>> = RefCell::new(HashMap::new());
 }
 
 impl TimeIndex {
+    /// An index whose readers page through a minute in slot order (the audit trail):
+    /// every slot is numbered when its value is written.
     pub const fn new(name: &'static str) -> TimeIndex {
-        TimeIndex { name }
+        TimeIndex { name, ahead: false }
+    }
+
+    /// An index that only sweeps read: slots are numbered ahead, a block at a time.
+    pub const fn swept(name: &'static str) -> TimeIndex {
+        TimeIndex { name, ahead: true }
     }
 
     /// The list of minute `minute`.
@@ -62,14 +85,47 @@ impl TimeIndex {
         }
         let minute = at_ms / MINUTE_MS;
         let list = self.minute(minute);
-        let first = list.reserve(count)?;
+        let first = if self.ahead {
+            self.number_ahead(&list, minute, count)?
+        } else {
+            let first = list.reserve(count)?;
+            self.count_minute(minute, first)?;
+            first
+        };
+        Ok((first..first + count).map(|n| list.slot(n)).collect())
+    }
+
+    /// `count` slots of `minute`'s list from this instance's block, numbering a new block
+    /// when it is used up; the first.
+    fn number_ahead(&self, list: &Log, minute: u64, count: u64) -> StoreResult<u64> {
+        let take = SLOTS_AHEAD
+            .with_borrow_mut(|blocks| blocks.entry(self.name).or_default().take(minute, count));
+        let by = match take {
+            Take::Ready { first } => return Ok(first),
+            Take::Increment { by } => by,
+        };
+        let first_numbered = list.reserve(by)?;
+        self.count_minute(minute, first_numbered)?;
+        Ok(SLOTS_AHEAD.with_borrow_mut(|blocks| {
+            blocks.entry(self.name).or_default().numbered(
+                minute,
+                count,
+                by,
+                first_numbered + by - 1,
+            )
+        }))
+    }
+
+    /// After numbering slots from `first` in `minute`'s list: the writer of a minute's first
+    /// slot counts the minute in its hour.
+    fn count_minute(&self, minute: u64, first: u64) -> StoreResult<()> {
         if first == 1 {
             let hour = minute / MINUTES_PER_HOUR;
             if counters::add(&self.hour_counter(hour), 1)? == 1 {
                 self.lower_origin(hour)?;
             }
         }
-        Ok((first..first + count).map(|n| list.slot(n)).collect())
+        Ok(())
     }
 
     /// Keeps `value` under the minute of `at_ms`.
