@@ -11,6 +11,7 @@ import shlex
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
@@ -76,6 +77,7 @@ def start_host(host, app, port, env=None, secs=120):
     if os.environ.get("MESSAGING_RUNTIME") == "spin":
         spin = os.environ.get("MESSAGING_SPIN", os.path.join(ROOT, "..", "shared", "spin", "spin"))
         shutil.copy(os.path.join(ROOT, "runtime-config.toml"), app)
+        spin_stores_in_wal_mode(os.path.join(app, ".spin"))
         cmd = [spin, "up", "--from", os.path.join(app, "spin.toml"),
                "--state-dir", os.path.join(app, ".spin"), "--listen", f"127.0.0.1:{port}",
                "--runtime-config-file", os.path.join(app, "runtime-config.toml"), *extra]
@@ -98,6 +100,21 @@ def start_host(host, app, port, env=None, secs=120):
         time.sleep(0.002)
     proc.kill()
     raise SystemExit("the runtime did not start; see " + os.path.join(app, "host.log"))
+
+
+def spin_stores_in_wal_mode(state_dir):
+    """Spin's SQLite key-value files as WAL databases before Spin first opens them, as
+    README.md ("Run on Spin") tells operators and `cargo xtask spin-up` does
+    (xtask/src/spin_stores.rs says why)."""
+    os.makedirs(state_dir, exist_ok=True)
+    for name in ("sqlite_key_value.db", "pending.db", "outbox.db"):
+        conn = sqlite3.connect(os.path.join(state_dir, name))
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        finally:
+            conn.close()
+        if mode != "wal":
+            raise SystemExit(f"{name} stays in {mode} mode")
 
 
 class Runtime:

@@ -346,6 +346,7 @@ impl Gateway {
                     &runtime_config,
                 )
                 .expect("copy runtime-config.toml");
+                crate::runtime::spin_stores_in_wal_mode(dir.path());
             }
             (None, Runtime::Host) => {}
         }

@@ -101,11 +101,29 @@ impl Drop for Ticker {
     }
 }
 
-/// Every (store, key, value) of Spin's SQLite key-value files under the app's `.spin/`:
-/// the default store, and the `pending` and `outbox` stores of runtime-config.toml.
+/// Spin's SQLite key-value files under the app's `.spin/`: the default store, and the
+/// `pending` and `outbox` stores of runtime-config.toml.
+const SPIN_STORE_FILES: [&str; 3] = ["sqlite_key_value.db", "pending.db", "outbox.db"];
+
+/// Makes Spin's SQLite key-value files under `app/.spin` WAL databases before Spin first
+/// opens them, as README.md ("Run on Spin") tells operators (xtask/src/spin_stores.rs
+/// says why).
+pub fn spin_stores_in_wal_mode(app: &Path) {
+    let dir = app.join(".spin");
+    std::fs::create_dir_all(&dir).expect("create Spin's state directory");
+    for file in SPIN_STORE_FILES {
+        let conn = rusqlite::Connection::open(dir.join(file)).expect("open Spin's key-value file");
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .expect("set WAL mode");
+        assert_eq!(mode, "wal", "{file} stays in {mode} mode");
+    }
+}
+
+/// Every (store, key, value) of Spin's SQLite key-value files under the app's `.spin/`.
 pub fn spin_stored_rows(app: &Path) -> Vec<(String, String, Vec<u8>)> {
     let mut rows = Vec::new();
-    for file in ["sqlite_key_value.db", "pending.db", "outbox.db"] {
+    for file in SPIN_STORE_FILES {
         let db = app.join(".spin").join(file);
         if !db.exists() {
             continue;

@@ -2,8 +2,9 @@
 //!
 //! - `build`: the components (wasm32-wasip2, release) and the host.
 //! - `up [--listen ADDR]`: build, then serve on the project host with development defaults.
-//! - `spin-up [--listen ADDR]`: build the components, then serve on real Spin with the same
-//!   defaults and the ticker of the SpinKube deployment.
+//! - `spin-up [--listen ADDR]`: build the components, make Spin's SQLite stores WAL
+//!   databases (xtask/src/spin_stores.rs), then serve on real Spin with the same defaults
+//!   and the ticker of the SpinKube deployment.
 //! - `test`: install what the tests need, build, run every test (the integration suite
 //!   on SQLite, then on Redis, then the suites that run on real Spin).
 //! - `bench [SECONDS [CONNECTIONS]]`: release build; the instance benchmark (fresh, then reused), then the
@@ -25,6 +26,7 @@
 //!   (bench/tick.py).
 
 mod globals;
+mod spin_stores;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -226,6 +228,7 @@ fn spin_up(args: &[String]) -> Result<()> {
         .map(|w| w[1].clone())
         .unwrap_or_else(|| "127.0.0.1:3000".into());
     let ticker_key = dev_secret("ticker-key")?;
+    spin_stores::in_wal_mode(&root().join(".spin"))?;
     let mut cmd = Command::new(spin_cli());
     cmd.current_dir(root())
         .args([
