@@ -19,6 +19,9 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEY = "bench-key-0123456789abcdef"
+# The operator caller that ticks Spin, as the SpinKube deployment's ticker does.
+TICKER_KEY = "bench-ticker-0123456789abcdef"
+TICK_EVERY_S = 5
 
 
 def free_port():
@@ -52,7 +55,10 @@ def host_env(extra=None):
     warnings-only logs; `extra` adds or overrides variables."""
     env = dict(os.environ)
     env.update({
-        "SPIN_VARIABLE_API_KEYS": "bench:dev:" + hashlib.sha256(KEY.encode()).hexdigest(),
+        "SPIN_VARIABLE_API_KEYS": ",".join([
+            "bench:dev:" + hashlib.sha256(KEY.encode()).hexdigest(),
+            "ticker:operator:" + hashlib.sha256(TICKER_KEY.encode()).hexdigest(),
+        ]),
         "SPIN_VARIABLE_HASHING_KEY": "bench-hashing-key",
         "SPIN_VARIABLE_RECEIPT_SECRET": "bench-receipt-secret",
         "SPIN_VARIABLE_CALLBACK_SECRET": "bench-callback-secret",
@@ -96,6 +102,8 @@ def start_host(host, app, port, env=None, secs=120):
     while time.time() < deadline:
         out.seek(0)
         if ready in out.read():
+            if os.environ.get("MESSAGING_RUNTIME") == "spin":
+                proc.tick_every(f"http://127.0.0.1:{port}/v1/tick", TICK_EVERY_S)
             return proc
         time.sleep(0.002)
     proc.kill()
@@ -122,6 +130,22 @@ class Runtime:
 
     def __init__(self, proc):
         self.proc = proc
+        self.ticking = threading.Event()
+
+    def tick_every(self, url, secs):
+        """`POST url` as the ticker every `secs` until the runtime is stopped: Spin has no
+        timer, and retries and work left by a crash wait for a tick (`cargo xtask
+        spin-up` and the SpinKube deployment tick the same way)."""
+        def run():
+            while not self.ticking.wait(secs):
+                request = urllib.request.Request(
+                    url, method="POST", data=b"",
+                    headers={"authorization": f"Bearer {TICKER_KEY}"})
+                try:
+                    urllib.request.urlopen(request, timeout=30).read()
+                except OSError:
+                    pass  # A tick that fails (Spin restarting) is the next tick's work.
+        threading.Thread(target=run, daemon=True).start()
 
     def pids(self):
         return group_pids(self.proc.pid)
@@ -133,9 +157,11 @@ class Runtime:
             pass
 
     def terminate(self):
+        self.ticking.set()
         self._signal(signal.SIGTERM)
 
     def kill(self):
+        self.ticking.set()
         self._signal(signal.SIGKILL)
 
     def wait(self, timeout=None):
