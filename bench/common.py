@@ -69,7 +69,7 @@ def host_env(extra=None):
     return env
 
 
-def start_host(host, app, port, env=None, secs=120):
+def start_host(host, app, port, env=None, secs=120, tick=True):
     """Starts the app in `app` on loopback `port` with `env` (default: `host_env()`) and
     returns its process once it says it listens. Polls every 2 ms, so the cold-start
     benchmark can time a start.
@@ -78,7 +78,8 @@ def start_host(host, app, port, env=None, secs=120):
     (`MESSAGING_SPIN`, default ../shared/spin/spin) with the repository's
     runtime-config.toml, as the test suites run it. `MESSAGING_HOST_ARGS` adds flags (the
     same names on both), e.g. `--max-instance-reuse-count 1` for a fresh instance per
-    request."""
+    request. On Spin, `tick` posts `/v1/tick` every few seconds, as its deployments do;
+    a benchmark that times ticks or idle instances turns it off."""
     extra = shlex.split(os.environ.get("MESSAGING_HOST_ARGS", ""))
     if os.environ.get("MESSAGING_RUNTIME") == "spin":
         spin = os.environ.get("MESSAGING_SPIN", os.path.join(ROOT, "..", "shared", "spin", "spin"))
@@ -102,7 +103,7 @@ def start_host(host, app, port, env=None, secs=120):
     while time.time() < deadline:
         out.seek(0)
         if ready in out.read():
-            if os.environ.get("MESSAGING_RUNTIME") == "spin":
+            if tick and os.environ.get("MESSAGING_RUNTIME") == "spin":
                 proc.tick_every(f"http://127.0.0.1:{port}/v1/tick", TICK_EVERY_S)
             return proc
         time.sleep(0.002)

@@ -45,7 +45,7 @@ def main():
     keys = (f"bench:dev:{hashlib.sha256(KEY.encode()).hexdigest()},"
             f"ops:operator:{hashlib.sha256(OPERATOR_KEY.encode()).hexdigest()}")
     env = host_env({"SPIN_VARIABLE_API_KEYS": keys, "MESSAGING_TICK_MS": "0"})
-    proc = start_host(args.host, app, port, env)
+    proc = start_host(args.host, app, port, env, tick=False)
     try:
         base = f"http://127.0.0.1:{port}"
         tomorrow = (datetime.datetime.now(datetime.timezone.utc)
