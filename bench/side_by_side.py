@@ -190,7 +190,7 @@ def run_gateway(loadgen, work, host, messages, connections, batch=0):
         else:
             accepted = load(loadgen, f"http://127.0.0.1:{port}/v1/messages", connections,
                             messages, "POST", headers, message)
-        # A cell prepares a hand-over of 100 before the first of them reaches the
+        # A cell prepares a hand-over of a page (250) before the first of them reaches the
         # provider: on a slow store that is seconds without a send, not the end.
         at_provider, provider_secs = settle(lambda: provider.count, started,
                                             quiet=15.0 if batch else 3.0)

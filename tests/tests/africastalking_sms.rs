@@ -184,6 +184,63 @@ fn messages_accepted_during_a_send_go_out_together_in_the_drains_next_request() 
     );
 }
 
+/// A page whose provider calls outlast a "being sent" mark (60 s) keeps its marks while
+/// it is sent: a minute into a page of four texts, one provider call of 18 s each (within
+/// the host's 20 s outbound timeout), a cancel of the last is refused, and it is sent.
+#[test]
+fn a_page_that_outlasts_its_marks_still_refuses_a_cancel() {
+    let at = africastalking::bulk_double();
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    at.answer_by(move |request| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(std::time::Duration::from_secs(18));
+        africastalking::answer(request)
+    });
+    let gw = gateway_on(&at);
+    // Different texts, so one request each, sent in text order.
+    let messages: Vec<serde_json::Value> = ["a", "b", "c", "d"]
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            json!({"channel":"sms","to":africastalking::accepted_number(i + 1),
+                   "body":format!("Clinic note {text}")})
+        })
+        .collect();
+    let accepted = std::time::Instant::now();
+    let answer = gw.call(
+        KEY,
+        "/v1/messages/batch",
+        Some(&json!({ "messages": messages })),
+    );
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let last = answer.json()["items"][3]["id"]
+        .as_str()
+        .expect("the last item accepted")
+        .to_string();
+    wait_for(20, "the page's first call to reach the provider", || {
+        (calls.load(std::sync::atomic::Ordering::SeqCst) > 0).then_some(())
+    });
+    // The fourth call runs from about 54 s to 72 s; a mark written at the start ends at 60 s.
+    std::thread::sleep(std::time::Duration::from_secs(64).saturating_sub(accepted.elapsed()));
+    let cancel = gw.call(
+        KEY,
+        &format!("/v1/messages/{last}/cancel"),
+        Some(&json!({})),
+    );
+    assert_eq!(
+        cancel.status, 409,
+        "a cancel a minute into the page: {}",
+        cancel.body
+    );
+    wait_for(40, "the last message to be sent", || {
+        (gw.status(KEY, &last).json()["status"] == "sent").then_some(())
+    });
+    let view = gw.status(KEY, &last).json();
+    assert!(!view.to_string().contains("cancelled"), "{view}");
+    assert_eq!(africastalking::times_sent(&at).len(), 4);
+}
+
 /// A cancel that comes while the message is with its provider is refused, and the message
 /// is recorded as sent: it is never both cancelled and sent. Once the provider has
 /// answered, the cancel is too late.

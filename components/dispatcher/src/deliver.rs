@@ -136,15 +136,20 @@ async fn within_send_rate(
 }
 
 /// Gives the ready messages to the sender in one call, and pairs each with its answer.
+/// Their marks are renewed while the call lasts (`store::keep_marked_during`).
 async fn send(mut ready: Vec<(Held, OutboundMessage)>) -> Vec<(Held, SendOutcome)> {
     ready.sort_by(|(_, a), (_, b)| a.body.cmp(&b.body));
     let (held, messages): (Vec<_>, Vec<_>) = ready.into_iter().unzip();
     let wanted = messages.len();
-    let mut answers = match wanted {
-        0 => Vec::new(),
-        1 => vec![sender::send(messages.into_iter().next().expect("one")).await],
-        _ => sender::send_batch(messages).await,
+    let ids: Vec<MessageId> = held.iter().map(|(_, c)| c.record.id.clone()).collect();
+    let call = async {
+        match wanted {
+            0 => Vec::new(),
+            1 => vec![sender::send(messages.into_iter().next().expect("one")).await],
+            _ => sender::send_batch(messages).await,
+        }
     };
+    let mut answers = store::keep_marked_during(&ids, prepare::SENDING_MS, call).await;
     // A sender must answer each message; any it left out is tried again later.
     answers.resize_with(wanted, || {
         SendOutcome::Deferred("the sender gave no answer for this message".into())

@@ -8,7 +8,7 @@ use messaging_domain::MessageId;
 
 /// Messages attempted together: read, marked as being sent, sent (one `send-batch`) and written (one
 /// `set-many`) as one hand-over.
-const PAGE: usize = 100;
+const PAGE: usize = 250;
 /// How long one drain call goes on before it hands over to a fresh call, so no request
 /// lives for ever under steady load.
 const BUDGET_MS: u64 = 20_000;
