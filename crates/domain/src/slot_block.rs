@@ -54,18 +54,15 @@ impl SlotBlock {
         Take::Increment { by: count + spare }
     }
 
-    /// The counter answered `last` to an increment of `by` for `count` slots of `minute`:
-    /// the first `count` of the new numbers are the caller's, the rest are kept. Returns
-    /// the caller's first slot.
-    pub fn numbered(&mut self, minute: u64, count: u64, by: u64, last: u64) -> u64 {
-        let first = last + 1 - by;
+    /// An increment of `by` for `count` slots of `minute` numbered `first..first + by`:
+    /// the first `count` are the caller's (from `first`), the rest are kept.
+    pub fn numbered(&mut self, minute: u64, count: u64, by: u64, first: u64) {
         *self = SlotBlock {
             minute,
             next: first + count,
-            end: last + 1,
+            end: first + by,
             spare: by - count,
         };
-        first
     }
 }
 
@@ -88,8 +85,10 @@ mod tests {
                 Take::Ready { first } => first,
                 Take::Increment { by } => {
                     increments += 1;
+                    let first = *counter + 1;
                     *counter += by;
-                    block.numbered(minute, count, by, *counter)
+                    block.numbered(minute, count, by, first);
+                    first
                 }
             };
             firsts.push(first);
@@ -101,7 +100,7 @@ mod tests {
     fn a_minutes_first_append_numbers_only_what_it_needs() {
         let mut block = SlotBlock::default();
         assert_eq!(block.take(7, 1), Take::Increment { by: 1 });
-        assert_eq!(block.numbered(7, 1, 1, 1), 1);
+        block.numbered(7, 1, 1, 1);
         assert_eq!(
             block.take(7, 1),
             Take::Increment { by: 2 },
@@ -156,7 +155,7 @@ mod tests {
         appends(&mut block, &mut counter, 5, &[1, 1]);
         // Block: slot 3 spare. Ten slots do not fit: ten plus a spare of 2.
         assert_eq!(block.take(5, 10), Take::Increment { by: 12 });
-        assert_eq!(block.numbered(5, 10, 12, 15), 4);
+        block.numbered(5, 10, 12, 4);
         assert_eq!(block.take(5, 2), Take::Ready { first: 14 });
     }
 }

@@ -255,29 +255,21 @@ pub fn mark_sending(ids: &[MessageId], until_ms: u64) -> StoreResult<()> {
 }
 
 /// Runs `work` (the sender's call for a page) while renewing the page's marks
-/// ([`mark_sending`]) every third of `mark_ms`: a page sent one message at a time can
-/// outlast one mark, and a cancel must not be answered for a message still to be sent.
-/// A drain that dies stops renewing, and its marks run out.
+/// ([`mark_sending`]) every third of `mark_ms`, as a lease is held
+/// ([`work::Lease::hold_during`]): a page sent one message at a time can outlast one mark,
+/// and a cancel must not be answered for a message still to be sent. A drain that dies
+/// stops renewing, and its marks run out.
 pub async fn keep_marked_during<T>(
     ids: &[MessageId],
     mark_ms: u64,
     work: impl std::future::Future<Output = T>,
 ) -> T {
-    let every_ns = mark_ms / 3 * 1_000_000;
-    let renewals = async {
-        loop {
-            spin_sdk::wasip3::clocks::monotonic_clock::wait_for(every_ns).await;
-            if let Err(e) = mark_sending(ids, now_ms() + mark_ms) {
-                eprintln!("renewing the marks of a page being sent: {e}");
-            }
+    let renew = || {
+        if let Err(e) = mark_sending(ids, now_ms() + mark_ms) {
+            eprintln!("renewing the marks of a page being sent: {e}");
         }
     };
-    let work = std::pin::pin!(work);
-    let renewals = std::pin::pin!(renewals);
-    match futures::future::select(work, renewals).await {
-        futures::future::Either::Left((done, _)) => done,
-        futures::future::Either::Right(_) => unreachable!("renewals never end"),
-    }
+    work::renewing_during(mark_ms, renew, work).await
 }
 
 /// Whether a cell marked the message as being sent, and the mark is live

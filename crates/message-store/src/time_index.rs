@@ -104,16 +104,15 @@ impl TimeIndex {
             Take::Ready { first } => return Ok(first),
             Take::Increment { by } => by,
         };
-        let first_numbered = list.reserve(by)?;
-        self.count_minute(minute, first_numbered)?;
-        Ok(SLOTS_AHEAD.with_borrow_mut(|blocks| {
-            blocks.entry(self.name).or_default().numbered(
-                minute,
-                count,
-                by,
-                first_numbered + by - 1,
-            )
-        }))
+        let first = list.reserve(by)?;
+        self.count_minute(minute, first)?;
+        SLOTS_AHEAD.with_borrow_mut(|blocks| {
+            blocks
+                .entry(self.name)
+                .or_default()
+                .numbered(minute, count, by, first)
+        });
+        Ok(first)
     }
 
     /// After numbering slots from `first` in `minute`'s list: the writer of a minute's first

@@ -93,21 +93,39 @@ impl Lease {
     /// that is alive keeps it however long the work takes, while a holder that died
     /// leaves it to run out within one lease length.
     pub async fn hold_during<T>(&mut self, work: impl Future<Output = T>) -> T {
-        let every_ns = self.lease_ms / 3 * 1_000_000;
-        let renewals = async {
-            loop {
-                spin_sdk::wasip3::clocks::monotonic_clock::wait_for(every_ns).await;
+        renewing_during(
+            self.lease_ms,
+            || {
                 if let Err(e) = self.renew() {
                     eprintln!("renewing lease {}: {e}", self.key);
                 }
-            }
-        };
-        let work = std::pin::pin!(work);
-        let renewals = std::pin::pin!(renewals);
-        match futures::future::select(work, renewals).await {
-            futures::future::Either::Left((done, _)) => done,
-            futures::future::Either::Right(_) => unreachable!("renewals never end"),
+            },
+            work,
+        )
+        .await
+    }
+}
+
+/// Runs `work`, calling `renew` every third of `length_ms` meanwhile: what lasts
+/// `length_ms` (a lease, a page's marks) stays while its holder is alive and runs out
+/// within `length_ms` once it died.
+pub(crate) async fn renewing_during<T>(
+    length_ms: u64,
+    mut renew: impl FnMut(),
+    work: impl Future<Output = T>,
+) -> T {
+    let every_ns = length_ms / 3 * 1_000_000;
+    let renewals = async {
+        loop {
+            spin_sdk::wasip3::clocks::monotonic_clock::wait_for(every_ns).await;
+            renew();
         }
+    };
+    let work = std::pin::pin!(work);
+    let renewals = std::pin::pin!(renewals);
+    match futures::future::select(work, renewals).await {
+        futures::future::Either::Left((done, _)) => done,
+        futures::future::Either::Right(_) => unreachable!("renewals never end"),
     }
 }
 
