@@ -269,6 +269,8 @@ async fn main() -> Result<()> {
         writes = kv.writes,
         commits_per_second = (kv.commits as f64 / seconds).round(),
         writes_per_commit = (kv.writes as f64 / kv.commits.max(1) as f64 * 10.0).round() / 10.0,
+        reads = kv.reads,
+        reads_on_the_writer = kv.warm_reads,
         "the SQLite store's group commits while serving"
     );
     for (op, shape, tally) in app.kv_census().map(|c| c.tallies()).unwrap_or_default() {
