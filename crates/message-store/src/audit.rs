@@ -9,7 +9,6 @@
 use crate::time_index::TimeIndex;
 use crate::{StoreResult, now_ms};
 use messaging_domain::audit::{self, AuditEntry, AuditStatus, Cursor};
-use spin_sdk::experimental::wasi::keyvalue::store as wkv;
 
 /// Logs `event` (one JSON line on stdout, as every component's events) and keeps it in the
 /// trail. A trail that cannot be written is reported on stderr and does not fail the
@@ -22,9 +21,10 @@ pub fn emit(
 ) {
     let written = Event::new(status, source, destination, event).and_then(|event| {
         let (key, stored) = event.row();
-        let written = wkv::open("default").and_then(|b| b.set(&key, &stored));
+        let written = crate::buckets::open("default")
+            .and_then(|b| b.set(&key, &stored).map_err(crate::StoreError::from));
         event.log();
-        Ok(written?)
+        written
     });
     if let Err(e) = written {
         eprintln!(

@@ -5,7 +5,7 @@
 
 use crate::StoreResult;
 use crate::many::get_many;
-use spin_sdk::experimental::wasi::keyvalue::{atomics, store as wkv};
+use spin_sdk::experimental::wasi::keyvalue::atomics;
 
 /// Adds `delta` (negative: takes back) to the counter at `key` of the default store,
 /// atomically across instances and hosts; returns the new count.
@@ -15,7 +15,7 @@ pub fn add(key: &str, delta: i64) -> StoreResult<i64> {
 
 /// [`add`] in the store labelled `label`.
 pub fn add_in(label: &str, key: &str, delta: i64) -> StoreResult<i64> {
-    let bucket = wkv::open(label)?;
+    let bucket = crate::buckets::open(label)?;
     Ok(atomics::increment(&bucket, key, delta)?)
 }
 

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod backend;
 pub mod broadcast_retention;
 pub mod broadcasts;
+pub mod buckets;
 pub mod claims;
 pub mod config;
 pub mod conversations;
@@ -75,14 +76,14 @@ pub struct Swap {
     key: String,
     /// Open for as long as the swap: on `cas-failed`, Spin reads the key again through the
     /// bucket the swap was made from, and a closed bucket turns that into `no-such-store`.
-    bucket: wkv::Bucket,
+    bucket: std::rc::Rc<wkv::Bucket>,
     pub current: Option<Vec<u8>>,
 }
 
 impl Swap {
     /// Reads `key` of store `label` for a later conditional write.
     pub fn read(label: &str, key: &str) -> StoreResult<Swap> {
-        let bucket = wkv::open(label)?;
+        let bucket = crate::buckets::open(label)?;
         let cas = atomics::Cas::new(&bucket, key)?;
         let current = cas.current()?;
         Ok(Swap {

@@ -3,7 +3,7 @@
 //! transaction, instead of one round trip per recipient.
 
 use crate::{StoreError, StoreResult, keyring, random_16};
-use spin_sdk::experimental::wasi::keyvalue::{batch, store as wkv};
+use spin_sdk::experimental::wasi::keyvalue::batch;
 
 /// Values of `keys` in store `label`, one per key in the order asked (absent: `None`).
 ///
@@ -16,7 +16,7 @@ pub fn get_many(label: &str, keys: Vec<String>) -> StoreResult<Vec<(String, Opti
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let bucket = wkv::open(label)?;
+    let bucket = crate::buckets::open(label)?;
     if !crate::backend::takes_get_many() {
         let mut values = Vec::with_capacity(keys.len());
         for key in keys {
@@ -31,7 +31,7 @@ pub fn get_many(label: &str, keys: Vec<String>) -> StoreResult<Vec<(String, Opti
 
 /// The value of one key of store `label` (absent: `None`).
 pub fn get_one(label: &str, key: &str) -> StoreResult<Option<Vec<u8>>> {
-    Ok(wkv::open(label)?.get(key)?)
+    Ok(crate::buckets::open(label)?.get(key)?)
 }
 
 /// Pairs each asked key with its value among `found` (any order, absent keys left out or
@@ -57,7 +57,7 @@ pub fn set_many(label: &str, pairs: &[(String, Vec<u8>)]) -> StoreResult<()> {
     if pairs.is_empty() {
         return Ok(());
     }
-    let bucket = wkv::open(label)?;
+    let bucket = crate::buckets::open(label)?;
     Ok(batch::set_many(&bucket, pairs)?)
 }
 
@@ -66,7 +66,7 @@ pub fn delete_many(label: &str, keys: &[String]) -> StoreResult<()> {
     if keys.is_empty() {
         return Ok(());
     }
-    let bucket = wkv::open(label)?;
+    let bucket = crate::buckets::open(label)?;
     Ok(batch::delete_many(&bucket, keys)?)
 }
 

@@ -4,7 +4,6 @@
 use crate::time_index::TimeIndex;
 use crate::{StoreResult, get_sealed, put_sealed};
 use messaging_domain::providers::outbox::{Entry, STORE};
-use spin_sdk::experimental::wasi::keyvalue::store as wkv;
 use spin_sdk::key_value::Store;
 
 /// The outbox's entries by the minute they were kept, for retention. Not by the time in
@@ -29,7 +28,7 @@ pub async fn keep(entry: &Entry) -> Result<(), String> {
 /// outbox is a development provider, small by construction, and erased with the records.
 pub async fn entries() -> StoreResult<Vec<Entry>> {
     let store = Store::open(STORE).await?;
-    let mut ids: Vec<String> = wkv::open(STORE)?.list_keys(None)?.keys;
+    let mut ids: Vec<String> = crate::buckets::open(STORE)?.list_keys(None)?.keys;
     ids.sort();
     let mut entries = Vec::with_capacity(ids.len());
     for id in ids {
