@@ -249,10 +249,8 @@ impl SqliteKv {
     fn reader(&self) -> MutexGuard<'_, Connection> {
         let first = self.next_reader.fetch_add(1, Ordering::Relaxed);
         for i in 0..self.readers.len() {
-            match self.readers[(first + i) % self.readers.len()].try_lock() {
-                Ok(reader) => return reader,
-                Err(std::sync::TryLockError::Poisoned(e)) => return e.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => {}
+            if let Some(reader) = if_free(&self.readers[(first + i) % self.readers.len()]) {
+                return reader;
             }
         }
         self.readers[first % self.readers.len()]
@@ -274,11 +272,7 @@ impl SqliteKv {
             return None;
         }
         let answer = {
-            let mut conn = match self.conn.try_lock() {
-                Ok(conn) => conn,
-                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => return None,
-            };
+            let mut conn = if_free(&self.conn)?;
             read_in_snapshot(&mut conn, op)
         };
         self.warm_reads.fetch_add(1, Ordering::Relaxed);
@@ -310,11 +304,9 @@ impl SqliteKv {
     /// left it to this caller: so after unlocking, look once more.
     fn combine(self: &Arc<Self>) {
         loop {
-            let mut conn = match self.conn.try_lock() {
-                Ok(conn) => conn,
-                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
-                // Whoever holds it runs this job too.
-                Err(std::sync::TryLockError::WouldBlock) => return,
+            // Whoever holds it runs this job too.
+            let Some(mut conn) = if_free(&self.conn) else {
+                return;
             };
             let jobs: Vec<Job> = self.lock_queue().drain(..).collect();
             if !jobs.is_empty() {
@@ -382,6 +374,16 @@ fn commit_together(conn: &mut Connection, jobs: &[Job]) -> Result<Vec<Answer>> {
 fn answer_all(jobs: Vec<Job>, e: &anyhow::Error) {
     for job in jobs {
         let _ = job.answer.send(Err(anyhow!("{e:#}")));
+    }
+}
+
+/// The connection if no one holds it now. A holder that panicked left no transaction
+/// open (a dropped transaction rolls back), so its connection is used as it is.
+fn if_free(conn: &Mutex<Connection>) -> Option<MutexGuard<'_, Connection>> {
+    match conn.try_lock() {
+        Ok(conn) => Some(conn),
+        Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
     }
 }
 
